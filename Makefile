@@ -1,0 +1,71 @@
+# nix-offload: POSIX make.  See config.mk for settings.
+.POSIX:
+
+include config.mk
+
+SRC = src/compat.c src/hash.c src/info.c src/log.c src/serve.c src/ssh.c \
+	src/uri.c src/util.c src/wire.c
+OBJ = $(SRC:.c=.o)
+MAIN = src/main.o
+UNIT = tests/unit/unit
+
+all: nix-offload
+
+.c.o:
+	$(CC) $(NOCFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OBJ) $(MAIN): src/extern.h config.mk
+
+nix-offload: $(OBJ) $(MAIN)
+	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(MAIN) $(NOLDFLAGS)
+
+$(UNIT): tests/unit/unit.c $(OBJ)
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/unit.c $(OBJ) \
+	    $(LDFLAGS) $(NOLDFLAGS)
+
+tests/silentd: tests/silentd.c
+	$(CC) $(NOCFLAGS) $(CFLAGS) -o $@ tests/silentd.c
+
+options:
+	@echo "CC       = $(CC)"
+	@echo "CFLAGS   = $(NOCFLAGS) $(CFLAGS)"
+	@echo "LDFLAGS  = $(LDFLAGS) $(NOLDFLAGS)"
+
+# Installs what the tests need (nix-bin, openssh), builds, and runs every
+# unit and integration test.  Ends with "N passed, N failed".
+check: nix-offload $(UNIT) tests/silentd
+	@sh scripts/deps
+	@sh tests/run
+
+# The main job on a built-in default: two local builders, store-info.
+demo: nix-offload
+	@sh scripts/deps
+	@sh scripts/demo
+
+bench: nix-offload
+	@sh scripts/deps
+	@sh scripts/bench
+
+install: nix-offload
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1
+	cp -f nix-offload $(DESTDIR)$(PREFIX)/bin/nix-offload
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/nix-offload
+	sed "s/VERSION/$(VERSION)/g" nix-offload.1 \
+	    > $(DESTDIR)$(MANPREFIX)/man1/nix-offload.1
+	chmod 644 $(DESTDIR)$(MANPREFIX)/man1/nix-offload.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/nix-offload \
+	    $(DESTDIR)$(MANPREFIX)/man1/nix-offload.1
+
+clean:
+	rm -f nix-offload $(OBJ) $(MAIN) $(UNIT) tests/silentd
+
+dist: clean
+	mkdir -p nix-offload-$(VERSION)
+	cp -R Makefile config.mk README LICENSE nix-offload.1 src tests \
+	    scripts nix-offload-$(VERSION)
+	tar -cf - nix-offload-$(VERSION) | gzip > nix-offload-$(VERSION).tar.gz
+	rm -rf nix-offload-$(VERSION)
+
+.PHONY: all options check demo bench install uninstall clean dist

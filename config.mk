@@ -1,0 +1,21 @@
+# nix-offload version and build settings.  Edit, or override on the command
+# line: make PREFIX=/usr CC=clang
+
+VERSION = 0.1
+
+PREFIX = /usr/local
+MANPREFIX = $(PREFIX)/share/man
+
+CC = cc
+
+# libbsd (optional): strlcpy, strlcat and reallocarray from libbsd instead
+# of our own copies in src/compat.c.  Uncomment both lines to use it.
+#BSDCFLAGS = -DHAVE_LIBBSD `pkg-config --cflags libbsd-overlay`
+#BSDLIBS = `pkg-config --libs libbsd-overlay`
+
+NOCFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
+	$(BSDCFLAGS)
+NOLDFLAGS = $(BSDLIBS)
+
+CFLAGS = -O2 -g
+LDFLAGS =

@@ -1,0 +1,141 @@
+/*
+ * nix-offload store-info [--json] [--store] URI
+ *
+ * Like `nix store info --store URI`: connect, complete the serve handshake,
+ * and say what the builder speaks.  The remote Nix version comes from a
+ * second session over the same master (`nix-store --version`); when the
+ * master is already up, both sessions run at once.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "extern.h"
+
+#define VERSION_OUT_MAX	256
+
+static const char *const fail_names[] = {
+	"none", "other", "unreachable", "auth", "hostkey", "no-remote-nix",
+	"banner", "protocol", "dropped", "timeout"
+};
+
+static int
+start_version(const struct store_uri *u, struct conn *vc)
+{
+	struct args	 w = { NULL, 0, 0 };
+	int		 rc;
+
+	if (shell_split(u->remote_program ? u->remote_program : "nix-store",
+	    &w) == -1 || args_add(&w, "--version") == -1) {
+		args_free(&w);
+		return -1;
+	}
+	rc = ssh_open(u, w.list, vc);
+	args_free(&w);
+	return rc;
+}
+
+/* "nix-store (Nix) 2.8.0\n" -> "2.8.0"; out is empty if it is not that. */
+static void
+finish_version(struct conn *vc, char *out, size_t sz)
+{
+	char	 buf[VERSION_OUT_MAX], *p, *e;
+
+	out[0] = '\0';
+	vc->timeout_ms = 10000;
+	if (wire_read_all(vc, buf, sizeof(buf)) > 0 &&
+	    (p = strstr(buf, "(Nix) ")) != NULL) {
+		p += 6;
+		e = p + strcspn(p, " \r\n");
+		if (e > p && (size_t)(e - p) < sz) {
+			memcpy(out, p, (size_t)(e - p));
+			out[e - p] = '\0';
+		}
+	}
+	if (ssh_close(vc) == -1 || out[0] == '\0')
+		log_debug(1, "%s: could not learn the remote Nix version",
+		    vc->host);
+}
+
+int
+cmd_store_info(int argc, char **argv)
+{
+	struct store_uri u;
+	struct conn	 c, vc;
+	const char	*arg = NULL;
+	char		 version[64] = "";
+	int		 json = 0, i, have_vc = 0, master;
+	int64_t		 t0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
+			arg = argv[++i];
+		else if (strcmp(argv[i], "-v") == 0)
+			verbose++;
+		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			log_errx("store-info: unknown option %s", argv[i]);
+			return EXIT_USAGE;
+		} else if (arg == NULL)
+			arg = argv[i];
+		else {
+			log_errx("store-info: one store URI at a time");
+			return EXIT_USAGE;
+		}
+	}
+	if (arg == NULL) {
+		log_errx("usage: nix-offload store-info [--json] [--store] URI");
+		return EXIT_USAGE;
+	}
+	if (uri_parse(arg, &u) == -1)
+		return EXIT_USAGE;
+	if (json)
+		log_quiet(1);
+	t0 = now_ms();
+	master = ssh_master_up(&u);
+	if (master)
+		have_vc = start_version(&u, &vc) == 0;
+	if (ssh_open_serve(&u, &c) == -1) {
+		int rc = exit_for(c.fail != FAIL_NONE ? c.fail : FAIL_OTHER);
+		if (have_vc)
+			ssh_kill(&vc);
+		if (json) {
+			printf("{\"url\":");
+			json_string(stdout, u.display);
+			printf(",\"ok\":false,\"error\":");
+			json_string(stdout, log_last());
+			printf(",\"kind\":\"%s\"}\n", fail_names[c.fail]);
+		}
+		uri_free(&u);
+		return rc;
+	}
+	if (!master)
+		have_vc = start_version(&u, &vc) == 0;
+	if (have_vc)
+		finish_version(&vc, version, sizeof(version));
+	ssh_close(&c);
+	if (json) {
+		printf("{\"url\":");
+		json_string(stdout, u.display);
+		printf(",\"ok\":true,\"protocol\":\"%u.%u\","
+		    "\"remoteProtocol\":\"%u.%u\",\"version\":",
+		    c.version >> 8, c.version & 0xff,
+		    c.remote_version >> 8, c.remote_version & 0xff);
+		if (version[0] != '\0')
+			json_string(stdout, version);
+		else
+			printf("null");
+		printf(",\"latencyMs\":%lld}\n", (long long)(now_ms() - t0));
+	} else {
+		printf("Store URL: %s\n", u.display);
+		printf("Protocol: %u.%u", c.version >> 8, c.version & 0xff);
+		if (c.remote_version != c.version)
+			printf(" (remote speaks %u.%u)", c.remote_version >> 8,
+			    c.remote_version & 0xff);
+		printf("\n");
+		if (version[0] != '\0')
+			printf("Version: %s\n", version);
+	}
+	uri_free(&u);
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+}

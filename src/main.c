@@ -1,0 +1,130 @@
+/*
+ * nix-offload: the command table, global options and exit statuses.
+ * Commands return an exit status; nothing below main() exits.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "extern.h"
+
+static const char usage_text[] =
+"usage: nix-offload [-v...] COMMAND [ARGS]\n"
+"\n"
+"commands:\n"
+"  store-info [--json] [--store] URI\n"
+"             connect to an ssh:// store, complete the serve handshake,\n"
+"             print the protocol and Nix version it speaks\n"
+"  help       this text\n"
+"  version    print nix-offload's version\n"
+"\n"
+"options:\n"
+"  -v         say more (-v decisions, -vv protocol steps and the ssh\n"
+"             command line, -vvvv ssh's own debug output)\n"
+"\n"
+"environment:\n"
+"  NIX_SSHOPTS                  extra ssh options, split like a shell would\n"
+"  NIX_OFFLOAD_SSH              the ssh program (default: ssh)\n"
+"  NIX_OFFLOAD_RUNTIME_DIR      control sockets (default:\n"
+"                               $XDG_RUNTIME_DIR/nix-offload or\n"
+"                               /tmp/nix-offload-UID)\n"
+"  NIX_OFFLOAD_PERSIST          seconds an idle master stays (default 300)\n"
+"  NIX_OFFLOAD_CONNECT_TIMEOUT  seconds to connect (default 10)\n"
+"  NIX_OFFLOAD_ALIVE_INTERVAL   seconds between keepalives (default 15)\n"
+"\n"
+"exit status: 0 ok, 1 error, 2 usage, 3 unreachable, 4 authentication\n"
+"refused, 5 host key, 6 no nix-store on the builder, 7 shell banner,\n"
+"8 protocol, 9 connection dropped; see nix-offload(1).\n";
+
+/* The exit status for a connection that failed this way. */
+int
+exit_for(enum fail f)
+{
+	switch (f) {
+	case FAIL_NONE:
+		return EXIT_OK;
+	case FAIL_UNREACHABLE:
+		return EXIT_UNREACHABLE;
+	case FAIL_AUTH:
+		return EXIT_AUTH;
+	case FAIL_HOSTKEY:
+		return EXIT_HOSTKEY;
+	case FAIL_NOREMOTE:
+		return EXIT_NOREMOTE;
+	case FAIL_BANNER:
+		return EXIT_BANNER;
+	case FAIL_PROTOCOL:
+		return EXIT_PROTOCOL;
+	case FAIL_DROPPED:
+	case FAIL_TIMEOUT:
+		return EXIT_DROPPED;
+	case FAIL_OTHER:
+		break;
+	}
+	return EXIT_ERROR;
+}
+
+static const struct cmd {
+	const char	*name;
+	int		(*fn)(int, char **);
+} cmds[] = {
+	{ "store-info", cmd_store_info },
+	{ "ping", cmd_store_info },	/* Nix 2.8's name for it */
+	{ NULL, NULL }
+};
+
+int
+main(int argc, char *argv[])
+{
+	const struct cmd	*c;
+	int			 i;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *p = argv[i] + 1;
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			fputs(usage_text, stdout);
+			return EXIT_OK;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("nix-offload %s\n", NIX_OFFLOAD_VERSION_STR);
+			return EXIT_OK;
+		}
+		if (strcmp(argv[i], "--verbose") == 0) {
+			verbose++;
+			continue;
+		}
+		for (; *p == 'v'; p++)
+			verbose++;
+		if (*p != '\0' || p == argv[i] + 1) {
+			log_errx("unknown option %s (see nix-offload --help)",
+			    argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (i == argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		fputs(usage_text, stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[i], "version") == 0) {
+		printf("nix-offload %s\n", NIX_OFFLOAD_VERSION_STR);
+		return EXIT_OK;
+	}
+	for (c = cmds; c->name != NULL; c++)
+		if (strcmp(argv[i], c->name) == 0)
+			break;
+	if (c->name == NULL) {
+		log_errx("unknown command \"%s\" (see nix-offload --help)",
+		    argv[i]);
+		return EXIT_USAGE;
+	}
+	if (ssh_init() == -1)
+		return EXIT_USAGE;
+	return c->fn(argc - i, argv + i);
+}

@@ -1,0 +1,606 @@
+/*
+ * The ssh transport: the only file that knows ssh exists.
+ *
+ * Each conversation is a child `ssh ... -- host 'remote command'` with its
+ * stdin, stdout and stderr on pipes.  All children for one builder share a
+ * control master on a socket in a private directory we own, so after the
+ * first one a conversation costs no SSH handshake.  We never read the
+ * user's ControlMaster or ControlPath: ours come first on the command line,
+ * and ssh takes the first value it sees.
+ *
+ * When a conversation fails, ssh's exit status and the tail of its stderr
+ * say why; diagnose() turns them into one line that names the host and what
+ * to do next.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "extern.h"
+
+#define SSH_CLOSE_WAIT_MS	5000	/* for ssh to go after EOF or a kill */
+#define SSH_HANDSHAKE_SLACK	20	/* seconds past the connect timeout */
+#define PINNED_ALIAS		"nix-offload-pinned"
+
+struct ssh_config sshconf;
+
+/*
+ * Read the environment: which ssh, how long a master persists, timeouts,
+ * NIX_SSHOPTS.  Returns 0, or -1 (reported).
+ */
+int
+ssh_init(void)
+{
+	const char	*s;
+
+	memset(&sshconf, 0, sizeof(sshconf));
+	sshconf.program = getenv("NIX_OFFLOAD_SSH");
+	if (sshconf.program == NULL || *sshconf.program == '\0')
+		sshconf.program = "ssh";
+	if (env_number("NIX_OFFLOAD_PERSIST", 300, 0, 86400,
+	    &sshconf.persist) == -1 ||
+	    env_number("NIX_OFFLOAD_CONNECT_TIMEOUT", 10, 1, 3600,
+	    &sshconf.connect_timeout) == -1 ||
+	    env_number("NIX_OFFLOAD_ALIVE_INTERVAL", 15, 0, 3600,
+	    &sshconf.alive_interval) == -1)
+		return -1;
+	if ((s = getenv("NIX_SSHOPTS")) != NULL &&
+	    shell_split(s, &sshconf.sshopts) == -1) {
+		log_errx("NIX_SSHOPTS cannot be split into words");
+		return -1;
+	}
+	if ((s = getenv("NIX_OFFLOAD_RUNTIME_DIR")) != NULL && *s != '\0')
+		snprintf(sshconf.ctldir, sizeof(sshconf.ctldir), "%s", s);
+	else if ((s = getenv("XDG_RUNTIME_DIR")) != NULL && *s == '/')
+		snprintf(sshconf.ctldir, sizeof(sshconf.ctldir),
+		    "%s/nix-offload", s);
+	else
+		snprintf(sshconf.ctldir, sizeof(sshconf.ctldir),
+		    "/tmp/nix-offload-%u", (unsigned)geteuid());
+	return 0;
+}
+
+/* Make sure the control directory exists, is ours and nobody else's. */
+static int
+ctldir_ready(void)
+{
+	struct stat	 st;
+
+	if (mkdir(sshconf.ctldir, 0700) == -1 && errno != EEXIST) {
+		log_err("cannot create the control directory %s",
+		    sshconf.ctldir);
+		return -1;
+	}
+	if (lstat(sshconf.ctldir, &st) == -1) {
+		log_err("%s", sshconf.ctldir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0) {
+		log_errx("refusing control directory %s: it must be a "
+		    "directory owned by uid %u with mode 0700 (set "
+		    "NIX_OFFLOAD_RUNTIME_DIR to use another)", sshconf.ctldir,
+		    (unsigned)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The name of a builder's control socket: a digest of everything that
+ * makes two connections different, so that a builder reached with another
+ * key, port or pinned host key gets a master of its own.
+ */
+static int
+ctlpath(const struct store_uri *u, char *path, size_t sz, const char *suffix)
+{
+	struct sha256	 h;
+	unsigned char	 d[SHA256_LEN];
+	char		 hex[2 * SHA256_LEN + 1], port[16];
+	const char	*parts[6];
+	size_t		 i;
+	struct sockaddr_un sun;
+
+	snprintf(port, sizeof(port), "%d", u->port);
+	parts[0] = u->user ? u->user : "";
+	parts[1] = u->host;
+	parts[2] = port;
+	parts[3] = u->ssh_key ? u->ssh_key : "";
+	parts[4] = u->host_key ? u->host_key : "";
+	parts[5] = sshconf.program;
+	sha256_init(&h);
+	for (i = 0; i < 6; i++)
+		sha256_update(&h, parts[i], strlen(parts[i]) + 1);
+	for (i = 0; i < sshconf.sshopts.num; i++)
+		sha256_update(&h, sshconf.sshopts.list[i],
+		    strlen(sshconf.sshopts.list[i]) + 1);
+	sha256_final(&h, d);
+	hash_hex(d, 8, hex);
+	/* ssh binds "path.XXXXXXXXXXXXXXXX" first: leave it room */
+	if ((size_t)snprintf(path, sz, "%s/%s%s", sshconf.ctldir, hex,
+	    suffix) >= sz || strlen(path) + 18 >= sizeof(sun.sun_path)) {
+		log_errx("control directory %s: path too long for a socket "
+		    "(set NIX_OFFLOAD_RUNTIME_DIR to a shorter one)",
+		    sshconf.ctldir);
+		return -1;
+	}
+	return 0;
+}
+
+/* Is a control master for this builder (probably) running? */
+int
+ssh_master_up(const struct store_uri *u)
+{
+	char		 path[512];
+	struct stat	 st;
+
+	return ctlpath(u, path, sizeof(path), "") == 0 &&
+	    stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* Write the pinned key where ssh will look for it, under a fixed alias. */
+static int
+write_pinned(const struct store_uri *u, char *path, size_t sz)
+{
+	char	 tmp[600];
+	int	 fd;
+	size_t	 len;
+	char	*line;
+
+	if (ctlpath(u, path, sz, ".hostkey") == -1)
+		return -1;
+	len = strlen(PINNED_ALIAS) + strlen(u->host_key) + 3;
+	if ((line = malloc(len)) == NULL) {
+		log_err("pinned host key");
+		return -1;
+	}
+	snprintf(line, len, "%s %s\n", PINNED_ALIAS, u->host_key);
+	snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || write(fd, line, strlen(line)) !=
+	    (ssize_t)strlen(line) || close(fd) == -1 ||
+	    rename(tmp, path) == -1) {
+		log_err("cannot write the pinned host key to %s", path);
+		if (fd != -1)
+			unlink(tmp);
+		free(line);
+		return -1;
+	}
+	free(line);
+	return 0;
+}
+
+/* The ssh command line, up to and including the remote command. */
+static int
+build_argv(const struct store_uri *u, const char *cmd, struct args *a)
+{
+	char	 sock[512], pinned[512];
+	size_t	 i;
+	int	 rc = 0;
+
+	if (ctldir_ready() == -1 || ctlpath(u, sock, sizeof(sock), "") == -1)
+		return -1;
+	if (u->host_key != NULL && write_pinned(u, pinned, sizeof(pinned)) == -1)
+		return -1;
+	/* Fixed: nothing forwarded, nothing asked, nothing run locally. */
+	rc |= args_add(a, "%s", sshconf.program);
+	rc |= args_add(a, "-x");
+	rc |= args_add(a, "-a");
+	rc |= args_add(a, "-T");
+	rc |= args_add(a, "-e");
+	rc |= args_add(a, "none");
+	rc |= args_add(a, "-oBatchMode=yes");
+	rc |= args_add(a, "-oPermitLocalCommand=no");
+	rc |= args_add(a, "-oClearAllForwardings=yes");
+	rc |= args_add(a, "-oForwardAgent=no");
+	rc |= args_add(a, "-oForwardX11=no");
+	rc |= args_add(a, "-oRequestTTY=no");
+	/* Our master, never the user's. */
+	rc |= args_add(a, "-oControlMaster=auto");
+	rc |= args_add(a, "-oControlPath=%s", sock);
+	if (sshconf.persist > 0)
+		rc |= args_add(a, "-oControlPersist=%ld", sshconf.persist);
+	else
+		rc |= args_add(a, "-oControlPersist=no");
+	if (u->host_key != NULL) {
+		rc |= args_add(a, "-oUserKnownHostsFile=%s", pinned);
+		rc |= args_add(a, "-oGlobalKnownHostsFile=/dev/null");
+		rc |= args_add(a, "-oHostKeyAlias=" PINNED_ALIAS);
+		rc |= args_add(a, "-oCheckHostIP=no");
+	}
+	rc |= args_add(a, "-oStrictHostKeyChecking=yes");
+	if (u->ssh_key != NULL) {
+		rc |= args_add(a, "-i");
+		rc |= args_add(a, "%s", u->ssh_key);
+	}
+	if (u->port != 0) {
+		rc |= args_add(a, "-p");
+		rc |= args_add(a, "%d", u->port);
+	}
+	if (u->user != NULL) {
+		rc |= args_add(a, "-l");
+		rc |= args_add(a, "%s", u->user);
+	}
+	if (u->compress)
+		rc |= args_add(a, "-C");
+	/* The user's words, then defaults that they may override. */
+	for (i = 0; i < sshconf.sshopts.num; i++)
+		rc |= args_add(a, "%s", sshconf.sshopts.list[i]);
+	rc |= args_add(a, "-oConnectTimeout=%ld", sshconf.connect_timeout);
+	if (sshconf.alive_interval > 0) {
+		rc |= args_add(a, "-oServerAliveInterval=%ld",
+		    sshconf.alive_interval);
+		rc |= args_add(a, "-oServerAliveCountMax=4");
+	}
+	if (verbose >= 4)
+		rc |= args_add(a, "-v");
+	rc |= args_add(a, "--");
+	rc |= args_add(a, "%s", u->host);
+	rc |= args_add(a, "%s", cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+set_cloexec(int fd)
+{
+	fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+}
+
+/* Last non-empty line of the remote's stderr, into out. */
+static const char *
+last_line(struct conn *c, char *out, size_t sz)
+{
+	char	*e = c->errtail + c->errlen, *s;
+	char	 tmp[CONN_ERRTAIL];
+
+	while (e > c->errtail && (e[-1] == '\n' || e[-1] == '\r' ||
+	    e[-1] == ' '))
+		e--;
+	for (s = e; s > c->errtail && s[-1] != '\n'; s--)
+		;
+	memcpy(tmp, s, (size_t)(e - s));
+	tmp[e - s] = '\0';
+	return log_printable(tmp, strlen(tmp), out, sz);
+}
+
+static int
+said(struct conn *c, const char *needle)
+{
+	return strstr(c->errtail, needle) != NULL;
+}
+
+/*
+ * Wait up to ms for the child to exit, reading its stderr meanwhile.
+ * Returns 1 when reaped.
+ */
+static int
+reap(struct conn *c, int ms)
+{
+	int64_t		 deadline = now_ms() + ms;
+	struct pollfd	 pfd;
+	pid_t		 r;
+
+	while (c->pid != -1) {
+		r = waitpid(c->pid, &c->status, WNOHANG);
+		if (r == c->pid || (r == -1 && errno == ECHILD)) {
+			c->pid = -1;
+			break;
+		}
+		if (now_ms() >= deadline)
+			return 0;
+		pfd.fd = c->err;
+		pfd.events = POLLIN;
+		if (c->err != -1 && poll(&pfd, 1, 20) > 0)
+			wire_drain_stderr(c);
+		else if (c->err == -1)
+			poll(NULL, 0, 20);
+	}
+	/* what is left in the pipe, unless a master still holds it open */
+	if (c->err != -1)
+		wire_drain_stderr(c);
+	return 1;
+}
+
+static void
+close_fds(struct conn *c)
+{
+	if (c->to != -1)
+		close(c->to);
+	if (c->from != -1)
+		close(c->from);
+	if (c->err != -1)
+		close(c->err);
+	c->to = c->from = c->err = -1;
+}
+
+/* Stop the child now: no more waiting for it to finish on its own. */
+void
+ssh_kill(struct conn *c)
+{
+	if (c->pid != -1) {
+		kill(c->pid, SIGTERM);
+		if (!reap(c, SSH_CLOSE_WAIT_MS)) {
+			kill(c->pid, SIGKILL);
+			reap(c, SSH_CLOSE_WAIT_MS);
+		}
+	}
+	close_fds(c);
+}
+
+/*
+ * Explain a failed conversation: wait for ssh to exit, then read its status
+ * and stderr.  Reports one line and sets c->fail.
+ */
+static void
+diagnose(struct conn *c, const char *what)
+{
+	char	 line[600];
+	int	 code = -1;
+	int	 early = c->nread < 16;	/* before the handshake completed */
+
+	if (!c->eof && !c->timedout && strncmp(c->why, "write:", 6) != 0) {
+		/* the peer broke the protocol: no point in waiting for it */
+		ssh_kill(c);
+		log_errx("%s: %s: %s", c->host, what, c->why);
+		c->fail = FAIL_PROTOCOL;
+		return;
+	}
+	if (c->to != -1) {
+		close(c->to);
+		c->to = -1;
+	}
+	if (c->timedout)
+		ssh_kill(c);
+	else if (!reap(c, SSH_CLOSE_WAIT_MS))
+		ssh_kill(c);
+	if (c->pid == -1 && WIFEXITED(c->status))
+		code = WEXITSTATUS(c->status);
+	last_line(c, line, sizeof(line));
+
+	if (c->timedout) {
+		log_errx("%s: %s: no answer for %d s; the builder or the "
+		    "network stopped responding", c->host, what,
+		    c->timeout_ms / 1000);
+		c->fail = FAIL_TIMEOUT;
+	} else if (code == 255 && (said(c, "Permission denied") ||
+	    said(c, "Too many authentication failures") ||
+	    said(c, "no mutual signature"))) {
+		log_errx("%s: the builder refused our identities (%s): load "
+		    "the key it accepts into ssh-agent%s, or name it with "
+		    "?ssh-key=PATH; ssh runs with BatchMode=yes and cannot ask "
+		    "for a passphrase", c->host, line,
+		    getenv("SSH_AUTH_SOCK") ? "" : " (SSH_AUTH_SOCK is not set)");
+		c->fail = FAIL_AUTH;
+	} else if (code == 255 && (said(c, "Host key verification failed") ||
+	    said(c, "IDENTIFICATION HAS CHANGED") ||
+	    said(c, "host key is known for") ||
+	    said(c, "Host key for"))) {
+		if (said(c, PINNED_ALIAS))
+			log_errx("%s: the builder's host key is not the pinned "
+			    "one (base64-ssh-public-host-key): it was "
+			    "reinstalled or this is not the builder; if its "
+			    "new key is genuine, pin the output of "
+			    "`base64 -w0 /etc/ssh/ssh_host_ed25519_key.pub` "
+			    "run on it", c->host);
+		else if (said(c, "IDENTIFICATION HAS CHANGED"))
+			log_errx("%s: the builder's host key differs from the "
+			    "one in known_hosts: if the change is expected, "
+			    "remove the old key with `ssh-keygen -R %s` as "
+			    "uid %u and connect once by hand", c->host,
+			    c->hostname, (unsigned)geteuid());
+		else
+			log_errx("%s: the builder's host key is not known: "
+			    "add it to ~/.ssh/known_hosts of uid %u (check "
+			    "`ssh-keyscan %s` against the builder) or pin it "
+			    "with ?base64-ssh-public-host-key=", c->host,
+			    (unsigned)geteuid(), c->hostname);
+		c->fail = FAIL_HOSTKEY;
+	} else if (code == 255 && early && (said(c, "Connection refused") ||
+	    said(c, "timed out") || said(c, "No route to host") ||
+	    said(c, "Network is unreachable") ||
+	    said(c, "Could not resolve") || said(c, "not known") ||
+	    said(c, "name resolution") || said(c, "banner exchange") ||
+	    said(c, "kex_exchange_identification") ||
+	    said(c, "Connection reset") || said(c, "Connection closed by"))) {
+		log_errx("%s: cannot reach the builder: %s%s", c->host, line,
+		    said(c, "timed out") ? " (connect timeout "
+		    "NIX_OFFLOAD_CONNECT_TIMEOUT)" : "");
+		c->fail = FAIL_UNREACHABLE;
+	} else if ((code == 127 || code == 126) && early) {
+		log_errx("%s: %s was not found on the builder (remote exit "
+		    "%d: %s): the PATH of non-interactive login shells on the "
+		    "builder must contain Nix (see \"Remote Builds\" in Nix's "
+		    "manual), or name the program with "
+		    "?remote-program=/nix/var/nix/profiles/default/bin/nix-store",
+		    c->host, "nix-store", code, line);
+		c->fail = FAIL_NOREMOTE;
+	} else if (code == 255) {
+		log_errx("%s: %s: ssh failed: %s", c->host, what,
+		    line[0] ? line : "(no message)");
+		c->fail = early ? FAIL_UNREACHABLE : FAIL_DROPPED;
+	} else if (early && c->nread == 0) {
+		if (code == -1)
+			log_errx("%s: %s: ssh was killed by signal %d", c->host,
+			    what, WTERMSIG(c->status));
+		else
+			log_errx("%s: the remote command exited with status %d "
+			    "before the serve protocol started: %s", c->host,
+			    code, line[0] ? line : "(no message)");
+		c->fail = FAIL_OTHER;
+	} else {
+		log_errx("%s: %s: the connection closed (remote exit %d)%s%s",
+		    c->host, what, code, line[0] ? ": " : "", line);
+		c->fail = FAIL_DROPPED;
+	}
+}
+
+/*
+ * Run words (quoted for the remote shell) on the builder, with c connected
+ * to its stdin, stdout and stderr.  Returns 0, or -1 (reported).
+ */
+int
+ssh_open(const struct store_uri *u, char *const *words, struct conn *c)
+{
+	struct args	 a = { NULL, 0, 0 };
+	int		 in[2] = { -1, -1 }, out[2] = { -1, -1 };
+	int		 err[2] = { -1, -1 }, ex[2] = { -1, -1 };
+	char		*cmd, *argline;
+	pid_t		 pid;
+	int		 e;
+	ssize_t		 n;
+
+	if ((cmd = shell_join(words)) == NULL)
+		return -1;
+	if (build_argv(u, cmd, &a) == -1) {
+		free(cmd);
+		args_free(&a);
+		return -1;
+	}
+	free(cmd);
+	if (verbose >= 2 && (argline = shell_join(a.list)) != NULL) {
+		log_debug(2, "%s: %s", u->display, argline);
+		free(argline);
+	}
+	if (pipe(in) == -1 || pipe(out) == -1 || pipe(err) == -1 ||
+	    pipe(ex) == -1) {
+		log_err("pipe");
+		goto fail;
+	}
+	set_cloexec(in[1]);
+	set_cloexec(out[0]);
+	set_cloexec(err[0]);
+	set_cloexec(ex[0]);
+	set_cloexec(ex[1]);
+	if ((pid = fork()) == -1) {
+		log_err("fork");
+		goto fail;
+	}
+	if (pid == 0) {
+		long	 fd, max = sysconf(_SC_OPEN_MAX);
+
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		/* nothing of ours may live on in a master: not Nix's fd 4 */
+		if (max < 0 || max > 65536)
+			max = 65536;
+		for (fd = 3; fd < max; fd++)
+			if (fd != ex[1])
+				close((int)fd);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		unsetenv("DISPLAY");
+		unsetenv("SSH_ASKPASS");
+		execvp(a.list[0], a.list);
+		e = errno;
+		(void)!write(ex[1], &e, sizeof(e));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	close(ex[1]);
+	in[0] = out[1] = err[1] = ex[1] = -1;
+	while ((n = read(ex[0], &e, sizeof(e))) == -1 && errno == EINTR)
+		;
+	close(ex[0]);
+	if (n == sizeof(e)) {
+		log_errx("cannot run %s: %s%s", a.list[0], strerror(e),
+		    e == ENOENT ? " (install OpenSSH's client, or set "
+		    "NIX_OFFLOAD_SSH)" : "");
+		waitpid(pid, NULL, 0);
+		close(in[1]);
+		close(out[0]);
+		close(err[0]);
+		args_free(&a);
+		return -1;
+	}
+	args_free(&a);
+	wire_init(c, in[1], out[0], err[0], u->display);
+	c->pid = pid;
+	c->diagnose = diagnose;
+	strlcpy(c->hostname, u->host, sizeof(c->hostname));
+	c->timeout_ms = (int)(sshconf.connect_timeout + SSH_HANDSHAKE_SLACK) *
+	    1000;
+	return 0;
+fail:
+	for (e = 0; e < 2; e++) {
+		if (in[e] != -1)
+			close(in[e]);
+		if (out[e] != -1)
+			close(out[e]);
+		if (err[e] != -1)
+			close(err[e]);
+		if (ex[e] != -1)
+			close(ex[e]);
+	}
+	args_free(&a);
+	return -1;
+}
+
+/*
+ * Start `nix-store --serve --write` on the builder (as Nix does, with
+ * remote-program and --store remote-store) and complete the handshake: the
+ * handshake is our proof that the builder is ready.
+ */
+int
+ssh_open_serve(const struct store_uri *u, struct conn *c)
+{
+	struct args	 w = { NULL, 0, 0 };
+	int		 rc = 0;
+
+	if (shell_split(u->remote_program ? u->remote_program : "nix-store",
+	    &w) == -1)
+		return -1;
+	rc |= args_add(&w, "--serve");
+	rc |= args_add(&w, "--write");
+	if (u->remote_store != NULL) {
+		rc |= args_add(&w, "--store");
+		rc |= args_add(&w, "%s", u->remote_store);
+	}
+	if (rc != 0 || ssh_open(u, w.list, c) == -1) {
+		args_free(&w);
+		return -1;
+	}
+	args_free(&w);
+	if (serve_handshake(c) == -1) {
+		ssh_kill(c);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * End a conversation: close its stdin so the remote finishes, and reap
+ * ssh.  Returns 0 if it exited with status 0.
+ */
+int
+ssh_close(struct conn *c)
+{
+	char	 b[4096];
+
+	if (c->to != -1) {
+		if (c->wlen > 0)
+			wire_flush(c);
+		close(c->to);
+		c->to = -1;
+	}
+	/* unread output would keep a remote blocked in write() */
+	while (c->from != -1 && read(c->from, b, sizeof(b)) > 0)
+		;
+	if (!reap(c, SSH_CLOSE_WAIT_MS))
+		ssh_kill(c);
+	close_fds(c);
+	return c->pid == -1 && WIFEXITED(c->status) &&
+	    WEXITSTATUS(c->status) == 0 ? 0 : -1;
+}

@@ -1,0 +1,501 @@
+/*
+ * Framed reads and writes on a struct conn: the primitives of Nix's wire
+ * format (u64 little-endian; strings as length, bytes, zero padding to 8).
+ *
+ * Reads wait with poll() on the remote's stdout and stderr together, so a
+ * chatty stderr can never fill its pipe and wedge the remote, and every wait
+ * has a timeout.  Writes are buffered and flushed before any read.
+ *
+ * Nothing here prints: a failing call records what it saw in c->why and
+ * returns -1, and the caller, who knows what it was waiting for, reports it
+ * once through wire_fail().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "extern.h"
+
+/* Set up c over three pipe ends (err may be -1). */
+void
+wire_init(struct conn *c, int to, int from, int err, const char *host)
+{
+	memset(c, 0, sizeof(*c));
+	c->pid = -1;
+	c->to = to;
+	c->from = from;
+	c->err = err;
+	c->host = host;
+	c->version = SERVE_VERSION;
+	if (to != -1)
+		fcntl(to, F_SETFL, fcntl(to, F_GETFL) | O_NONBLOCK);
+	if (from != -1)
+		fcntl(from, F_SETFL, fcntl(from, F_GETFL) | O_NONBLOCK);
+	if (err != -1)
+		fcntl(err, F_SETFL, fcntl(err, F_GETFL) | O_NONBLOCK);
+}
+
+static void
+why(struct conn *c, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (c->why[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+}
+
+/* Keep the tail of the remote's stderr; copy it to ours if asked. */
+static void
+take_stderr(struct conn *c, const char *b, size_t n)
+{
+	size_t	 keep = sizeof(c->errtail) - 1;
+
+	if (c->echo_stderr) {
+		ssize_t	w;
+		size_t	off = 0;
+		while (off < n && (w = write(STDERR_FILENO, b + off,
+		    n - off)) > 0)
+			off += (size_t)w;
+	}
+	if (n >= keep) {
+		memcpy(c->errtail, b + n - keep, keep);
+		c->errlen = keep;
+	} else {
+		if (c->errlen + n > keep) {
+			size_t drop = c->errlen + n - keep;
+			memmove(c->errtail, c->errtail + drop, c->errlen - drop);
+			c->errlen -= drop;
+		}
+		memcpy(c->errtail + c->errlen, b, n);
+		c->errlen += n;
+	}
+	c->errtail[c->errlen] = '\0';
+}
+
+/* Read what the remote's stderr has now; close it at EOF. */
+void
+wire_drain_stderr(struct conn *c)
+{
+	char	 b[4096];
+	ssize_t	 n;
+
+	while (c->err != -1) {
+		n = read(c->err, b, sizeof(b));
+		if (n > 0) {
+			take_stderr(c, b, (size_t)n);
+			continue;
+		}
+		if (n == -1 && (errno == EINTR))
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		close(c->err);
+		c->err = -1;
+	}
+}
+
+/*
+ * Wait until fd is ready for ev (POLLIN or POLLOUT), serving stderr
+ * meanwhile.  wait_ms < 0 uses c->timeout_ms (0 = forever).  Returns 1 when
+ * ready, 0 on timeout, -1 on error.
+ */
+static int
+wait_fd(struct conn *c, int fd, short ev, int wait_ms)
+{
+	struct pollfd	 pfd[2];
+	int64_t		 deadline;
+	int		 n, left;
+
+	if (wait_ms < 0)
+		wait_ms = c->timeout_ms;
+	deadline = wait_ms > 0 ? now_ms() + wait_ms : 0;
+	for (;;) {
+		pfd[0].fd = fd;
+		pfd[0].events = ev;
+		pfd[1].fd = c->err;
+		pfd[1].events = POLLIN;
+		left = -1;
+		if (deadline != 0) {
+			int64_t l = deadline - now_ms();
+			left = l > 0 ? (int)l : 0;
+		}
+		n = poll(pfd, c->err != -1 ? 2 : 1, left);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			why(c, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		if (c->err != -1 && pfd[1].revents != 0) {
+			wire_drain_stderr(c);
+			/* a remote that talks on stderr is alive */
+			if (wait_ms > 0)
+				deadline = now_ms() + wait_ms;
+		}
+		if (pfd[0].revents != 0)
+			return 1;
+	}
+}
+
+/* Get more bytes into the read buffer.  Returns 1, or 0 at EOF, or -1. */
+static int
+fill(struct conn *c, int wait_ms)
+{
+	ssize_t	 n;
+	int	 r;
+
+	if (c->wlen > 0 && wire_flush(c) == -1)
+		return -1;
+	if (c->rpos > 0) {
+		memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+		c->rlen -= c->rpos;
+		c->rpos = 0;
+	}
+	for (;;) {
+		if ((r = wait_fd(c, c->from, POLLIN, wait_ms)) <= 0) {
+			if (r == 0 && wait_ms < 0) {
+				c->timedout = 1;
+				why(c, "no answer for %d s", c->timeout_ms / 1000);
+			}
+			return r == 0 ? -2 : -1;
+		}
+		n = read(c->from, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+		if (n > 0) {
+			c->rlen += (size_t)n;
+			c->nread += (uint64_t)n;
+			return 1;
+		}
+		if (n == 0) {
+			c->eof = 1;
+			why(c, "the connection closed");
+			return 0;
+		}
+		if (errno == EINTR || errno == EAGAIN)
+			continue;
+		why(c, "read: %s", strerror(errno));
+		return -1;
+	}
+}
+
+/* Read exactly n bytes.  Returns 0, or -1 with c->why set. */
+int
+wire_read(struct conn *c, void *buf, size_t n)
+{
+	unsigned char	*p = buf;
+	size_t		 take;
+
+	while (n > 0) {
+		if (c->rpos == c->rlen && fill(c, -1) != 1)
+			return -1;
+		take = c->rlen - c->rpos < n ? c->rlen - c->rpos : n;
+		memcpy(p, c->rbuf + c->rpos, take);
+		c->rpos += take;
+		p += take;
+		n -= take;
+	}
+	return 0;
+}
+
+/*
+ * Make up to n bytes readable without consuming them, waiting at most
+ * wait_ms for more.  Returns how many are buffered (perhaps fewer than n).
+ */
+int
+wire_peek(struct conn *c, size_t n, int wait_ms)
+{
+	int64_t	 deadline = now_ms() + wait_ms;
+
+	if (n > sizeof(c->rbuf))
+		n = sizeof(c->rbuf);
+	while (c->rlen - c->rpos < n && !c->eof) {
+		int64_t	 left = deadline - now_ms();
+		if (left <= 0 || fill(c, (int)left) != 1)
+			break;
+	}
+	return (int)(c->rlen - c->rpos);
+}
+
+int
+wire_read_u64(struct conn *c, uint64_t *v)
+{
+	unsigned char	 b[8];
+	int		 i;
+
+	if (wire_read(c, b, 8) == -1)
+		return -1;
+	*v = 0;
+	for (i = 7; i >= 0; i--)
+		*v = *v << 8 | b[i];
+	return 0;
+}
+
+static int
+read_padding(struct conn *c, uint64_t len)
+{
+	unsigned char	 pad[8];
+	size_t		 n = (8 - len % 8) % 8, i;
+
+	if (n == 0)
+		return 0;
+	if (wire_read(c, pad, n) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (pad[i] != 0) {
+			why(c, "non-zero padding after a string");
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * Read a string of at most max bytes into a new NUL-terminated buffer.
+ * *lenp (if not NULL) gets its length: strings may hold NUL bytes.
+ */
+int
+wire_read_string(struct conn *c, size_t max, char **s, size_t *lenp)
+{
+	uint64_t	 len;
+	char		*b;
+
+	*s = NULL;
+	if (wire_read_u64(c, &len) == -1)
+		return -1;
+	if (len > max) {
+		why(c, "a string of %llu bytes, over the limit of %zu",
+		    (unsigned long long)len, max);
+		return -1;
+	}
+	if ((b = malloc((size_t)len + 1)) == NULL) {
+		why(c, "out of memory");
+		return -1;
+	}
+	if (wire_read(c, b, (size_t)len) == -1 || read_padding(c, len) == -1) {
+		free(b);
+		return -1;
+	}
+	b[len] = '\0';
+	*s = b;
+	if (lenp != NULL)
+		*lenp = (size_t)len;
+	return 0;
+}
+
+/* Read a list of at most maxn strings of at most maxlen bytes each. */
+int
+wire_read_strings(struct conn *c, size_t maxn, size_t maxlen,
+    struct strlist *l)
+{
+	uint64_t	 n, i;
+	char		*s;
+	size_t		 len;
+
+	if (wire_read_u64(c, &n) == -1)
+		return -1;
+	if (n > maxn) {
+		why(c, "a list of %llu items, over the limit of %zu",
+		    (unsigned long long)n, maxn);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (wire_read_string(c, maxlen, &s, &len) == -1)
+			return -1;
+		if (strlen(s) != len) {
+			why(c, "a NUL byte inside a list item");
+			free(s);
+			return -1;
+		}
+		if (strlist_add(l, s) == -1) {
+			why(c, "out of memory");
+			free(s);
+			return -1;
+		}
+		free(s);
+	}
+	return 0;
+}
+
+int
+wire_flush(struct conn *c)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+	int	 r;
+
+	while (off < c->wlen) {
+		n = write(c->to, c->wbuf + off, c->wlen - off);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			if ((r = wait_fd(c, c->to, POLLOUT, -1)) == 1)
+				continue;
+			if (r == 0) {
+				c->timedout = 1;
+				why(c, "the remote took no input for %d s",
+				    c->timeout_ms / 1000);
+			}
+			return -1;
+		}
+		if (errno == EPIPE)
+			c->eof = 1;
+		why(c, "write: %s", strerror(errno));
+		return -1;
+	}
+	c->wlen = 0;
+	return 0;
+}
+
+int
+wire_write(struct conn *c, const void *buf, size_t n)
+{
+	const unsigned char	*p = buf;
+	size_t			 take;
+
+	while (n > 0) {
+		if (c->wlen == sizeof(c->wbuf) && wire_flush(c) == -1)
+			return -1;
+		take = sizeof(c->wbuf) - c->wlen < n ? sizeof(c->wbuf) - c->wlen : n;
+		memcpy(c->wbuf + c->wlen, p, take);
+		c->wlen += take;
+		p += take;
+		n -= take;
+	}
+	return 0;
+}
+
+int
+wire_write_u64(struct conn *c, uint64_t v)
+{
+	unsigned char	 b[8];
+	int		 i;
+
+	for (i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	return wire_write(c, b, 8);
+}
+
+int
+wire_write_string(struct conn *c, const void *s, size_t n)
+{
+	static const unsigned char	 zero[8];
+
+	if (wire_write_u64(c, n) == -1 || wire_write(c, s, n) == -1)
+		return -1;
+	return wire_write(c, zero, (8 - n % 8) % 8);
+}
+
+int
+wire_write_str(struct conn *c, const char *s)
+{
+	return wire_write_string(c, s, strlen(s));
+}
+
+int
+wire_write_strings(struct conn *c, const struct strlist *l)
+{
+	size_t	 i;
+
+	if (wire_write_u64(c, l->n) == -1)
+		return -1;
+	for (i = 0; i < l->n; i++)
+		if (wire_write_str(c, l->v[i]) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * Report, once, that the conversation failed while doing what; the
+ * transport (c->diagnose) knows best what really happened.
+ */
+void
+wire_fail(struct conn *c, const char *fmt, ...)
+{
+	char	 what[256];
+	va_list	 ap;
+
+	if (c->fail != FAIL_NONE)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (c->diagnose != NULL) {
+		c->diagnose(c, what);
+		if (c->fail != FAIL_NONE)
+			return;
+	}
+	log_errx("%s: %s: %s", c->host, what,
+	    c->why[0] != '\0' ? c->why : "failed");
+	c->fail = c->eof ? FAIL_DROPPED : c->timedout ? FAIL_TIMEOUT :
+	    FAIL_PROTOCOL;
+}
+
+int
+strlist_add(struct strlist *l, const char *s)
+{
+	char	**v, *d;
+
+	if ((d = strdup(s)) == NULL)
+		return -1;
+	if (l->n + 1 > l->nalloc) {
+		size_t	 na = l->nalloc ? l->nalloc * 2 : 8;
+		if ((v = reallocarray(l->v, na, sizeof(*v))) == NULL) {
+			free(d);
+			return -1;
+		}
+		l->v = v;
+		l->nalloc = na;
+	}
+	l->v[l->n++] = d;
+	return 0;
+}
+
+void
+strlist_free(struct strlist *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/*
+ * Read until EOF, keeping at most max - 1 bytes in buf (NUL-terminated).
+ * For short text answers such as `nix-store --version`.  Returns the length
+ * kept, or -1 on timeout or error.
+ */
+ssize_t
+wire_read_all(struct conn *c, char *buf, size_t max)
+{
+	size_t	 n = 0, take;
+	int	 r;
+
+	while (!c->eof) {
+		if (c->rpos == c->rlen && (r = fill(c, -1)) != 1) {
+			if (r == 0)
+				break;
+			return -1;
+		}
+		take = c->rlen - c->rpos;
+		if (take > max - 1 - n)
+			take = max - 1 - n;
+		memcpy(buf + n, c->rbuf + c->rpos, take);
+		n += take;
+		c->rpos = c->rlen;
+	}
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
