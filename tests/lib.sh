@@ -1,0 +1,85 @@
+# lib.sh: helpers for the integration tests, sourced by tests/run.
+#
+# A test is a shell function named t_*.  It runs in a subshell with its own
+# directory $T, and fails by calling fail "why" (or by returning non-zero).
+# The builders of scripts/testbed are shared by all tests: $TB is their
+# directory, $H1 and $H2 their addresses, $K1 and $K2 their pinned keys.
+
+NO=$TOP/nix-offload
+
+tb_start() {
+	TB=$WORK/testbed
+	"$TOP/scripts/testbed" start "$TB" "$1" || return 1
+	. "$TB/env"
+	export TB SSH_AUTH_SOCK
+	export H1=127.0.0.11 H2=127.0.0.12
+	export K1=$(awk 'NR==1 {print $8}' "$TB/machines")
+	export K2=$(awk 'NR==2 {print $8}' "$TB/machines")
+	export U1="ssh://$H1?base64-ssh-public-host-key=$K1"
+	export U2="ssh://$H2?base64-ssh-public-host-key=$K2"
+}
+
+tb_stop() {
+	"$TOP/scripts/testbed" stop "$TB"
+}
+
+run_test() {
+	local name=$1 rc
+	export T=$WORK/$name
+	mkdir -p "$T"
+	(
+		set -u
+		cd "$T" || exit 1
+		# a fresh control directory: each test starts cold
+		export NIX_OFFLOAD_RUNTIME_DIR=$T/ctl
+		"$name"
+	) >"$T/log" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		echo "ok $name"
+	else
+		echo "FAIL $name: $(grep '^FAIL: ' "$T/log" | head -1 | cut -c7-)"
+	fi
+}
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+# run NAME CMD...: run a command, keeping its stdout, stderr and status in
+# $T/NAME.out, $T/NAME.err and $RC.
+run() {
+	local n=$1
+	shift
+	"$@" >"$T/$n.out" 2>"$T/$n.err"
+	RC=$?
+	echo "+ $* -> $RC"
+	sed 's/^/  out: /' "$T/$n.out"
+	sed 's/^/  err: /' "$T/$n.err"
+}
+
+expect_rc() {	# want
+	[ "$RC" = "$1" ] || fail "exit status $RC, expected $1"
+}
+
+# expect_in FILE PATTERN: an extended regex that must match a line
+expect_in() {
+	grep -Eq -- "$2" "$1" || fail "$(basename "$1") lacks /$2/: $(head -c 400 "$1")"
+}
+
+expect_not_in() {
+	! grep -Eq -- "$2" "$1" || fail "$(basename "$1") has /$2/"
+}
+
+# expect_lines FILE N: exactly N lines
+expect_lines() {
+	[ "$(wc -l <"$1")" -eq "$2" ] || fail "$(basename "$1") has $(wc -l <"$1") lines, expected $2"
+}
+
+ms() { date +%s%3N; }
+
+# established ssh connections to an address, as the kernel sees them
+conns() {
+	ss -Htn state established "( dst $1:22 )" | wc -l
+}

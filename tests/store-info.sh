@@ -1,0 +1,284 @@
+# store-info against the real builders of the test bed, and every way a
+# connection can fail, each with its own exit status.
+
+t_info_ok() {
+	run a "$NO" store-info "$U1"
+	expect_rc 0
+	expect_in "$T/a.out" '^Store URL: ssh://127\.0\.0\.11$'
+	expect_in "$T/a.out" '^Protocol: 2\.7$'
+	expect_in "$T/a.out" "^Version: $(nix-store --version | awk '{print $3}')\$"
+	expect_lines "$T/a.out" 3
+	[ -s "$T/a.err" ] && fail "stderr not empty"
+	return 0
+}
+
+# Nix's own answer for the same store: the same URL line.
+t_info_same_as_nix() {
+	run nix nix --extra-experimental-features nix-command store ping --store "$U2"
+	expect_rc 0
+	run ours "$NO" store-info --store "$U2"
+	expect_rc 0
+	grep '^Store URL: ' "$T/nix.err" >"$T/nix.url"
+	grep '^Store URL: ' "$T/ours.out" >"$T/ours.url"
+	cmp -s "$T/nix.url" "$T/ours.url" || fail "Nix said $(cat "$T/nix.url"), we said $(cat "$T/ours.url")"
+}
+
+t_info_json() {
+	run a "$NO" store-info --json "$U1"
+	expect_rc 0
+	expect_in "$T/a.out" '^\{"url":"ssh://127\.0\.0\.11","ok":true,"protocol":"2\.7","remoteProtocol":"2\.7","version":"[0-9.]+","latencyMs":[0-9]+\}$'
+	run b "$NO" store-info --json "ssh://127.0.0.19"
+	expect_rc 3
+	expect_in "$T/b.out" '^\{"url":"ssh://127\.0\.0\.19","ok":false,"error":".*Connection refused.*","kind":"unreachable"\}$'
+	[ -s "$T/b.err" ] && fail "--json failure also printed on stderr"
+	return 0
+}
+
+# The second call rides the first one's master: no new TCP connection, and
+# the master is ours (in our control directory), not the user's.
+t_info_reuses_master() {
+	before=$(conns $H2)
+	run a "$NO" store-info "$U2"
+	expect_rc 0
+	[ "$(conns $H2)" -eq $((before + 1)) ] || fail "expected one new connection"
+	ls "$NIX_OFFLOAD_RUNTIME_DIR" | grep -Eq '^[0-9a-f]{16}$' || fail "no control socket"
+	for i in 1 2 3; do
+		run b "$NO" store-info "$U2"
+		expect_rc 0
+	done
+	[ "$(conns $H2)" -eq $((before + 1)) ] || fail "warm calls opened connections"
+	[ "$(stat -c %a "$NIX_OFFLOAD_RUNTIME_DIR")" = 700 ] || fail "control dir not 0700"
+}
+
+t_info_persist_off() {
+	NIX_OFFLOAD_PERSIST=0 run a "$NO" store-info "$U1"
+	expect_rc 0
+	sleep 0.3
+	ls "$NIX_OFFLOAD_RUNTIME_DIR" | grep -Eq '^[0-9a-f]{16}$' && fail "master stayed"
+	return 0
+}
+
+# Concurrent cold calls race for the master; all must succeed.
+t_info_concurrent_cold() {
+	for i in 1 2 3 4 5 6; do
+		"$NO" store-info "$U1" >"$T/c$i.out" 2>"$T/c$i.err" &
+	done
+	wait
+	for i in 1 2 3 4 5 6; do
+		grep -q '^Protocol: 2.7' "$T/c$i.out" || fail "call $i: $(cat "$T/c$i.err")"
+	done
+}
+
+# A user's own ControlMaster (and Nix's LocalCommand trick) must not matter.
+t_info_user_controlmaster() {
+	cat >/root/.ssh/config <<-EOF2
+	Host *
+	  ControlMaster auto
+	  ControlPath /root/.ssh/cm-%C
+	  ControlPersist 60
+	  PermitLocalCommand yes
+	  LocalCommand echo started
+	EOF2
+	run a "$NO" store-info "$U1"
+	run b "$NO" store-info "$U1"
+	rm -f /root/.ssh/config
+	RC=$RC expect_rc 0
+	ls /root/.ssh | grep -q '^cm-' && fail "the user's ControlPath was used"
+	return 0
+}
+
+t_info_known_hosts() {
+	cp "$TB/known_hosts" /root/.ssh/known_hosts
+	run a "$NO" store-info "ssh://$H1"
+	rm -f /root/.ssh/known_hosts
+	expect_rc 0
+	# a new master (the first one was checked already)
+	NIX_OFFLOAD_RUNTIME_DIR=$T/ctl2 run b "$NO" store-info "ssh://$H1"
+	expect_rc 5
+	expect_in "$T/b.err" "^nix-offload: ssh://$H1: the builder's host key is not known: .*ssh-keyscan $H1"
+	expect_lines "$T/b.err" 1
+}
+
+t_info_known_hosts_changed() {
+	# host2's key under host1's name: a man in the middle, as ssh sees it
+	awk -v h=$H1 'NR==2 {print h, $2, $3}' "$TB/known_hosts" >/root/.ssh/known_hosts
+	run a "$NO" store-info "ssh://$H1"
+	rm -f /root/.ssh/known_hosts
+	expect_rc 5
+	expect_in "$T/a.err" "host key differs from the one in known_hosts.*ssh-keygen -R $H1"
+}
+
+t_info_pinned_mismatch() {
+	run a "$NO" store-info "ssh://$H1?base64-ssh-public-host-key=$K2"
+	expect_rc 5
+	expect_in "$T/a.err" "^nix-offload: ssh://$H1: the builder's host key is not the pinned one"
+	expect_lines "$T/a.err" 1
+	# the pin is the only key accepted: known_hosts does not rescue it
+	cp "$TB/known_hosts" /root/.ssh/known_hosts
+	run b "$NO" store-info "ssh://$H1?base64-ssh-public-host-key=$K2"
+	rm -f /root/.ssh/known_hosts
+	expect_rc 5
+}
+
+t_info_refused() {
+	t0=$(ms)
+	run a "$NO" store-info "ssh://127.0.0.19"
+	expect_rc 3
+	expect_in "$T/a.err" '^nix-offload: ssh://127\.0\.0\.19: cannot reach the builder: .*Connection refused'
+	expect_lines "$T/a.err" 1
+	[ $(($(ms) - t0)) -lt 3000 ] || fail "took $(($(ms) - t0)) ms"
+}
+
+t_info_connect_timeout() {
+	"$TOP/tests/silentd" 127.0.0.20 22 &
+	pid=$!
+	sleep 0.2
+	t0=$(ms)
+	NIX_OFFLOAD_CONNECT_TIMEOUT=2 run a "$NO" store-info "ssh://127.0.0.20"
+	t=$(($(ms) - t0))
+	kill $pid
+	expect_rc 3
+	expect_in "$T/a.err" 'cannot reach the builder: .*timed out.*NIX_OFFLOAD_CONNECT_TIMEOUT'
+	[ $t -ge 1500 ] && [ $t -lt 6000 ] || fail "took $t ms with a 2 s connect timeout"
+}
+
+t_info_auth_refused() {
+	run a env -u SSH_AUTH_SOCK "$NO" store-info "$U1"
+	expect_rc 4
+	expect_in "$T/a.err" "^nix-offload: ssh://$H1: the builder refused our identities \(.*Permission denied.*\).*SSH_AUTH_SOCK is not set"
+	expect_lines "$T/a.err" 1
+	# a key the builder does not know, named explicitly
+	ssh-keygen -q -t ed25519 -N '' -f "$T/stranger"
+	run b env -u SSH_AUTH_SOCK "$NO" store-info "$U1&ssh-key=$T/stranger"
+	expect_rc 4
+}
+
+t_info_ssh_key() {
+	run a env -u SSH_AUTH_SOCK "$NO" store-info "$U1&ssh-key=$TB/id_user"
+	expect_rc 0
+	expect_in "$T/a.out" '^Protocol: 2\.7$'
+}
+
+t_info_no_nix_store() {
+	run a "$NO" store-info "$U2&remote-program=/nonexistent/bin/nix-store"
+	expect_rc 6
+	expect_in "$T/a.err" "^nix-offload: ssh://$H2: nix-store was not found on the builder \(remote exit 127: .*\): the PATH of non-interactive login shells on the builder must contain Nix"
+	expect_lines "$T/a.err" 1
+}
+
+t_info_banner() {
+	echo 'echo "Welcome to builder two"' >"$TB/host2/bashrc"
+	run a "$NO" store-info "$U2"
+	: >"$TB/host2/bashrc"
+	expect_rc 7
+	expect_in "$T/a.err" "^nix-offload: ssh://$H2: the remote shell printed text before the serve protocol started: \"Welcome to builder two\\\\n\"; .*bashrc"
+	expect_lines "$T/a.err" 1
+}
+
+t_info_protocol_major() {
+	run a "$NO" store-info "$U2&remote-program=$TOP/tests/fake/serve%20major3"
+	expect_rc 8
+	expect_in "$T/a.err" 'speaks serve protocol version 3\.0'
+}
+
+t_info_protocol_too_old() {
+	run a "$NO" store-info "$U2&remote-program=$TOP/tests/fake/serve%20old"
+	expect_rc 8
+	expect_in "$T/a.err" "Nix is too old: it speaks serve protocol 2\.4"
+}
+
+t_info_protocol_garbage() {
+	run a "$NO" store-info "$U2&remote-program=$TOP/tests/fake/serve%20garbage"
+	expect_rc 8
+	expect_in "$T/a.err" "does not speak Nix's serve protocol: expected the magic number 0x5452eecb, got \"\\\\x01\\\\x9a"
+}
+
+t_info_dropped() {
+	for m in drop dropver; do
+		run a "$NO" store-info "$U2&remote-program=$TOP/tests/fake/serve%20$m"
+		expect_rc 9
+		expect_in "$T/a.err" "^nix-offload: ssh://$H2: during the serve handshake: the connection closed"
+		expect_lines "$T/a.err" 1
+	done
+}
+
+t_info_ipv6() {
+	run a "$NO" store-info "ssh://root@[::1]?base64-ssh-public-host-key=$K1"
+	expect_rc 0
+	expect_in "$T/a.out" '^Store URL: ssh://root@\[::1\]$'
+}
+
+# Bad URIs fail before any process starts (a fake ssh would leave a mark).
+t_info_bad_uri() {
+	printf '#!/bin/sh\ntouch %s/ran\n' "$T" >"$T/ssh"
+	chmod +x "$T/ssh"
+	for u in "http://$H1" "ssh-ng://$H1" "$H1" "ssh://" "ssh://root@" \
+	    "ssh://-oProxyCommand=touch%20$T/pwned" "ssh://$H1:0" "ssh://$H1:99999" \
+	    "ssh://$H1?compress=maybe" "ssh://$H1?novalue" "ssh://$H1/path" \
+	    "ssh://$H1?ssh-key=%zz" "ssh://$H1?base64-ssh-public-host-key=bm90IGEga2V5"; do
+		NIX_OFFLOAD_SSH=$T/ssh run a "$NO" store-info "$u"
+		expect_rc 2
+		expect_lines "$T/a.err" 1
+		expect_in "$T/a.err" '^nix-offload: '
+	done
+	[ -e "$T/ran" ] && fail "a process was started for a bad URI"
+	[ -e "$T/pwned" ] && fail "pwned"
+	return 0
+}
+
+# Shell metacharacters in remote-store and remote-program stay words.
+t_info_quoting() {
+	run a "$NO" store-info "$U2&remote-store=%24(touch%20$T/pwned1)%3Bx"
+	run b "$NO" store-info "$U2&remote-program=nix-store%3Btouch%20$T/pwned2"
+	[ -e "$T/pwned1" ] || [ -e "$T/pwned2" ] && fail "the remote shell ran an injected command"
+	return 0
+}
+
+# The exact ssh command line: our options first, NIX_SSHOPTS after them and
+# before our overridable defaults, the host alone after "--".
+t_info_ssh_argv() {
+	printf '#!/bin/sh\nf=$(mktemp %s/argv.XXXXXX)\nfor a; do printf "%%s\\n" "$a"; done >$f\nexec ssh "$@"\n' "$T" >"$T/ssh"
+	chmod +x "$T/ssh"
+	NIX_SSHOPTS='-o "ConnectTimeout 7" -v' NIX_OFFLOAD_SSH=$T/ssh \
+	    run a "$NO" store-info "ssh://root@$H1:22?base64-ssh-public-host-key=$K1&compress=true&ssh-key=$TB/id_user"
+	expect_rc 0
+	mv "$(grep -l -- '--serve' "$T"/argv.*)" "$T/argv"
+	tail -3 "$T/argv" >"$T/tail"
+	printf -- '--\n%s\nnix-store --serve --write\n' $H1 >"$T/want"
+	cmp -s "$T/tail" "$T/want" || fail "argv ends $(cat "$T/tail")"
+	for w in -x -a -T -oBatchMode=yes -oClearAllForwardings=yes -oPermitLocalCommand=no \
+	    -oControlMaster=auto -oStrictHostKeyChecking=yes -oHostKeyAlias=nix-offload-pinned \
+	    -C -l -p 'ConnectTimeout 7'; do
+		grep -qxF -- "$w" "$T/argv" || fail "argv lacks $w"
+	done
+	user=$(grep -nxF 'ConnectTimeout 7' "$T/argv" | cut -d: -f1)
+	ours=$(grep -nx -- '-oConnectTimeout=10' "$T/argv" | cut -d: -f1)
+	ctl=$(grep -n -- '-oControlPath=' "$T/argv" | cut -d: -f1)
+	[ "$ctl" -lt "$user" ] && [ "$user" -lt "$ours" ] || fail "option order"
+}
+
+t_info_nix_sshopts() {
+	NIX_SSHOPTS='-p 2222' run a "$NO" store-info "$U1"
+	expect_rc 3
+	expect_in "$T/a.err" 'port 2222: Connection refused'
+	NIX_SSHOPTS='-o "unterminated' run b "$NO" store-info "$U1"
+	expect_rc 2
+}
+
+t_info_no_ssh_program() {
+	NIX_OFFLOAD_SSH=/nonexistent/ssh run a "$NO" store-info "$U1"
+	expect_rc 1
+	expect_in "$T/a.err" '^nix-offload: cannot run /nonexistent/ssh: No such file'
+}
+
+t_info_usage() {
+	run a "$NO" store-info
+	expect_rc 2
+	run b "$NO" store-info --bogus "$U1"
+	expect_rc 2
+	run c "$NO" frobnicate
+	expect_rc 2
+	run d "$NO" --help
+	expect_rc 0
+	expect_in "$T/d.out" 'store-info'
+}
