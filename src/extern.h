@@ -84,6 +84,7 @@ int		 shell_split(const char *, struct args *);
 int		 env_number(const char *, long, long, long, long *);
 int64_t		 now_ms(void);
 void		 json_string(FILE *, const char *);
+int		 exit_for(enum fail);
 
 /* hash.c */
 #define SHA256_LEN	32
@@ -165,6 +166,12 @@ int		 ssh_init(void);
 int		 ssh_open(const struct store_uri *, char *const *, struct conn *);
 int		 ssh_open_serve(const struct store_uri *, struct conn *);
 int		 ssh_master_up(const struct store_uri *);
+int		 ssh_start_serve(const struct store_uri *, struct conn *);
+int		 ssh_wait_master(const struct store_uri *, struct conn *);
+int		 ssh_fact_get(const struct store_uri *, const char *, char *,
+		    size_t);
+void		 ssh_fact_put(const struct store_uri *, const char *,
+		    const char *);
 int		 ssh_close(struct conn *);
 void		 ssh_kill(struct conn *);
 
@@ -218,9 +225,6 @@ enum serve_cmd {
 int		 serve_handshake(struct conn *);
 int		 serve_query_valid_paths(struct conn *, const struct strlist *,
 		    int, int, struct strlist *);
-
-/* main.c */
-int		 exit_for(enum fail);
 
 /* info.c */
 int		 cmd_store_info(int, char **);

@@ -3,8 +3,9 @@
  *
  * Like `nix store info --store URI`: connect, complete the serve handshake,
  * and say what the builder speaks.  The remote Nix version comes from a
- * second session over the same master (`nix-store --version`); when the
- * master is already up, both sessions run at once.
+ * second session over the same master (`nix-store --version`), started as
+ * soon as the master is up, and is remembered for the master's lifetime:
+ * a warm call costs one session.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,7 @@ cmd_store_info(int argc, char **argv)
 	struct conn	 c, vc;
 	const char	*arg = NULL;
 	char		 version[64] = "";
-	int		 json = 0, i, have_vc = 0, master;
+	int		 json = 0, i, have_vc = 0, cached;
 	int64_t		 t0;
 
 	for (i = 1; i < argc; i++) {
@@ -92,11 +93,14 @@ cmd_store_info(int argc, char **argv)
 	if (json)
 		log_quiet(1);
 	t0 = now_ms();
-	master = ssh_master_up(&u);
-	if (master)
+	cached = ssh_fact_get(&u, "nixversion", version, sizeof(version)) == 0;
+	if (ssh_start_serve(&u, &c) == -1)
+		return EXIT_ERROR;
+	if (!cached && ssh_wait_master(&u, &c))
 		have_vc = start_version(&u, &vc) == 0;
-	if (ssh_open_serve(&u, &c) == -1) {
+	if (serve_handshake(&c) == -1) {
 		int rc = exit_for(c.fail != FAIL_NONE ? c.fail : FAIL_OTHER);
+		ssh_kill(&c);
 		if (have_vc)
 			ssh_kill(&vc);
 		if (json) {
@@ -109,10 +113,13 @@ cmd_store_info(int argc, char **argv)
 		uri_free(&u);
 		return rc;
 	}
-	if (!master)
+	if (!cached && !have_vc)	/* no master: multiplexing is off */
 		have_vc = start_version(&u, &vc) == 0;
-	if (have_vc)
+	if (have_vc) {
 		finish_version(&vc, version, sizeof(version));
+		if (version[0] != '\0')
+			ssh_fact_put(&u, "nixversion", version);
+	}
 	ssh_close(&c);
 	if (json) {
 		printf("{\"url\":");

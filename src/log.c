@@ -92,6 +92,25 @@ log_quiet(int on)
 	quiet = on;
 }
 
+/* The printable form of one byte into tmp (5 bytes); returns its length. */
+static size_t
+escape(unsigned char c, char *tmp)
+{
+	if (c == '\n')
+		return (size_t)snprintf(tmp, 5, "\\n");
+	if (c == '\r')
+		return (size_t)snprintf(tmp, 5, "\\r");
+	if (c == '\t')
+		return (size_t)snprintf(tmp, 5, "\\t");
+	if (c == '\\')
+		return (size_t)snprintf(tmp, 5, "\\\\");
+	if (c < 0x20 || c >= 0x7f)
+		return (size_t)snprintf(tmp, 5, "\\x%02x", c);
+	tmp[0] = (char)c;
+	tmp[1] = '\0';
+	return 1;
+}
+
 /*
  * Render bytes from a peer for a message: printable ASCII as is, the rest as
  * C escapes.  Returns out, always NUL-terminated, cut with "..." if needed.
@@ -100,31 +119,24 @@ char *
 log_printable(const void *p, size_t n, char *out, size_t outsz)
 {
 	const unsigned char	*b = p;
-	size_t			 i, o = 0;
+	size_t			 i, o = 0, need = 0, room;
 	char			 tmp[5];
 
 	if (outsz == 0)
 		return out;
+	for (i = 0; i < n; i++)
+		need += escape(b[i], tmp);
+	/* when it does not all fit, keep room for "..." */
+	room = need < outsz ? outsz - 1 : (outsz > 4 ? outsz - 4 : 0);
 	for (i = 0; i < n; i++) {
-		if (b[i] == '\n')
-			snprintf(tmp, sizeof(tmp), "\\n");
-		else if (b[i] == '\r')
-			snprintf(tmp, sizeof(tmp), "\\r");
-		else if (b[i] == '\t')
-			snprintf(tmp, sizeof(tmp), "\\t");
-		else if (b[i] == '\\')
-			snprintf(tmp, sizeof(tmp), "\\\\");
-		else if (b[i] < 0x20 || b[i] >= 0x7f)
-			snprintf(tmp, sizeof(tmp), "\\x%02x", b[i]);
-		else
-			snprintf(tmp, sizeof(tmp), "%c", b[i]);
-		if (o + strlen(tmp) + 4 > outsz) {
-			strlcpy(out + o, "...", outsz - o);
-			return out;
-		}
-		memcpy(out + o, tmp, strlen(tmp));
-		o += strlen(tmp);
+		size_t	 len = escape(b[i], tmp);
+		if (o + len > room)
+			break;
+		memcpy(out + o, tmp, len);
+		o += len;
 	}
 	out[o] = '\0';
+	if (i < n)
+		strlcat(out, "...", outsz);
 	return out;
 }

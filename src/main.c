@@ -37,34 +37,6 @@ static const char usage_text[] =
 "refused, 5 host key, 6 no nix-store on the builder, 7 shell banner,\n"
 "8 protocol, 9 connection dropped; see nix-offload(1).\n";
 
-/* The exit status for a connection that failed this way. */
-int
-exit_for(enum fail f)
-{
-	switch (f) {
-	case FAIL_NONE:
-		return EXIT_OK;
-	case FAIL_UNREACHABLE:
-		return EXIT_UNREACHABLE;
-	case FAIL_AUTH:
-		return EXIT_AUTH;
-	case FAIL_HOSTKEY:
-		return EXIT_HOSTKEY;
-	case FAIL_NOREMOTE:
-		return EXIT_NOREMOTE;
-	case FAIL_BANNER:
-		return EXIT_BANNER;
-	case FAIL_PROTOCOL:
-		return EXIT_PROTOCOL;
-	case FAIL_DROPPED:
-	case FAIL_TIMEOUT:
-		return EXIT_DROPPED;
-	case FAIL_OTHER:
-		break;
-	}
-	return EXIT_ERROR;
-}
-
 static const struct cmd {
 	const char	*name;
 	int		(*fn)(int, char **);

@@ -29,16 +29,35 @@ le64(const unsigned char *b)
 	return v;
 }
 
-/* Mostly printable text: a shell banner rather than a foreign protocol. */
+/*
+ * Text a shell would print (printable ASCII, white space, colour escapes,
+ * valid UTF-8) rather than a foreign protocol's binary.
+ */
 static int
 looks_like_text(const unsigned char *b, size_t n)
 {
-	size_t	 i, text = 0;
+	size_t	 i, k, len;
 
-	for (i = 0; i < n; i++)
-		if (isprint(b[i]) || isspace(b[i]) || b[i] >= 0x80)
-			text++;
-	return text * 10 >= n * 9;
+	for (i = 0; i < n; i++) {
+		if ((b[i] >= 0x20 && b[i] < 0x7f) || b[i] == '\n' ||
+		    b[i] == '\r' || b[i] == '\t' || b[i] == 0x1b)
+			continue;
+		if (b[i] >= 0xc2 && b[i] <= 0xdf)
+			len = 1;
+		else if (b[i] >= 0xe0 && b[i] <= 0xef)
+			len = 2;
+		else if (b[i] >= 0xf0 && b[i] <= 0xf4)
+			len = 3;
+		else
+			return 0;
+		if (i + len >= n)	/* cut short by our read: accept */
+			return 1;
+		for (k = 1; k <= len; k++)
+			if ((b[i + k] & 0xc0) != 0x80)
+				return 0;
+		i += len;
+	}
+	return 1;
 }
 
 /*

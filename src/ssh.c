@@ -136,7 +136,9 @@ ctlpath(const struct store_uri *u, char *path, size_t sz, const char *suffix)
 	return 0;
 }
 
-/* Is a control master for this builder (probably) running? */
+/*
+ * Is a control master for this builder (probably) running?
+ */
 int
 ssh_master_up(const struct store_uri *u)
 {
@@ -145,6 +147,57 @@ ssh_master_up(const struct store_uri *u)
 
 	return ctlpath(u, path, sizeof(path), "") == 0 &&
 	    stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/*
+ * A small fact learned over this builder's current master (the remote Nix
+ * version): kept beside the socket, and valid only while that master
+ * lives, so it is never older than the connection that told it.
+ * ssh_fact_get returns 0 and fills buf, or -1 when there is none.
+ */
+int
+ssh_fact_get(const struct store_uri *u, const char *name, char *buf,
+    size_t sz)
+{
+	char		 sock[512], path[600];
+	struct stat	 ss, fs;
+	int		 fd;
+	ssize_t		 n;
+
+	if (ctlpath(u, sock, sizeof(sock), "") == -1 ||
+	    stat(sock, &ss) == -1 || !S_ISSOCK(ss.st_mode))
+		return -1;
+	snprintf(path, sizeof(path), "%s.%s", sock, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	if (fstat(fd, &fs) == -1 || fs.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
+	    (fs.st_mtim.tv_sec == ss.st_mtim.tv_sec &&
+	    fs.st_mtim.tv_nsec < ss.st_mtim.tv_nsec) ||
+	    (n = read(fd, buf, sz - 1)) <= 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return 0;
+}
+
+void
+ssh_fact_put(const struct store_uri *u, const char *name, const char *val)
+{
+	char	 sock[512], path[600], tmp[700];
+	int	 fd;
+
+	if (ctlpath(u, sock, sizeof(sock), "") == -1)
+		return;
+	snprintf(path, sizeof(path), "%s.%s", sock, name);
+	snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1)
+		return;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val) ||
+	    close(fd) == -1 || rename(tmp, path) == -1)
+		unlink(tmp);
 }
 
 /* Write the pinned key where ssh will look for it, under a fixed alias. */
@@ -549,12 +602,11 @@ fail:
 }
 
 /*
- * Start `nix-store --serve --write` on the builder (as Nix does, with
- * remote-program and --store remote-store) and complete the handshake: the
- * handshake is our proof that the builder is ready.
+ * Start `nix-store --serve --write` on the builder, as Nix does (with
+ * remote-program, and --store remote-store), without waiting for it.
  */
 int
-ssh_open_serve(const struct store_uri *u, struct conn *c)
+ssh_start_serve(const struct store_uri *u, struct conn *c)
 {
 	struct args	 w = { NULL, 0, 0 };
 	int		 rc = 0;
@@ -568,16 +620,45 @@ ssh_open_serve(const struct store_uri *u, struct conn *c)
 		rc |= args_add(&w, "--store");
 		rc |= args_add(&w, "%s", u->remote_store);
 	}
-	if (rc != 0 || ssh_open(u, w.list, c) == -1) {
-		args_free(&w);
-		return -1;
-	}
+	if (rc == 0)
+		rc = ssh_open(u, w.list, c);
 	args_free(&w);
+	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * Start the serve program and complete the handshake: the handshake is our
+ * proof that the builder is ready.
+ */
+int
+ssh_open_serve(const struct store_uri *u, struct conn *c)
+{
+	if (ssh_start_serve(u, c) == -1)
+		return -1;
 	if (serve_handshake(c) == -1) {
 		ssh_kill(c);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * While c connects, wait for its master's socket to appear (so that a
+ * second session can share the connection), for c's first reply, or for
+ * its end.  Returns 1 if the master is up.
+ */
+int
+ssh_wait_master(const struct store_uri *u, struct conn *c)
+{
+	int64_t	 deadline = now_ms() + (int64_t)c->timeout_ms;
+
+	while (now_ms() < deadline) {
+		if (ssh_master_up(u))
+			return 1;
+		if (wire_peek(c, 1, 10) > 0 || c->eof || c->err == -1)
+			break;
+	}
+	return ssh_master_up(u);
 }
 
 /*

@@ -273,9 +273,12 @@ uri_parse(const char *s, struct store_uri *u)
 			log_errx("%s: unterminated [ in IPv6 address", s);
 			goto fail;
 		}
+		/* a zone is written %25 (fe80::1%25eth0), or raw */
 		u->host = dup_range(h + 1, (size_t)(hend - h - 1));
 		if (u->host == NULL)
 			goto fail;
+		if ((p = strstr(u->host, "%25")) != NULL)
+			memmove((char *)p + 1, p + 3, strlen(p + 3) + 1);
 		if (!valid_name(u->host, ":.%") ||
 		    strchr(u->host, ':') == NULL) {
 			log_errx("%s: invalid IPv6 address \"%s\"", s, u->host);

@@ -61,7 +61,8 @@ args_free(struct args *a)
 static int
 shell_safe(const char *s)
 {
-	if (*s == '\0')
+	/* zsh expands a leading = to a command's path */
+	if (*s == '\0' || *s == '=')
 		return 0;
 	for (; *s != '\0'; s++)
 		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -141,6 +142,7 @@ shell_join(char *const *words)
 int
 shell_split(const char *s, struct args *out)
 {
+	const char *orig = s;
 	char	*w;
 	size_t	 n = 0;
 	int	 inword = 0;
@@ -163,12 +165,15 @@ shell_split(const char *s, struct args *out)
 			s++;
 			continue;
 		}
+		if (*s == '\\' && s[1] == '\n') {	/* a line continuation */
+			s += 2;
+			continue;
+		}
 		inword = 1;
 		if (*s == '\\') {
 			if (s[1] == '\0')
 				goto bad;
-			if (s[1] != '\n')
-				w[n++] = s[1];
+			w[n++] = s[1];
 			s += 2;
 		} else if (*s == '\'') {
 			for (s++; *s != '\'' ; s++) {
@@ -196,7 +201,7 @@ shell_split(const char *s, struct args *out)
 	free(w);
 	return 0;
 bad:
-	log_errx("unterminated quote or trailing backslash in \"%s\"", s);
+	log_errx("unterminated quote or trailing backslash in \"%s\"", orig);
 fail:
 	free(w);
 	return -1;
@@ -258,4 +263,32 @@ json_string(FILE *f, const char *s)
 			fputc(*p, f);
 	}
 	fputc('"', f);
+}
+
+/* The exit status for a connection that failed this way. */
+int
+exit_for(enum fail f)
+{
+	switch (f) {
+	case FAIL_NONE:
+		return EXIT_OK;
+	case FAIL_UNREACHABLE:
+		return EXIT_UNREACHABLE;
+	case FAIL_AUTH:
+		return EXIT_AUTH;
+	case FAIL_HOSTKEY:
+		return EXIT_HOSTKEY;
+	case FAIL_NOREMOTE:
+		return EXIT_NOREMOTE;
+	case FAIL_BANNER:
+		return EXIT_BANNER;
+	case FAIL_PROTOCOL:
+		return EXIT_PROTOCOL;
+	case FAIL_DROPPED:
+	case FAIL_TIMEOUT:
+		return EXIT_DROPPED;
+	case FAIL_OTHER:
+		break;
+	}
+	return EXIT_ERROR;
 }
