@@ -1,0 +1,255 @@
+/*
+ * The effective builders: nix.conf and the command line (conf.c) turned
+ * into machines (machines.c), and `nix-offload machines`, which lists them.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "extern.h"
+
+static const char usage_machines[] =
+    "usage: nix-offload machines [--json] [--builders SPEC] "
+    "[--option NAME VALUE]";
+
+/* Move the machines of from to the end of to. */
+static int
+append(struct machines *to, struct machines *from)
+{
+	struct machine	*v;
+
+	if (from->n == 0)
+		return 0;
+	if (to->n + from->n > MACHINES_MAX) {
+		log_errx("NIX_REMOTE_SYSTEMS: more than %d builders",
+		    MACHINES_MAX);
+		return -1;
+	}
+	if ((v = reallocarray(to->v, to->n + from->n, sizeof(*v))) == NULL) {
+		log_err("builders");
+		return -1;
+	}
+	memcpy(v + to->n, from->v, from->n * sizeof(*v));
+	to->v = v;
+	to->n += from->n;
+	free(from->v);
+	memset(from, 0, sizeof(*from));
+	return 0;
+}
+
+/*
+ * The builders a subcommand works with: conf_load, unless done, then the
+ * builders setting parsed with conf->system as the local system.  When
+ * builders is not set, that is $NIX_CONF_DIR/machines, or as in Nix 2.8
+ * the files of the legacy NIX_REMOTE_SYSTEMS (`:`-separated); such a
+ * default file may be missing.  Returns 0 with ms filled (machines_free
+ * frees it), or -1 (reported) with ms empty: then nothing is to be
+ * attempted.
+ */
+int
+builders_load(struct conf *c, struct machines *ms)
+{
+	struct machines	 part;
+	char		 path[PATH_MAX];
+	const char	*env;
+	size_t		 n;
+
+	memset(ms, 0, sizeof(*ms));
+	if (!c->loaded && conf_load(c) == -1)
+		return -1;
+	if (c->builders != NULL)
+		return machines_parse(c->builders, strlen(c->builders),
+		    c->builders_src, c->system, ms);
+	if ((env = getenv("NIX_REMOTE_SYSTEMS")) == NULL || *env == '\0') {
+		if (conf_path(path, sizeof(path), "machines") == -1)
+			return -1;
+		return machines_parse_file(path, 1, c->system, ms);
+	}
+	for (;;) {
+		env += strspn(env, ":");
+		if (*env == '\0')
+			return 0;
+		n = strcspn(env, ":");
+		if ((size_t)snprintf(path, sizeof(path), "%.*s", (int)n,
+		    env) >= sizeof(path)) {
+			log_errx("NIX_REMOTE_SYSTEMS: a path is too long");
+			goto fail;
+		}
+		env += n;
+		if (machines_parse_file(path, 1, c->system, &part) == -1)
+			goto fail;
+		if (append(ms, &part) == -1) {
+			machines_free(&part);
+			goto fail;
+		}
+	}
+fail:
+	machines_free(ms);
+	return -1;
+}
+
+/* The shortest text that reads back as the same double. */
+static void
+number(double d, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%.15g", d);
+	if (strtod(buf, NULL) != d)
+		snprintf(buf, sz, "%.17g", d);
+}
+
+static void
+text_list(FILE *f, const struct strlist *l)
+{
+	size_t	 i;
+
+	if (l->n == 0)
+		fputc('-', f);
+	for (i = 0; i < l->n; i++)
+		fprintf(f, "%s%s", i > 0 ? "," : "", l->v[i]);
+}
+
+static void
+json_list(FILE *f, const struct strlist *l)
+{
+	size_t	 i;
+
+	fputc('[', f);
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			fputc(',', f);
+		json_string(f, l->v[i]);
+	}
+	fputc(']', f);
+}
+
+static void
+json_or_null(FILE *f, const char *s)
+{
+	if (s == NULL)
+		fputs("null", f);
+	else
+		json_string(f, s);
+}
+
+/*
+ * Print the machines.  Text: one line per builder, in the order Nix reads
+ * them, every field filled in, so that each line is itself a valid
+ * machines-file entry followed by a comment:
+ *
+ *	URI SYSTEMS SSH-KEY MAX-JOBS SPEED SUPPORTED MANDATORY HOST-KEY # SOURCE
+ *
+ * Lists are comma-separated; "-" stands for none (no key, no features, no
+ * host key).  SOURCE is FILE:LINE or --builders (--option, NIX_CONFIG:N);
+ * a builder nix-offload cannot use ends in "(unusable: WHY)".  JSON: an
+ * array of objects, one per line, with the keys uri, systems, sshKey,
+ * maxJobs, speedFactor, supportedFeatures, mandatoryFeatures,
+ * publicHostKey, source, usable and unusableReason.
+ */
+void
+builders_print(FILE *f, const struct machines *ms, int json)
+{
+	const struct machine	*m;
+	char			 sp[64];
+	size_t			 i;
+
+	if (json)
+		fputc('[', f);
+	for (i = 0; i < ms->n; i++) {
+		m = &ms->v[i];
+		number(m->speed_factor, sp, sizeof(sp));
+		if (!json) {
+			fprintf(f, "%s ", m->uri_text);
+			text_list(f, &m->systems);
+			fprintf(f, " %s %ld %s ", m->ssh_key ? m->ssh_key : "-",
+			    m->max_jobs, sp);
+			text_list(f, &m->supported);
+			fputc(' ', f);
+			text_list(f, &m->mandatory);
+			fprintf(f, " %s # %s", m->host_key_b64 ?
+			    m->host_key_b64 : "-", m->source);
+			if (!m->usable)
+				fprintf(f, " (unusable: %s)", m->unusable_why);
+			fputc('\n', f);
+			continue;
+		}
+		fputs(i > 0 ? ",\n{\"uri\":" : "{\"uri\":", f);
+		json_string(f, m->uri_text);
+		fputs(",\"systems\":", f);
+		json_list(f, &m->systems);
+		fputs(",\"sshKey\":", f);
+		json_or_null(f, m->ssh_key);
+		fprintf(f, ",\"maxJobs\":%ld,\"speedFactor\":%s", m->max_jobs,
+		    sp);
+		fputs(",\"supportedFeatures\":", f);
+		json_list(f, &m->supported);
+		fputs(",\"mandatoryFeatures\":", f);
+		json_list(f, &m->mandatory);
+		fputs(",\"publicHostKey\":", f);
+		json_or_null(f, m->host_key_b64);
+		fputs(",\"source\":", f);
+		json_string(f, m->source);
+		fprintf(f, ",\"usable\":%s,\"unusableReason\":",
+		    m->usable ? "true" : "false");
+		json_or_null(f, m->usable ? NULL : m->unusable_why);
+		fputc('}', f);
+	}
+	if (json)
+		fputs("]\n", f);
+}
+
+/*
+ * nix-offload machines [--json] [--builders SPEC] [--option NAME VALUE]
+ *
+ * The builders nix-offload would use, as builders_print shows them.
+ * Configuration errors are reported on stderr, in --json mode too, and
+ * give EXIT_USAGE with nothing on stdout.
+ */
+int
+cmd_machines(int argc, char **argv)
+{
+	struct conf	 c;
+	struct machines	 ms;
+	char		 val[256];
+	int		 i, r, json = 0, rc = EXIT_OK;
+
+	conf_init(&c);
+	for (i = 1; i < argc; i++) {
+		if ((r = conf_option(&c, argc, argv, &i)) == -1) {
+			conf_free(&c);
+			return EXIT_USAGE;
+		}
+		if (r == 1)
+			continue;
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[i], "-v") == 0)
+			verbose++;
+		else {
+			log_errx("machines: unexpected argument \"%s\" (%s)",
+			    argv[i], usage_machines);
+			conf_free(&c);
+			return EXIT_USAGE;
+		}
+	}
+	if (builders_load(&c, &ms) == -1) {
+		conf_free(&c);
+		return EXIT_USAGE;
+	}
+	if (ms.n == 0 && !json) {
+		if (conf_value(&c, "builders", val, sizeof(val)) == -1)
+			strlcpy(val, "...", sizeof(val));
+		log_debug(0, "no builders (builders = %s%s%s)", val,
+		    c.builders ? ", from " : "",
+		    c.builders ? c.builders_src : "");
+	}
+	builders_print(stdout, &ms, json);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		log_err("machines: stdout");
+		rc = EXIT_ERROR;
+	}
+	machines_free(&ms);
+	conf_free(&c);
+	return rc;
+}

@@ -1,0 +1,1078 @@
+/*
+ * Parse tests for the configuration: builders specs and machines files
+ * (machines.c), nix.conf (conf.c), and the builders they make (builders.c).
+ *
+ * Three kinds of case, each printing "ok NAME" or "FAIL NAME: why":
+ *   - tables below: a spec and its listing, or its exact errors;
+ *   - golden machines files: data/machines/NAME.in is parsed as a file;
+ *     NAME.out is the listing (absent: it must fail), NAME.err what goes
+ *     to stderr (absent: nothing), NAME.json the --json listing, if there;
+ *   - golden configurations: data/conf/NAME/env sets the environment
+ *     (VAR=VALUE lines, "\n" for a newline); then NAME/settings lists
+ *     settings as `nix show-config` prints them (absent: conf_load must
+ *     fail), NAME/machines the listing builders_load makes ("!": it must
+ *     fail; absent: not tried), NAME/stderr what goes to stderr (absent:
+ *     nothing).
+ * The golden files name each other as @DATA@/...: a relative @FILE is read
+ * from /, so they need absolute paths.  They are used from a copy of data/
+ * in a scratch directory, with @DATA@ made real there, and put back in
+ * what is compared.  tests/machines.sh checks the same files against Nix
+ * 2.8: the machines files whose first line says "oracle", and every
+ * configuration.
+ *
+ * Run from tests/: unit/parse.  `unit/parse -u` rewrites NAME.out, .err,
+ * .json, NAME/machines and NAME/stderr from what the code does now (create
+ * an empty one to start a new case): review the diff before committing.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "extern.h"
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#define SYS		"x86_64-linux"	/* the local system in these tests */
+
+/* base64 -w0 of an ed25519 .pub file, and the key line it holds */
+#define HK_B64	"c3NoLWVkMjU1MTkgQUFBQUMzTnphQzFsWkRJMU5URTVBQUFBSUhJTlFi" \
+	"VDNKYmNuWWkxN0Z2RXpWVlY1RVkxY3ZvRlo5ekpIWkM2bGR5UjYgcm9vdEBidWls" \
+	"ZGVyCg=="
+#define HK_LINE	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHINQbT3JbcnYi17FvEz" \
+	"VVV5EY1cvoFZ9zJHZC6ldyR6"
+
+static int	 passed, failed, update;
+static char	 why[4096];
+static char	 data[PATH_MAX];	/* absolute path of data/ */
+static char	 tmp[PATH_MAX];		/* a scratch directory */
+
+static const char *const envvars[] = {
+	"NIX_CONF_DIR", "NIX_USER_CONF_FILES", "NIX_CONFIG", "XDG_CONFIG_HOME",
+	"XDG_CONFIG_DIRS", "NIX_REMOTE_SYSTEMS", "HOME"
+};
+
+/* snprintf that gives up on truncation: test paths must fit */
+static void
+xsnprintf(char *buf, size_t sz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+xsnprintf(char *buf, size_t sz, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sz, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sz) {
+		fprintf(stderr, "parse: a test path is too long\n");
+		exit(2);
+	}
+}
+
+static int
+no(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (why[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+static void
+report(const char *name)
+{
+	char	*p;
+
+	if (why[0] == '\0') {
+		printf("ok %s\n", name);
+		passed++;
+	} else {
+		for (p = why; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20)
+				*p = '|';
+		printf("FAIL %s: %s\n", name, why);
+		failed++;
+	}
+	why[0] = '\0';
+	fflush(stdout);
+}
+
+/* stderr, caught between capture() and captured() (which the caller frees) */
+static FILE	*cap;
+static int	 saved_fd = -1;
+
+static void
+capture(void)
+{
+	fflush(stderr);
+	if ((cap = tmpfile()) == NULL || (saved_fd = dup(2)) == -1 ||
+	    dup2(fileno(cap), 2) == -1) {
+		perror("capture");
+		exit(2);
+	}
+}
+
+static char *
+captured(void)
+{
+	char	*buf;
+	long	 n;
+
+	fflush(stderr);
+	dup2(saved_fd, 2);
+	close(saved_fd);
+	n = ftell(cap);
+	if ((buf = calloc(1, (size_t)n + 1)) == NULL)
+		exit(2);
+	rewind(cap);
+	if (n > 0 && fread(buf, 1, (size_t)n, cap) != (size_t)n)
+		exit(2);
+	fclose(cap);
+	return buf;
+}
+
+static char *
+render(const struct machines *ms, int json)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*f;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		exit(2);
+	builders_print(f, ms, json);
+	fclose(f);
+	return buf;
+}
+
+/* s with every from replaced by to; the caller frees it. */
+static char *
+subst(const char *s, const char *from, const char *to)
+{
+	size_t	 n = 1, fl = strlen(from), tl = strlen(to);
+	const char *p;
+	char	*out, *o;
+
+	for (p = s; (p = strstr(p, from)) != NULL; p += fl)
+		n++;
+	if ((out = o = malloc(strlen(s) + n * tl + 1)) == NULL)
+		exit(2);
+	while ((p = strstr(s, from)) != NULL) {
+		memcpy(o, s, (size_t)(p - s));
+		o += p - s;
+		memcpy(o, to, tl);
+		o += tl;
+		s = p + fl;
+	}
+	strcpy(o, s);
+	return out;
+}
+
+/* A file's text, @DATA@ expanded; NULL if it does not exist. */
+static char *
+slurp(const char *path)
+{
+	char	*buf, *s;
+	size_t	 len;
+
+	if (conf_read_file(path, CONF_FILE_MAX, &buf, &len, NULL) == -1)
+		return NULL;
+	s = subst(buf, "@DATA@", data);
+	free(buf);
+	return s;
+}
+
+/* Write text to path (@DATA@ put back), or remove path when text is NULL. */
+static void
+spit(const char *path, const char *text)
+{
+	FILE	*f;
+	char	*s;
+
+	if (text == NULL) {
+		unlink(path);
+		return;
+	}
+	s = subst(text, data, "@DATA@");
+	if ((f = fopen(path, "w")) == NULL || fputs(s, f) == EOF ||
+	    fclose(f) == EOF) {
+		perror(path);
+		exit(2);
+	}
+	free(s);
+}
+
+/* Compare what came with what the golden file path says. */
+static void
+golden(const char *path, const char *got, const char *what)
+{
+	char	*want;
+
+	if (update) {
+		spit(path, got);
+		return;
+	}
+	want = slurp(path);
+	if (want == NULL && got != NULL)
+		no("%s: no %s expected, got: %s", path, what, got);
+	else if (want != NULL && got == NULL)
+		no("%s: expected %s \"%s\", got none", path, what, want);
+	else if (want != NULL && strcmp(want, got) != 0)
+		no("%s: %s differs:\nwant: %s\ngot:  %s", path, what, want, got);
+	free(want);
+}
+
+/* "" for none, else the text: for golden files that may be absent. */
+static const char *
+opt(const char *s)
+{
+	return s != NULL && *s != '\0' ? s : NULL;
+}
+
+/*
+ * Builders specs given as settings: the listing, or the exact errors.
+ */
+static const struct mcase {
+	const char	*name;
+	const char	*spec;
+	const char	*src;
+	const char	*out;	/* the text listing; NULL: it must fail */
+	const char	*err;	/* all of stderr */
+} mcases[] = {
+	/* the Nix manual's examples */
+	{ "manual_builders",
+	  "ssh://mac x86_64-darwin ; ssh://beastie x86_64-freebsd", "--builders",
+	  "ssh://mac x86_64-darwin - 1 1 - - - # --builders\n"
+	  "ssh://beastie x86_64-freebsd - 1 1 - - - # --builders\n", "" },
+	{ "manual_one", "ssh://mac x86_64-darwin", "/etc/nix/nix.conf:3",
+	  "ssh://mac x86_64-darwin - 1 1 - - - # /etc/nix/nix.conf:3\n", "" },
+	{ "manual_include_missing", "@/nonexistent/nix-offload/machines",
+	  "--builders", NULL,
+	  "nix-offload: --builders: cannot read machines file "
+	  "/nonexistent/nix-offload/machines: No such file or directory\n" },
+	/* separators, comments, trimming */
+	{ "empty", "", "--builders", "", "" },
+	{ "only_separators", " ; ;\n\n;\t", "--builders", "", "" },
+	{ "only_comment", "; # c", "--builders", "", "" },
+	{ "newlines", "a\nb;c\r\n\nd", "--option",
+	  "ssh://a x86_64-linux - 1 1 - - - # --option\n"
+	  "ssh://b x86_64-linux - 1 1 - - - # --option\n"
+	  "ssh://c x86_64-linux - 1 1 - - - # --option\n"
+	  "ssh://d x86_64-linux - 1 1 - - - # --option\n", "" },
+	{ "comment_cuts_line", "a # b ; c\nd", "--builders",
+	  "ssh://a x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://d x86_64-linux - 1 1 - - - # --builders\n", "" },
+	{ "tabs", "\ta\tx86_64-linux\t-\t2\t", "--builders",
+	  "ssh://a x86_64-linux - 2 1 - - - # --builders\n", "" },
+	/* field 1 */
+	{ "bare_user_host", "nix@h", "--builders",
+	  "ssh://nix@h x86_64-linux - 1 1 - - - # --builders\n", "" },
+	{ "bare_host_port", "h:2222", "--builders",
+	  "ssh://h:2222 x86_64-linux - 1 1 - - - # --builders\n", "" },
+	{ "ssh_query", "ssh://h?ssh-key=/k&compress=true", "--builders",
+	  "ssh://h?ssh-key=/k&compress=true x86_64-linux - 1 1 - - - "
+	  "# --builders\n", "" },
+	{ "ipv6", "ssh://root@[::1]:22", "--builders",
+	  "ssh://root@[::1]:22 x86_64-linux - 1 1 - - - # --builders\n", "" },
+	{ "ssh_ng", "ssh-ng://h", "--builders",
+	  "ssh-ng://h x86_64-linux - 1 1 - - - # --builders (unusable: "
+	  "ssh-ng:// stores speak the daemon protocol; nix-offload speaks to "
+	  "ssh:// stores only)\n",
+	  "nix-offload: warning: --builders: ssh-ng://h: ssh-ng:// stores "
+	  "speak the daemon protocol; nix-offload speaks to ssh:// stores "
+	  "only; listed, never used\n" },
+	{ "local_path", "/var/lib/store", "--builders",
+	  "/var/lib/store x86_64-linux - 1 1 - - - # --builders (unusable: "
+	  "not a remote store; nix-offload speaks to ssh:// stores only)\n",
+	  "nix-offload: warning: --builders: /var/lib/store: not a remote "
+	  "store; nix-offload speaks to ssh:// stores only; listed, never "
+	  "used\n" },
+	{ "auto_query", "auto?root=/r", "--builders",
+	  "auto?root=/r x86_64-linux - 1 1 - - - # --builders (unusable: "
+	  "not a remote store; nix-offload speaks to ssh:// stores only)\n",
+	  "nix-offload: warning: --builders: auto?root=/r: not a remote "
+	  "store; nix-offload speaks to ssh:// stores only; listed, never "
+	  "used\n" },
+	{ "daemon_local_bare", "daemonic localhost autobuild", "--builders",
+	  "ssh://daemonic localhost autobuild 1 1 - - - # --builders\n", "" },
+	{ "other_scheme", "https://cache x86_64-linux", "--builders",
+	  "https://cache x86_64-linux - 1 1 - - - # --builders (unusable: "
+	  "https:// is not an ssh:// store; nix-offload speaks to ssh:// "
+	  "stores only)\n",
+	  "nix-offload: warning: --builders: https://cache: https:// is not "
+	  "an ssh:// store; nix-offload speaks to ssh:// stores only; listed, "
+	  "never used\n" },
+	{ "uri_dash_host", "ssh://-oProxyCommand=x", "/m:4", NULL,
+	  "nix-offload: /m:4: ssh://-oProxyCommand=x: host name "
+	  "\"-oProxyCommand=x\" starts with \"-\" (field 1)\n" },
+	{ "uri_bad_port", "h:99999 x86_64-linux", "/m:1", NULL,
+	  "nix-offload: /m:1: ssh://h:99999: port \"99999\" is not a number "
+	  "from 1 to 65535 (field 1)\n" },
+	{ "uri_missing", "- x86_64-linux", "/m:2", NULL,
+	  "nix-offload: /m:2: the store URI is missing (field 1)\n" },
+	/* fields 2 to 8 */
+	{ "all_defaults", "h - - - - - - -", "--builders",
+	  "ssh://h x86_64-linux - 1 1 - - - # --builders\n", "" },
+	{ "systems_lists", "h x86_64-linux,,aarch64-linux,x86_64-linux",
+	  "--builders",
+	  "ssh://h x86_64-linux,aarch64-linux - 1 1 - - - # --builders\n", "" },
+	{ "systems_empty", "h ,", "--builders",
+	  "ssh://h - - 1 1 - - - # --builders\n", "" },
+	{ "features", "h i686-linux /k 8 2 kvm,benchmark,kvm benchmark",
+	  "--builders",
+	  "ssh://h i686-linux /k 8 2 kvm,benchmark benchmark - # --builders\n",
+	  "" },
+	{ "speed_float", "h - - 3 2.5", "--builders",
+	  "ssh://h x86_64-linux - 3 2.5 - - - # --builders\n", "" },
+	{ "speed_fraction", "h - - - .25", "--builders",
+	  "ssh://h x86_64-linux - 1 0.25 - - - # --builders\n", "" },
+	{ "limits_ok", "h - - 4096 1000000", "--builders",
+	  "ssh://h x86_64-linux - 4096 1000000 - - - # --builders\n", "" },
+	{ "hostkey", "h - - - - - - " HK_B64, "--builders",
+	  "ssh://h x86_64-linux - 1 1 - - " HK_B64 " # --builders\n", "" },
+	{ "jobs_word", "h x86_64-linux - zero", "/etc/nix/machines:3", NULL,
+	  "nix-offload: /etc/nix/machines:3: max jobs \"zero\" is not a "
+	  "positive whole number (field 4)\n" },
+	{ "jobs_zero", "h - - 0", "--builders", NULL,
+	  "nix-offload: --builders: max jobs \"0\" is not a positive whole "
+	  "number (field 4); to stop using a builder, comment it out\n" },
+	{ "jobs_negative", "h - - -1", "--builders", NULL,
+	  "nix-offload: --builders: max jobs \"-1\" is not a positive whole "
+	  "number (field 4)\n" },
+	{ "jobs_float", "h - - 1.5", "--builders", NULL,
+	  "nix-offload: --builders: max jobs \"1.5\" is not a positive whole "
+	  "number (field 4)\n" },
+	{ "jobs_plus", "h - - +2", "--builders", NULL,
+	  "nix-offload: --builders: max jobs \"+2\" is not a positive whole "
+	  "number (field 4)\n" },
+	{ "jobs_too_many", "h - - 4097", "--builders", NULL,
+	  "nix-offload: --builders: max jobs 4097 is more than 4096 "
+	  "(field 4)\n" },
+	{ "jobs_huge", "h - - 99999999999999999999999", "--builders", NULL,
+	  "nix-offload: --builders: max jobs 99999999999999999999999 is more "
+	  "than 4096 (field 4)\n" },
+	{ "speed_word", "h - - 1 fast", "--builders", NULL,
+	  "nix-offload: --builders: speed factor \"fast\" is not a positive "
+	  "number (field 5)\n" },
+	{ "speed_zero", "h - - 1 0", "--builders", NULL,
+	  "nix-offload: --builders: speed factor \"0\" is not a positive "
+	  "number (field 5)\n" },
+	{ "speed_zero_point", "h - - 1 0.0", "--builders", NULL,
+	  "nix-offload: --builders: speed factor \"0.0\" is not a positive "
+	  "number (field 5)\n" },
+	{ "speed_negative", "h - - 1 -2", "--builders", NULL,
+	  "nix-offload: --builders: speed factor \"-2\" is not a positive "
+	  "number (field 5)\n" },
+	{ "speed_exponent", "h - - 1 1e3", "--builders", NULL,
+	  "nix-offload: --builders: speed factor \"1e3\" is not a positive "
+	  "number (field 5)\n" },
+	{ "speed_dot", "h - - 1 .", "--builders", NULL,
+	  "nix-offload: --builders: speed factor \".\" is not a positive "
+	  "number (field 5)\n" },
+	{ "speed_nan", "h - - 1 nan", "--builders", NULL,
+	  "nix-offload: --builders: speed factor \"nan\" is not a positive "
+	  "number (field 5)\n" },
+	{ "speed_too_fast", "h - - 1 1000001", "--builders", NULL,
+	  "nix-offload: --builders: speed factor 1000001 is more than 1000000 "
+	  "(field 5)\n" },
+	{ "hostkey_not_base64", "h - - - - - - !!!!", "--builders", NULL,
+	  "nix-offload: --builders: public host key \"!!!!\" is not valid "
+	  "base64 (write it with: base64 -w0 "
+	  "/etc/ssh/ssh_host_ed25519_key.pub) (field 8)\n" },
+	{ "hostkey_not_key", "h - - - - - - aGVsbG8=", "--builders", NULL,
+	  "nix-offload: --builders: public host key does not decode to a key "
+	  "line (\"ssh-ed25519 AAAA...\"); write it with: base64 -w0 "
+	  "/etc/ssh/ssh_host_ed25519_key.pub (field 8)\n" },
+	{ "nine_fields", "h x86_64-linux, aarch64-linux - 1 1 - - -",
+	  "/etc/nix/machines:7", NULL,
+	  "nix-offload: /etc/nix/machines:7: 9 fields, at most 8: URI SYSTEMS "
+	  "SSH-KEY MAX-JOBS SPEED-FACTOR SUPPORTED-FEATURES "
+	  "MANDATORY-FEATURES HOST-KEY (lists are comma-separated, without "
+	  "spaces)\n" },
+	{ "include_empty", "@ ; h", "--builders", NULL,
+	  "nix-offload: --builders: @ without a file name\n" },
+	{ "include_dir", "@/", "--builders", NULL,
+	  "nix-offload: --builders: cannot read machines file /: Is a "
+	  "directory\n" },
+	{ "include_relative", "@nix-offload/no/such/file", "--builders", NULL,
+	  "nix-offload: --builders: cannot read machines file "
+	  "/nix-offload/no/such/file: No such file or directory (a relative "
+	  "@FILE is read from /, as Nix's build hook does)\n" },
+	/* every bad entry is reported, and none is returned */
+	{ "errors_all_reported", "a - - 0;b;c - - 1 0", "--builders", NULL,
+	  "nix-offload: --builders: max jobs \"0\" is not a positive whole "
+	  "number (field 4); to stop using a builder, comment it out\n"
+	  "nix-offload: --builders: speed factor \"0\" is not a positive "
+	  "number (field 5)\n" },
+	/* a place that is not FILE:LINE nor an option is a file name */
+	{ "file_lines", "a\n\nb - - x", "/nonexistent/machines", NULL,
+	  "nix-offload: /nonexistent/machines:3: max jobs \"x\" is not a "
+	  "positive whole number (field 4)\n" },
+};
+
+static void
+machines_table(void)
+{
+	const struct mcase	*c;
+	struct machines		 ms;
+	char			 name[128], *out, *err;
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < nitems(mcases); i++) {
+		c = &mcases[i];
+		capture();
+		rc = machines_parse(c->spec, strlen(c->spec), c->src, SYS, &ms);
+		err = captured();
+		out = render(&ms, 0);
+		if (c->out == NULL && rc != -1)
+			no("parsed, expected an error; got: %s", out);
+		else if (c->out != NULL && rc != 0)
+			no("failed: %s", err);
+		else if (c->out != NULL && strcmp(out, c->out) != 0)
+			no("listing:\nwant: %s\ngot:  %s", c->out, out);
+		else if (rc == -1 && ms.n != 0)
+			no("failed but returned %zu machines", ms.n);
+		if (strcmp(err, c->err) != 0)
+			no("stderr:\nwant: %s\ngot:  %s", c->err, err);
+		machines_free(&ms);
+		free(out);
+		free(err);
+		xsnprintf(name, sizeof(name), "parse_machines_%s", c->name);
+		report(name);
+	}
+}
+
+/* Fields 3 and 8 reach the ssh URI, and win over the URI's own. */
+static void
+test_uri_merge(void)
+{
+	struct machines	 ms;
+	const char	*spec = "ssh://u@h:2?ssh-key=/old x86_64-linux /new - - -"
+	    " - " HK_B64 "; ssh://h2?ssh-key=/k2";
+	char		*err;
+
+	capture();
+	if (machines_parse(spec, strlen(spec), "--builders", SYS, &ms) == -1)
+		no("failed");
+	err = captured();
+	if (*err != '\0')
+		no("stderr: %s", err);
+	else if (ms.n != 2)
+		no("%zu machines", ms.n);
+	else if (!ms.v[0].usable || ms.v[0].uri.port != 2 ||
+	    strcmp(ms.v[0].uri.user, "u") != 0 ||
+	    strcmp(ms.v[0].uri.host, "h") != 0)
+		no("URI not parsed: %s", ms.v[0].uri.display);
+	else if (ms.v[0].uri.ssh_key == NULL ||
+	    strcmp(ms.v[0].uri.ssh_key, "/new") != 0)
+		no("ssh key %s, expected /new", ms.v[0].uri.ssh_key);
+	else if (ms.v[0].uri.host_key == NULL ||
+	    strcmp(ms.v[0].uri.host_key, HK_LINE) != 0)
+		no("host key %s", ms.v[0].uri.host_key);
+	else if (ms.v[1].uri.ssh_key == NULL ||
+	    strcmp(ms.v[1].uri.ssh_key, "/k2") != 0 || ms.v[1].ssh_key != NULL)
+		no("?ssh-key= lost without field 3");
+	free(err);
+	machines_free(&ms);
+	report("parse_machines_uri_merge");
+}
+
+static void
+test_json(void)
+{
+	struct machines	 ms;
+	const char	*spec = "ssh://mac x86_64-darwin,aarch64-darwin /k 4 1.5 "
+	    "big-parallel kvm " HK_B64 ";ssh-ng://x\\y";
+	const char	*want = "[{\"uri\":\"ssh://mac\",\"systems\":"
+	    "[\"x86_64-darwin\",\"aarch64-darwin\"],\"sshKey\":\"/k\","
+	    "\"maxJobs\":4,\"speedFactor\":1.5,\"supportedFeatures\":"
+	    "[\"big-parallel\"],\"mandatoryFeatures\":[\"kvm\"],"
+	    "\"publicHostKey\":\"" HK_B64 "\",\"source\":\"--builders\","
+	    "\"usable\":true,\"unusableReason\":null},\n"
+	    "{\"uri\":\"ssh-ng://x\\\\y\",\"systems\":[\"x86_64-linux\"],"
+	    "\"sshKey\":null,\"maxJobs\":1,\"speedFactor\":1,"
+	    "\"supportedFeatures\":[],\"mandatoryFeatures\":[],"
+	    "\"publicHostKey\":null,\"source\":\"--builders\",\"usable\":false,"
+	    "\"unusableReason\":\"ssh-ng:// stores speak the daemon protocol; "
+	    "nix-offload speaks to ssh:// stores only\"}]\n";
+	char		*out, *err;
+
+	capture();
+	if (machines_parse(spec, strlen(spec), "--builders", SYS, &ms) == -1)
+		no("failed");
+	err = captured();
+	out = render(&ms, 1);
+	if (strcmp(out, want) != 0)
+		no("\nwant: %s\ngot:  %s", want, out);
+	free(out);
+	free(err);
+	machines_free(&ms);
+	out = render(&ms, 1);
+	if (strcmp(out, "[]\n") != 0)
+		no("no machines: %s", out);
+	free(out);
+	report("parse_machines_json");
+}
+
+/* Write text to tmp/name; returns the path in a static buffer. */
+static const char *
+scratch(const char *name, const char *text, size_t len)
+{
+	static char	 path[PATH_MAX];
+	FILE		*f;
+
+	xsnprintf(path, sizeof(path), "%s/%s", tmp, name);
+	if ((f = fopen(path, "w")) == NULL ||
+	    fwrite(text, 1, len, f) != len || fclose(f) == EOF) {
+		perror(path);
+		exit(2);
+	}
+	return path;
+}
+
+/* Parse spec; it must fail with an error containing what. */
+static void
+expect_error(const char *name, const char *spec, size_t len,
+    const char *src, const char *what, int nerrors)
+{
+	struct machines	 ms;
+	char		*err, *p;
+	int		 n = 0;
+
+	capture();
+	if (machines_parse(spec, len, src, SYS, &ms) != -1)
+		no("parsed, %zu machines", ms.n);
+	err = captured();
+	if (strstr(err, what) == NULL)
+		no("stderr lacks \"%s\": %.300s", what, err);
+	for (p = err; (p = strchr(p, '\n')) != NULL; p++)
+		n++;
+	if (nerrors > 0 && n != nerrors)
+		no("%d lines on stderr, expected %d: %.300s", n, nerrors, err);
+	if (ms.n != 0 || ms.v != NULL)
+		no("machines returned");
+	free(err);
+	report(name);
+}
+
+/* Every limit of machines.c, reached and passed. */
+static void
+test_limits(void)
+{
+	char	*buf, path[PATH_MAX], text[PATH_MAX + 16];
+	size_t	 i, n;
+	int	 d;
+	struct machines ms;
+
+	/* MACHINES_MAX builders pass, one more does not */
+	n = (MACHINES_MAX + 1) * 8;
+	if ((buf = malloc(n + 1)) == NULL)
+		exit(2);
+	buf[0] = '\0';
+	for (i = 0; i < MACHINES_MAX; i++)
+		strcat(buf, "h;");
+	capture();
+	if (machines_parse(buf, strlen(buf), "--builders", SYS, &ms) == -1 ||
+	    ms.n != MACHINES_MAX)
+		no("%d builders refused", MACHINES_MAX);
+	free(captured());
+	machines_free(&ms);
+	report("parse_limit_machines_max");
+	strcat(buf, "h");
+	expect_error("parse_limit_machines_over", buf, strlen(buf),
+	    "--builders", "--builders: more than 1024 builders", 1);
+
+	/* MACHINES_ERRORS_MAX errors, then silence */
+	buf[0] = '\0';
+	for (i = 0; i < MACHINES_ERRORS_MAX + 5; i++)
+		strcat(buf, "h - - 0\n");
+	expect_error("parse_limit_errors", buf, strlen(buf), "/m",
+	    "/m:10: max jobs", MACHINES_ERRORS_MAX);
+	free(buf);
+
+	/* a line of CONF_LINE_MAX bytes passes, one more does not */
+	if ((buf = malloc(CONF_LINE_MAX + 8)) == NULL)
+		exit(2);
+	memset(buf, ' ', CONF_LINE_MAX + 1);
+	buf[0] = 'h';
+	capture();
+	if (machines_parse(buf, CONF_LINE_MAX, "/m", SYS, &ms) == -1 ||
+	    ms.n != 1)
+		no("a line of %d bytes refused", CONF_LINE_MAX);
+	free(captured());
+	machines_free(&ms);
+	report("parse_limit_line_max");
+	expect_error("parse_limit_line_over", buf, CONF_LINE_MAX + 1, "/m",
+	    "/m:1: line longer than 65536 bytes", 1);
+	free(buf);
+
+	/* MACHINES_LIST_MAX systems pass, one more does not */
+	if ((buf = malloc(16 * (MACHINES_LIST_MAX + 2))) == NULL)
+		exit(2);
+	strcpy(buf, "h ");
+	for (i = 0; i < MACHINES_LIST_MAX; i++)
+		sprintf(buf + strlen(buf), "s%zu,", i);
+	capture();
+	if (machines_parse(buf, strlen(buf), "--builders", SYS, &ms) == -1 ||
+	    ms.n != 1 || ms.v[0].systems.n != MACHINES_LIST_MAX)
+		no("%d systems refused", MACHINES_LIST_MAX);
+	free(captured());
+	machines_free(&ms);
+	report("parse_limit_list_max");
+	strcat(buf, "one-more - - - kvm");
+	expect_error("parse_limit_list_over", buf, strlen(buf), "--builders",
+	    "--builders: more than 256 systems (field 2)", 1);
+	free(buf);
+
+	expect_error("parse_nul_byte", "h\0j", 3, "/m",
+	    "/m: contains a NUL byte", 1);
+
+	/* MACHINES_DEPTH_MAX nested files pass, one more does not */
+	for (d = MACHINES_DEPTH_MAX + 1; d >= 1; d--) {
+		xsnprintf(path, sizeof(path), "%s/d%d", tmp, d + 1);
+		xsnprintf(text, sizeof(text), "h%d\n@%s\n", d, path);
+		xsnprintf(path, sizeof(path), "d%d", d);
+		scratch(path, text, strlen(text));
+	}
+	xsnprintf(path, sizeof(path), "%s/d%d", tmp, MACHINES_DEPTH_MAX + 2);
+	unlink(path);
+	/* d2 -> d3 -> ... -> d9 -> d10: one file too many */
+	xsnprintf(path, sizeof(path), "@%s/d2", tmp);
+	expect_error("parse_limit_depth_over", path, strlen(path),
+	    "--builders", "machines files nested deeper than 8", 1);
+	xsnprintf(path, sizeof(path), "%s/d%d", tmp, MACHINES_DEPTH_MAX + 1);
+	scratch(strrchr(path, '/') + 1, "last\n", 5);
+	xsnprintf(path, sizeof(path), "@%s/d2", tmp);
+	capture();
+	if (machines_parse(path, strlen(path), "--builders", SYS, &ms) == -1 ||
+	    ms.n != MACHINES_DEPTH_MAX)
+		no("%d nested files refused (%zu machines)", MACHINES_DEPTH_MAX,
+		    ms.n);
+	free(captured());
+	machines_free(&ms);
+	report("parse_limit_depth_max");
+
+	/* a file larger than CONF_FILE_MAX */
+	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL)
+		exit(2);
+	memset(buf, '\n', CONF_FILE_MAX + 1);
+	scratch("big", buf, CONF_FILE_MAX + 1);
+	free(buf);
+	xsnprintf(path, sizeof(path), "@%s/big", tmp);
+	expect_error("parse_limit_file_over", path, strlen(path), "--builders",
+	    "is larger than 1048576 bytes", 1);
+}
+
+/* The default machines file may be missing; another @FILE may not. */
+static void
+test_default_file(void)
+{
+	struct machines	 ms;
+	char		 spec[PATH_MAX + 64], *err;
+
+	setenv("NIX_CONF_DIR", tmp, 1);
+	capture();
+	xsnprintf(spec, sizeof(spec), "%s/machines", tmp);
+	if (machines_parse_file(spec, 1, SYS, &ms) == -1 || ms.n != 0)
+		no("missing default file: an error");
+	if (machines_parse_file(spec, 0, SYS, &ms) == -1)
+		no("missing default file, not missing_ok: an error");
+	xsnprintf(spec, sizeof(spec), "%s/other", tmp);
+	if (machines_parse_file(spec, 0, SYS, &ms) != -1)
+		no("missing file: not an error");
+	xsnprintf(spec, sizeof(spec), "a;@%s/machines;b", tmp);
+	if (machines_parse(spec, strlen(spec), "/etc/nix/nix.conf:2", SYS,
+	    &ms) == -1 || ms.n != 2)
+		no("explicit default file: an error");
+	machines_free(&ms);
+	xsnprintf(spec, sizeof(spec), "a;@%s/machines2;b", tmp);
+	if (machines_parse(spec, strlen(spec), "/etc/nix/nix.conf:2", SYS,
+	    &ms) != -1)
+		no("missing explicit file: not an error");
+	err = captured();
+	xsnprintf(spec, sizeof(spec), "nix-offload: cannot read machines file "
+	    "%s/other: No such file or directory\nnix-offload: "
+	    "/etc/nix/nix.conf:2: cannot read machines file %s/machines2: No "
+	    "such file or directory\n", tmp, tmp);
+	if (strcmp(err, spec) != 0)
+		no("stderr:\nwant: %s\ngot:  %s", spec, err);
+	free(err);
+	unsetenv("NIX_CONF_DIR");
+	report("parse_machines_default_file");
+}
+
+/* Golden machines files: data/machines/NAME.in. */
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+machines_golden(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	struct strlist	 names = { NULL, 0, 0 };
+	struct machines	 ms;
+	char		 path[PATH_MAX], name[256], *buf, *err, *out, *json;
+	size_t		 i, len, n;
+	int		 rc;
+
+	if ((d = opendir("data/machines")) == NULL) {
+		no("data/machines: %s", strerror(errno));
+		report("parse_golden_machines");
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if ((n = strlen(e->d_name)) > 3 &&
+		    strcmp(e->d_name + n - 3, ".in") == 0)
+			strlist_add(&names, e->d_name);
+	closedir(d);
+	qsort(names.v, names.n, sizeof(names.v[0]), by_name);
+	for (i = 0; i < names.n; i++) {
+		n = strlen(names.v[i]) - 3;
+		xsnprintf(path, sizeof(path), "%s/machines/%s", data,
+		    names.v[i]);
+		if (conf_read_file(path, CONF_FILE_MAX, &buf, &len,
+		    NULL) == -1) {
+			no("%s: %s", path, strerror(errno));
+			continue;
+		}
+		capture();
+		rc = machines_parse(buf, len, path, SYS, &ms);
+		err = captured();
+		out = rc == 0 ? render(&ms, 0) : NULL;
+		json = rc == 0 ? render(&ms, 1) : NULL;
+		xsnprintf(path, sizeof(path), "data/machines/%.*s.out", (int)n,
+		    names.v[i]);
+		golden(path, out, "listing");
+		xsnprintf(path, sizeof(path), "data/machines/%.*s.err", (int)n,
+		    names.v[i]);
+		golden(path, opt(err), "stderr");
+		xsnprintf(path, sizeof(path), "data/machines/%.*s.json", (int)n,
+		    names.v[i]);
+		if (access(path, F_OK) == 0)
+			golden(path, json, "JSON listing");
+		free(buf);
+		free(err);
+		free(out);
+		free(json);
+		machines_free(&ms);
+		xsnprintf(name, sizeof(name), "parse_golden_%.*s", (int)n,
+		    names.v[i]);
+		report(name);
+	}
+	strlist_free(&names);
+}
+
+/* Set the environment from a golden env file; 0, or -1 if none. */
+static int
+set_env(const char *dir)
+{
+	char	 path[PATH_MAX], *text, *line, *next, *eq, *val;
+	size_t	 i;
+
+	for (i = 0; i < nitems(envvars); i++)
+		unsetenv(envvars[i]);
+	xsnprintf(path, sizeof(path), "%s/env", dir);
+	if ((text = slurp(path)) == NULL)
+		return -1;
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (*line == '#' || (eq = strchr(line, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		val = subst(eq + 1, "\\n", "\n");
+		setenv(line, val, 1);
+		free(val);
+	}
+	free(text);
+	return 0;
+}
+
+/*
+ * Golden configurations: data/conf/NAME/.  settings holds lines as
+ * `nix show-config` prints them, each compared with conf_value.
+ */
+static void
+conf_golden(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	struct strlist	 names = { NULL, 0, 0 };
+	struct conf	 c;
+	struct machines	 ms;
+	char		 dir[PATH_MAX], gdir[PATH_MAX], path[PATH_MAX];
+	char		 name[256], val[4096];
+	char		*settings, *line, *next, *eq, *err, *err2, *out, *m;
+	size_t		 i;
+	int		 rc;
+
+	if ((d = opendir("data/conf")) == NULL) {
+		no("data/conf: %s", strerror(errno));
+		report("parse_golden_conf");
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			strlist_add(&names, e->d_name);
+	closedir(d);
+	qsort(names.v, names.n, sizeof(names.v[0]), by_name);
+	for (i = 0; i < names.n; i++) {
+		xsnprintf(dir, sizeof(dir), "%s/conf/%s", data, names.v[i]);
+		xsnprintf(gdir, sizeof(gdir), "data/conf/%s", names.v[i]);
+		if (set_env(dir) == -1)
+			continue;
+		xsnprintf(path, sizeof(path), "%s/settings", gdir);
+		settings = slurp(path);
+		conf_init(&c);
+		capture();
+		rc = conf_load(&c);
+		err = captured();
+		out = NULL;
+		if (settings == NULL && rc != -1)
+			no("conf_load succeeded, expected an error");
+		else if (settings != NULL && rc == -1)
+			no("conf_load failed: %s", err);
+		for (line = settings; rc == 0 && line != NULL && *line != '\0';
+		    line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			if ((eq = strstr(line, " = ")) == NULL)
+				continue;
+			*eq = '\0';
+			if (conf_value(&c, line, val, sizeof(val)) == -1)
+				no("%s: no such setting", line);
+			else if (strcmp(val, eq + 3) != 0)
+				no("%s = \"%s\", expected \"%s\"", line, val,
+				    eq + 3);
+		}
+		xsnprintf(path, sizeof(path), "%s/machines", gdir);
+		m = slurp(path);
+		if (rc == 0 && m != NULL) {
+			capture();
+			rc = builders_load(&c, &ms);
+			err2 = captured();
+			out = rc == 0 ? render(&ms, 0) : strdup("!\n");
+			golden(path, out, "listing");
+			machines_free(&ms);
+			if ((err = realloc(err, strlen(err) +
+			    strlen(err2) + 1)) == NULL)
+				exit(2);
+			strcat(err, err2);
+			free(err2);
+		}
+		xsnprintf(path, sizeof(path), "%s/stderr", gdir);
+		golden(path, opt(err), "stderr");
+		conf_free(&c);
+		free(settings);
+		free(err);
+		free(out);
+		free(m);
+		xsnprintf(name, sizeof(name), "parse_conf_%s", names.v[i]);
+		report(name);
+	}
+	for (i = 0; i < nitems(envvars); i++)
+		unsetenv(envvars[i]);
+	strlist_free(&names);
+}
+
+/* The command line wins over nix.conf, whatever the order. */
+static void
+test_cmdline(void)
+{
+	struct conf	 c;
+	struct machines	 ms;
+	char		 dir[PATH_MAX], val[256], *err;
+	char		*argv[] = { "machines", "--option", "max-jobs", "5",
+	    "--json", "--builders", "b1 aarch64-linux", "--option",
+	    "extra-system-features", "cmd", "--option", "no-such-setting",
+	    "x", NULL };
+	int		 argc = nitems(argv) - 1, i, r, others = 0;
+
+	xsnprintf(dir, sizeof(dir), "%s/conf/basic", data);
+	set_env(dir);
+	conf_init(&c);
+	capture();
+	for (i = 1; i < argc; i++) {
+		if ((r = conf_option(&c, argc, argv, &i)) == -1)
+			no("conf_option failed at %s", argv[i]);
+		else if (r == 0)
+			others++;
+	}
+	if (others != 1)
+		no("%d other arguments, expected 1 (--json)", others);
+	if (conf_load(&c) == -1)
+		no("conf_load failed");
+	if (conf_value(&c, "max-jobs", val, sizeof(val)) == -1 ||
+	    strcmp(val, "5") != 0)
+		no("max-jobs = %s, expected 5", val);
+	if (conf_value(&c, "system-features", val, sizeof(val)) == -1 ||
+	    strcmp(val, "big-parallel cmd foo kvm") != 0)
+		no("system-features = %s", val);
+	if (strcmp(c.builders_src, "--builders") != 0)
+		no("builders from %s", c.builders_src);
+	if (builders_load(&c, &ms) == -1 || ms.n != 1 ||
+	    strcmp(ms.v[0].source, "--builders") != 0 ||
+	    strcmp(ms.v[0].systems.v[0], "aarch64-linux") != 0)
+		no("builders not from --builders");
+	machines_free(&ms);
+	err = captured();
+	if (strcmp(err, "nix-offload: warning: --option no-such-setting: not a "
+	    "setting nix-offload uses, ignored\n") != 0)
+		no("stderr: %s", err);
+	free(err);
+	conf_free(&c);
+	report("parse_conf_cmdline_wins");
+}
+
+static const struct optcase {
+	const char	*name;
+	const char	*args[4];
+	int		 rc;
+	const char	*err;
+} optcases[] = {
+	{ "builders_no_value", { "--builders" }, -1,
+	  "nix-offload: --builders needs a value, a builders spec such as "
+	  "\"ssh://host x86_64-linux\"\n" },
+	{ "option_no_value", { "--option", "max-jobs" }, -1,
+	  "nix-offload: --option needs a setting name and a value\n" },
+	{ "option_bad_value", { "--option", "max-jobs", "many" }, -1,
+	  "nix-offload: --option: max-jobs = many: expected auto or a whole "
+	  "number from 0 to 2147483647\n" },
+	{ "option_bad_bool", { "--option", "builders-use-substitutes",
+	  "maybe" }, -1, "nix-offload: --option: builders-use-substitutes = "
+	  "maybe: expected true or false\n" },
+	{ "other_argument", { "--json" }, 0, "" },
+	{ "builders_empty", { "--builders", "" }, 1, "" },
+};
+
+static void
+test_options(void)
+{
+	const struct optcase	*o;
+	struct conf		 c;
+	char			*argv[6], name[128], *err;
+	size_t			 k;
+	int			 argc, i, rc;
+
+	for (k = 0; k < nitems(optcases); k++) {
+		o = &optcases[k];
+		argv[0] = "machines";
+		for (argc = 1; argc < 5 && o->args[argc - 1] != NULL; argc++)
+			argv[argc] = (char *)o->args[argc - 1];
+		argv[argc] = NULL;
+		conf_init(&c);
+		i = 1;
+		capture();
+		rc = conf_option(&c, argc, argv, &i);
+		err = captured();
+		if (rc != o->rc)
+			no("returned %d, expected %d", rc, o->rc);
+		if (rc == 1 && i != argc - 1)
+			no("left i at %d, expected %d", i, argc - 1);
+		if (strcmp(err, o->err) != 0)
+			no("stderr:\nwant: %s\ngot:  %s", o->err, err);
+		free(err);
+		conf_free(&c);
+		xsnprintf(name, sizeof(name), "parse_option_%s", o->name);
+		report(name);
+	}
+}
+
+/* Defaults, with nothing configured at all. */
+static void
+test_defaults(void)
+{
+	struct conf	 c;
+	char		 val[256];
+	long		 n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	setenv("NIX_CONF_DIR", tmp, 1);
+	setenv("NIX_USER_CONF_FILES", "", 1);
+	conf_init(&c);
+	if (conf_load(&c) == -1)
+		no("conf_load failed");
+	xsnprintf(val, sizeof(val), "@%s/machines", tmp);
+	if (c.builders != NULL)
+		no("builders set");
+	if (c.max_jobs != 1 || c.timeout != 0 || c.max_silent_time != 0 ||
+	    c.builders_use_substitutes != 0)
+		no("numbers are not Nix's defaults");
+	if (c.system == NULL || strchr(c.system, '-') == NULL)
+		no("system = %s", c.system ? c.system : "(null)");
+	if (conf_value(&c, "system-features", val, sizeof(val)) == -1 ||
+	    strncmp(val, "benchmark big-parallel", 22) != 0)
+		no("system-features = %s", val);
+	if (conf_set(&c, "max-jobs", "auto", "-") != 0 || c.max_jobs != n)
+		no("max-jobs = auto: %ld, expected %ld", c.max_jobs, n);
+	if (conf_set(&c, "build-max-jobs", "3", "-") != 0 || c.max_jobs != 3)
+		no("build-max-jobs: not max-jobs");
+	if (conf_set(&c, "extra-max-jobs", "4", "-") != 1 || c.max_jobs != 3)
+		no("extra-max-jobs: not ignored");
+	conf_free(&c);
+	unsetenv("NIX_CONF_DIR");
+	unsetenv("NIX_USER_CONF_FILES");
+	report("parse_conf_defaults");
+}
+
+int
+main(int argc, char *argv[])
+{
+	char	 cwd[PATH_MAX], cmd[4 * PATH_MAX];
+
+	if (argc > 1 && strcmp(argv[1], "-u") == 0)
+		update = 1;
+	if (getcwd(cwd, sizeof(cwd)) == NULL || access("data/machines",
+	    F_OK) == -1) {
+		fprintf(stderr, "parse: run me from tests/\n");
+		return 2;
+	}
+	xsnprintf(tmp, sizeof(tmp), "/tmp/nix-offload-parse.XXXXXX");
+	if (mkdtemp(tmp) == NULL) {
+		perror("mkdtemp");
+		return 2;
+	}
+	/*
+	 * The golden files name each other as @DATA@/...: absolute, since a
+	 * relative @FILE is read from /.  They are used from a copy with
+	 * @DATA@ made real.
+	 */
+	xsnprintf(data, sizeof(data), "%s/data", tmp);
+	xsnprintf(cmd, sizeof(cmd), "cp -R data '%s' && find '%s' -type f "
+	    "-exec sed -i 's|@DATA@|%s|g' {} +", data, data, data);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "parse: could not copy data/ to %s\n", data);
+		return 2;
+	}
+	machines_table();
+	test_uri_merge();
+	test_json();
+	test_limits();
+	test_default_file();
+	machines_golden();
+	conf_golden();
+	test_cmdline();
+	test_options();
+	test_defaults();
+	xsnprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "parse: could not remove %s\n", tmp);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed > 0;
+}
