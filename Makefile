@@ -3,11 +3,13 @@
 
 include config.mk
 
-SRC = src/compat.c src/hash.c src/info.c src/log.c src/serve.c src/ssh.c \
-	src/uri.c src/util.c src/wire.c
+SRC = src/build.c src/builders.c src/check.c src/compat.c src/conf.c src/copy.c \
+	src/drv.c src/hash.c src/info.c src/log.c src/machines.c src/nar.c \
+	src/path.c src/sched.c src/serve.c src/ssh.c src/store.c src/uri.c \
+	src/util.c src/wire.c
 OBJ = $(SRC:.c=.o)
 MAIN = src/main.o
-UNIT = tests/unit/unit
+UNIT = tests/unit/unit tests/unit/parse tests/unit/nar tests/unit/drv
 
 all: nix-offload
 
@@ -19,8 +21,20 @@ $(OBJ) $(MAIN): src/extern.h config.mk
 nix-offload: $(OBJ) $(MAIN)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(MAIN) $(NOLDFLAGS)
 
-$(UNIT): tests/unit/unit.c $(OBJ)
+tests/unit/unit: tests/unit/unit.c $(OBJ)
 	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/unit.c $(OBJ) \
+	    $(LDFLAGS) $(NOLDFLAGS)
+
+tests/unit/parse: tests/unit/parse.c $(OBJ)
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/parse.c $(OBJ) \
+	    $(LDFLAGS) $(NOLDFLAGS)
+
+tests/unit/nar: tests/unit/nar.c $(OBJ)
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/nar.c $(OBJ) \
+	    $(LDFLAGS) $(NOLDFLAGS)
+
+tests/unit/drv: tests/unit/drv.c $(OBJ)
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/drv.c $(OBJ) \
 	    $(LDFLAGS) $(NOLDFLAGS)
 
 tests/silentd: tests/silentd.c

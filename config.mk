@@ -13,7 +13,7 @@ CC = cc
 #BSDCFLAGS = -DHAVE_LIBBSD `pkg-config --cflags libbsd-overlay`
 #BSDLIBS = `pkg-config --libs libbsd-overlay`
 
-NOCFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
+NOCFLAGS = -std=c99 -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror \
 	$(BSDCFLAGS)
 NOLDFLAGS = $(BSDLIBS)
 

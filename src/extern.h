@@ -12,6 +12,17 @@
 
 #define NIX_OFFLOAD_VERSION_STR	"0.1"
 
+struct machine;
+struct machines;
+struct drv;
+
+/* A list of strings (wire.c) */
+struct strlist {
+	char	**v;
+	size_t	  n;
+	size_t	  nalloc;
+};
+
 /*
  * Exit statuses (documented in nix-offload.1, EXIT STATUS).  The build
  * results 100..104 follow Nix; the connection failures are ours, one per
@@ -59,7 +70,7 @@ void		 log_err(const char *, ...)
 void		 log_debug(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 const char	*log_last(void);
-void		 log_quiet(int);
+int		 log_quiet(int);
 char		*log_printable(const void *, size_t, char *, size_t);
 
 /* compat.c: the BSD functions, when libbsd is not used */
@@ -85,6 +96,7 @@ int		 env_number(const char *, long, long, long, long *);
 int64_t		 now_ms(void);
 void		 json_string(FILE *, const char *);
 int		 exit_for(enum fail);
+int		 spawn(char *const *, int[3], pid_t *, const char *);
 
 /* hash.c */
 #define SHA256_LEN	32
@@ -100,6 +112,98 @@ void		 hash_hex(const unsigned char *, size_t, char *);
 size_t		 nix32_len(size_t);
 void		 nix32_encode(const unsigned char *, size_t, char *);
 ssize_t		 base64_decode(const char *, size_t, unsigned char *, size_t);
+
+/* path.c: store paths */
+#define STORE_DIR	"/nix/store"
+#define PATH_MAX_LEN	4096
+int		 path_name_valid(const char *, size_t);
+int		 path_valid(const char *, const char *);
+int		 path_make(const char *, const char *, const unsigned char *,
+		    const char *, char *, size_t);
+
+/* ---- nar.c: Nix archives (begin) ---- */
+struct nar_sink {
+	int		(*put)(void *, const void *, size_t);
+	void		*arg;
+	struct sha256	 hash;
+	uint64_t	 size;
+	int		 failed;
+};
+void		 nar_sink_init(struct nar_sink *,
+		    int (*)(void *, const void *, size_t), void *);
+void		 nar_sink_put(struct nar_sink *, const void *, size_t);
+int		 nar_write_file(struct nar_sink *, const void *, size_t, int);
+
+#define NAR_MAGIC	"nix-archive-1"
+#define NAR_TAG_MAX	32	/* a token: "(", "type", "contents"... */
+#define NAR_NAME_MAX	255	/* an entry name */
+#define NAR_TARGET_MAX	4095	/* a symlink target */
+#define NAR_DEPTH_MAX	256	/* nested directories (Nix 2.35: 64) */
+#define NAR_BUF_SIZE	65536	/* file contents go through this */
+#define NAR_PATH_MAX	4096	/* a file's path, when dumping */
+#define NAR_CONTENTS_MAX INT64_MAX /* a file's size: the largest off_t */
+
+/* Reads exactly n bytes into buf and returns 0, or returns -1. */
+struct nar_source {
+	int		(*read)(void *, void *, size_t);
+	void		*arg;
+};
+int		 nar_copy(struct nar_source *, struct nar_sink *, char *,
+		    size_t);
+int		 nar_dump_path(const char *, struct nar_sink *);
+/* ---- nar.c (end) ---- */
+
+/* ---- drv.c: .drv files (begin) ---- */
+#define DRV_FILE_MAX	(64u * 1024 * 1024)	/* a .drv file */
+#define DRV_STRING_MAX	WIRE_STRING_MAX	/* builder, an arg, env name, value */
+#define DRV_PATH_MAX	4096	/* an output, inputDrv or inputSrc path */
+#define DRV_NAME_MAX	256	/* output name, platform, hash algo, hash,
+				   system feature */
+#define DRV_OUTPUTS_MAX	1024	/* outputs; outputs used of one inputDrv */
+#define DRV_INPUTS_MAX	(1u << 20)	/* inputDrvs; inputSrcs */
+#define DRV_ARGS_MAX	(1u << 20)
+#define DRV_ENV_MAX	(1u << 20)
+#define DRV_FEATURES_MAX 1024	/* requiredSystemFeatures */
+#define DRV_JSON_DEPTH_MAX 128	/* nesting in the structured attrs */
+struct drv_output {
+	char		*name;
+	char		*path;		/* "" if not known in advance */
+	char		*hash_algo;	/* "" or [r:|text:]sha256 ... */
+	char		*hash;		/* "", hex, or "impure" */
+};
+struct drv_input {
+	char		*path;		/* the input's .drv */
+	struct strlist	*outputs;	/* the outputs of it that are used */
+};
+struct drv_env {
+	char		*key;
+	char		*value;
+};
+/*
+ * The lists are in the file's order.  The strlists are pointers, never NULL
+ * once parsed.
+ */
+struct drv {
+	struct drv_output *outputs;	/* at least one */
+	size_t		 noutputs;
+	struct drv_input *inputs;	/* inputDrvs */
+	size_t		 ninputs;
+	struct strlist	*srcs;		/* inputSrcs */
+	char		*platform;
+	char		*builder;
+	struct strlist	*args;
+	struct drv_env	*env;
+	size_t		 nenv;
+	char		*file;		/* drv_read's path, for messages */
+};
+int		 drv_parse(const char *, size_t, struct drv *, char *, size_t);
+int		 drv_read(const char *, struct drv *);
+void		 drv_free(struct drv *);
+const char	*drv_env(const struct drv *, const char *);
+int		 drv_name(const char *, char *, size_t);
+int		 drv_required_features(const struct drv *, struct strlist *);
+int		 drv_prefer_local(const struct drv *);
+/* ---- drv.c (end) ---- */
 
 /* uri.c: ssh:// store URIs */
 #define URI_MAX		4096
@@ -139,6 +243,9 @@ struct conn {
 	enum fail	 fail;		/* why it failed, once reported */
 	char		 why[256];	/* what wire.c saw go wrong */
 	int		 echo_stderr;	/* copy the remote's stderr to ours */
+	const char	*log_prefix;	/* before each line copied */
+	char		 logline[1024]; /* the line being copied */
+	size_t		 loglen;
 	unsigned	 version;	/* serve protocol version in use */
 	unsigned	 remote_version; /* what the remote said it speaks */
 	uint64_t	 nread;		/* bytes read from stdout */
@@ -194,13 +301,9 @@ ssize_t		 wire_read_all(struct conn *, char *, size_t);
 void		 wire_fail(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
-struct strlist {
-	char	**v;
-	size_t	  n;
-	size_t	  nalloc;
-};
 int		 strlist_add(struct strlist *, const char *);
 void		 strlist_free(struct strlist *);
+void		 strlist_sort_uniq(struct strlist *);
 int		 wire_write_strings(struct conn *, const struct strlist *);
 int		 wire_read_strings(struct conn *, size_t, size_t, struct strlist *);
 
@@ -222,11 +325,178 @@ enum serve_cmd {
 	SERVE_BUILD_DERIVATION = 8,
 	SERVE_ADD_TO_STORE_NAR = 9
 };
+#define SERVE_EXPORT_MAGIC	0x4558494eULL	/* "NIXE" */
+#define WIRE_HASH_MAX		1024	/* a hash or signature text */
+struct path_info {
+	char		*path;
+	char		*deriver;	/* "" if none */
+	struct strlist	 refs;
+	uint64_t	 download_size;
+	uint64_t	 nar_size;
+	char		*nar_hash;	/* "sha256:<nix32>", NULL below 2.4 */
+	char		*ca;		/* "" if none */
+	struct strlist	 sigs;
+};
+struct build_options {
+	uint64_t	 max_silent_time;	/* seconds, 0 = none */
+	uint64_t	 timeout;		/* seconds, 0 = none */
+	uint64_t	 max_log_size;		/* bytes, 0 = none */
+};
+enum build_status {			/* BuildResult status on the wire */
+	BUILD_BUILT = 0, BUILD_SUBSTITUTED = 1, BUILD_ALREADY_VALID = 2,
+	BUILD_PERMANENT_FAILURE = 3, BUILD_INPUT_REJECTED = 4,
+	BUILD_OUTPUT_REJECTED = 5, BUILD_TRANSIENT_FAILURE = 6,
+	BUILD_CACHED_FAILURE = 7, BUILD_TIMED_OUT = 8, BUILD_MISC_FAILURE = 9,
+	BUILD_DEPENDENCY_FAILED = 10, BUILD_LOG_LIMIT_EXCEEDED = 11,
+	BUILD_NOT_DETERMINISTIC = 12, BUILD_RESOLVES_TO_ALREADY_VALID = 13,
+	BUILD_NO_SUBSTITUTERS = 14
+};
+#define BUILD_STATUS_MAX	14
+struct build_result {
+	int		 status;
+	char		*error;	/* "" on success */
+	uint64_t	 times_built;
+	int		 nondet;
+	uint64_t	 start, stop;
+};
+int		 serve_build_derivation(struct conn *, const char *,
+		    const struct drv *, const struct strlist *,
+		    const struct build_options *, struct build_result *);
 int		 serve_handshake(struct conn *);
+int		 serve_query_path_infos(struct conn *, const struct strlist *,
+		    struct path_info **, size_t *);
+void		 serve_path_infos_free(struct path_info *, size_t);
+int		 serve_import_begin(struct conn *);
+int		 serve_import_path(struct conn *, const char *,
+		    const struct strlist *, const char *,
+		    int (*)(void *, struct conn *), void *);
+int		 serve_import_end(struct conn *);
+int		 serve_query_closure(struct conn *, const struct strlist *, int,
+		    struct strlist *);
+int		 serve_dump_request(struct conn *, const char *);
+int		 serve_dump_read(struct conn *, const char *, struct nar_sink *);
 int		 serve_query_valid_paths(struct conn *, const struct strlist *,
 		    int, int, struct strlist *);
 
+/* sched.c: picking a builder, slot locks */
+struct slot {
+	size_t		 machine;	/* index in the machines */
+	long		 index;		/* which of its slots */
+	int		 fd;		/* the locked slot file, -1 when free */
+};
+struct sched {
+	const struct machines *ms;
+	int		**mine;		/* [machine][slot]: held by this process */
+	int		(*down)(void *, size_t); /* skip a builder (health) */
+	void		*arg;
+};
+void		 sched_init(struct sched *, const struct machines *);
+void		 sched_free(struct sched *);
+int		 sched_fits(const struct machine *, const char *,
+		    const struct strlist *, char *, size_t);
+int		 sched_load(const struct machine *, const int *);
+int		 sched_pick(struct sched *, const char *, const struct strlist *,
+		    struct slot *, char *, size_t);
+void		 sched_release(struct sched *, struct slot *);
+
+/* copy.c: closures between the local store and a builder */
+struct copy_stats {
+	uint64_t	 bytes;
+	size_t		 paths;
+};
+int		 copy_to(struct conn *, struct conn *, const struct strlist *, int,
+		    struct copy_stats *);
+int		 copy_from(struct conn *, struct conn *, const struct strlist *,
+		    struct copy_stats *);
+int		 cmd_copy(int, char **);
+
+/* store.c: the local store */
+int		 store_open(struct conn *);
+int		 store_close(struct conn *);
+
 /* info.c */
 int		 cmd_store_info(int, char **);
+
+/* check.c */
+int		 cmd_check(int, char **);
+
+/* build.c */
+int		 cmd_build(int, char **);
+
+/* ---- configuration: conf.c, machines.c, builders.c (begin) ---- */
+
+#define CONF_SRC_MAX	1100	/* "FILE:LINE" */
+#define CONF_FILE_MAX	(1024 * 1024)	/* a nix.conf or machines file */
+#define CONF_LINE_MAX	65536	/* one line of either, or one setting */
+#define CONF_DEPTH_MAX	16	/* nested nix.conf includes */
+#define CONF_FILES_MAX	64	/* user nix.conf files */
+#define CONF_NUM_MAX	2147483647L	/* max-jobs, timeouts */
+
+/*
+ * The nix.conf settings nix-offload uses, as Nix would see them.  Lists
+ * are sets: sorted, without duplicates, as Nix keeps them.
+ */
+struct conf {
+	char		*builders;	/* NULL: @$NIX_CONF_DIR/machines */
+	char		 builders_src[CONF_SRC_MAX]; /* FILE:LINE, --builders... */
+	int		 builders_use_substitutes;
+	long		 max_jobs;	/* "auto" resolved to the core count */
+	char		*system;	/* the local system, e.g. x86_64-linux */
+	struct strlist	 extra_platforms;
+	struct strlist	 system_features;
+	long		 max_silent_time; /* seconds, 0 = none */
+	long		 timeout;	/* seconds, 0 = none */
+	struct strlist	 cmdline;	/* name, value, source: replayed last */
+	int		 loaded;	/* conf_load has run */
+};
+struct stat;
+void		 conf_init(struct conf *);
+int		 conf_load(struct conf *);
+int		 conf_set(struct conf *, const char *, const char *,
+		    const char *);
+int		 conf_option(struct conf *, int, char **, int *);
+void		 conf_free(struct conf *);
+int		 conf_value(const struct conf *, const char *, char *, size_t);
+int		 conf_path(char *, size_t, const char *);
+int		 conf_read_file(const char *, size_t, char **, size_t *,
+		    struct stat *);
+
+#define MACHINES_MAX		1024	/* builders, all files together */
+#define MACHINES_FIELDS		8	/* fields of one entry */
+#define MACHINES_DEPTH_MAX	8	/* machines files being read at once */
+#define MACHINES_LIST_MAX	256	/* systems or features of one entry */
+#define MACHINES_JOBS_MAX	4096	/* field 4 */
+#define MACHINES_SPEED_MAX	1000000.0 /* field 5 */
+#define MACHINES_ERRORS_MAX	10	/* bad entries reported before giving up */
+
+/* One builder, from a builders spec or a machines file. */
+struct machine {
+	char		*uri_text;	/* as written, ssh:// added if bare */
+	struct store_uri uri;		/* valid when usable */
+	struct strlist	 systems;
+	char		*ssh_key;	/* field 3, NULL if none */
+	long		 max_jobs;
+	double		 speed_factor;
+	struct strlist	 supported;	/* supported features */
+	struct strlist	 mandatory;	/* mandatory features */
+	char		*host_key_b64;	/* field 8, NULL if none */
+	char		 source[CONF_SRC_MAX]; /* FILE:LINE or --builders */
+	int		 usable;	/* nix-offload can talk to it */
+	char		*unusable_why;	/* why not, when !usable */
+};
+struct machines {
+	struct machine	*v;
+	size_t		 n;
+};
+int		 machines_parse(const char *, size_t, const char *,
+		    const char *, struct machines *);
+int		 machines_parse_file(const char *, int, const char *,
+		    struct machines *);
+void		 machines_free(struct machines *);
+int		 builders_load(struct conf *, struct machines *);
+void		 builders_print(FILE *, const struct machines *, int);
+int		 cmd_machines(int, char **);
+
+/* ---- configuration (end) ---- */
 
 #endif /* EXTERN_H */

@@ -85,11 +85,17 @@ log_last(void)
 	return last;
 }
 
-/* With --json the error goes to stdout instead: keep it, print nothing. */
-void
+/*
+ * With --json the error goes to stdout instead: keep it, print nothing.
+ * Returns the previous setting, to be restored.
+ */
+int
 log_quiet(int on)
 {
+	int	 was = quiet;
+
 	quiet = on;
+	return was;
 }
 
 /* The printable form of one byte into tmp (5 bytes); returns its length. */

@@ -13,6 +13,16 @@ static const char usage_text[] =
 "usage: nix-offload [-v...] COMMAND [ARGS]\n"
 "\n"
 "commands:\n"
+"  build [--builders SPEC] [--option NAME VALUE] [-o LINK] [-j N]\n"
+"        [--keep-going] [--json] [-A ATTR] [--arg NAME EXPR]\n"
+"        [--argstr NAME STRING] DRV|FILE.nix|EXPR ...\n"
+"             build on the builders, bring the outputs home, print them\n"
+"  copy (--to|--from) URI [--include-outputs] PATH ...\n"
+"             copy closures to or from a builder, like nix-copy-closure\n"
+"  check [--json] [-j N] [--builders SPEC] [--option NAME VALUE]\n"
+"             probe every builder: up, round trip, Nix, disk, load, writes\n"
+"  machines [--json] [--builders SPEC] [--option NAME VALUE]\n"
+"             the effective builders, every field, and where it came from\n"
 "  store-info [--json] [--store] URI\n"
 "             connect to an ssh:// store, complete the serve handshake,\n"
 "             print the protocol and Nix version it speaks\n"
@@ -26,16 +36,20 @@ static const char usage_text[] =
 "environment:\n"
 "  NIX_SSHOPTS                  extra ssh options, split like a shell would\n"
 "  NIX_OFFLOAD_SSH              the ssh program (default: ssh)\n"
-"  NIX_OFFLOAD_RUNTIME_DIR      control sockets (default:\n"
+"  NIX_OFFLOAD_RUNTIME_DIR      control sockets and slot locks (default:\n"
 "                               $XDG_RUNTIME_DIR/nix-offload or\n"
 "                               /tmp/nix-offload-UID)\n"
 "  NIX_OFFLOAD_PERSIST          seconds an idle master stays (default 300)\n"
 "  NIX_OFFLOAD_CONNECT_TIMEOUT  seconds to connect (default 10)\n"
 "  NIX_OFFLOAD_ALIVE_INTERVAL   seconds between keepalives (default 15)\n"
+"  NIX_CONF_DIR, NIX_USER_CONF_FILES, XDG_CONFIG_HOME, XDG_CONFIG_DIRS,\n"
+"  NIX_CONFIG                   where nix.conf is read, as Nix reads it\n"
 "\n"
-"exit status: 0 ok, 1 error, 2 usage, 3 unreachable, 4 authentication\n"
-"refused, 5 host key, 6 no nix-store on the builder, 7 shell banner,\n"
-"8 protocol, 9 connection dropped; see nix-offload(1).\n";
+"exit status: 0 ok, 1 error, 2 usage or configuration, 3 unreachable,\n"
+"4 authentication refused, 5 host key, 6 no nix-store on the builder,\n"
+"7 shell banner, 8 protocol, 9 connection dropped; build: 100 a build\n"
+"failed, 101 timed out, 102 hash mismatch, 104 not deterministic (as\n"
+"Nix); see nix-offload(1).\n";
 
 static const struct cmd {
 	const char	*name;
@@ -43,6 +57,10 @@ static const struct cmd {
 } cmds[] = {
 	{ "store-info", cmd_store_info },
 	{ "ping", cmd_store_info },	/* Nix 2.8's name for it */
+	{ "machines", cmd_machines },
+	{ "check", cmd_check },
+	{ "copy", cmd_copy },
+	{ "build", cmd_build },
 	{ NULL, NULL }
 };
 

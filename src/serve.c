@@ -192,3 +192,323 @@ serve_query_valid_paths(struct conn *c, const struct strlist *paths,
 	}
 	return 0;
 }
+
+/*
+ * Path infos for paths the remote has (it skips the ones it lacks).  *out
+ * gets an array of *n records, which the caller frees with
+ * serve_path_infos_free.
+ */
+int
+serve_query_path_infos(struct conn *c, const struct strlist *paths,
+    struct path_info **out, size_t *n)
+{
+	struct path_info	*v = NULL, *pi;
+	char			*p = NULL;
+	size_t			 i;
+
+	*out = NULL;
+	*n = 0;
+	if (wire_write_u64(c, SERVE_QUERY_PATH_INFOS) == -1 ||
+	    wire_write_strings(c, paths) == -1 || wire_flush(c) == -1)
+		goto fail;
+	for (;;) {
+		if (wire_read_string(c, WIRE_PATH_MAX, &p, NULL) == -1)
+			goto fail;
+		if (*p == '\0')
+			break;
+		for (i = 0; i < paths->n; i++)
+			if (strcmp(paths->v[i], p) == 0)
+				break;
+		if (i == paths->n || *n == paths->n) {
+			log_errx("%s: the remote sent the path info of %s, "
+			    "which was not asked for", c->host, p);
+			c->fail = FAIL_PROTOCOL;
+			goto bad;
+		}
+		if ((pi = reallocarray(v, *n + 1, sizeof(*v))) == NULL) {
+			log_err("path infos");
+			goto bad;
+		}
+		v = pi;
+		pi = &v[(*n)++];
+		memset(pi, 0, sizeof(*pi));
+		pi->path = p;
+		p = NULL;
+		if (wire_read_string(c, WIRE_PATH_MAX, &pi->deriver, NULL) == -1 ||
+		    wire_read_strings(c, WIRE_LIST_MAX, WIRE_PATH_MAX,
+		    &pi->refs) == -1 ||
+		    wire_read_u64(c, &pi->download_size) == -1 ||
+		    wire_read_u64(c, &pi->nar_size) == -1)
+			goto fail;
+		if (SERVE_MINOR(c->version) >= 4 &&
+		    (wire_read_string(c, WIRE_HASH_MAX, &pi->nar_hash,
+		    NULL) == -1 ||
+		    wire_read_string(c, WIRE_PATH_MAX, &pi->ca, NULL) == -1 ||
+		    wire_read_strings(c, WIRE_LIST_MAX, WIRE_HASH_MAX,
+		    &pi->sigs) == -1))
+			goto fail;
+	}
+	free(p);
+	*out = v;
+	return 0;
+fail:
+	wire_fail(c, "reading path infos");
+bad:
+	free(p);
+	serve_path_infos_free(v, *n);
+	*n = 0;
+	return -1;
+}
+
+void
+serve_path_infos_free(struct path_info *v, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].path);
+		free(v[i].deriver);
+		strlist_free(&v[i].refs);
+		free(v[i].nar_hash);
+		free(v[i].ca);
+		strlist_free(&v[i].sigs);
+	}
+	free(v);
+}
+
+/*
+ * Import paths, in one stream (the remote acknowledges once, at the end):
+ * serve_import_begin, then serve_import_path for each path, dependencies
+ * first, then serve_import_end.  nar writes the path's NAR with
+ * wire_write and returns 0 or -1.
+ */
+int
+serve_import_begin(struct conn *c)
+{
+	if (wire_write_u64(c, SERVE_IMPORT_PATHS) == -1) {
+		wire_fail(c, "starting to import paths");
+		return -1;
+	}
+	return 0;
+}
+
+int
+serve_import_path(struct conn *c, const char *path, const struct strlist *refs,
+    const char *deriver, int (*nar)(void *, struct conn *), void *arg)
+{
+	if (wire_write_u64(c, 1) == -1)
+		goto fail;
+	if (nar(arg, c) == -1) {
+		/* the NAR's source failed (and said why), or the wire did */
+		if (c->why[0] != '\0')
+			goto fail;
+		if (c->fail == FAIL_NONE)
+			c->fail = FAIL_OTHER;
+		return -1;
+	}
+	if (wire_write_u64(c, SERVE_EXPORT_MAGIC) == -1 ||
+	    wire_write_str(c, path) == -1 || wire_write_strings(c, refs) == -1 ||
+	    wire_write_str(c, deriver ? deriver : "") == -1 ||
+	    wire_write_u64(c, 0) == -1)
+		goto fail;
+	return 0;
+fail:
+	wire_fail(c, "sending %s", path);
+	return -1;
+}
+
+int
+serve_import_end(struct conn *c)
+{
+	uint64_t	 ack;
+
+	if (wire_write_u64(c, 0) == -1 || wire_flush(c) == -1 ||
+	    wire_read_u64(c, &ack) == -1) {
+		wire_fail(c, "importing paths");
+		return -1;
+	}
+	if (ack != 1) {
+		log_errx("%s: import acknowledged with %llu, expected 1",
+		    c->host, (unsigned long long)ack);
+		c->fail = FAIL_PROTOCOL;
+		return -1;
+	}
+	return 0;
+}
+
+/* The closure of paths under references (with outputs of .drv paths). */
+int
+serve_query_closure(struct conn *c, const struct strlist *paths,
+    int include_outputs, struct strlist *closure)
+{
+	if (wire_write_u64(c, SERVE_QUERY_CLOSURE) == -1 ||
+	    wire_write_u64(c, include_outputs != 0) == -1 ||
+	    wire_write_strings(c, paths) == -1 ||
+	    wire_read_strings(c, WIRE_LIST_MAX, WIRE_PATH_MAX, closure) == -1) {
+		wire_fail(c, "asking for the closure of %zu paths", paths->n);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+source_conn(void *arg, void *buf, size_t n)
+{
+	return wire_read(arg, buf, n);
+}
+
+/*
+ * Ask for the NAR of path (a request only: several may be sent before
+ * their NARs are read, to save round trips).
+ */
+int
+serve_dump_request(struct conn *c, const char *path)
+{
+	if (wire_write_u64(c, SERVE_DUMP_STORE_PATH) == -1 ||
+	    wire_write_str(c, path) == -1) {
+		wire_fail(c, "asking for %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read the NAR answering a dump request into sink, validating it on the
+ * way through a fixed buffer.  Returns 0, or -1 (reported).
+ */
+int
+serve_dump_read(struct conn *c, const char *path, struct nar_sink *sink)
+{
+	struct nar_source	 src = { source_conn, c };
+	char			 err[256];
+
+	if (wire_flush(c) == -1) {
+		wire_fail(c, "asking for %s", path);
+		return -1;
+	}
+	if (nar_copy(&src, sink, err, sizeof(err)) == -1) {
+		if (sink->failed) {
+			/* the receiving side failed and said so */
+			return -1;
+		}
+		if (c->why[0] != '\0')
+			wire_fail(c, "reading the contents of %s", path);
+		else {
+			log_errx("%s: the contents of %s are not a valid NAR: %s",
+			    c->host, path, err);
+			c->fail = FAIL_PROTOCOL;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Build a derivation on the remote (BuildDerivation): the derivation goes
+ * over the wire as a BasicDerivation whose inputSrcs are srcs (the input
+ * sources and the outputs of the input derivations; the remote takes
+ * their closure itself).  r gets the result; r->error is allocated.
+ */
+int
+serve_build_derivation(struct conn *c, const char *drvpath,
+    const struct drv *d, const struct strlist *srcs,
+    const struct build_options *o, struct build_result *r)
+{
+	struct strlist	 sorted = { NULL, 0, 0 };
+	uint64_t	 n, i, v;
+	char		*k = NULL, *val = NULL;
+	size_t		 j;
+	int		 rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	/* a set on the wire: sorted, without duplicates */
+	for (j = 0; j < srcs->n; j++)
+		if (strlist_add(&sorted, srcs->v[j]) == -1) {
+			log_err("build");
+			goto out;
+		}
+	strlist_sort_uniq(&sorted);
+	if (wire_write_u64(c, SERVE_BUILD_DERIVATION) == -1 ||
+	    wire_write_str(c, drvpath) == -1 ||
+	    wire_write_u64(c, d->noutputs) == -1)
+		goto fail;
+	for (j = 0; j < d->noutputs; j++)
+		if (wire_write_str(c, d->outputs[j].name) == -1 ||
+		    wire_write_str(c, d->outputs[j].path) == -1 ||
+		    wire_write_str(c, d->outputs[j].hash_algo) == -1 ||
+		    wire_write_str(c, d->outputs[j].hash) == -1)
+			goto fail;
+	if (wire_write_strings(c, &sorted) == -1 ||
+	    wire_write_str(c, d->platform) == -1 ||
+	    wire_write_str(c, d->builder) == -1 ||
+	    wire_write_strings(c, d->args) == -1 ||
+	    wire_write_u64(c, d->nenv) == -1)
+		goto fail;
+	for (j = 0; j < d->nenv; j++)
+		if (wire_write_str(c, d->env[j].key) == -1 ||
+		    wire_write_str(c, d->env[j].value) == -1)
+			goto fail;
+	if (wire_write_u64(c, o->max_silent_time) == -1 ||
+	    wire_write_u64(c, o->timeout) == -1)
+		goto fail;
+	if (SERVE_MINOR(c->version) >= 2 &&
+	    wire_write_u64(c, o->max_log_size) == -1)
+		goto fail;
+	/* no repeats (refused since Nix 2.13), no determinism check */
+	if (SERVE_MINOR(c->version) >= 3 &&
+	    (wire_write_u64(c, 0) == -1 || wire_write_u64(c, 0) == -1))
+		goto fail;
+	if (SERVE_MINOR(c->version) >= 7 && wire_write_u64(c, 0) == -1)
+		goto fail;
+	if (wire_flush(c) == -1)
+		goto fail;
+	/* the build runs now: as long as it takes, the log keeps us alive */
+	c->timeout_ms = 0;
+	if (wire_read_u64(c, &v) == -1 ||
+	    wire_read_string(c, WIRE_STRING_MAX, &r->error, NULL) == -1)
+		goto fail;
+	if (v > BUILD_STATUS_MAX) {
+		log_errx("%s: build of %s: unknown result status %llu", c->host,
+		    drvpath, (unsigned long long)v);
+		c->fail = FAIL_PROTOCOL;
+		goto out;
+	}
+	r->status = (int)v;
+	if (SERVE_MINOR(c->version) >= 3 &&
+	    (wire_read_u64(c, &r->times_built) == -1 ||
+	    wire_read_u64(c, &v) == -1 ||
+	    wire_read_u64(c, &r->start) == -1 ||
+	    wire_read_u64(c, &r->stop) == -1))
+		goto fail;
+	r->nondet = v != 0;
+	/* builtOutputs: 2.8-2.10 servers send it to every client */
+	if (SERVE_MINOR(c->version) >= 6 || c->remote_version >= 0x206) {
+		if (wire_read_u64(c, &n) == -1)
+			goto fail;
+		if (n > DRV_OUTPUTS_MAX) {
+			log_errx("%s: build of %s: %llu built outputs, over the "
+			    "limit of %d", c->host, drvpath,
+			    (unsigned long long)n, DRV_OUTPUTS_MAX);
+			c->fail = FAIL_PROTOCOL;
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			if (wire_read_string(c, WIRE_PATH_MAX, &k, NULL) == -1 ||
+			    wire_read_string(c, WIRE_STRING_MAX, &val,
+			    NULL) == -1)
+				goto fail;
+			free(k);
+			free(val);
+			k = val = NULL;
+		}
+	}
+	rc = 0;
+	goto out;
+fail:
+	wire_fail(c, "building %s", drvpath);
+out:
+	free(k);
+	free(val);
+	strlist_free(&sorted);
+	return rc;
+}

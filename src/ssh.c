@@ -302,12 +302,6 @@ build_argv(const struct store_uri *u, const char *cmd, struct args *a)
 	return rc == 0 ? 0 : -1;
 }
 
-static void
-set_cloexec(int fd)
-{
-	fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
-}
-
 /* Last non-empty line of the remote's stderr, into out. */
 static const char *
 last_line(struct conn *c, char *out, size_t sz)
@@ -489,6 +483,11 @@ diagnose(struct conn *c, const char *what)
 			    "before the serve protocol started: %s", c->host,
 			    code, line[0] ? line : "(no message)");
 		c->fail = FAIL_OTHER;
+	} else if (code > 0 && strstr(line, "error:") != NULL) {
+		/* nix-store refused the request: its words say why */
+		log_errx("%s: %s: the remote nix-store failed: %s", c->host,
+		    what, line);
+		c->fail = FAIL_OTHER;
 	} else {
 		log_errx("%s: %s: the connection closed (remote exit %d)%s%s",
 		    c->host, what, code, line[0] ? ": " : "", line);
@@ -504,12 +503,9 @@ int
 ssh_open(const struct store_uri *u, char *const *words, struct conn *c)
 {
 	struct args	 a = { NULL, 0, 0 };
-	int		 in[2] = { -1, -1 }, out[2] = { -1, -1 };
-	int		 err[2] = { -1, -1 }, ex[2] = { -1, -1 };
 	char		*cmd, *argline;
 	pid_t		 pid;
-	int		 e;
-	ssize_t		 n;
+	int		 fds[3];
 
 	if ((cmd = shell_join(words)) == NULL)
 		return -1;
@@ -523,82 +519,19 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c)
 		log_debug(2, "%s: %s", u->display, argline);
 		free(argline);
 	}
-	if (pipe(in) == -1 || pipe(out) == -1 || pipe(err) == -1 ||
-	    pipe(ex) == -1) {
-		log_err("pipe");
-		goto fail;
-	}
-	set_cloexec(in[1]);
-	set_cloexec(out[0]);
-	set_cloexec(err[0]);
-	set_cloexec(ex[0]);
-	set_cloexec(ex[1]);
-	if ((pid = fork()) == -1) {
-		log_err("fork");
-		goto fail;
-	}
-	if (pid == 0) {
-		long	 fd, max = sysconf(_SC_OPEN_MAX);
-
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		/* nothing of ours may live on in a master: not Nix's fd 4 */
-		if (max < 0 || max > 65536)
-			max = 65536;
-		for (fd = 3; fd < max; fd++)
-			if (fd != ex[1])
-				close((int)fd);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		unsetenv("DISPLAY");
-		unsetenv("SSH_ASKPASS");
-		execvp(a.list[0], a.list);
-		e = errno;
-		(void)!write(ex[1], &e, sizeof(e));
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
-	close(ex[1]);
-	in[0] = out[1] = err[1] = ex[1] = -1;
-	while ((n = read(ex[0], &e, sizeof(e))) == -1 && errno == EINTR)
-		;
-	close(ex[0]);
-	if (n == sizeof(e)) {
-		log_errx("cannot run %s: %s%s", a.list[0], strerror(e),
-		    e == ENOENT ? " (install OpenSSH's client, or set "
-		    "NIX_OFFLOAD_SSH)" : "");
-		waitpid(pid, NULL, 0);
-		close(in[1]);
-		close(out[0]);
-		close(err[0]);
+	if (spawn(a.list, fds, &pid, " (install OpenSSH's client, or set "
+	    "NIX_OFFLOAD_SSH)") == -1) {
 		args_free(&a);
 		return -1;
 	}
 	args_free(&a);
-	wire_init(c, in[1], out[0], err[0], u->display);
+	wire_init(c, fds[0], fds[1], fds[2], u->display);
 	c->pid = pid;
 	c->diagnose = diagnose;
 	strlcpy(c->hostname, u->host, sizeof(c->hostname));
 	c->timeout_ms = (int)(sshconf.connect_timeout + SSH_HANDSHAKE_SLACK) *
 	    1000;
 	return 0;
-fail:
-	for (e = 0; e < 2; e++) {
-		if (in[e] != -1)
-			close(in[e]);
-		if (out[e] != -1)
-			close(out[e]);
-		if (err[e] != -1)
-			close(err[e]);
-		if (ex[e] != -1)
-			close(ex[e]);
-	}
-	args_free(&a);
-	return -1;
 }
 
 /*

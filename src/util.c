@@ -2,7 +2,12 @@
  * Small helpers: argv building, shell quoting and splitting, numbers from the
  * environment, a monotonic clock.
  */
+#include <sys/wait.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,4 +296,100 @@ exit_for(enum fail f)
 		break;
 	}
 	return EXIT_ERROR;
+}
+
+static void
+set_cloexec(int fd)
+{
+	fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+}
+
+/*
+ * Run argv (searched in PATH) with its stdin, stdout and stderr on pipes:
+ * fds[0] writes to its stdin, fds[1] reads its stdout, fds[2] its stderr.
+ * No other descriptor of ours reaches it: a long-lived grandchild (an ssh
+ * control master) must not hold Nix's pipes open.  Returns 0, or -1
+ * (reported, with hint appended when the program does not exist) when it
+ * cannot be started.
+ */
+int
+spawn(char *const *argv, int fds[3], pid_t *pidp, const char *hint)
+{
+	int	 in[2] = { -1, -1 }, out[2] = { -1, -1 };
+	int	 err[2] = { -1, -1 }, ex[2] = { -1, -1 };
+	int	 e, i;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	if (pipe(in) == -1 || pipe(out) == -1 || pipe(err) == -1 ||
+	    pipe(ex) == -1) {
+		log_err("pipe");
+		goto fail;
+	}
+	set_cloexec(in[1]);
+	set_cloexec(out[0]);
+	set_cloexec(err[0]);
+	set_cloexec(ex[0]);
+	set_cloexec(ex[1]);
+	if ((pid = fork()) == -1) {
+		log_err("fork");
+		goto fail;
+	}
+	if (pid == 0) {
+		long	 fd, max = sysconf(_SC_OPEN_MAX);
+
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		if (max < 0 || max > 65536)
+			max = 65536;
+		for (fd = 3; fd < max; fd++)
+			if (fd != ex[1])
+				close((int)fd);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		unsetenv("DISPLAY");
+		unsetenv("SSH_ASKPASS");
+		execvp(argv[0], argv);
+		e = errno;
+		(void)!write(ex[1], &e, sizeof(e));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	close(ex[1]);
+	while ((n = read(ex[0], &e, sizeof(e))) == -1 && errno == EINTR)
+		;
+	close(ex[0]);
+	if (n == sizeof(e)) {
+		log_errx("cannot run %s: %s%s", argv[0], strerror(e),
+		    e == ENOENT && hint != NULL ? hint : "");
+		waitpid(pid, NULL, 0);
+		close(in[1]);
+		close(out[0]);
+		close(err[0]);
+		errno = e;
+		return -1;
+	}
+	fds[0] = in[1];
+	fds[1] = out[0];
+	fds[2] = err[0];
+	*pidp = pid;
+	return 0;
+fail:
+	e = errno;
+	for (i = 0; i < 2; i++) {
+		if (in[i] != -1)
+			close(in[i]);
+		if (out[i] != -1)
+			close(out[i]);
+		if (err[i] != -1)
+			close(err[i]);
+		if (ex[i] != -1)
+			close(ex[i]);
+	}
+	errno = e;
+	return -1;
 }

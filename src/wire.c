@@ -51,19 +51,59 @@ why(struct conn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void
+write_all(int fd, const char *b, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0 && (w = write(fd, b, n)) > 0) {
+		b += w;
+		n -= (size_t)w;
+	}
+}
+
+/*
+ * Copy the remote's stderr to ours a whole line at a time, each line
+ * behind c->log_prefix, so that the logs of builds running at once stay
+ * readable and each line says whose it is.
+ */
+static void
+echo_lines(struct conn *c, const char *b, size_t n)
+{
+	const char	*pfx = c->log_prefix ? c->log_prefix : "";
+	size_t		 plen = strlen(pfx), take;
+	const char	*nl;
+
+	while (n > 0) {
+		if (c->loglen == 0) {
+			take = plen < sizeof(c->logline) / 2 ? plen : 0;
+			memcpy(c->logline, pfx, take);
+			c->loglen = take;
+		}
+		nl = memchr(b, '\n', n);
+		take = nl != NULL ? (size_t)(nl - b) + 1 : n;
+		if (take > sizeof(c->logline) - c->loglen)
+			take = sizeof(c->logline) - c->loglen;
+		memcpy(c->logline + c->loglen, b, take);
+		c->loglen += take;
+		b += take;
+		n -= take;
+		if (c->logline[c->loglen - 1] == '\n' ||
+		    c->loglen == sizeof(c->logline)) {
+			write_all(STDERR_FILENO, c->logline, c->loglen);
+			c->loglen = 0;
+		}
+	}
+}
+
 /* Keep the tail of the remote's stderr; copy it to ours if asked. */
 static void
 take_stderr(struct conn *c, const char *b, size_t n)
 {
 	size_t	 keep = sizeof(c->errtail) - 1;
 
-	if (c->echo_stderr) {
-		ssize_t	w;
-		size_t	off = 0;
-		while (off < n && (w = write(STDERR_FILENO, b + off,
-		    n - off)) > 0)
-			off += (size_t)w;
-	}
+	if (c->echo_stderr)
+		echo_lines(c, b, n);
 	if (n >= keep) {
 		memcpy(c->errtail, b + n - keep, keep);
 		c->errlen = keep;
@@ -498,4 +538,28 @@ wire_read_all(struct conn *c, char *buf, size_t max)
 	}
 	buf[n] = '\0';
 	return (ssize_t)n;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort a list byte-wise and drop duplicates: a set, as Nix writes one. */
+void
+strlist_sort_uniq(struct strlist *l)
+{
+	size_t	 i, o = 0;
+
+	if (l->n == 0)
+		return;
+	qsort(l->v, l->n, sizeof(*l->v), cmp_str);
+	for (i = 1; i < l->n; i++) {
+		if (strcmp(l->v[i], l->v[o]) == 0)
+			free(l->v[i]);
+		else
+			l->v[++o] = l->v[i];
+	}
+	l->n = o + 1;
 }

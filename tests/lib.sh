@@ -9,10 +9,14 @@ NO=$TOP/nix-offload
 
 tb_start() {
 	TB=$WORK/testbed
+	export TESTBED_BASE=$("$TOP/scripts/testbed" freebase) B
+	B=$TESTBED_BASE
 	"$TOP/scripts/testbed" start "$TB" "$1" || return 1
 	. "$TB/env"
 	export TB SSH_AUTH_SOCK
-	export H1=127.0.0.11 H2=127.0.0.12
+	export H1=127.0.0.$((B + 1)) H2=127.0.0.$((B + 2))
+	# addresses where nothing listens, or a silent listener will
+	export DOWN=127.0.0.$((B + 9)) SILENT1=127.0.0.$((B + 10)) SILENT2=127.0.0.$((B + 11))
 	export K1=$(awk 'NR==1 {print $8}' "$TB/machines")
 	export K2=$(awk 'NR==2 {print $8}' "$TB/machines")
 	export U1="ssh://$H1?base64-ssh-public-host-key=$K1"

@@ -826,6 +826,75 @@ test_nix32(void)
 }
 
 /*
+ * The NAR writer and store paths, against what Nix 2.8 produced here for a
+ * file holding "hello\n" added to the store /tmp/nt/store (spec appendix A).
+ */
+static int
+sink_buf(void *arg, const void *p, size_t n)
+{
+	struct buf	*b = arg;
+
+	if (b->n + n > sizeof(b->b))
+		return -1;
+	memcpy(b->b + b->n, p, n);
+	b->n += n;
+	return 0;
+}
+
+static void
+test_nar_path(void)
+{
+	struct buf	 want, got;
+	struct nar_sink	 s;
+	unsigned char	 d[SHA256_LEN];
+	char		 out[256], b32[64];
+
+	hello_nar(&want);
+	got.n = 0;
+	nar_sink_init(&s, sink_buf, &got);
+	report("nar_write_file_rc", nar_write_file(&s, "hello\n", 6, 0) == 0 ||
+	    no("nar_write_file failed"));
+	report("nar_write_file_bytes", (got.n == want.n &&
+	    memcmp(got.b, want.b, want.n) == 0) ||
+	    no("%zu bytes, expected the %zu of the golden NAR", got.n, want.n));
+	report("nar_sink_size", s.size == 120 ||
+	    no("size %llu", (unsigned long long)s.size));
+	sha256_final(&s.hash, d);
+	nix32_encode(d, SHA256_LEN, b32);
+	report("nar_sink_hash", same("hash", b32,
+	    "04zwf782yjwnh3q6hz5izfd6jyip8kgw6g6yj43fiqhbyhdd0dqw"));
+	report("path_make_source", (path_make("/tmp/nt/store", "source", d,
+	    "hello.txt", out, sizeof(out)) == 0 || no("path_make failed")) &&
+	    same("path", out,
+	    "/tmp/nt/store/j3s4f1pb4f4z27ljs6pnpca8bdzm2j8l-hello.txt"));
+	report("path_make_bad_name", path_make("/nix/store", "source", d,
+	    "a b", out, sizeof(out)) == -1 || no("accepted \"a b\""));
+	report("path_make_small", path_make("/nix/store", "source", d,
+	    "x", out, 20) == -1 || no("overflowed a 20-byte buffer"));
+	got.n = 0;
+	nar_sink_init(&s, sink_buf, &got);
+	nar_write_file(&s, "#!/bin/sh\n", 10, 1);
+	report("nar_write_executable", (got.n == 160 &&
+	    memcmp(got.b + 80, "executable", 10) == 0) ||
+	    no("%zu bytes, no executable token", got.n));
+	report("path_valid_yes", path_valid("/nix/store",
+	    "/nix/store/j3s4f1pb4f4z27ljs6pnpca8bdzm2j8l-hello.txt") ||
+	    no("rejected"));
+	report("path_valid_other_dir", !path_valid("/nix/store",
+	    "/tmp/nt/store/j3s4f1pb4f4z27ljs6pnpca8bdzm2j8l-hello.txt") ||
+	    no("accepted"));
+	report("path_valid_bad_hash", !path_valid("/nix/store",
+	    "/nix/store/e3s4f1pb4f4z27ljs6pnpca8bdzm2j8l-hello.txt") ||
+	    no("accepted an e in the hash"));
+	report("path_valid_nested", !path_valid("/nix/store",
+	    "/nix/store/j3s4f1pb4f4z27ljs6pnpca8bdzm2j8l-hello/x") ||
+	    no("accepted a path below a store path"));
+	report("path_valid_dotdot", !path_valid("/nix/store",
+	    "/nix/store/j3s4f1pb4f4z27ljs6pnpca8bdzm2j8l-..") ||
+	    no("accepted .."));
+}
+
+/*
  * base64_decode
  */
 
@@ -1411,6 +1480,7 @@ main(void)
 	test_sha256();
 	test_hash_hex();
 	test_nix32();
+	test_nar_path();
 	test_base64();
 	test_wire_roundtrip();
 	test_wire_bad();

@@ -1,0 +1,1350 @@
+/*
+ * nix-offload build: build derivations on the builders and bring the
+ * outputs home.
+ *
+ * The parent reads the whole graph of .drv files, asks the local store
+ * once which outputs it has, and schedules what is missing, dependencies
+ * first.  Each builder slot it uses gets a worker: a child process that
+ * holds the slot's lock, one serve session on the builder (over the
+ * builder's control master) and one on the local store, and takes job
+ * after job from the parent on a pipe:
+ *
+ *	B <node> <fetch>	copy the inputs over, build, and, if fetch,
+ *				bring the outputs home
+ *	F <node>		bring a node's outputs home
+ *
+ * and answers each with "R <node> <status> <fail>" (status: a BuildResult
+ * status, or -1 when the connection failed, with the enum fail).
+ * Outputs that only a later build on the same builder needs stay there.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "extern.h"
+
+#define BUILD_NODES_MAX		(1u << 20)
+#define BUILD_WORKERS_MAX	256
+#define BUILD_LINE_MAX		128
+
+enum node_state {
+	N_SKIP,		/* outputs valid locally, or not needed */
+	N_WAIT,		/* waiting for dependencies */
+	N_READY,
+	N_RUNNING,
+	N_BUILT,	/* outputs exist on builder node->where */
+	N_FETCHING,
+	N_LOCAL,	/* outputs valid locally */
+	N_FAILED
+};
+
+struct node {
+	char		*path;		/* the .drv */
+	char		 name[256];
+	struct drv	 d;
+	struct strlist	 features;
+	size_t		*deps;		/* nodes of d.inputs, in order */
+	size_t		 ndeps;
+	size_t		*users;		/* nodes that depend on this one */
+	size_t		 nusers;
+	size_t		 nusers_alloc;
+	int		 root;
+	int		 valid;		/* all outputs valid locally */
+	int		 needed;
+	enum node_state	 state;
+	size_t		 where;		/* the builder that has the outputs */
+	int		 attempts;
+	int		 waiting;	/* unfinished dependencies */
+};
+
+struct worker {
+	pid_t		 pid;
+	int		 cmd;		/* we write jobs here */
+	int		 res;		/* and read results here */
+	struct slot	 slot;
+	int		 busy;
+	size_t		 node;
+	int		 fetch;		/* the job is a fetch */
+	int64_t		 started;
+	char		 buf[BUILD_LINE_MAX];
+	size_t		 len;
+};
+
+struct build {
+	struct conf	 conf;
+	struct machines	 ms;
+	struct sched	 sched;
+	struct node	*nodes;
+	size_t		 nnodes;
+	struct worker	*workers;
+	size_t		 nworkers;
+	long		 jobs;
+	int		 keep_going;
+	int		 json;
+	int		 tty;
+	char		*down;		/* [machine]: failed to connect */
+	struct build_options opts;
+	unsigned	 mask;		/* Nix's exit status bits */
+	int		 misc;		/* a failure without a bit */
+	size_t		 done, total, running;
+	uint64_t	 copied;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+/* Find a node by .drv path (linear in a sorted index would do; graphs here
+ * are hundreds of nodes, and this is called once per edge). */
+static long
+node_find(struct build *b, const char *path)
+{
+	size_t	 i;
+
+	for (i = b->nnodes; i-- > 0;)
+		if (strcmp(b->nodes[i].path, path) == 0)
+			return (long)i;
+	return -1;
+}
+
+static long
+node_add(struct build *b, const char *path)
+{
+	struct node	*v;
+	long		 i;
+
+	if ((i = node_find(b, path)) != -1)
+		return i;
+	if (b->nnodes >= BUILD_NODES_MAX) {
+		log_errx("more than %u derivations", BUILD_NODES_MAX);
+		return -1;
+	}
+	if ((v = reallocarray(b->nodes, b->nnodes + 1, sizeof(*v))) == NULL) {
+		log_err("build");
+		return -1;
+	}
+	b->nodes = v;
+	v = &b->nodes[b->nnodes];
+	memset(v, 0, sizeof(*v));
+	if ((v->path = strdup(path)) == NULL) {
+		log_err("build");
+		return -1;
+	}
+	if (drv_name(path, v->name, sizeof(v->name)) == -1)
+		snprintf(v->name, sizeof(v->name), "%s", path);
+	return (long)b->nnodes++;
+}
+
+static int
+add_user(struct node *n, size_t user)
+{
+	size_t	*v;
+
+	if (n->nusers == n->nusers_alloc) {
+		size_t	 na = n->nusers_alloc ? n->nusers_alloc * 2 : 4;
+		if ((v = reallocarray(n->users, na, sizeof(*v))) == NULL)
+			return -1;
+		n->users = v;
+		n->nusers_alloc = na;
+	}
+	n->users[n->nusers++] = user;
+	return 0;
+}
+
+/* Read every .drv reachable from the roots (nodes 0..nroots-1). */
+static int
+load_graph(struct build *b)
+{
+	size_t	 i, j;
+	long	 k;
+
+	for (i = 0; i < b->nnodes; i++) {
+		struct node *n = &b->nodes[i];
+
+		if (drv_read(n->path, &n->d) == -1 ||
+		    drv_required_features(&n->d, &n->features) == -1)
+			return -1;
+		if (n->d.ninputs > 0 &&
+		    (n->deps = calloc(n->d.ninputs, sizeof(*n->deps))) == NULL) {
+			log_err("build");
+			return -1;
+		}
+		for (j = 0; j < n->d.ninputs; j++) {
+			if ((k = node_add(b, n->d.inputs[j].path)) == -1)
+				return -1;
+			n = &b->nodes[i];	/* nodes may have moved */
+			n->deps[n->ndeps++] = (size_t)k;
+			if (add_user(&b->nodes[k], i) == -1) {
+				log_err("build");
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The output path of input j of node n (its used outputs), into l. */
+static int
+input_paths(struct build *b, struct node *n, size_t j, struct strlist *l)
+{
+	const struct node	*dep = &b->nodes[n->deps[j]];
+	const struct strlist	*want = n->d.inputs[j].outputs;
+	size_t			 k, o;
+
+	for (k = 0; k < want->n; k++) {
+		for (o = 0; o < dep->d.noutputs; o++)
+			if (strcmp(dep->d.outputs[o].name, want->v[k]) == 0)
+				break;
+		if (o == dep->d.noutputs || dep->d.outputs[o].path[0] == '\0') {
+			log_errx("%s: input %s has no output %s with a known "
+			    "path (content-addressed derivations are not "
+			    "supported yet)", n->path, dep->path, want->v[k]);
+			return -1;
+		}
+		if (strlist_add(l, dep->d.outputs[o].path) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+outputs_of(const struct node *n, struct strlist *l)
+{
+	size_t	 o;
+
+	for (o = 0; o < n->d.noutputs; o++) {
+		if (n->d.outputs[o].path[0] == '\0') {
+			log_errx("%s: output %s has no path known in advance "
+			    "(content-addressed derivations are not supported "
+			    "yet)", n->path, n->d.outputs[o].name);
+			return -1;
+		}
+		if (strlist_add(l, n->d.outputs[o].path) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Which nodes have all their outputs in the local store already. */
+static int
+check_valid(struct build *b, struct conn *local)
+{
+	struct strlist	 all = { NULL, 0, 0 }, valid = { NULL, 0, 0 };
+	size_t		 i, o, k;
+	int		 rc = -1;
+
+	for (i = 0; i < b->nnodes; i++)
+		if (outputs_of(&b->nodes[i], &all) == -1)
+			goto out;
+	if (serve_query_valid_paths(local, &all, 0, 0, &valid) == -1)
+		goto out;
+	strlist_sort_uniq(&valid);
+	for (i = 0; i < b->nnodes; i++) {
+		struct node *n = &b->nodes[i];
+		n->valid = 1;
+		for (o = 0; o < n->d.noutputs && n->valid; o++) {
+			for (k = 0; k < valid.n; k++)
+				if (strcmp(valid.v[k], n->d.outputs[o].path) == 0)
+					break;
+			if (k == valid.n)
+				n->valid = 0;
+		}
+	}
+	rc = 0;
+out:
+	strlist_free(&all);
+	strlist_free(&valid);
+	return rc;
+}
+
+/* Mark what must be built: missing nodes reachable through missing ones. */
+static void
+mark_needed(struct build *b, size_t nroots)
+{
+	size_t	*stack, ns = 0, i, j;
+
+	if ((stack = calloc(b->nnodes + 1, sizeof(*stack))) == NULL)
+		return;
+	for (i = 0; i < nroots; i++)
+		if (!b->nodes[i].valid && !b->nodes[i].needed) {
+			b->nodes[i].needed = 1;
+			stack[ns++] = i;
+		}
+	while (ns > 0) {
+		struct node *n = &b->nodes[stack[--ns]];
+		for (j = 0; j < n->ndeps; j++) {
+			struct node *d = &b->nodes[n->deps[j]];
+			if (!d->valid && !d->needed) {
+				d->needed = 1;
+				stack[ns++] = n->deps[j];
+			}
+		}
+	}
+	free(stack);
+	for (i = 0; i < b->nnodes; i++) {
+		struct node *n = &b->nodes[i];
+		if (!n->needed) {
+			n->state = n->valid ? N_LOCAL : N_SKIP;
+			continue;
+		}
+		b->total++;
+		n->waiting = 0;
+		for (j = 0; j < n->ndeps; j++)
+			if (b->nodes[n->deps[j]].needed)
+				n->waiting++;
+		n->state = n->waiting == 0 ? N_READY : N_WAIT;
+	}
+}
+
+/*
+ * Before anything starts: every derivation to build must fit some builder.
+ * If one does not, say why for every builder, once per kind of
+ * derivation (system and features), not once per derivation.
+ */
+static int
+check_fits(struct build *b)
+{
+	size_t		 i, j, k;
+	char		 why[8192], r[256];
+	int		 bad = 0;
+
+	for (i = 0; i < b->nnodes; i++) {
+		struct node	*n = &b->nodes[i];
+		int		 fits = 0, seen = 0;
+
+		if (!n->needed)
+			continue;
+		for (j = 0; j < b->ms.n && !fits; j++)
+			fits = sched_fits(&b->ms.v[j], n->d.platform,
+			    &n->features, r, sizeof(r));
+		if (fits)
+			continue;
+		/* said already for an earlier node of the same kind? */
+		for (k = 0; k < i && !seen; k++) {
+			struct node *o = &b->nodes[k];
+			size_t f;
+			if (!o->needed || strcmp(o->d.platform,
+			    n->d.platform) != 0 ||
+			    o->features.n != n->features.n)
+				continue;
+			for (f = 0; f < n->features.n; f++)
+				if (strcmp(o->features.v[f],
+				    n->features.v[f]) != 0)
+					break;
+			seen = f == n->features.n;
+		}
+		bad++;
+		if (seen)
+			continue;
+		why[0] = '\0';
+		for (j = 0; j < b->ms.n; j++) {
+			char	 line[512];
+			sched_fits(&b->ms.v[j], n->d.platform, &n->features, r,
+			    sizeof(r));
+			snprintf(line, sizeof(line), "\n  %s: %s",
+			    b->ms.v[j].uri_text, r);
+			strlcat(why, line, sizeof(why));
+		}
+		{
+			char	 feat[512] = "";
+			for (j = 0; j < n->features.n; j++) {
+				strlcat(feat, j ? "," : ", features ",
+				    sizeof(feat));
+				strlcat(feat, n->features.v[j], sizeof(feat));
+			}
+			log_errx("no builder can build %s (system %s%s)%s%s",
+			    n->name, n->d.platform, feat,
+			    b->ms.n == 0 ? ": no builders are configured "
+			    "(builders = ... in nix.conf, or --builders)" : ":",
+			    why);
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+/* Progress: a live line on a terminal, a plain line per event elsewhere. */
+static void
+progress(struct build *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+progress(struct build *b, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (b->json && !b->tty)
+		return;
+	if (b->tty)
+		fprintf(stderr, "\r\033[K[%zu/%zu/%zu built, %.1f MiB copied] %s",
+		    b->done, b->running, b->total, b->copied / 1048576.0, msg);
+	else
+		fprintf(stderr, "%s\n", msg);
+}
+
+/*
+ * The worker: one slot on one builder.
+ */
+struct wctx {
+	struct build	*b;
+	struct conn	 local, remote;
+	int		 up;
+	const struct machine *m;
+	char		 prefix[300];	/* "name> " before each log line */
+	int		 have_local;
+};
+
+/*
+ * The worker's session with the local store, opened on first use: leaves
+ * with no inputs whose outputs stay on the builder never need it, and
+ * starting a nix-store costs more than building a trivial derivation.
+ */
+static int
+local_ready(struct wctx *w)
+{
+	if (w->have_local)
+		return 0;
+	if (store_open(&w->local) == -1)
+		return -1;
+	w->have_local = 1;
+	return 0;
+}
+
+/* Copy node n's outputs (with their closure) home. */
+static int
+fetch_outputs(struct wctx *w, struct node *n, uint64_t *bytes)
+{
+	struct strlist	 outs = { NULL, 0, 0 }, closure = { NULL, 0, 0 };
+	struct copy_stats st = { 0, 0 };
+	int		 rc = -1;
+
+	if (local_ready(w) == 0 && outputs_of(n, &outs) == 0 &&
+	    serve_query_closure(&w->remote, &outs, 0, &closure) == 0 &&
+	    copy_from(&w->remote, &w->local, &closure, &st) == 0)
+		rc = 0;
+	*bytes += st.bytes;
+	strlist_free(&outs);
+	strlist_free(&closure);
+	return rc;
+}
+
+static int
+do_build(struct wctx *w, struct node *n, int fetch, uint64_t *bytes,
+    struct build_result *r)
+{
+	struct build	*b = w->b;
+	struct strlist	 inputs = { NULL, 0, 0 }, valid = { NULL, 0, 0 };
+	struct strlist	 closure = { NULL, 0, 0 };
+	struct copy_stats st = { 0, 0 };
+	size_t		 j;
+	int		 rc = -1;
+	int64_t		 t0, t1, t2;
+
+	/* the inputs: sources and the used outputs of input derivations */
+	for (j = 0; j < n->d.srcs->n; j++)
+		if (strlist_add(&inputs, n->d.srcs->v[j]) == -1)
+			goto out;
+	for (j = 0; j < n->ndeps; j++)
+		if (input_paths(b, n, j, &inputs) == -1)
+			goto out;
+	strlist_sort_uniq(&inputs);
+	/* those in the local store go over with their closure; the others
+	 * were built on this builder and are there already */
+	if (inputs.n > 0 && (local_ready(w) == -1 ||
+	    serve_query_valid_paths(&w->local, &inputs, 0, 0, &valid) == -1) )
+		goto out;
+	if (valid.n > 0 &&
+	    serve_query_closure(&w->local, &valid, 0, &closure) == -1)
+		goto out;
+	t0 = now_ms();
+	if (closure.n > 0 && copy_to(&w->local, &w->remote, &closure,
+	    b->conf.builders_use_substitutes, &st) == -1)
+		goto out;
+	t1 = now_ms();
+	*bytes += st.bytes;
+	w->remote.echo_stderr = 1;
+	snprintf(w->prefix, sizeof(w->prefix), "%s> ", n->name);
+	w->remote.log_prefix = w->prefix;
+	if (serve_build_derivation(&w->remote, n->path, &n->d, &inputs,
+	    &b->opts, r) == -1)
+		goto out;
+	w->remote.echo_stderr = 0;
+	t2 = now_ms();
+	if (r->status <= BUILD_ALREADY_VALID ||
+	    r->status == BUILD_RESOLVES_TO_ALREADY_VALID) {
+		if (fetch && fetch_outputs(w, n, bytes) == -1)
+			goto out;
+	}
+	log_debug(2, "%s: %s: inputs %lld ms, build %lld ms, outputs %lld ms",
+	    w->m->uri_text, n->name, (long long)(t1 - t0),
+	    (long long)(t2 - t1), (long long)(now_ms() - t2));
+	rc = 0;
+out:
+	w->remote.echo_stderr = 0;
+	strlist_free(&inputs);
+	strlist_free(&valid);
+	strlist_free(&closure);
+	return rc;
+}
+
+static void
+worker_main(struct build *b, size_t machine, int cmd, int res)
+{
+	struct wctx	 w;
+	FILE		*in;
+	char		 line[BUILD_LINE_MAX], out[BUILD_LINE_MAX];
+	unsigned long	 node;
+	int		 fetch;
+	int64_t		 t0;
+
+	memset(&w, 0, sizeof(w));
+	w.b = b;
+	w.m = &b->ms.v[machine];
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if ((in = fdopen(cmd, "r")) == NULL)
+		_exit(1);
+	t0 = now_ms();
+	if (ssh_open_serve(&w.m->uri, &w.remote) == 0) {
+		w.up = 1;
+		w.remote.timeout_ms = 0;
+	}
+	log_debug(2, "%s: worker ready in %lld ms", w.m->uri_text,
+	    (long long)(now_ms() - t0));
+	while (fgets(line, sizeof(line), in) != NULL) {
+		struct build_result	 r;
+		uint64_t		 bytes = 0;
+		int			 status = -1, fail = FAIL_OTHER;
+
+		memset(&r, 0, sizeof(r));
+		if (sscanf(line, "B %lu %d", &node, &fetch) == 2 &&
+		    node < b->nnodes && w.up) {
+			if (do_build(&w, &b->nodes[node], fetch, &bytes,
+			    &r) == 0) {
+				status = r.status;
+				if (r.status > BUILD_ALREADY_VALID &&
+				    r.status != BUILD_RESOLVES_TO_ALREADY_VALID)
+					log_errx("%s: building %s failed: %s",
+					    w.m->uri_text, b->nodes[node].name,
+					    r.error && *r.error ? r.error :
+					    "no message");
+			} else
+				fail = w.remote.fail;
+			free(r.error);
+		} else if (sscanf(line, "F %lu", &node) == 1 &&
+		    node < b->nnodes && w.up) {
+			if (fetch_outputs(&w, &b->nodes[node], &bytes) == 0)
+				status = BUILD_BUILT;
+			else
+				fail = w.remote.fail;
+		} else if (!w.up)
+			fail = w.remote.fail != FAIL_NONE ? w.remote.fail :
+			    FAIL_OTHER;
+		snprintf(out, sizeof(out), "R %lu %d %d %llu\n", node, status,
+		    fail, (unsigned long long)bytes);
+		if (write(res, out, strlen(out)) != (ssize_t)strlen(out))
+			break;
+		if (status == -1 && (w.remote.fail == FAIL_DROPPED ||
+		    w.remote.fail == FAIL_TIMEOUT || !w.up))
+			w.up = 0;	/* no more jobs over a dead session */
+	}
+	if (w.up)
+		ssh_close(&w.remote);
+	if (w.have_local)
+		store_close(&w.local);
+	_exit(0);
+}
+
+static struct worker *
+worker_start(struct build *b, struct slot *slot)
+{
+	struct worker	*w;
+	int		 c[2], r[2];
+	pid_t		 pid;
+
+	if (b->nworkers >= BUILD_WORKERS_MAX)
+		return NULL;
+	if (pipe(c) == -1 || pipe(r) == -1) {
+		log_err("pipe");
+		return NULL;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1) {
+		log_err("fork");
+		return NULL;
+	}
+	if (pid == 0) {
+		size_t	 i;
+		close(c[1]);
+		close(r[0]);
+		for (i = 0; i < b->nworkers; i++) {
+			close(b->workers[i].cmd);
+			close(b->workers[i].res);
+		}
+		worker_main(b, slot->machine, c[0], r[1]);
+	}
+	close(c[0]);
+	close(r[1]);
+	fcntl(c[1], F_SETFD, FD_CLOEXEC);
+	fcntl(r[0], F_SETFD, FD_CLOEXEC);
+	w = &b->workers[b->nworkers++];
+	memset(w, 0, sizeof(*w));
+	w->pid = pid;
+	w->cmd = c[1];
+	w->res = r[0];
+	/* the slot's record lock stays ours (locks are not inherited):
+	 * it lasts as long as this process, and dies with it */
+	w->slot = *slot;
+	return w;
+}
+
+static int
+send_job(struct build *b, struct worker *w, size_t node, int fetch_only,
+    int fetch)
+{
+	char	 line[BUILD_LINE_MAX];
+
+	if (fetch_only)
+		snprintf(line, sizeof(line), "F %zu\n", node);
+	else
+		snprintf(line, sizeof(line), "B %zu %d\n", node, fetch);
+	if (write(w->cmd, line, strlen(line)) != (ssize_t)strlen(line)) {
+		log_err("worker");
+		return -1;
+	}
+	w->busy = 1;
+	w->node = node;
+	w->fetch = fetch_only;
+	w->started = now_ms();
+	b->running += !fetch_only;
+	return 0;
+}
+
+/* Must node n's outputs come home right after it is built on machine m? */
+static int
+want_home(struct build *b, const struct node *n, size_t m)
+{
+	size_t	 u;
+	char	 r[256];
+
+	if (n->root)
+		return 1;
+	for (u = 0; u < n->nusers; u++) {
+		const struct node *user = &b->nodes[n->users[u]];
+		if (user->needed && !sched_fits(&b->ms.v[m],
+		    user->d.platform, &user->features, r, sizeof(r)))
+			return 1;
+	}
+	return 0;
+}
+
+/* An idle worker on machine m (any machine if m is -1) fitting node n. */
+static struct worker *
+idle_worker(struct build *b, long m, const struct node *n)
+{
+	size_t	 i;
+	char	 r[256];
+
+	for (i = 0; i < b->nworkers; i++) {
+		struct worker *w = &b->workers[i];
+		if (w->busy || w->pid == -1 || b->down[w->slot.machine])
+			continue;
+		if (m != -1 && w->slot.machine != (size_t)m)
+			continue;
+		if (n != NULL && !sched_fits(&b->ms.v[w->slot.machine],
+		    n->d.platform, &n->features, r, sizeof(r)))
+			continue;
+		return w;
+	}
+	return NULL;
+}
+
+static int
+machine_down(void *arg, size_t m)
+{
+	struct build *b = arg;
+
+	return b->down[m];
+}
+
+/* Take a new slot on machine m (or the best fitting one, m = -1). */
+static struct worker *
+new_worker(struct build *b, long m, const struct node *n)
+{
+	struct slot	 slot;
+	size_t		 busy = 0, i;
+	int		 r;
+
+	for (i = 0; i < b->nworkers; i++)
+		busy += b->workers[i].pid != -1;
+	if ((long)busy >= b->jobs)
+		return NULL;
+	if (m == -1)
+		r = sched_pick(&b->sched, n->d.platform, &n->features, &slot,
+		    NULL, 0);
+	else {
+		/* only machine m will do: hide the others from the picker */
+		char	*save = b->down;
+		char	*only = calloc(b->ms.n, 1);
+		if (only == NULL)
+			return NULL;
+		for (i = 0; i < b->ms.n; i++)
+			only[i] = i != (size_t)m || save[i];
+		b->down = only;
+		r = sched_pick(&b->sched, n->d.platform, &n->features, &slot,
+		    NULL, 0);
+		b->down = save;
+		free(only);
+	}
+	if (r != 1)
+		return NULL;
+	log_debug(1, "%s: chosen for %s (system %s)", b->ms.v[slot.machine].uri_text,
+	    n->name, n->d.platform);
+	return worker_start(b, &slot);
+}
+
+/*
+ * Start what can start.  A ready node whose missing inputs all sit on one
+ * builder goes there; if they sit on several, they are fetched first.
+ */
+static void
+dispatch(struct build *b)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < b->nnodes; i++) {
+		struct node	*n = &b->nodes[i];
+		long		 at = -1;
+		int		 spread = 0;
+		struct worker	*w;
+		char		 r[256];
+
+		if (n->state != N_READY)
+			continue;
+		for (j = 0; j < n->ndeps; j++) {
+			struct node *d = &b->nodes[n->deps[j]];
+			if (d->state == N_FETCHING)
+				break;	/* on its way home: wait */
+			if (d->state != N_BUILT)
+				continue;
+			if (at == -1)
+				at = (long)d->where;
+			else if ((size_t)at != d->where)
+				spread = 1;
+		}
+		if (j < n->ndeps)
+			continue;
+		if (at != -1 && (spread || b->down[at] ||
+		    !sched_fits(&b->ms.v[at], n->d.platform, &n->features, r,
+		    sizeof(r)))) {
+			/* bring the remote inputs home first */
+			for (j = 0; j < n->ndeps; j++) {
+				struct node *d = &b->nodes[n->deps[j]];
+				if (d->state != N_BUILT)
+					continue;
+				if ((w = idle_worker(b, (long)d->where,
+				    NULL)) == NULL && (w = new_worker(b,
+				    (long)d->where, d)) == NULL)
+					continue;
+				if (send_job(b, w, n->deps[j], 1, 1) == 0)
+					d->state = N_FETCHING;
+			}
+			continue;
+		}
+		if ((w = idle_worker(b, at, n)) == NULL &&
+		    (w = new_worker(b, at, n)) == NULL)
+			continue;
+		if (send_job(b, w, i, 0, want_home(b, n, w->slot.machine)) == 0) {
+			n->state = N_RUNNING;
+			progress(b, "building %s on %s", n->name,
+			    b->ms.v[w->slot.machine].uri_text);
+		}
+	}
+}
+
+/* Nix's exit status bits for a failed build result. */
+static void
+account_failure(struct build *b, int status)
+{
+	switch (status) {
+	case BUILD_TIMED_OUT:
+		b->mask |= 0x04 | 0x01;
+		break;
+	case BUILD_OUTPUT_REJECTED:
+		b->mask |= 0x04 | 0x02;
+		break;
+	case BUILD_NOT_DETERMINISTIC:
+		b->mask |= 0x08;
+		break;
+	case BUILD_PERMANENT_FAILURE:
+	case BUILD_INPUT_REJECTED:
+	case BUILD_TRANSIENT_FAILURE:
+	case BUILD_LOG_LIMIT_EXCEEDED:
+		b->mask |= 0x04;
+		break;
+	default:
+		b->misc = 1;
+	}
+}
+
+static void
+fail_users(struct build *b, size_t i)
+{
+	size_t	 u;
+
+	for (u = 0; u < b->nodes[i].nusers; u++) {
+		struct node *user = &b->nodes[b->nodes[i].users[u]];
+		if (user->needed && user->state == N_WAIT) {
+			user->state = N_FAILED;
+			fail_users(b, b->nodes[i].users[u]);
+		}
+	}
+}
+
+static void
+finished(struct build *b, size_t i)
+{
+	size_t	 u;
+
+	for (u = 0; u < b->nodes[i].nusers; u++) {
+		struct node *user = &b->nodes[b->nodes[i].users[u]];
+		if (user->needed && user->state == N_WAIT &&
+		    --user->waiting == 0)
+			user->state = N_READY;
+	}
+}
+
+/* A worker answered. */
+static void
+result(struct build *b, struct worker *w, const char *line)
+{
+	unsigned long		 node;
+	int			 status, fail;
+	unsigned long long	 bytes;
+	struct node		*n;
+	int64_t			 ms = now_ms() - w->started;
+
+	if (sscanf(line, "R %lu %d %d %llu", &node, &status, &fail,
+	    &bytes) != 4 || node != w->node) {
+		log_errx("a worker answered \"%s\"", line);
+		return;
+	}
+	w->busy = 0;
+	b->copied += bytes;
+	n = &b->nodes[node];
+	if (!w->fetch)
+		b->running--;
+	if (status == -1) {
+		/* the connection failed: the builder, not the derivation */
+		if (fail == FAIL_DROPPED || fail == FAIL_TIMEOUT ||
+		    fail == FAIL_UNREACHABLE || fail == FAIL_AUTH ||
+		    fail == FAIL_HOSTKEY || fail == FAIL_NOREMOTE ||
+		    fail == FAIL_BANNER || fail == FAIL_PROTOCOL) {
+			b->down[w->slot.machine] = 1;
+			close(w->cmd);
+			w->cmd = -1;
+		}
+		if (w->fetch) {
+			n->state = N_FAILED;
+			b->misc = 1;
+			fail_users(b, node);
+			return;
+		}
+		if (++n->attempts < 3 && b->down[w->slot.machine]) {
+			log_warnx("%s is down; %s goes elsewhere",
+			    b->ms.v[w->slot.machine].uri_text, n->name);
+			n->state = N_READY;
+			return;
+		}
+		n->state = N_FAILED;
+		b->misc = 1;
+		fail_users(b, node);
+		return;
+	}
+	if (w->fetch) {
+		n->state = N_LOCAL;
+		return;
+	}
+	if (status > BUILD_ALREADY_VALID &&
+	    status != BUILD_RESOLVES_TO_ALREADY_VALID) {
+		n->state = N_FAILED;
+		account_failure(b, status);
+		fail_users(b, node);
+		progress(b, "failed %s on %s", n->name,
+		    b->ms.v[w->slot.machine].uri_text);
+		return;
+	}
+	b->done++;
+	n->where = w->slot.machine;
+	n->state = want_home(b, n, w->slot.machine) ? N_LOCAL : N_BUILT;
+	progress(b, "built %s on %s in %lld ms", n->name,
+	    b->ms.v[w->slot.machine].uri_text, (long long)ms);
+	finished(b, node);
+}
+
+static int
+unfinished(struct build *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->nnodes; i++) {
+		enum node_state s = b->nodes[i].state;
+		if (s == N_WAIT || s == N_READY || s == N_RUNNING ||
+		    s == N_FETCHING || (s == N_BUILT && b->nodes[i].root))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+busy_workers(struct build *b)
+{
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i < b->nworkers; i++)
+		n += b->workers[i].busy;
+	return n;
+}
+
+/* Run the schedule to the end (or the first failure, without -k). */
+static void
+run(struct build *b)
+{
+	struct pollfd	 pfd[BUILD_WORKERS_MAX];
+	size_t		 i;
+	int		 n;
+
+	for (;;) {
+		if (interrupted)
+			break;
+		if (b->mask == 0 && !b->misc)
+			dispatch(b);
+		else if (b->keep_going)
+			dispatch(b);
+		if (busy_workers(b) == 0) {
+			if (!unfinished(b) || b->mask || b->misc)
+				break;
+			/* nothing runs and nothing can start */
+			for (i = 0; i < b->nnodes; i++)
+				if (b->nodes[i].state == N_READY) {
+					log_errx("%s: every builder that "
+					    "could build it is down",
+					    b->nodes[i].name);
+					b->nodes[i].state = N_FAILED;
+					fail_users(b, i);
+				}
+			b->misc = 1;
+			break;
+		}
+		for (i = 0; i < b->nworkers; i++) {
+			pfd[i].fd = b->workers[i].busy ? b->workers[i].res : -1;
+			pfd[i].events = POLLIN;
+		}
+		if ((n = poll(pfd, b->nworkers, 1000)) <= 0)
+			continue;
+		for (i = 0; i < b->nworkers; i++) {
+			struct worker	*w = &b->workers[i];
+			ssize_t		 r;
+			char		*nl;
+
+			if (pfd[i].fd == -1 || pfd[i].revents == 0)
+				continue;
+			r = read(w->res, w->buf + w->len,
+			    sizeof(w->buf) - 1 - w->len);
+			if (r <= 0) {
+				/* the worker died: treat as a dropped link */
+				char	 line[BUILD_LINE_MAX];
+				snprintf(line, sizeof(line), "R %zu -1 %d 0",
+				    w->node, FAIL_DROPPED);
+				result(b, w, line);
+				w->pid = -1;
+				continue;
+			}
+			w->len += (size_t)r;
+			w->buf[w->len] = '\0';
+			if ((nl = strchr(w->buf, '\n')) != NULL) {
+				*nl = '\0';
+				result(b, w, w->buf);
+				w->len = 0;
+			}
+		}
+	}
+	if (b->tty)
+		fputs("\r\033[K", stderr);
+}
+
+static void
+stop_workers(struct build *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->nworkers; i++) {
+		struct worker *w = &b->workers[i];
+		if (w->cmd != -1)
+			close(w->cmd);
+		if (interrupted && w->pid != -1)
+			kill(w->pid, SIGTERM);
+	}
+	for (i = 0; i < b->nworkers; i++) {
+		struct worker *w = &b->workers[i];
+		if (w->pid != -1)
+			waitpid(w->pid, NULL, 0);
+		close(w->res);
+		if (w->slot.fd != -1)
+			close(w->slot.fd);
+	}
+}
+
+/*
+ * nix-instantiate ARGS..., adding the .drv paths it prints as roots.  The
+ * .drv files are GC roots for as long as we run (links in gcdir), so a
+ * garbage collection meanwhile cannot take them.
+ */
+static int
+instantiate(struct build *b, struct args *ia, const char *gcdir)
+{
+	int	 fds[3];
+	pid_t	 pid;
+	FILE	*f;
+	char	 line[PATH_MAX_LEN + 2];
+	int	 status, rc = 0;
+
+	if (args_add(ia, "--add-root") == -1 ||
+	    args_add(ia, "%s/drv", gcdir) == -1 ||
+	    args_add(ia, "--indirect") == -1)
+		return -1;
+	if (spawn(ia->list, fds, &pid, " (install Nix)") == -1)
+		return -1;
+	close(fds[0]);
+	if ((f = fdopen(fds[1], "r")) == NULL) {
+		log_err("nix-instantiate");
+		return -1;
+	}
+	/* its stderr is the user's business: pass it on */
+	{
+		char	 buf[4096];
+		ssize_t	 n;
+		while ((n = read(fds[2], buf, sizeof(buf))) > 0)
+			(void)!write(STDERR_FILENO, buf, (size_t)n);
+		close(fds[2]);
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char	 real[PATH_MAX_LEN];
+
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '\0')
+			continue;
+		/* with --add-root it prints the root link, not the .drv */
+		if (strncmp(line, STORE_DIR "/", strlen(STORE_DIR) + 1) != 0 &&
+		    realpath(line, real) != NULL)
+			strlcpy(line, real, sizeof(line));
+		if (node_add(b, line) == -1)
+			rc = -1;
+	}
+	fclose(f);
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_errx("nix-instantiate failed (exit %d)",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return -1;
+	}
+	return rc;
+}
+
+/* -o LINK: GC-rooted links, as nix-build makes them. */
+static int
+make_links(struct build *b, size_t nroots, const char *link)
+{
+	size_t	 i, o;
+	int	 rc = 0;
+
+	for (i = 0; i < nroots; i++) {
+		struct node *n = &b->nodes[i];
+		for (o = 0; o < n->d.noutputs; o++) {
+			char	 name[PATH_MAX_LEN];
+			char	*argv[] = { "nix-store", "--realise",
+			    "--add-root", name, "--indirect",
+			    n->d.outputs[o].path, NULL };
+			int	 fds[3], status;
+			pid_t	 pid;
+			char	 buf[4096];
+
+			snprintf(name, sizeof(name), "%s%s%.0zu%s%s", link,
+			    i > 0 ? "-" : "", i > 0 ? i + 1 : 0,
+			    strcmp(n->d.outputs[o].name, "out") ? "-" : "",
+			    strcmp(n->d.outputs[o].name, "out") ?
+			    n->d.outputs[o].name : "");
+			if (spawn(argv, fds, &pid, NULL) == -1)
+				return -1;
+			close(fds[0]);
+			while (read(fds[1], buf, sizeof(buf)) > 0)
+				;
+			while (read(fds[2], buf, sizeof(buf)) > 0)
+				;
+			close(fds[1]);
+			close(fds[2]);
+			waitpid(pid, &status, 0);
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+				log_errx("cannot make the GC root %s", name);
+				rc = -1;
+			}
+		}
+	}
+	return rc;
+}
+
+static void
+print_results(struct build *b, size_t nroots)
+{
+	size_t	 i, o;
+
+	if (b->json)
+		putchar('[');
+	for (i = 0; i < nroots; i++) {
+		struct node *n = &b->nodes[i];
+		if (b->json) {
+			printf("%s{\"drvPath\":", i ? "," : "");
+			json_string(stdout, n->path);
+			printf(",\"outputs\":{");
+		}
+		for (o = 0; o < n->d.noutputs; o++) {
+			if (b->json) {
+				printf("%s", o ? "," : "");
+				json_string(stdout, n->d.outputs[o].name);
+				putchar(':');
+				json_string(stdout, n->d.outputs[o].path);
+			} else
+				printf("%s\n", n->d.outputs[o].path);
+		}
+		if (b->json)
+			printf("}}");
+	}
+	if (b->json)
+		printf("]\n");
+}
+
+/* Remove the root links nix-instantiate made, and their directory. */
+static void
+remove_dir(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*e;
+	char		 p[PATH_MAX_LEN];
+
+	if ((d = opendir(dir)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+static int
+usage(void)
+{
+	log_errx("usage: nix-offload build [--builders SPEC] [--option NAME "
+	    "VALUE] [-o LINK] [-j N] [--keep-going] [--json] [-A ATTR] "
+	    "[--arg NAME EXPR] [--argstr NAME STRING] DRV|FILE.nix|EXPR ...");
+	return EXIT_USAGE;
+}
+
+int
+cmd_build(int argc, char **argv)
+{
+	struct build	 b;
+	struct args	 ia = { NULL, 0, 0 };
+	struct strlist	 exprs = { NULL, 0, 0 };
+	struct conn	 local;
+	const char	*link = NULL;
+	size_t		 nroots, i;
+	int		 r, rc = EXIT_ERROR, have_local = 0, need_inst = 0;
+	int64_t		 t0 = 0;
+	char		 gcdir[PATH_MAX_LEN] = "";
+	char		*end;
+
+	memset(&b, 0, sizeof(b));
+	conf_init(&b.conf);
+	b.tty = isatty(STDERR_FILENO);
+	if (args_add(&ia, "nix-instantiate") == -1)
+		return EXIT_ERROR;
+	for (i = 1; i < (size_t)argc; i++) {
+		int	 ii = (int)i;
+		if ((r = conf_option(&b.conf, argc, argv, &ii)) == -1)
+			goto usage;
+		i = (size_t)ii;
+		if (r == 1)
+			continue;
+		if (strcmp(argv[i], "-o") == 0 && i + 1 < (size_t)argc)
+			link = argv[++i];
+		else if (strcmp(argv[i], "-j") == 0 && i + 1 < (size_t)argc) {
+			b.jobs = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || b.jobs < 1 ||
+			    b.jobs > BUILD_WORKERS_MAX)
+				goto usage;
+		} else if (strcmp(argv[i], "--keep-going") == 0 ||
+		    strcmp(argv[i], "-k") == 0)
+			b.keep_going = 1;
+		else if (strcmp(argv[i], "--json") == 0)
+			b.json = 1;
+		else if (strcmp(argv[i], "-v") == 0)
+			verbose++;
+		else if (strcmp(argv[i], "-A") == 0 && i + 1 < (size_t)argc) {
+			if (args_add(&ia, "-A") == -1 ||
+			    args_add(&ia, "%s", argv[++i]) == -1)
+				goto out;
+		} else if ((strcmp(argv[i], "--arg") == 0 ||
+		    strcmp(argv[i], "--argstr") == 0) &&
+		    i + 2 < (size_t)argc) {
+			if (args_add(&ia, "%s", argv[i]) == -1 ||
+			    args_add(&ia, "%s", argv[i + 1]) == -1 ||
+			    args_add(&ia, "%s", argv[i + 2]) == -1)
+				goto out;
+			i += 2;
+		} else if (argv[i][0] == '-')
+			goto usage;
+		else if (strlist_add(&exprs, argv[i]) == -1)
+			goto out;
+	}
+	if (exprs.n == 0)
+		goto usage;
+	t0 = now_ms();
+	if (builders_load(&b.conf, &b.ms) == -1) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	b.opts.max_silent_time = (uint64_t)b.conf.max_silent_time;
+	b.opts.timeout = (uint64_t)b.conf.timeout;
+	/* roots first: .drv paths as given, then what nix-instantiate says */
+	for (i = 0; i < exprs.n; i++) {
+		size_t	 l = strlen(exprs.v[i]);
+		if (l > 4 && strcmp(exprs.v[i] + l - 4, ".drv") == 0) {
+			if (node_add(&b, exprs.v[i]) == -1)
+				goto out;
+			continue;
+		}
+		need_inst = 1;
+		if (access(exprs.v[i], F_OK) == 0) {
+			if (args_add(&ia, "%s", exprs.v[i]) == -1)
+				goto out;
+		} else if (args_add(&ia, "-E") == -1 ||
+		    args_add(&ia, "%s", exprs.v[i]) == -1)
+			goto out;
+	}
+	if (need_inst) {
+		snprintf(gcdir, sizeof(gcdir), "%s/nix-offload-roots.XXXXXX",
+		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		if (mkdtemp(gcdir) == NULL) {
+			log_err("%s", gcdir);
+			gcdir[0] = '\0';
+			goto out;
+		}
+		if (instantiate(&b, &ia, gcdir) == -1)
+			goto out;
+	}
+	log_debug(2, "%zu derivations to build, at %lld ms", b.nnodes,
+	    (long long)(now_ms() - t0));
+	nroots = b.nnodes;
+	for (i = 0; i < nroots; i++)
+		b.nodes[i].root = 1;
+	if (load_graph(&b) == -1)
+		goto out;
+	if (store_open(&local) == -1)
+		goto out;
+	have_local = 1;
+	if (check_valid(&b, &local) == -1)
+		goto out;
+	store_close(&local);
+	have_local = 0;
+	mark_needed(&b, nroots);
+	log_debug(2, "%zu derivations in the graph, %zu to build, at %lld ms",
+	    b.nnodes, b.total, (long long)(now_ms() - t0));
+	if (b.total > 0) {
+		if (check_fits(&b) == -1)
+			goto out;
+		if ((b.down = calloc(b.ms.n ? b.ms.n : 1, 1)) == NULL ||
+		    (b.workers = calloc(BUILD_WORKERS_MAX,
+		    sizeof(*b.workers))) == NULL) {
+			log_err("build");
+			goto out;
+		}
+		if (b.jobs == 0)
+			for (i = 0; i < b.ms.n; i++)
+				b.jobs += b.ms.v[i].usable ? b.ms.v[i].max_jobs : 0;
+		if (b.jobs > BUILD_WORKERS_MAX)
+			b.jobs = BUILD_WORKERS_MAX;
+		sched_init(&b.sched, &b.ms);
+		b.sched.down = machine_down;
+		b.sched.arg = &b;
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		run(&b);
+		stop_workers(&b);
+		sched_free(&b.sched);
+	}
+	if (interrupted) {
+		log_errx("interrupted");
+		rc = 128 + interrupted;
+		goto out;
+	}
+	if (b.mask != 0)
+		rc = 0x60 | (int)b.mask;
+	else if (b.misc)
+		rc = EXIT_ERROR;
+	else {
+		for (i = 0; i < nroots; i++)
+			if (b.nodes[i].state != N_LOCAL) {
+				log_errx("%s: not built", b.nodes[i].name);
+				goto out;
+			}
+		if (link != NULL && make_links(&b, nroots, link) == -1)
+			goto out;
+		print_results(&b, nroots);
+		rc = EXIT_OK;
+	}
+out:
+	if (have_local)
+		store_close(&local);
+	if (gcdir[0] != '\0')
+		remove_dir(gcdir);
+	for (i = 0; i < b.nnodes; i++) {
+		free(b.nodes[i].path);
+		drv_free(&b.nodes[i].d);
+		strlist_free(&b.nodes[i].features);
+		free(b.nodes[i].deps);
+		free(b.nodes[i].users);
+	}
+	free(b.nodes);
+	free(b.workers);
+	free(b.down);
+	machines_free(&b.ms);
+	conf_free(&b.conf);
+	args_free(&ia);
+	strlist_free(&exprs);
+	return rc;
+usage:
+	rc = usage();
+	goto out;
+}

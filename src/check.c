@@ -1,0 +1,520 @@
+/*
+ * nix-offload check [--json] [-j N] [--builders SPEC] [--option NAME VALUE]
+ *
+ * The doctor: probe every usable builder in parallel (at most N at a time,
+ * each in a child process of its own, over the builder's control master)
+ * and print a table.  A probe proves the builder is useful, not just up:
+ * the serve handshake, then a tiny path written to its store and read back
+ * (its NAR hash must match), and, from a second session in parallel, the
+ * remote Nix version, free disk and load.
+ */
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "extern.h"
+
+#define CHECK_JOBS_MAX		64
+#define CHECK_INFO_MAX		2048	/* output of the info session */
+#define CHECK_PATH_NAME		"nix-offload-check"
+
+struct probe {
+	int		 done;
+	int		 ok;
+	enum fail	 kind;
+	char		 error[1024];
+	long		 latency_ms;
+	unsigned	 proto, rproto;
+	char		 version[64];
+	int		 writable;
+	long long	 disk_free_kb;	/* -1: unknown */
+	char		 load[32];	/* 1-minute load average, "" unknown */
+	long		 cpus;		/* 0: unknown */
+};
+
+static const char *const kinds[] = {
+	"none", "other", "unreachable", "auth", "hostkey", "no-remote-nix",
+	"banner", "protocol", "dropped", "timeout"
+};
+
+static int
+sink_wire(void *arg, const void *p, size_t n)
+{
+	return wire_write(arg, p, n);
+}
+
+static int
+send_nar(void *arg, struct conn *c)
+{
+	const char	*text = arg;
+	struct nar_sink	 s;
+
+	nar_sink_init(&s, sink_wire, c);
+	return nar_write_file(&s, text, strlen(text), 0);
+}
+
+/*
+ * Write a small path that no builder has yet and read its info back: the
+ * store takes writes, and what it stored is what we sent.
+ */
+static int
+write_test(struct conn *c, const struct store_uri *u)
+{
+	char		 text[256], path[512], hash[80], b32[60];
+	unsigned char	 d[SHA256_LEN];
+	struct nar_sink	 s;
+	struct strlist	 want = { NULL, 0, 0 }, none = { NULL, 0, 0 };
+	struct path_info *pi = NULL;
+	size_t		 n = 0;
+	struct timespec	 ts;
+	int		 rc = -1;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(text, sizeof(text), "nix-offload check of %.100s at %lld.%09ld "
+	    "by pid %ld\n", u->display, (long long)ts.tv_sec, ts.tv_nsec,
+	    (long)getpid());
+	nar_sink_init(&s, NULL, NULL);
+	nar_write_file(&s, text, strlen(text), 0);
+	sha256_final(&s.hash, d);
+	nix32_encode(d, SHA256_LEN, b32);
+	snprintf(hash, sizeof(hash), "sha256:%s", b32);
+	if (path_make(STORE_DIR, "source", d, CHECK_PATH_NAME, path,
+	    sizeof(path)) == -1 || strlist_add(&want, path) == -1) {
+		log_errx("%s: cannot make the test path", u->display);
+		goto out;
+	}
+	if (serve_import_begin(c) == -1 ||
+	    serve_import_path(c, path, &none, "", send_nar, text) == -1 ||
+	    serve_import_end(c) == -1 ||
+	    serve_query_path_infos(c, &want, &pi, &n) == -1)
+		goto out;
+	if (n != 1 || pi[0].nar_hash == NULL ||
+	    strcmp(pi[0].nar_hash, hash) != 0 || pi[0].nar_size != s.size) {
+		log_errx("%s: the builder's store did not keep a test path: "
+		    "wrote %s (%llu bytes), read back %s", u->display, hash,
+		    (unsigned long long)s.size,
+		    n == 1 && pi[0].nar_hash ? pi[0].nar_hash : "nothing");
+		c->fail = FAIL_OTHER;
+		goto out;
+	}
+	rc = 0;
+out:
+	serve_path_infos_free(pi, n);
+	strlist_free(&want);
+	return rc;
+}
+
+/* The second session: version, free disk, load, cores; one shell line. */
+static int
+start_info(const struct store_uri *u, struct conn *ic)
+{
+	struct args	 w = { NULL, 0, 0 }, prog = { NULL, 0, 0 };
+	char		*p = NULL, *script = NULL;
+	int		 rc = -1;
+	size_t		 len;
+
+	if (shell_split(u->remote_program ? u->remote_program : "nix-store",
+	    &prog) == -1 || (p = shell_join(prog.list)) == NULL)
+		goto out;
+	len = strlen(p) + 200;
+	if ((script = malloc(len)) == NULL)
+		goto out;
+	snprintf(script, len, "%s --version; df -Pk " STORE_DIR
+	    " 2>/dev/null | tail -n 1; cat /proc/loadavg 2>/dev/null; "
+	    "nproc 2>/dev/null", p);
+	if (args_add(&w, "sh") == -1 || args_add(&w, "-c") == -1 ||
+	    args_add(&w, "%s", script) == -1)
+		goto out;
+	rc = ssh_open(u, w.list, ic);
+out:
+	free(p);
+	free(script);
+	args_free(&w);
+	args_free(&prog);
+	return rc;
+}
+
+static void
+finish_info(struct conn *ic, struct probe *r)
+{
+	char	 buf[CHECK_INFO_MAX], *line, *next, *s;
+	int	 k = 0;
+
+	ic->timeout_ms = 10000;
+	if (wire_read_all(ic, buf, sizeof(buf)) <= 0) {
+		ssh_close(ic);
+		return;
+	}
+	ssh_close(ic);
+	for (line = buf; line != NULL && *line != '\0'; line = next, k++) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((s = strstr(line, "(Nix) ")) != NULL)
+			snprintf(r->version, sizeof(r->version), "%.*s",
+			    (int)strcspn(s + 6, " "), s + 6);
+		else if (line[0] == '/' || strncmp(line, "Filesystem", 10) == 0) {
+			/* df -P: FS 1024-blocks Used Available Capacity Mount */
+			long long blocks, used, avail;
+			char fs[256];
+			if (sscanf(line, "%255s %lld %lld %lld", fs, &blocks,
+			    &used, &avail) == 4)
+				r->disk_free_kb = avail;
+		} else if (strchr(line, '/') != NULL && r->load[0] == '\0')
+			snprintf(r->load, sizeof(r->load), "%.*s",
+			    (int)strcspn(line, " "), line);
+		else if (r->cpus == 0)
+			r->cpus = strtol(line, NULL, 10);
+	}
+}
+
+/* One builder, in a child process: fill in r. */
+static void
+probe(const struct machine *m, struct probe *r)
+{
+	struct conn	 c, ic;
+	int		 have_ic = 0;
+	int64_t		 t0 = now_ms();
+
+	memset(r, 0, sizeof(*r));
+	r->done = 1;
+	r->disk_free_kb = -1;
+	if (ssh_start_serve(&m->uri, &c) == -1) {
+		r->kind = FAIL_OTHER;
+		goto fail;
+	}
+	if (ssh_wait_master(&m->uri, &c))
+		have_ic = start_info(&m->uri, &ic) == 0;
+	if (serve_handshake(&c) == -1) {
+		ssh_kill(&c);
+		if (have_ic)
+			ssh_kill(&ic);
+		r->kind = c.fail != FAIL_NONE ? c.fail : FAIL_OTHER;
+		goto fail;
+	}
+	r->latency_ms = (long)(now_ms() - t0);
+	r->proto = c.version;
+	r->rproto = c.remote_version;
+	if (!have_ic)
+		have_ic = start_info(&m->uri, &ic) == 0;
+	if (write_test(&c, &m->uri) == -1) {
+		ssh_kill(&c);
+		if (have_ic)
+			ssh_kill(&ic);
+		r->kind = c.fail != FAIL_NONE ? c.fail : FAIL_OTHER;
+		goto fail;
+	}
+	r->writable = 1;
+	ssh_close(&c);
+	if (have_ic)
+		finish_info(&ic, r);
+	r->ok = 1;
+	return;
+fail:
+	snprintf(r->error, sizeof(r->error), "%s", log_last());
+}
+
+/* Run the probes, at most jobs at a time; results land in res[i]. */
+static int
+probe_all(const struct machines *ms, struct probe *res, int jobs)
+{
+	pid_t	*pids;
+	int	*fds;
+	size_t	 next = 0, running = 0, i;
+
+	if ((pids = calloc(ms->n, sizeof(*pids))) == NULL ||
+	    (fds = calloc(ms->n, sizeof(*fds))) == NULL) {
+		free(pids);
+		log_err("check");
+		return -1;
+	}
+	for (i = 0; i < ms->n; i++)
+		fds[i] = -1;
+	fflush(stdout);
+	fflush(stderr);
+	for (;;) {
+		while (running < (size_t)jobs && next < ms->n) {
+			int	 p[2];
+			i = next++;
+			if (!ms->v[i].usable)
+				continue;
+			if (pipe(p) == -1 || (pids[i] = fork()) == -1) {
+				log_err("check: cannot start a probe");
+				continue;
+			}
+			if (pids[i] == 0) {
+				struct probe	 r;
+				close(p[0]);
+				log_quiet(1);
+				probe(&ms->v[i], &r);
+				(void)!write(p[1], &r, sizeof(r));
+				_exit(0);
+			}
+			close(p[1]);
+			fds[i] = p[0];
+			running++;
+		}
+		if (running == 0)
+			break;
+		/* a result is written whole or not at all: read it at EOF */
+		for (i = 0; i < ms->n; i++) {
+			struct pollfd	 pfd;
+			ssize_t		 n;
+
+			if (fds[i] == -1)
+				continue;
+			pfd.fd = fds[i];
+			pfd.events = POLLIN;
+			if (poll(&pfd, 1, 10) <= 0)
+				continue;
+			while ((n = read(fds[i], &res[i], sizeof(res[i]))) == -1 &&
+			    errno == EINTR)
+				;
+			if (n != (ssize_t)sizeof(res[i])) {
+				memset(&res[i], 0, sizeof(res[i]));
+				res[i].done = 1;
+				res[i].kind = FAIL_OTHER;
+				snprintf(res[i].error, sizeof(res[i].error),
+				    "%s: the probe died", ms->v[i].uri_text);
+			}
+			close(fds[i]);
+			fds[i] = -1;
+			waitpid(pids[i], NULL, 0);
+			running--;
+		}
+	}
+	free(pids);
+	free(fds);
+	return 0;
+}
+
+static void
+json_list(const struct strlist *l)
+{
+	size_t	 i;
+
+	putchar('[');
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			putchar(',');
+		json_string(stdout, l->v[i]);
+	}
+	putchar(']');
+}
+
+static void
+print_json(const struct machines *ms, const struct probe *res)
+{
+	size_t	 i;
+
+	putchar('[');
+	for (i = 0; i < ms->n; i++) {
+		const struct machine	*m = &ms->v[i];
+		const struct probe	*r = &res[i];
+
+		printf("%s{\"uri\":", i > 0 ? "," : "");
+		json_string(stdout, m->uri_text);
+		printf(",\"usable\":%s,\"ok\":%s", m->usable ? "true" : "false",
+		    r->ok ? "true" : "false");
+		if (!m->usable) {
+			printf(",\"error\":");
+			json_string(stdout, m->unusable_why ?
+			    m->unusable_why : "not usable");
+		} else if (!r->ok) {
+			printf(",\"error\":");
+			json_string(stdout, r->error);
+			printf(",\"kind\":\"%s\"", kinds[r->kind]);
+		} else {
+			printf(",\"latencyMs\":%ld,\"protocol\":\"%u.%u\","
+			    "\"remoteProtocol\":\"%u.%u\",\"writable\":true",
+			    r->latency_ms, r->proto >> 8, r->proto & 0xff,
+			    r->rproto >> 8, r->rproto & 0xff);
+			printf(",\"version\":");
+			if (r->version[0] != '\0')
+				json_string(stdout, r->version);
+			else
+				printf("null");
+			if (r->disk_free_kb >= 0)
+				printf(",\"diskFreeBytes\":%lld",
+				    r->disk_free_kb * 1024);
+			else
+				printf(",\"diskFreeBytes\":null");
+			printf(",\"load\":%s", r->load[0] ? r->load : "null");
+			if (r->cpus > 0)
+				printf(",\"cpus\":%ld", r->cpus);
+			else
+				printf(",\"cpus\":null");
+		}
+		printf(",\"systems\":");
+		json_list(&m->systems);
+		printf(",\"supportedFeatures\":");
+		json_list(&m->supported);
+		printf(",\"mandatoryFeatures\":");
+		json_list(&m->mandatory);
+		printf("}");
+	}
+	printf("]\n");
+}
+
+static void
+join(const struct strlist *l, char *out, size_t sz)
+{
+	size_t	 i;
+
+	out[0] = '\0';
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			strlcat(out, ",", sz);
+		strlcat(out, l->v[i], sz);
+	}
+	if (l->n == 0)
+		strlcpy(out, "-", sz);
+}
+
+static void
+print_table(const struct machines *ms, const struct probe *res)
+{
+	char	 cells[9][256];
+	int	 w[9] = { 7, 6, 3, 5, 3, 7, 8, 4, 4 }, k;
+	size_t	 i, pass;
+	static const char *const head[9] = { "BUILDER", "STATUS", "RTT",
+	    "PROTO", "NIX", "SYSTEMS", "FEATURES", "DISK", "LOAD" };
+
+	/* twice: once to size the columns, once to print */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			for (k = 0; k < 9; k++)
+				printf("%-*s%s", k < 8 ? w[k] : 0, head[k],
+				    k < 8 ? "  " : "\n");
+		}
+		for (i = 0; i < ms->n; i++) {
+			const struct machine	*m = &ms->v[i];
+			const struct probe	*r = &res[i];
+			char			 f1[96], f2[96];
+
+			for (k = 0; k < 9; k++)
+				strlcpy(cells[k], "-", sizeof(cells[k]));
+			snprintf(cells[0], sizeof(cells[0]), "%s", m->uri_text);
+			strlcpy(cells[1], !m->usable ? "skipped" :
+			    r->ok ? "up" : "down", sizeof(cells[1]));
+			join(&m->systems, cells[5], sizeof(cells[5]));
+			join(&m->supported, f1, sizeof(f1));
+			join(&m->mandatory, f2, sizeof(f2));
+			if (m->mandatory.n > 0)
+				snprintf(cells[6], sizeof(cells[6]),
+				    "%s (mandatory %s)", f1, f2);
+			else
+				strlcpy(cells[6], f1, sizeof(cells[6]));
+			if (r->ok) {
+				snprintf(cells[2], sizeof(cells[2]), "%ldms",
+				    r->latency_ms);
+				snprintf(cells[3], sizeof(cells[3]), "%u.%u",
+				    r->proto >> 8, r->proto & 0xff);
+				if (r->version[0])
+					strlcpy(cells[4], r->version,
+					    sizeof(cells[4]));
+				if (r->disk_free_kb >= 0)
+					snprintf(cells[7], sizeof(cells[7]),
+					    "%.1fG", r->disk_free_kb / 1048576.0);
+				if (r->load[0] && r->cpus > 0)
+					snprintf(cells[8], sizeof(cells[8]),
+					    "%s/%ld", r->load, r->cpus);
+				else if (r->load[0])
+					strlcpy(cells[8], r->load,
+					    sizeof(cells[8]));
+			}
+			for (k = 0; k < 9; k++) {
+				int len = (int)strlen(cells[k]);
+				if (pass == 0 && len > w[k])
+					w[k] = len;
+				if (pass == 1)
+					printf("%-*s%s", k < 8 ? w[k] : 0,
+					    cells[k], k < 8 ? "  " : "\n");
+			}
+			if (pass == 1 && !m->usable)
+				printf("  %s\n", m->unusable_why ?
+				    m->unusable_why : "not usable");
+			else if (pass == 1 && !r->ok)
+				printf("  %s\n", r->error);
+		}
+	}
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+	struct conf	 conf;
+	struct machines	 ms = { NULL, 0 };
+	struct probe	*res;
+	long		 jobs = 0;
+	int		 json = 0, i, rc, r, usable = 0, up = 0;
+	size_t		 k;
+	char		*end;
+
+	conf_init(&conf);
+	for (i = 1; i < argc; i++) {
+		if ((r = conf_option(&conf, argc, argv, &i)) == -1) {
+			conf_free(&conf);
+			return EXIT_USAGE;
+		}
+		if (r == 1)
+			continue;
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[i], "-v") == 0)
+			verbose++;
+		else if (strcmp(argv[i], "-j") == 0 && i + 1 < argc) {
+			jobs = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || jobs < 1 || jobs > CHECK_JOBS_MAX) {
+				log_errx("check: -j takes a number from 1 to %d",
+				    CHECK_JOBS_MAX);
+				conf_free(&conf);
+				return EXIT_USAGE;
+			}
+		} else {
+			log_errx("usage: nix-offload check [--json] [-j N] "
+			    "[--builders SPEC] [--option NAME VALUE]");
+			conf_free(&conf);
+			return EXIT_USAGE;
+		}
+	}
+	if (builders_load(&conf, &ms) == -1) {
+		conf_free(&conf);
+		return EXIT_USAGE;
+	}
+	if ((res = calloc(ms.n ? ms.n : 1, sizeof(*res))) == NULL) {
+		log_err("check");
+		machines_free(&ms);
+		conf_free(&conf);
+		return EXIT_ERROR;
+	}
+	if (jobs == 0)
+		jobs = ms.n < 16 ? (long)ms.n : 16;
+	if (jobs == 0)
+		jobs = 1;
+	probe_all(&ms, res, (int)jobs);
+	for (k = 0; k < ms.n; k++) {
+		if (!ms.v[k].usable)
+			continue;
+		usable++;
+		up += res[k].ok;
+	}
+	if (json)
+		print_json(&ms, res);
+	else if (ms.n == 0)
+		printf("no builders configured (builders = %s)\n",
+		    conf.builders ? conf.builders : "");
+	else
+		print_table(&ms, res);
+	rc = up == usable ? EXIT_OK : EXIT_ERROR;
+	if (!json && ms.n > 0)
+		printf("%d of %d usable builders up\n", up, usable);
+	free(res);
+	machines_free(&ms);
+	conf_free(&conf);
+	return fflush(stdout) == 0 ? rc : EXIT_ERROR;
+}

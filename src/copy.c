@@ -1,0 +1,419 @@
+/*
+ * Copying closures between the local store and a builder.
+ *
+ * To a builder: one QueryValidPaths for the whole closure (lock = 1, so
+ * the builder holds what it has against garbage collection for the
+ * session), then every missing path in one ImportPaths stream, NARs read
+ * straight from /nix/store through a fixed buffer.  One round trip, not
+ * one per path.
+ *
+ * From a builder: the NARs of the missing paths are requested in batches
+ * (DumpStorePath, pipelined), each validated and hashed on the way and fed
+ * to the local store's ImportPaths stream; a NAR whose hash or size is not
+ * what the builder said is never registered.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "extern.h"
+
+#define COPY_PIPELINE	64	/* dump requests in flight */
+
+/* Sort path infos so that every path comes after its references. */
+static int
+cmp_info(const void *a, const void *b)
+{
+	return strcmp(((const struct path_info *)a)->path,
+	    ((const struct path_info *)b)->path);
+}
+
+static int
+topo_sort(struct path_info *v, size_t n, size_t **orderp)
+{
+	size_t	*order, *indeg, *stack, i, j, k, ns = 0, no = 0;
+
+	qsort(v, n, sizeof(*v), cmp_info);
+	order = calloc(n + 1, sizeof(*order));
+	indeg = calloc(n + 1, sizeof(*indeg));
+	stack = calloc(n + 1, sizeof(*stack));
+	if (order == NULL || indeg == NULL || stack == NULL) {
+		log_err("copy");
+		goto fail;
+	}
+	/* indeg[i]: references of i inside the set, itself excluded */
+	for (i = 0; i < n; i++)
+		for (j = 0; j < v[i].refs.n; j++) {
+			struct path_info key, *hit;
+			key.path = v[i].refs.v[j];
+			hit = bsearch(&key, v, n, sizeof(*v), cmp_info);
+			if (hit != NULL && hit != &v[i])
+				indeg[i]++;
+		}
+	for (i = 0; i < n; i++)
+		if (indeg[i] == 0)
+			stack[ns++] = i;
+	while (ns > 0) {
+		i = stack[--ns];
+		order[no++] = i;
+		/* paths referring to i lose one dependency */
+		for (k = 0; k < n; k++) {
+			if (indeg[k] == 0 || k == i)
+				continue;
+			for (j = 0; j < v[k].refs.n; j++)
+				if (strcmp(v[k].refs.v[j], v[i].path) == 0) {
+					if (--indeg[k] == 0)
+						stack[ns++] = k;
+					break;
+				}
+		}
+	}
+	if (no != n) {
+		log_errx("copy: the references of %zu paths form a cycle",
+		    n - no);
+		goto fail;
+	}
+	free(indeg);
+	free(stack);
+	*orderp = order;
+	return 0;
+fail:
+	free(order);
+	free(indeg);
+	free(stack);
+	return -1;
+}
+
+static int
+sink_wire(void *arg, const void *p, size_t n)
+{
+	return wire_write(arg, p, n);
+}
+
+struct dump_arg {
+	const struct path_info	*pi;
+	struct copy_stats	*st;
+};
+
+/* Send a local path's NAR, and check it is what the local store holds. */
+static int
+send_local(void *arg, struct conn *c)
+{
+	struct dump_arg	*d = arg;
+	struct nar_sink	 s;
+	unsigned char	 h[SHA256_LEN];
+	char		 b32[64], want[80];
+
+	nar_sink_init(&s, sink_wire, c);
+	if (nar_dump_path(d->pi->path, &s) == -1)
+		return -1;
+	if (s.failed)
+		return -1;
+	sha256_final(&s.hash, h);
+	nix32_encode(h, SHA256_LEN, b32);
+	snprintf(want, sizeof(want), "sha256:%s", b32);
+	if (s.size != d->pi->nar_size || (d->pi->nar_hash != NULL &&
+	    strcmp(d->pi->nar_hash, want) != 0)) {
+		log_errx("local store: %s is corrupt: its contents hash to "
+		    "%s (%llu bytes), the store says %s (%llu bytes); "
+		    "run nix-store --verify --check-contents --repair",
+		    d->pi->path, want, (unsigned long long)s.size,
+		    d->pi->nar_hash ? d->pi->nar_hash : "?",
+		    (unsigned long long)d->pi->nar_size);
+		return -1;
+	}
+	d->st->bytes += s.size;
+	d->st->paths++;
+	return 0;
+}
+
+/*
+ * Make the builder have every path of closure (local paths, in any
+ * order).  substitute lets the builder fetch them from its own
+ * substituters first.
+ */
+int
+copy_to(struct conn *local, struct conn *remote, const struct strlist *closure,
+    int substitute, struct copy_stats *st)
+{
+	struct strlist	 valid = { NULL, 0, 0 }, missing = { NULL, 0, 0 };
+	struct path_info *pi = NULL;
+	size_t		 n = 0, i, j, *order = NULL;
+	int		 rc = -1;
+
+	if (closure->n == 0)
+		return 0;
+	if (serve_query_valid_paths(remote, closure, 1, substitute,
+	    &valid) == -1)
+		goto out;
+	for (i = 0; i < closure->n; i++) {
+		for (j = 0; j < valid.n; j++)
+			if (strcmp(valid.v[j], closure->v[i]) == 0)
+				break;
+		if (j == valid.n && strlist_add(&missing, closure->v[i]) == -1)
+			goto out;
+	}
+	log_debug(1, "%s: has %zu of %zu paths, sending %zu", remote->host,
+	    valid.n, closure->n, missing.n);
+	if (missing.n == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (serve_query_path_infos(local, &missing, &pi, &n) == -1)
+		goto out;
+	if (n != missing.n) {
+		log_errx("local store: %zu of %zu paths to send are not valid "
+		    "here", missing.n - n, missing.n);
+		goto out;
+	}
+	if (topo_sort(pi, n, &order) == -1)
+		goto out;
+	if (serve_import_begin(remote) == -1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct dump_arg	 d = { &pi[order[i]], st };
+		if (serve_import_path(remote, pi[order[i]].path,
+		    &pi[order[i]].refs, pi[order[i]].deriver, send_local,
+		    &d) == -1)
+			goto out;
+	}
+	if (serve_import_end(remote) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(order);
+	serve_path_infos_free(pi, n);
+	strlist_free(&valid);
+	strlist_free(&missing);
+	return rc;
+}
+
+struct fetch_arg {
+	struct conn		*remote;
+	const struct path_info	*pi;
+	struct copy_stats	*st;
+};
+
+/*
+ * Pass a builder's NAR on to the local import; the trailer that would
+ * register the path is only written after its hash and size check out.
+ */
+static int
+recv_remote(void *arg, struct conn *local)
+{
+	struct fetch_arg	*f = arg;
+	struct nar_sink		 s;
+	unsigned char		 h[SHA256_LEN];
+	char			 b32[64], got[80];
+
+	nar_sink_init(&s, sink_wire, local);
+	if (serve_dump_read(f->remote, f->pi->path, &s) == -1)
+		return -1;
+	sha256_final(&s.hash, h);
+	nix32_encode(h, SHA256_LEN, b32);
+	snprintf(got, sizeof(got), "sha256:%s", b32);
+	if (s.size != f->pi->nar_size || f->pi->nar_hash == NULL ||
+	    strcmp(f->pi->nar_hash, got) != 0) {
+		log_errx("%s: %s arrived with hash %s (%llu bytes), but the "
+		    "builder said %s (%llu bytes): not imported",
+		    f->remote->host, f->pi->path, got,
+		    (unsigned long long)s.size,
+		    f->pi->nar_hash ? f->pi->nar_hash : "none",
+		    (unsigned long long)f->pi->nar_size);
+		f->remote->fail = FAIL_PROTOCOL;
+		return -1;
+	}
+	f->st->bytes += s.size;
+	f->st->paths++;
+	return 0;
+}
+
+/*
+ * Bring paths (and nothing else: the caller passes a closure) from the
+ * builder into the local store.
+ */
+int
+copy_from(struct conn *remote, struct conn *local, const struct strlist *paths,
+    struct copy_stats *st)
+{
+	struct strlist	 valid = { NULL, 0, 0 }, missing = { NULL, 0, 0 };
+	struct path_info *pi = NULL;
+	size_t		 n = 0, i, j, sent = 0, *order = NULL;
+	int		 rc = -1;
+
+	if (paths->n == 0)
+		return 0;
+	if (serve_query_valid_paths(local, paths, 0, 0, &valid) == -1)
+		goto out;
+	for (i = 0; i < paths->n; i++) {
+		for (j = 0; j < valid.n; j++)
+			if (strcmp(valid.v[j], paths->v[i]) == 0)
+				break;
+		if (j == valid.n && strlist_add(&missing, paths->v[i]) == -1)
+			goto out;
+	}
+	if (missing.n == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (serve_query_path_infos(remote, &missing, &pi, &n) == -1)
+		goto out;
+	if (n != missing.n) {
+		log_errx("%s: %zu of %zu paths to fetch are not valid there",
+		    remote->host, missing.n - n, missing.n);
+		goto out;
+	}
+	if (topo_sort(pi, n, &order) == -1)
+		goto out;
+	if (serve_import_begin(local) == -1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct fetch_arg f = { remote, &pi[order[i]], st };
+		/* keep up to COPY_PIPELINE requests ahead */
+		for (; sent < n && sent < i + COPY_PIPELINE; sent++)
+			if (serve_dump_request(remote,
+			    pi[order[sent]].path) == -1)
+				goto out;
+		if (serve_import_path(local, pi[order[i]].path,
+		    &pi[order[i]].refs, pi[order[i]].deriver, recv_remote,
+		    &f) == -1)
+			goto out;
+	}
+	if (serve_import_end(local) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(order);
+	serve_path_infos_free(pi, n);
+	strlist_free(&valid);
+	strlist_free(&missing);
+	return rc;
+}
+
+/*
+ * A path as the user gave it (a store path, a path inside one, or a link
+ * to one such as ./result) -> the store path, into out.
+ */
+static int
+to_store_path(const char *arg, char *out, size_t sz)
+{
+	char		 buf[PATH_MAX_LEN];
+	const char	*p = arg;
+	size_t		 dl = strlen(STORE_DIR), n;
+
+	if (strncmp(arg, STORE_DIR "/", dl + 1) != 0) {
+		if (realpath(arg, buf) == NULL) {
+			log_err("%s", arg);
+			return -1;
+		}
+		p = buf;
+	}
+	n = strcspn(p + (strncmp(p, STORE_DIR "/", dl + 1) == 0 ? dl + 1 : 0),
+	    "/");
+	if (strncmp(p, STORE_DIR "/", dl + 1) != 0 || n + dl + 1 >= sz) {
+		log_errx("%s is not in the Nix store (%s)", arg, STORE_DIR);
+		return -1;
+	}
+	memcpy(out, p, dl + 1 + n);
+	out[dl + 1 + n] = '\0';
+	if (!path_valid(STORE_DIR, out)) {
+		log_errx("%s is not a valid store path", out);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * nix-offload copy (--to|--from) URI [--include-outputs] PATH...
+ * Like nix-copy-closure: the closure of the paths, in one stream.
+ */
+int
+cmd_copy(int argc, char **argv)
+{
+	struct store_uri u;
+	struct conn	 local, remote;
+	struct strlist	 paths = { NULL, 0, 0 }, closure = { NULL, 0, 0 };
+	struct copy_stats st = { 0, 0 };
+	const char	*uri = NULL;
+	char		 sp[PATH_MAX_LEN];
+	int		 to = -1, outputs = 0, i, rc = EXIT_ERROR;
+	int64_t		 t0;
+
+	for (i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "--to") == 0 ||
+		    strcmp(argv[i], "--from") == 0) && i + 1 < argc) {
+			to = argv[i][2] == 't';
+			uri = argv[++i];
+		} else if (strcmp(argv[i], "--include-outputs") == 0)
+			outputs = 1;
+		else if (strcmp(argv[i], "-v") == 0)
+			verbose++;
+		else if (argv[i][0] == '-') {
+			log_errx("copy: unknown option %s", argv[i]);
+			goto usage;
+		} else if (to == 1 && to_store_path(argv[i], sp,
+		    sizeof(sp)) == -1) {
+			strlist_free(&paths);
+			return EXIT_USAGE;
+		} else if (strlist_add(&paths, to == 1 ? sp : argv[i]) == -1) {
+			log_err("copy");
+			strlist_free(&paths);
+			return EXIT_ERROR;
+		}
+	}
+	if (uri == NULL || paths.n == 0)
+		goto usage;
+	for (i = 0; to == 0 && (size_t)i < paths.n; i++)
+		if (!path_valid(STORE_DIR, paths.v[i])) {
+			log_errx("%s is not a store path", paths.v[i]);
+			strlist_free(&paths);
+			return EXIT_USAGE;
+		}
+	if (uri_parse(uri, &u) == -1) {
+		strlist_free(&paths);
+		return EXIT_USAGE;
+	}
+	t0 = now_ms();
+	if (store_open(&local) == -1) {
+		uri_free(&u);
+		strlist_free(&paths);
+		return EXIT_ERROR;
+	}
+	if (ssh_open_serve(&u, &remote) == -1) {
+		rc = exit_for(remote.fail);
+		goto out_local;
+	}
+	remote.timeout_ms = 0;	/* a large closure takes its time */
+	if (to) {
+		if (serve_query_closure(&local, &paths, outputs, &closure) == 0 &&
+		    copy_to(&local, &remote, &closure, 0, &st) == 0)
+			rc = EXIT_OK;
+	} else {
+		if (serve_query_closure(&remote, &paths, outputs, &closure) == 0 &&
+		    copy_from(&remote, &local, &closure, &st) == 0)
+			rc = EXIT_OK;
+	}
+	if (rc != EXIT_OK) {
+		if (remote.fail != FAIL_NONE)
+			rc = exit_for(remote.fail);
+		ssh_kill(&remote);
+	} else if (ssh_close(&remote) == -1)
+		rc = EXIT_ERROR;
+	if (rc == EXIT_OK)
+		log_debug(1, "copied %zu of %zu paths (%.1f MiB) %s %s in %lld ms",
+		    st.paths, closure.n, st.bytes / 1048576.0, to ? "to" : "from",
+		    u.display, (long long)(now_ms() - t0));
+out_local:
+	if (store_close(&local) == -1 && rc == EXIT_OK) {
+		log_errx("local store: nix-store --serve failed");
+		rc = EXIT_ERROR;
+	}
+	uri_free(&u);
+	strlist_free(&paths);
+	strlist_free(&closure);
+	return rc;
+usage:
+	log_errx("usage: nix-offload copy (--to|--from) URI "
+	    "[--include-outputs] PATH...");
+	strlist_free(&paths);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,264 @@
+/*
+ * Picking a builder, as Nix does and then some: the system must be one of
+ * the builder's, every required feature supported or mandatory there, and
+ * every mandatory feature required; among those that fit, the one with the
+ * least load per unit of speed wins.
+ *
+ * Slots: builder b has max-jobs slots, each a lock file in
+ * <runtime dir>/slots.  A slot is held with a POSIX record lock on its
+ * file, so every nix-offload process of this user counts the same slots,
+ * and the kernel releases a dead process's slots.  Record locks are
+ * per-process (F_GETLK does not see our own), so our own slots are also
+ * counted in memory.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "extern.h"
+
+#define SCHED_WHY_MAX	256
+
+static int
+has(const struct strlist *l, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Can builder m take a derivation for system with the required features?
+ * If not, why says so (for the explanation when nothing fits).
+ */
+int
+sched_fits(const struct machine *m, const char *system,
+    const struct strlist *features, char *why, size_t sz)
+{
+	size_t	 i;
+
+	if (!m->usable) {
+		snprintf(why, sz, "%s", m->unusable_why ? m->unusable_why :
+		    "not usable by nix-offload");
+		return 0;
+	}
+	if (!has(&m->systems, system)) {
+		char	 list[128] = "";
+		for (i = 0; i < m->systems.n; i++) {
+			if (i > 0)
+				strlcat(list, ",", sizeof(list));
+			strlcat(list, m->systems.v[i], sizeof(list));
+		}
+		snprintf(why, sz, "system %s is not one of its systems (%s)",
+		    system, list);
+		return 0;
+	}
+	for (i = 0; i < features->n; i++)
+		if (!has(&m->supported, features->v[i]) &&
+		    !has(&m->mandatory, features->v[i])) {
+			snprintf(why, sz, "it does not support the required "
+			    "feature %s", features->v[i]);
+			return 0;
+		}
+	for (i = 0; i < m->mandatory.n; i++)
+		if (!has(features, m->mandatory.v[i])) {
+			snprintf(why, sz, "it only takes derivations that "
+			    "require %s (a mandatory feature)",
+			    m->mandatory.v[i]);
+			return 0;
+		}
+	return 1;
+}
+
+static int
+slot_path(const struct machine *m, long i, char *path, size_t sz)
+{
+	struct sha256	 h;
+	unsigned char	 d[SHA256_LEN];
+	char		 hex[2 * SHA256_LEN + 1];
+
+	sha256_init(&h);
+	sha256_update(&h, m->uri_text, strlen(m->uri_text));
+	sha256_final(&h, d);
+	hash_hex(d, 8, hex);
+	return (size_t)snprintf(path, sz, "%s/slots/%s.%ld", sshconf.ctldir,
+	    hex, i) < sz ? 0 : -1;
+}
+
+static int
+slots_dir(void)
+{
+	char	 dir[600];
+
+	if (mkdir(sshconf.ctldir, 0700) == -1 && errno != EEXIST)
+		goto fail;
+	snprintf(dir, sizeof(dir), "%s/slots", sshconf.ctldir);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		goto fail;
+	return 0;
+fail:
+	log_err("cannot create %s/slots", sshconf.ctldir);
+	return -1;
+}
+
+/* Is slot i of m held by another process? */
+static int
+held_elsewhere(const struct machine *m, long i)
+{
+	char		 path[700];
+	struct flock	 fl;
+	int		 fd, held;
+
+	if (slot_path(m, i, path, sizeof(path)) == -1 ||
+	    (fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	held = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+	close(fd);
+	return held;
+}
+
+/* Slots of m in use, by us (mine[]) and by other processes. */
+int
+sched_load(const struct machine *m, const int *mine)
+{
+	long	 i;
+	int	 n = 0;
+
+	for (i = 0; i < m->max_jobs; i++)
+		if ((mine != NULL && mine[i]) || held_elsewhere(m, i))
+			n++;
+	return n;
+}
+
+/*
+ * Try to take a free slot of m.  Returns the slot's lock descriptor and
+ * sets *index, or -1 if all are taken.
+ */
+static int
+take_slot(const struct machine *m, const int *mine, long *index)
+{
+	char		 path[700];
+	struct flock	 fl;
+	long		 i;
+	int		 fd;
+
+	for (i = 0; i < m->max_jobs; i++) {
+		if (mine != NULL && mine[i])
+			continue;
+		if (slot_path(m, i, path, sizeof(path)) == -1 ||
+		    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+			continue;
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLK, &fl) == 0) {
+			*index = i;
+			return fd;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+void
+sched_init(struct sched *s, const struct machines *ms)
+{
+	size_t	 i;
+
+	memset(s, 0, sizeof(*s));
+	s->ms = ms;
+	s->mine = calloc(ms->n ? ms->n : 1, sizeof(*s->mine));
+	for (i = 0; s->mine != NULL && i < ms->n; i++)
+		s->mine[i] = calloc((size_t)ms->v[i].max_jobs, sizeof(int));
+}
+
+void
+sched_free(struct sched *s)
+{
+	size_t	 i;
+
+	for (i = 0; s->mine != NULL && i < s->ms->n; i++)
+		free(s->mine[i]);
+	free(s->mine);
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * Pick a builder for a derivation and take one of its slots.  Returns 1
+ * with *slot filled, 0 when builders fit but all their slots are taken,
+ * or -1 when none fits: then why (if not NULL) tells, builder by builder.
+ */
+int
+sched_pick(struct sched *s, const char *system, const struct strlist *features,
+    struct slot *slot, char *why, size_t whysz)
+{
+	size_t		 i, best = 0;
+	double		 bestscore = 0;
+	int		 fits = 0, any = 0;
+	char		 r[SCHED_WHY_MAX];
+
+	if (why != NULL)
+		why[0] = '\0';
+	if (s->mine == NULL || slots_dir() == -1)
+		return -1;
+	for (i = 0; i < s->ms->n; i++) {
+		const struct machine	*m = &s->ms->v[i];
+		double			 score;
+		int			 load;
+
+		if (!sched_fits(m, system, features, r, sizeof(r))) {
+			if (why != NULL) {
+				char	 line[SCHED_WHY_MAX + 2 * CONF_SRC_MAX];
+				snprintf(line, sizeof(line), "\n  %s (%s): %s",
+				    m->uri_text, m->source, r);
+				strlcat(why, line, whysz);
+			}
+			continue;
+		}
+		fits = 1;
+		if (s->down != NULL && s->down(s->arg, i))
+			continue;
+		load = sched_load(m, s->mine[i]);
+		if (load >= m->max_jobs)
+			continue;
+		score = (load + 1) / m->speed_factor;
+		if (!any || score < bestscore) {
+			best = i;
+			bestscore = score;
+			any = 1;
+		}
+	}
+	if (!fits)
+		return -1;
+	if (!any)
+		return 0;
+	slot->machine = best;
+	if ((slot->fd = take_slot(&s->ms->v[best], s->mine[best],
+	    &slot->index)) == -1)
+		return 0;	/* lost a race with another process */
+	s->mine[best][slot->index] = 1;
+	log_debug(1, "%s: slot %ld of %ld (load %.2f per unit of speed)",
+	    s->ms->v[best].uri_text, slot->index + 1, s->ms->v[best].max_jobs,
+	    bestscore);
+	return 1;
+}
+
+void
+sched_release(struct sched *s, struct slot *slot)
+{
+	if (slot->fd == -1)
+		return;
+	close(slot->fd);	/* releases the record lock */
+	s->mine[slot->machine][slot->index] = 0;
+	slot->fd = -1;
+}

@@ -1,0 +1,95 @@
+/*
+ * The local store, spoken to as Nix itself would let another program: a
+ * local `nix-store --serve --write`, over the same serve protocol as a
+ * builder.  It takes care of locking, registration and validity, so no
+ * path ever appears in the local store half-written.
+ */
+#include <sys/wait.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "extern.h"
+
+#define STORE_CLOSE_WAIT_MS	5000
+
+static void
+diagnose(struct conn *c, const char *what)
+{
+	char	 line[600];
+	char	*e = c->errtail + c->errlen, *s;
+
+	if (c->to != -1) {
+		close(c->to);
+		c->to = -1;
+	}
+	if (c->pid != -1) {
+		int64_t	 end = now_ms() + STORE_CLOSE_WAIT_MS;
+		while (waitpid(c->pid, &c->status, WNOHANG) == 0 &&
+		    now_ms() < end) {
+			wire_drain_stderr(c);
+			poll(NULL, 0, 10);
+		}
+		if (waitpid(c->pid, &c->status, WNOHANG) == 0) {
+			kill(c->pid, SIGKILL);
+			waitpid(c->pid, &c->status, 0);
+		}
+		c->pid = -1;
+	}
+	wire_drain_stderr(c);
+	while (e > c->errtail && (e[-1] == '\n' || e[-1] == ' '))
+		e--;
+	for (s = e; s > c->errtail && s[-1] != '\n'; s--)
+		;
+	log_printable(s, (size_t)(e - s), line, sizeof(line));
+	log_errx("local store: %s: %s%s%s", what, c->why[0] ? c->why : "failed",
+	    line[0] ? ": " : "", line);
+	c->fail = c->eof ? FAIL_DROPPED : FAIL_PROTOCOL;
+}
+
+/* Start the local nix-store --serve --write and shake hands. */
+int
+store_open(struct conn *c)
+{
+	char	*argv[] = { "nix-store", "--serve", "--write", NULL };
+	int	 fds[3];
+	pid_t	 pid;
+
+	if (spawn(argv, fds, &pid, " (install Nix: nix-offload uses the "
+	    "local nix-store)") == -1)
+		return -1;
+	wire_init(c, fds[0], fds[1], fds[2], "local store");
+	c->pid = pid;
+	c->diagnose = diagnose;
+	c->timeout_ms = 0;	/* local: a slow disk is not a dead peer */
+	if (serve_handshake(c) == -1) {
+		store_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Close stdin (the server exits at EOF) and reap it. */
+int
+store_close(struct conn *c)
+{
+	if (c->to != -1) {
+		if (c->wlen > 0)
+			wire_flush(c);
+		close(c->to);
+		c->to = -1;
+	}
+	if (c->pid != -1) {
+		waitpid(c->pid, &c->status, 0);
+		c->pid = -1;
+	}
+	if (c->from != -1)
+		close(c->from);
+	if (c->err != -1)
+		close(c->err);
+	c->from = c->err = -1;
+	return WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0 ? 0 : -1;
+}

@@ -1,0 +1,154 @@
+# nix-offload build and copy against the real builders of the test bed,
+# each result compared with what Nix itself produces.
+
+SUITE=$TOP/tests/data/build/suite.nix
+
+# Builder 1 only takes derivations that require "special" (mandatory);
+# builder 2 also pretends to be a mac, as in Nix's manual.
+routes() {
+	grep -q special "$TB/host1/etc-nix/nix.conf" ||
+	    echo 'system-features = special' >>"$TB/host1/etc-nix/nix.conf"
+	grep -q darwin "$TB/host2/etc-nix/nix.conf" ||
+	    echo 'extra-platforms = x86_64-darwin' >>"$TB/host2/etc-nix/nix.conf"
+	echo "ssh://$H1 x86_64-linux - 2 1 special special $K1
+ssh://$H2 x86_64-linux,x86_64-darwin - 2 1 - - $K2" >"$T/routes"
+}
+
+both() {
+	echo "ssh://$H1 x86_64-linux - 4 1 - - $K1
+ssh://$H2 x86_64-linux - 4 1 - - $K2" >"$T/both"
+}
+
+on_builder() {	# N PATH: is PATH valid in builder N's store?
+	ssh -oUserKnownHostsFile="$TB/known_hosts" -oBatchMode=yes \
+	    root@127.0.0.$((B + $1)) nix-store --check-validity "$2" 2>/dev/null
+}
+
+t_build_darwin_route() {
+	routes
+	run a "$NO" build --builders "@$T/routes" -A darwin --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	out=$(cat "$T/a.out")
+	expect_in "$T/a.err" "^built darwin-hello on ssh://$H2 "
+	on_builder 2 "$out" || fail "not on builder 2"
+	on_builder 1 "$out" && fail "also on builder 1"
+	nix-store --verify-path "$out" || fail "not valid here"
+	[ "$(cat "$out")" = "hello from a pretend mac" ] || fail "wrong contents"
+}
+
+t_build_mandatory_route() {
+	routes
+	run a "$NO" build --builders "@$T/routes" -A special --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" "^built special on ssh://$H1 "
+	# and a derivation without the feature never goes to builder 1
+	run b "$NO" build --builders "@$T/routes" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/b.err" "^built step1 on ssh://$H2 "
+}
+
+# Two outputs, sources of every kind, awkward strings: the same paths and
+# NAR hashes as Nix building the same derivation here.
+t_build_same_as_nix() {
+	both
+	run a "$NO" build --builders "@$T/both" -A multi --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_lines "$T/a.out" 2
+	for p in $(cat "$T/a.out"); do
+		nix-store --verify-path "$p" || fail "$p not valid"
+		echo "$p $(nix-store -q --hash "$p")" >>"$T/ours"
+	done
+	grep -q -- '-multi-dev$' "$T/a.out" || fail "no dev output"
+	nix-store --delete $(cat "$T/a.out") >/dev/null 2>&1 || fail "cannot delete to rebuild"
+	drv=$(nix-instantiate -A multi --argstr nonce "$T" "$SUITE" 2>/dev/null)
+	nix-store --realise --max-jobs 1 --option builders '' "$drv" \
+	    >"$T/nix.out" 2>"$T/nix.err" || fail "Nix failed: $(tail -3 "$T/nix.err")"
+	expect_lines "$T/nix.out" 2
+	for p in $(cat "$T/nix.out"); do
+		echo "$p $(nix-store -q --hash "$p")" >>"$T/nix"
+	done
+	sort -u -o "$T/ours" "$T/ours"
+	sort -u -o "$T/nix" "$T/nix"
+	cmp -s "$T/ours" "$T/nix" || fail "ours: $(cat "$T/ours") Nix: $(cat "$T/nix")"
+	out=$(grep -v -- '-dev$' "$T/nix.out")
+	[ -x "$out/src/run.sh" ] && [ -L "$out/src/link" ] && [ -f "$out/src/nested/deeper/x" ] ||
+	    fail "sources not copied as they are"
+}
+
+t_build_chain() {
+	both
+	run a "$NO" build --builders "@$T/both" -A step3 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	[ "$(cat "$(cat "$T/a.out")")" = 3 ] || fail "step3 says $(cat "$(cat "$T/a.out")")"
+	[ "$(grep -c '^built step' "$T/a.err")" = 3 ] || fail "expected 3 builds"
+	# built already: nothing to do, same answer
+	run b "$NO" build --builders "@$T/both" -A step3 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	cmp -s "$T/a.out" "$T/b.out" || fail "a second build answered differently"
+	expect_not_in "$T/b.err" '^built'
+}
+
+t_build_fails() {
+	both
+	run a "$NO" build --builders "@$T/both" -A fails --argstr nonce "$T" "$SUITE"
+	expect_rc 100
+	expect_in "$T/a.err" '^fails> this build is going to fail$'
+	expect_in "$T/a.err" '^fails> on stderr$'
+	expect_in "$T/a.err" 'building fails failed: .*exit code 3'
+	[ -s "$T/a.out" ] && fail "printed paths for a failed build"
+	return 0
+}
+
+t_build_timeout() {
+	both
+	t0=$(ms)
+	run a "$NO" build --builders "@$T/both" --option timeout 2 -A slow --argstr nonce "$T" "$SUITE"
+	expect_rc 101
+	[ $(($(ms) - t0)) -lt 20000 ] || fail "the timeout did not stop the build"
+}
+
+# No builder fits: every builder and why, once for both derivations.
+t_build_no_builder() {
+	both
+	run a "$NO" build --builders "@$T/both" -A both-riscv --argstr nonce "$T" "$SUITE"
+	expect_rc 1
+	[ "$(grep -c 'no builder can build' "$T/a.err")" = 1 ] || fail "explained more than once"
+	expect_in "$T/a.err" "no builder can build riscv2? \\(system riscv64-linux\\):"
+	expect_in "$T/a.err" "ssh://$H1: system riscv64-linux is not one of its systems \\(x86_64-linux\\)"
+	expect_in "$T/a.err" "ssh://$H2: system riscv64-linux is not one of its systems"
+}
+
+t_build_links() {
+	both
+	run a "$NO" build --builders "@$T/both" -o "$T/result" -A multi --argstr nonce "$T-l" "$SUITE"
+	expect_rc 0
+	[ -L "$T/result" ] && [ -L "$T/result-dev" ] || fail "no result links"
+	[ "$(readlink "$T/result")" = "$(grep -v -- -dev "$T/a.out")" ] || fail "result points elsewhere"
+	ls -l /nix/var/nix/gcroots/auto | grep -q "$T/result" || fail "no GC root"
+}
+
+t_build_json() {
+	both
+	run a "$NO" build --json --builders "@$T/both" -A step1 --argstr nonce "$T-j" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.out" '^\[\{"drvPath":"/nix/store/[a-z0-9]{32}-step1\.drv","outputs":\{"out":"/nix/store/[a-z0-9]{32}-step1"\}\}\]$'
+}
+
+t_copy_round_trip() {
+	# a tree of its own: the suite's src may be kept alive by a .drv
+	cp -R "$TOP/tests/data/build/src" "$T/tree"
+	echo "$T" >"$T/tree/nonce"
+	p=$(nix-store --add "$T/tree")
+	U="ssh://$H1?base64-ssh-public-host-key=$K1"
+	run a "$NO" copy --to "$U" "$p"
+	expect_rc 0
+	on_builder 1 "$p" || fail "not on the builder"
+	nix-store --delete "$p" >/dev/null || fail "cannot delete"
+	run b "$NO" copy --from "$U" "$p"
+	expect_rc 0
+	nix-store --verify-path "$p" || fail "not valid after copy --from"
+	diff -r "$T/tree" "$p" || fail "contents differ"
+	run c "$NO" copy --from "$U" /nix/store/00000000000000000000000000000000-nope
+	expect_rc 1
+	expect_in "$T/c.err" 'is not valid'
+}

@@ -1,0 +1,94 @@
+# nix-offload check: every builder probed in parallel, with a write round
+# trip, against the real builders of the test bed.
+
+# one good builder, one with the wrong pinned key, one down, one ssh-ng
+mixed_spec() {
+	echo "ssh://$H1 x86_64-linux - 2 1 big-parallel - $K1 ;" \
+	    "ssh://$H2 x86_64-linux,i686-linux - 1 1 - - $K1 ;" \
+	    "ssh://$DOWN x86_64-linux ; ssh-ng://$H1 x86_64-linux"
+}
+
+t_check_mixed() {
+	run a "$NO" check --builders "$(mixed_spec)"
+	expect_rc 1
+	expect_in "$T/a.out" '^BUILDER +STATUS +RTT +PROTO +NIX +SYSTEMS +FEATURES +DISK +LOAD$'
+	expect_in "$T/a.out" "^ssh://$H1 +up +[0-9]+ms +2\\.7 +2\\.8\\.0 +x86_64-linux +big-parallel +[0-9.]+G +[0-9.]+/[0-9]+$"
+	expect_in "$T/a.out" "^ssh://$H2 +down +- +- +- +x86_64-linux,i686-linux "
+	expect_in "$T/a.out" "^  nix-offload: ssh://$H2: the builder's host key is not the pinned one|^  ssh://$H2: the builder's host key is not the pinned one"
+	expect_in "$T/a.out" "^ssh://$DOWN +down "
+	expect_in "$T/a.out" "ssh://$DOWN: cannot reach the builder: .*Connection refused"
+	expect_in "$T/a.out" "^ssh-ng://$H1 +skipped "
+	expect_in "$T/a.out" '^1 of 3 usable builders up$'
+}
+
+t_check_json() {
+	run a "$NO" check --json --builders "$(mixed_spec)"
+	expect_rc 1
+	expect_lines "$T/a.out" 1
+	expect_in "$T/a.out" "^\\[\\{\"uri\":\"ssh://$H1\",\"usable\":true,\"ok\":true,\"latencyMs\":[0-9]+,\"protocol\":\"2\\.7\",\"remoteProtocol\":\"2\\.7\",\"writable\":true,\"version\":\"2\\.8\\.0\",\"diskFreeBytes\":[0-9]+,\"load\":[0-9.]+,\"cpus\":[0-9]+,\"systems\":\\[\"x86_64-linux\"\\],\"supportedFeatures\":\\[\"big-parallel\"\\],\"mandatoryFeatures\":\\[\\]\\}"
+	expect_in "$T/a.out" "\\{\"uri\":\"ssh://$H2\",\"usable\":true,\"ok\":false,\"error\":\"[^\"]*not the pinned one[^\"]*\",\"kind\":\"hostkey\""
+	expect_in "$T/a.out" "\\{\"uri\":\"ssh://$DOWN\",\"usable\":true,\"ok\":false,\"error\":\"[^\"]*Connection refused[^\"]*\",\"kind\":\"unreachable\""
+	expect_in "$T/a.out" "\\{\"uri\":\"ssh-ng://$H1\",\"usable\":false,\"ok\":false,\"error\":"
+}
+
+t_check_all_up() {
+	run a "$NO" check --builders "ssh://$H1 - - - - - - $K1
+ssh://$H2 - - - - - - $K2"
+	expect_rc 0
+	expect_in "$T/a.out" '^2 of 2 usable builders up$'
+	# the probe wrote a path and the builder registered it, valid
+	p=$(ls -d "$TB"/host1/nix/store/*-nix-offload-check | tail -1)
+	[ -n "$p" ] || fail "no test path in host1's store"
+	ssh -oUserKnownHostsFile="$TB/known_hosts" -oBatchMode=yes root@$H1 \
+	    nix-store --verify-path "/nix/store/$(basename "$p")" || fail "not valid on the builder"
+	# a second check reuses the masters: no new connections
+	before=$(($(conns $H1) + $(conns $H2)))
+	run b "$NO" check --builders "ssh://$H1 - - - - - - $K1
+ssh://$H2 - - - - - - $K2"
+	expect_rc 0
+	[ $(($(conns $H1) + $(conns $H2))) -eq $before ] || fail "the second check opened connections"
+}
+
+# Two builders that never answer cost one connect timeout, not two.
+t_check_parallel_timeouts() {
+	"$TOP/tests/silentd" $SILENT1 22 &
+	p1=$!
+	"$TOP/tests/silentd" $SILENT2 22 &
+	p2=$!
+	sleep 0.2
+	t0=$(ms)
+	NIX_OFFLOAD_CONNECT_TIMEOUT=2 run a "$NO" check --builders \
+	    "ssh://$SILENT1 ; ssh://$SILENT2 ; ssh://$H1 - - - - - - $K1"
+	t=$(($(ms) - t0))
+	kill $p1 $p2
+	expect_rc 1
+	expect_in "$T/a.out" '^1 of 3 usable builders up$'
+	[ "$(grep -c 'timed out' "$T/a.out")" -eq 2 ] || fail "expected two timeouts"
+	[ $t -lt 4500 ] || fail "took $t ms: probes did not run in parallel"
+	# -j 1 runs them one after the other
+	"$TOP/tests/silentd" $SILENT1 22 &
+	p1=$!
+	"$TOP/tests/silentd" $SILENT2 22 &
+	p2=$!
+	sleep 0.2
+	t0=$(ms)
+	NIX_OFFLOAD_CONNECT_TIMEOUT=2 run b "$NO" check -j 1 --builders \
+	    "ssh://$SILENT1 ; ssh://$SILENT2"
+	t=$(($(ms) - t0))
+	kill $p1 $p2
+	[ $t -ge 3800 ] || fail "-j 1 took only $t ms"
+}
+
+t_check_no_builders() {
+	run a "$NO" check --builders ""
+	expect_rc 0
+	expect_in "$T/a.out" '^no builders configured'
+}
+
+t_check_bad_config() {
+	run a "$NO" check --builders "ssh://$H1 x86_64-linux - zero"
+	expect_rc 2
+	expect_in "$T/a.err" '^nix-offload: --builders'
+	[ -s "$T/a.out" ] && fail "printed a table for a bad configuration"
+	return 0
+}

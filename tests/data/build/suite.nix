@@ -1,0 +1,55 @@
+# Derivations for tests/build.sh.  Every builder is /bin/sh with absolute
+# paths to the host's tools: the test builders have no Nix-built shell.
+{ nonce ? "0" }:
+let
+  sys = "x86_64-linux";
+  sh = script: name: extra: derivation ({
+    inherit name nonce;
+    system = sys;
+    builder = "/bin/sh";
+    args = [ "-c" script ];
+  } // extra);
+in rec {
+  # the manual's example: only the builder declaring x86_64-darwin takes it
+  darwin = derivation {
+    name = "darwin-hello"; inherit nonce;
+    system = "x86_64-darwin"; builder = "/bin/sh";
+    args = [ "-c" "echo hello from a pretend mac > $out" ];
+  };
+
+  # two outputs, input sources of every kind, awkward environment strings
+  multi = sh ''
+    /bin/mkdir -p $out $dev
+    /bin/cp -R ${./src} $out/src
+    printf '%s' "$quotes" > $out/quotes
+    printf '%s' "$long" > $out/long
+    printf '%s' "$unicode" > $dev/unicode
+  '' "multi" {
+    outputs = [ "out" "dev" ];
+    quotes = "a \"double\" 'single' back\\slash\nnew line\ttab $dollar `tick`";
+    unicode = "grüße, 日本, ☃";
+    long = builtins.concatStringsSep "" (builtins.genList (n: "0123456789") 10000);
+  };
+
+  # a chain: each step reads the one before
+  step1 = sh "echo 1 > $out" "step1" {};
+  step2 = sh "read x < ${step1}; echo $((x + 1)) > $out" "step2" {};
+  step3 = sh "read x < ${step2}; echo $((x + 1)) > $out" "step3" {};
+
+  # only a builder with the (mandatory) feature may build it
+  special = sh "echo special > $out" "special" {
+    requiredSystemFeatures = [ "special" ];
+  };
+
+  fails = sh "echo this build is going to fail; echo on stderr >&2; exit 3" "fails" {};
+  slow = sh "echo sleeping; /bin/sleep 30; echo > $out" "slow" {};
+  riscv = derivation {
+    name = "riscv"; inherit nonce; system = "riscv64-linux"; builder = "/bin/sh";
+    args = [ "-c" "echo > $out" ];
+  };
+  riscv2 = derivation {
+    name = "riscv2"; inherit nonce; system = "riscv64-linux"; builder = "/bin/sh";
+    args = [ "-c" "echo > $out" ];
+  };
+  both-riscv = sh "echo ${riscv} ${riscv2} > $out" "both-riscv" {};
+}
