@@ -128,6 +128,7 @@ struct nar_sink {
 	struct sha256	 hash;
 	uint64_t	 size;
 	int		 failed;
+	int		 no_hash;	/* someone else checks the hash */
 };
 void		 nar_sink_init(struct nar_sink *,
 		    int (*)(void *, const void *, size_t), void *);
@@ -371,6 +372,9 @@ int		 serve_import_path(struct conn *, const char *,
 		    const struct strlist *, const char *,
 		    int (*)(void *, struct conn *), void *);
 int		 serve_import_end(struct conn *);
+int		 serve_add_nar(struct conn *, const struct path_info *,
+		    int (*)(void *, struct conn *), void *);
+int		 serve_add_nar_acks(struct conn *, size_t);
 int		 serve_query_closure(struct conn *, const struct strlist *, int,
 		    struct strlist *);
 int		 serve_dump_request(struct conn *, const char *);

@@ -2,6 +2,8 @@
  * nix-offload: the command table, global options and exit statuses.
  * Commands return an exit status; nothing below main() exits.
  */
+#include <sys/resource.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +70,8 @@ int
 main(int argc, char *argv[])
 {
 	const struct cmd	*c;
-	int			 i;
+	struct rusage		 ru;
+	int			 i, rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -116,5 +119,8 @@ main(int argc, char *argv[])
 	}
 	if (ssh_init() == -1)
 		return EXIT_USAGE;
-	return c->fn(argc - i, argv + i);
+	rc = c->fn(argc - i, argv + i);
+	if (verbose >= 2 && getrusage(RUSAGE_SELF, &ru) == 0)
+		log_debug(2, "peak memory %ld KiB", ru.ru_maxrss);
+	return rc;
 }

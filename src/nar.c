@@ -53,15 +53,17 @@ put_token(struct nar_sink *s, const char *t)
 }
 
 /*
- * Bytes go to the sink's function (if any), and always into its size and
- * SHA-256, so that a NAR's hash is known as it is written.
+ * Bytes go to the sink's function (if any), and into its size and (unless
+ * no_hash is set) its SHA-256, so that a NAR's hash is known as it is
+ * written.
  */
 void
 nar_sink_put(struct nar_sink *s, const void *p, size_t n)
 {
 	if (n == 0 || s->failed)
 		return;
-	sha256_update(&s->hash, p, n);
+	if (!s->no_hash)
+		sha256_update(&s->hash, p, n);
 	s->size += n;
 	if (s->put != NULL && s->put(s->arg, p, n) == -1)
 		s->failed = 1;

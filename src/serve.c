@@ -512,3 +512,64 @@ out:
 	strlist_free(&sorted);
 	return rc;
 }
+
+/*
+ * Add one path with AddToStoreNar, without waiting for its
+ * acknowledgement: the caller sends many and collects the answers with
+ * serve_add_nar_acks, so a closure costs one round trip.  The remote
+ * reads exactly pi->nar_size bytes and checks them against pi->nar_hash
+ * before it registers anything, and the NAR streams through (ImportPaths,
+ * in Nix 2.8, holds each NAR whole in memory first).
+ */
+int
+serve_add_nar(struct conn *c, const struct path_info *pi,
+    int (*nar)(void *, struct conn *), void *arg)
+{
+	if (wire_write_u64(c, SERVE_ADD_TO_STORE_NAR) == -1 ||
+	    wire_write_str(c, pi->path) == -1 ||
+	    wire_write_str(c, pi->deriver ? pi->deriver : "") == -1 ||
+	    wire_write_str(c, pi->nar_hash) == -1 ||
+	    wire_write_strings(c, &pi->refs) == -1 ||
+	    wire_write_u64(c, 0) == -1 ||		/* registration time: now */
+	    wire_write_u64(c, pi->nar_size) == -1 ||
+	    wire_write_u64(c, 0) == -1 ||		/* not ultimately trusted */
+	    wire_write_strings(c, &pi->sigs) == -1 ||
+	    wire_write_str(c, pi->ca ? pi->ca : "") == -1)
+		goto fail;
+	if (nar(arg, c) == -1) {
+		if (c->why[0] != '\0')
+			goto fail;
+		if (c->fail == FAIL_NONE)
+			c->fail = FAIL_OTHER;
+		return -1;
+	}
+	return 0;
+fail:
+	wire_fail(c, "sending %s", pi->path);
+	return -1;
+}
+
+/* Read n acknowledgements of serve_add_nar. */
+int
+serve_add_nar_acks(struct conn *c, size_t n)
+{
+	uint64_t	 ack;
+
+	if (wire_flush(c) == -1) {
+		wire_fail(c, "adding paths");
+		return -1;
+	}
+	for (; n > 0; n--) {
+		if (wire_read_u64(c, &ack) == -1) {
+			wire_fail(c, "adding paths");
+			return -1;
+		}
+		if (ack != 1) {
+			log_errx("%s: a path was acknowledged with %llu, "
+			    "expected 1", c->host, (unsigned long long)ack);
+			c->fail = FAIL_PROTOCOL;
+			return -1;
+		}
+	}
+	return 0;
+}
