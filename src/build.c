@@ -34,7 +34,8 @@
 
 #define BUILD_NODES_MAX		(1u << 20)
 #define BUILD_WORKERS_MAX	256
-#define BUILD_LINE_MAX		128
+#define BUILD_LINE_MAX		4096
+#define BUILD_FETCH_MAX		256	/* nodes fetched by one job */
 
 enum node_state {
 	N_SKIP,		/* outputs valid locally, or not needed */
@@ -74,6 +75,8 @@ struct worker {
 	int		 busy;
 	size_t		 node;
 	int		 fetch;		/* the job is a fetch */
+	size_t		 fnodes[BUILD_FETCH_MAX]; /* of that fetch */
+	size_t		 nfnodes;
 	int64_t		 started;
 	char		 buf[BUILD_LINE_MAX];
 	size_t		 len;
@@ -426,18 +429,23 @@ local_ready(struct wctx *w)
 	return 0;
 }
 
-/* Copy node n's outputs (with their closure) home. */
+/* Copy the outputs of nodes (with their closure) home, in one stream. */
 static int
-fetch_outputs(struct wctx *w, struct node *n, uint64_t *bytes)
+fetch_outputs(struct wctx *w, struct node **nodes, size_t k, uint64_t *bytes)
 {
 	struct strlist	 outs = { NULL, 0, 0 }, closure = { NULL, 0, 0 };
 	struct copy_stats st = { 0, 0 };
+	size_t		 i;
 	int		 rc = -1;
 
-	if (local_ready(w) == 0 && outputs_of(n, &outs) == 0 &&
+	for (i = 0; i < k; i++)
+		if (outputs_of(nodes[i], &outs) == -1)
+			goto out;
+	if (local_ready(w) == 0 &&
 	    serve_query_closure(&w->remote, &outs, 0, &closure) == 0 &&
 	    copy_from(&w->remote, &w->local, &closure, &st) == 0)
 		rc = 0;
+out:
 	*bytes += st.bytes;
 	strlist_free(&outs);
 	strlist_free(&closure);
@@ -488,7 +496,7 @@ do_build(struct wctx *w, struct node *n, int fetch, uint64_t *bytes,
 	t2 = now_ms();
 	if (r->status <= BUILD_ALREADY_VALID ||
 	    r->status == BUILD_RESOLVES_TO_ALREADY_VALID) {
-		if (fetch && fetch_outputs(w, n, bytes) == -1)
+		if (fetch && fetch_outputs(w, &n, 1, bytes) == -1)
 			goto out;
 	}
 	log_debug(2, "%s: %s: inputs %lld ms, build %lld ms, outputs %lld ms",
@@ -547,9 +555,21 @@ worker_main(struct build *b, size_t machine, int cmd, int res)
 			} else
 				fail = w.remote.fail;
 			free(r.error);
-		} else if (sscanf(line, "F %lu", &node) == 1 &&
-		    node < b->nnodes && w.up) {
-			if (fetch_outputs(&w, &b->nodes[node], &bytes) == 0)
+		} else if (line[0] == 'F' && w.up) {
+			struct node	*list[BUILD_FETCH_MAX];
+			size_t		 k = 0;
+			char		*p = line + 1, *e;
+
+			while (k < BUILD_FETCH_MAX) {
+				unsigned long v = strtoul(p, &e, 10);
+				if (e == p || v >= b->nnodes)
+					break;
+				if (k == 0)
+					node = v;
+				list[k++] = &b->nodes[v];
+				p = e;
+			}
+			if (k > 0 && fetch_outputs(&w, list, k, &bytes) == 0)
 				status = BUILD_BUILT;
 			else
 				fail = w.remote.fail;
@@ -615,16 +635,41 @@ worker_start(struct build *b, struct slot *slot)
 	return w;
 }
 
+/* Ask w to bring the outputs of nodes (all built on its builder) home. */
+static int
+send_fetch(struct build *b, struct worker *w, const size_t *nodes, size_t k)
+{
+	char	 line[BUILD_LINE_MAX], num[24];
+	size_t	 i;
+
+	strlcpy(line, "F", sizeof(line));
+	for (i = 0; i < k; i++) {
+		snprintf(num, sizeof(num), " %zu", nodes[i]);
+		strlcat(line, num, sizeof(line));
+		w->fnodes[i] = nodes[i];
+	}
+	w->nfnodes = k;
+	strlcat(line, "\n", sizeof(line));
+	if (write(w->cmd, line, strlen(line)) != (ssize_t)strlen(line)) {
+		log_err("worker");
+		return -1;
+	}
+	w->busy = 1;
+	w->node = nodes[0];
+	w->fetch = 1;
+	w->started = now_ms();
+	for (i = 0; i < k; i++)
+		b->nodes[nodes[i]].state = N_FETCHING;
+	return 0;
+}
+
 static int
 send_job(struct build *b, struct worker *w, size_t node, int fetch_only,
     int fetch)
 {
 	char	 line[BUILD_LINE_MAX];
 
-	if (fetch_only)
-		snprintf(line, sizeof(line), "F %zu\n", node);
-	else
-		snprintf(line, sizeof(line), "B %zu %d\n", node, fetch);
+	snprintf(line, sizeof(line), "B %zu %d\n", node, fetch);
 	if (write(w->cmd, line, strlen(line)) != (ssize_t)strlen(line)) {
 		log_err("worker");
 		return -1;
@@ -721,8 +766,49 @@ new_worker(struct build *b, long m, const struct node *n)
 }
 
 /*
+ * The inputs of n sit on several builders (or on one that cannot build
+ * n): n goes to the fitting builder that holds most of them, and the
+ * others come home first, one fetch job per builder.
+ */
+static void
+fetch_for(struct build *b, struct node *n)
+{
+	size_t		*count, m, j, best = 0, k;
+	long		 target = -1;
+	size_t		 list[BUILD_FETCH_MAX];
+	struct worker	*w;
+	char		 r[256];
+
+	if ((count = calloc(b->ms.n, sizeof(*count))) == NULL)
+		return;
+	for (j = 0; j < n->ndeps; j++)
+		if (b->nodes[n->deps[j]].state == N_BUILT)
+			count[b->nodes[n->deps[j]].where]++;
+	for (m = 0; m < b->ms.n; m++)
+		if (count[m] > best && !b->down[m] && sched_fits(&b->ms.v[m],
+		    n->d.platform, &n->features, r, sizeof(r))) {
+			best = count[m];
+			target = (long)m;
+		}
+	for (m = 0; m < b->ms.n; m++) {
+		if ((long)m == target || count[m] == 0)
+			continue;
+		for (j = 0, k = 0; j < n->ndeps && k < BUILD_FETCH_MAX; j++) {
+			struct node *d = &b->nodes[n->deps[j]];
+			if (d->state == N_BUILT && d->where == m)
+				list[k++] = n->deps[j];
+		}
+		if ((w = idle_worker(b, (long)m, NULL)) == NULL &&
+		    (w = new_worker(b, (long)m, &b->nodes[list[0]])) == NULL)
+			continue;
+		send_fetch(b, w, list, k);
+	}
+	free(count);
+}
+
+/*
  * Start what can start.  A ready node whose missing inputs all sit on one
- * builder goes there; if they sit on several, they are fetched first.
+ * builder goes there; if they sit on several, see fetch_for.
  */
 static void
 dispatch(struct build *b)
@@ -754,18 +840,7 @@ dispatch(struct build *b)
 		if (at != -1 && (spread || b->down[at] ||
 		    !sched_fits(&b->ms.v[at], n->d.platform, &n->features, r,
 		    sizeof(r)))) {
-			/* bring the remote inputs home first */
-			for (j = 0; j < n->ndeps; j++) {
-				struct node *d = &b->nodes[n->deps[j]];
-				if (d->state != N_BUILT)
-					continue;
-				if ((w = idle_worker(b, (long)d->where,
-				    NULL)) == NULL && (w = new_worker(b,
-				    (long)d->where, d)) == NULL)
-					continue;
-				if (send_job(b, w, n->deps[j], 1, 1) == 0)
-					d->state = N_FETCHING;
-			}
+			fetch_for(b, n);
 			continue;
 		}
 		if ((w = idle_worker(b, at, n)) == NULL &&
@@ -862,9 +937,12 @@ result(struct build *b, struct worker *w, const char *line)
 			w->cmd = -1;
 		}
 		if (w->fetch) {
-			n->state = N_FAILED;
+			size_t k;
+			for (k = 0; k < w->nfnodes; k++) {
+				b->nodes[w->fnodes[k]].state = N_FAILED;
+				fail_users(b, w->fnodes[k]);
+			}
 			b->misc = 1;
-			fail_users(b, node);
 			return;
 		}
 		if (++n->attempts < 3 && b->down[w->slot.machine]) {
@@ -879,7 +957,12 @@ result(struct build *b, struct worker *w, const char *line)
 		return;
 	}
 	if (w->fetch) {
-		n->state = N_LOCAL;
+		size_t k;
+		for (k = 0; k < w->nfnodes; k++)
+			b->nodes[w->fnodes[k]].state = N_LOCAL;
+		progress(b, "fetched %zu outputs from %s in %lld ms",
+		    w->nfnodes, b->ms.v[w->slot.machine].uri_text,
+		    (long long)ms);
 		return;
 	}
 	if (status > BUILD_ALREADY_VALID &&

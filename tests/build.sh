@@ -152,3 +152,24 @@ t_copy_round_trip() {
 	expect_rc 1
 	expect_in "$T/c.err" 'is not valid'
 }
+
+# Leaves on both builders, a root that needs them all: the root goes where
+# most of its inputs are, the others come home and go over, and the result
+# is Nix's.
+t_build_spread() {
+	both
+	run a "$NO" build --builders "@$T/both" -A fan --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	n1=$(grep -c "^built leaf-.* on ssh://$H1 " "$T/a.err")
+	n2=$(grep -c "^built leaf-.* on ssh://$H2 " "$T/a.err")
+	[ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] && [ $((n1 + n2)) = 8 ] ||
+	    fail "leaves built $n1 on builder 1, $n2 on builder 2"
+	out=$(cat "$T/a.out")
+	[ "$(wc -l <"$out")" = 8 ] || fail "the root saw $(wc -l <"$out") leaves"
+	hash=$(nix-store -q --hash "$out")
+	nix-store --delete "$out" >/dev/null 2>&1 || fail "cannot delete to rebuild"
+	drv=$(nix-instantiate -A fan --argstr nonce "$T" "$SUITE" 2>/dev/null)
+	nix-store --realise --max-jobs 1 --option builders '' "$drv" >/dev/null 2>&1 ||
+	    fail "Nix failed"
+	[ "$(nix-store -q --hash "$out")" = "$hash" ] || fail "Nix made another NAR"
+}

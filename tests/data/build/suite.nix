@@ -36,6 +36,10 @@ in rec {
   step2 = sh "read x < ${step1}; echo $((x + 1)) > $out" "step2" {};
   step3 = sh "read x < ${step2}; echo $((x + 1)) > $out" "step3" {};
 
+  # a fan: eight leaves spread over the builders, a root that needs them all
+  leaves = builtins.genList (n: sh "echo leaf ${toString n} > $out" "leaf-${toString n}" {}) 8;
+  fan = sh "/bin/cat ${toString leaves} > $out" "fan" {};
+
   # only a builder with the (mandatory) feature may build it
   special = sh "echo special > $out" "special" {
     requiredSystemFeatures = [ "special" ];
