@@ -1320,6 +1320,7 @@ cmd_build(int argc, char **argv)
 	}
 	b.opts.max_silent_time = (uint64_t)b.conf.max_silent_time;
 	b.opts.timeout = (uint64_t)b.conf.timeout;
+	b.opts.max_log_size = (uint64_t)b.conf.max_log_size;
 	/* roots first: .drv paths as given, then what nix-instantiate says */
 	for (i = 0; i < exprs.n; i++) {
 		size_t	 l = strlen(exprs.v[i]);

@@ -48,8 +48,8 @@
 enum type { T_STRING, T_BOOL, T_JOBS, T_SECONDS, T_SET };
 
 /* In the order of `nix show-config`; the enum follows the table. */
-enum { S_BUILDERS, S_SUBST, S_PLATFORMS, S_JOBS, S_SILENT, S_SYSTEM,
-    S_FEATURES, S_TIMEOUT };
+enum { S_BUILDERS, S_SUBST, S_PLATFORMS, S_LOGSIZE, S_JOBS, S_SILENT,
+    S_SYSTEM, S_FEATURES, S_TIMEOUT };
 static const struct setting {
 	const char	*name;
 	const char	*alias;		/* the older name Nix 2.8 still takes */
@@ -58,6 +58,7 @@ static const struct setting {
 	{ "builders", NULL, T_STRING },
 	{ "builders-use-substitutes", NULL, T_BOOL },
 	{ "extra-platforms", NULL, T_SET },
+	{ "max-build-log-size", "build-max-log-size", T_SECONDS },
 	{ "max-jobs", "build-max-jobs", T_JOBS },
 	{ "max-silent-time", "build-max-silent-time", T_SECONDS },
 	{ "system", NULL, T_STRING },
@@ -273,6 +274,7 @@ defaults(struct conf *c)
 	c->max_jobs = 1;
 	c->max_silent_time = 0;
 	c->timeout = 0;
+	c->max_log_size = 0;
 	if (local_system(sys, sizeof(sys)) == -1)
 		return -1;
 	if ((c->system = strdup(sys)) == NULL) {
@@ -418,6 +420,8 @@ conf_set(struct conf *c, const char *name, const char *value,
 		}
 		if (s - settings == S_SILENT)
 			c->max_silent_time = n;
+		else if (s - settings == S_LOGSIZE)
+			c->max_log_size = n;
 		else
 			c->timeout = n;
 		return 0;
@@ -847,6 +851,9 @@ conf_value(const struct conf *c, const char *name, char *buf, size_t sz)
 		break;
 	case S_PLATFORMS:
 		return join(&c->extra_platforms, buf, sz);
+	case S_LOGSIZE:
+		n = snprintf(buf, sz, "%ld", c->max_log_size);
+		break;
 	case S_JOBS:
 		n = snprintf(buf, sz, "%ld", c->max_jobs);
 		break;

@@ -173,3 +173,13 @@ t_build_spread() {
 	    fail "Nix failed"
 	[ "$(nix-store -q --hash "$out")" = "$hash" ] || fail "Nix made another NAR"
 }
+
+# max-build-log-size reaches the builder: a chatty build is stopped.
+t_build_log_limit() {
+	both
+	run a "$NO" build --builders "@$T/both" --option max-build-log-size 1000 \
+	    -A chatty --argstr nonce "$T" "$SUITE"
+	expect_rc 100
+	expect_in "$T/a.err" 'building chatty failed: .*(exceeded|log).*'
+	[ "$(grep -c '^chatty> line' "$T/a.err")" -lt 1000 ] || fail "the log was not cut"
+}

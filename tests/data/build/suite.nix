@@ -46,6 +46,7 @@ in rec {
   };
 
   fails = sh "echo this build is going to fail; echo on stderr >&2; exit 3" "fails" {};
+  chatty = sh "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i + 1)); done; echo > $out" "chatty" {};
   slow = sh "echo sleeping; /bin/sleep 30; echo > $out" "slow" {};
   riscv = derivation {
     name = "riscv"; inherit nonce; system = "riscv64-linux"; builder = "/bin/sh";
