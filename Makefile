@@ -4,7 +4,7 @@
 include config.mk
 
 SRC = src/build.c src/builders.c src/check.c src/compat.c src/conf.c src/copy.c \
-	src/drv.c src/hash.c src/info.c src/log.c src/machines.c src/nar.c \
+	src/drv.c src/hash.c src/hook.c src/info.c src/log.c src/machines.c src/nar.c \
 	src/path.c src/sched.c src/serve.c src/ssh.c src/store.c src/uri.c \
 	src/util.c src/wire.c
 OBJ = $(SRC:.c=.o)
@@ -60,17 +60,24 @@ bench: nix-offload
 	@sh scripts/deps
 	@sh scripts/bench
 
+# libexec/nix-offload/build-hook: Nix 2.8 runs build-hook as a single path
+# with the verbosity as its only argument; the name selects hook mode.
 install: nix-offload
-	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1 \
+	    $(DESTDIR)$(PREFIX)/libexec/nix-offload
 	cp -f nix-offload $(DESTDIR)$(PREFIX)/bin/nix-offload
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/nix-offload
+	ln -sf ../../bin/nix-offload \
+	    $(DESTDIR)$(PREFIX)/libexec/nix-offload/build-hook
 	sed "s/VERSION/$(VERSION)/g" nix-offload.1 \
 	    > $(DESTDIR)$(MANPREFIX)/man1/nix-offload.1
 	chmod 644 $(DESTDIR)$(MANPREFIX)/man1/nix-offload.1
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/nix-offload \
+	    $(DESTDIR)$(PREFIX)/libexec/nix-offload/build-hook \
 	    $(DESTDIR)$(MANPREFIX)/man1/nix-offload.1
+	-rmdir $(DESTDIR)$(PREFIX)/libexec/nix-offload
 
 clean:
 	rm -f nix-offload $(OBJ) $(MAIN) $(UNIT) tests/silentd

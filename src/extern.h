@@ -71,6 +71,7 @@ void		 log_debug(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 const char	*log_last(void);
 int		 log_quiet(int);
+void		 log_nix_json(int);
 char		*log_printable(const void *, size_t, char *, size_t);
 
 /* compat.c: the BSD functions, when libbsd is not used */
@@ -244,6 +245,7 @@ struct conn {
 	enum fail	 fail;		/* why it failed, once reported */
 	char		 why[256];	/* what wire.c saw go wrong */
 	int		 echo_stderr;	/* copy the remote's stderr to ours */
+	int		 echo_fd;	/* where: stderr, or Nix's log pipe */
 	const char	*log_prefix;	/* before each line copied */
 	char		 logline[1024]; /* the line being copied */
 	size_t		 loglen;
@@ -426,6 +428,9 @@ int		 cmd_check(int, char **);
 
 /* build.c */
 int		 cmd_build(int, char **);
+
+/* hook.c */
+int		 cmd_hook(int, char **);
 
 /* ---- configuration: conf.c, machines.c, builders.c (begin) ---- */
 

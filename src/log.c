@@ -12,7 +12,32 @@
 
 int		 verbose;
 static int	 quiet;
+static int	 nixjson;	/* talking to Nix after a hook's accept */
 static char	 last[1024];
+
+/*
+ * After a hook's "# accept", Nix reads only JSON log lines on our stderr:
+ * {"action":"msg","level":L,"msg":"..."} (0 error, 1 warning, 4 talkative).
+ */
+static void
+nix_msg(int level, const char *prefix, const char *msg)
+{
+	char	 full[sizeof(last) + 64];
+
+	snprintf(full, sizeof(full), "nix-offload: %s%s", prefix, msg);
+	fprintf(stderr, "@nix {\"action\":\"msg\",\"level\":%d,\"msg\":",
+	    level);
+	json_string(stderr, full);
+	fputs("}\n", stderr);
+	fflush(stderr);
+}
+
+/* Speak to Nix in JSON log lines from now on (see nix_msg). */
+void
+log_nix_json(int on)
+{
+	nixjson = on;
+}
 
 static void
 vlog(const char *prefix, const char *fmt, va_list ap, const char *tail)
@@ -26,6 +51,10 @@ vlog(const char *prefix, const char *fmt, va_list ap, const char *tail)
 	}
 	if (prefix[0] == '\0')
 		strlcpy(last, msg, sizeof(last));
+	if (nixjson) {
+		nix_msg(prefix[0] == '\0' ? 0 : 1, prefix, msg);
+		return;
+	}
 	if (!quiet || prefix[0] != '\0')
 		fprintf(stderr, "nix-offload: %s%s\n", prefix, msg);
 }
@@ -72,9 +101,15 @@ log_debug(int level, const char *fmt, ...)
 	if (verbose < level)
 		return;
 	va_start(ap, fmt);
-	fputs("nix-offload: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	if (nixjson) {
+		char	 msg[sizeof(last)];
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		nix_msg(4, "", msg);
+	} else {
+		fputs("nix-offload: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
 	va_end(ap);
 }
 

@@ -25,6 +25,8 @@ static const char usage_text[] =
 "             probe every builder: up, round trip, Nix, disk, load, writes\n"
 "  machines [--json] [--builders SPEC] [--option NAME VALUE]\n"
 "             the effective builders, every field, and where it came from\n"
+"  hook VERBOSITY (also __build-remote, and libexec/nix-offload/build-hook)\n"
+"             Nix's build hook: build-hook = .../libexec/nix-offload/build-hook\n"
 "  store-info [--json] [--store] URI\n"
 "             connect to an ssh:// store, complete the serve handshake,\n"
 "             print the protocol and Nix version it speaks\n"
@@ -63,6 +65,8 @@ static const struct cmd {
 	{ "check", cmd_check },
 	{ "copy", cmd_copy },
 	{ "build", cmd_build },
+	{ "hook", cmd_hook },
+	{ "__build-remote", cmd_hook },	/* newer Nix's name */
 	{ NULL, NULL }
 };
 
@@ -71,9 +75,20 @@ main(int argc, char *argv[])
 {
 	const struct cmd	*c;
 	struct rusage		 ru;
+	const char		*p0;
 	int			 i, rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Nix 2.8 runs build-hook as one path: libexec/.../build-hook */
+	if ((p0 = strrchr(argv[0], '/')) != NULL)
+		p0++;
+	else
+		p0 = argv[0];
+	if (strcmp(p0, "build-hook") == 0) {
+		if (ssh_init() == -1)
+			return EXIT_USAGE;
+		return cmd_hook(argc, argv);
+	}
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *p = argv[i] + 1;
 		if (strcmp(argv[i], "--help") == 0 ||

@@ -30,6 +30,7 @@ wire_init(struct conn *c, int to, int from, int err, const char *host)
 	c->from = from;
 	c->err = err;
 	c->host = host;
+	c->echo_fd = STDERR_FILENO;
 	c->version = SERVE_VERSION;
 	if (to != -1)
 		fcntl(to, F_SETFL, fcntl(to, F_GETFL) | O_NONBLOCK);
@@ -90,7 +91,7 @@ echo_lines(struct conn *c, const char *b, size_t n)
 		n -= take;
 		if (c->logline[c->loglen - 1] == '\n' ||
 		    c->loglen == sizeof(c->logline)) {
-			write_all(STDERR_FILENO, c->logline, c->loglen);
+			write_all(c->echo_fd, c->logline, c->loglen);
 			c->loglen = 0;
 		}
 	}

@@ -1,0 +1,376 @@
+/*
+ * Nix's build hook, so that nix-build, nix build and the daemon forward
+ * their builds through nix-offload (spec section 6).
+ *
+ *	nix-offload hook VERBOSITY		(also __build-remote, and
+ *	libexec/nix-offload/build-hook VERBOSITY	for Nix 2.8's build-hook)
+ *
+ * Nix writes all its settings on our stdin, then "try" rounds; we answer
+ * each on stderr with "# accept" + the builder, "# decline" or
+ * "# postpone".  The answer comes from what we know (the builders, their
+ * slots): no connection is made before accepting, which is where Nix's
+ * own hook spends a full SSH handshake per build while the daemon waits.
+ * After an accept Nix sends the input closure and the wanted outputs and
+ * closes our stdin; we copy, build (the log goes to fd 4), fetch the
+ * outputs into the local store, whose locks Nix holds (NIX_HELD_LOCKS),
+ * and exit: 0, 100 for a failed build, 101 for a timeout.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "extern.h"
+
+#define HOOK_LOG_FD		4	/* the daemon's builder-log pipe */
+#define HOOK_SETTINGS_MAX	4096	/* settings in the first message */
+#define HOOK_ATTEMPTS		3	/* builders tried after an accept */
+
+/* The settings Nix sends that decide where and how we build. */
+static const char *const wanted[] = {
+	"builders", "builders-use-substitutes", "extra-platforms",
+	"max-build-log-size", "max-jobs", "max-silent-time", "system",
+	"system-features", "timeout", NULL
+};
+
+static int
+reply(const char *a, const char *b)
+{
+	char	 line[URI_MAX + 64];
+	size_t	 n;
+
+	n = (size_t)snprintf(line, sizeof(line), "# %s\n%s%s", a, b ? b : "",
+	    b ? "\n" : "");
+	return write(STDERR_FILENO, line, n) == (ssize_t)n ? 0 : -1;
+}
+
+/* The first message: u64 1, name, value ... u64 0. */
+static int
+read_settings(struct conn *in, struct conf *conf)
+{
+	uint64_t	 more;
+	char		*name = NULL, *value = NULL;
+	size_t		 i, n;
+
+	for (n = 0;; n++) {
+		if (wire_read_u64(in, &more) == -1) {
+			if (n == 0 && in->eof && in->nread == 0)
+				return 1;	/* Nix went before a word */
+			goto fail;
+		}
+		if (more == 0)
+			return 0;
+		if (more != 1 || n >= HOOK_SETTINGS_MAX) {
+			log_errx("hook: unexpected settings from Nix");
+			return -1;
+		}
+		if (wire_read_string(in, WIRE_PATH_MAX, &name, NULL) == -1 ||
+		    wire_read_string(in, WIRE_STRING_MAX, &value, NULL) == -1)
+			goto fail;
+		for (i = 0; wanted[i] != NULL; i++)
+			if (strcmp(name, wanted[i]) == 0)
+				break;
+		if (wanted[i] != NULL && conf_set(conf, name, value,
+		    "Nix's settings") == -1) {
+			free(name);
+			free(value);
+			return -1;
+		}
+		free(name);
+		free(value);
+		name = value = NULL;
+	}
+fail:
+	free(name);
+	free(value);
+	wire_fail(in, "reading Nix's settings");
+	return -1;
+}
+
+static int
+has(const struct strlist *l, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/* Could Nix build this itself right now? (Then we decline rather than wait.) */
+static int
+can_build_locally(const struct conf *conf, int willing, const char *system,
+    const struct strlist *features)
+{
+	size_t	 i;
+
+	if (!willing)
+		return 0;
+	if (strcmp(system, conf->system) != 0 &&
+	    !has(&conf->extra_platforms, system))
+		return 0;
+	for (i = 0; i < features->n; i++)
+		if (!has(&conf->system_features, features->v[i]))
+			return 0;
+	return 1;
+}
+
+/* NIX_HELD_LOCKS: the local nix-store may import the outputs Nix locked. */
+static int
+held_locks(const struct drv *d, const struct strlist *wanted_outputs)
+{
+	char	*v = NULL, *nv;
+	size_t	 len = 0, i, j;
+
+	for (i = 0; i < d->noutputs; i++) {
+		size_t	 pl = strlen(d->outputs[i].path);
+		for (j = 0; j < wanted_outputs->n; j++)
+			if (strcmp(wanted_outputs->v[j], d->outputs[i].name) == 0)
+				break;
+		if (j == wanted_outputs->n || pl == 0)
+			continue;
+		if ((nv = realloc(v, len + pl + 2)) == NULL) {
+			free(v);
+			log_err("hook");
+			return -1;
+		}
+		v = nv;
+		if (len > 0)
+			v[len++] = ' ';
+		memcpy(v + len, d->outputs[i].path, pl + 1);
+		len += pl;
+	}
+	if (v != NULL && setenv("NIX_HELD_LOCKS", v, 1) == -1) {
+		log_err("NIX_HELD_LOCKS");
+		free(v);
+		return -1;
+	}
+	free(v);
+	return 0;
+}
+
+/*
+ * After the accept: copy, build, fetch on machine m.  Returns an exit
+ * status; *retry is set when the builder, not the build, failed.
+ */
+static int
+build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
+    const struct drv *d, const struct strlist *inputs,
+    const struct strlist *wanted_outputs, int *retry)
+{
+	struct conn		 local, remote;
+	struct build_options	 o;
+	struct build_result	 r;
+	struct copy_stats	 st = { 0, 0 };
+	struct strlist		 outs = { NULL, 0, 0 };
+	struct strlist		 closure = { NULL, 0, 0 };
+	size_t			 i, j;
+	int			 rc = EXIT_ERROR, have_local = 0;
+
+	*retry = 0;
+	memset(&r, 0, sizeof(r));
+	if (ssh_open_serve(&m->uri, &remote) == -1) {
+		*retry = 1;
+		return EXIT_ERROR;
+	}
+	remote.timeout_ms = 0;
+	if (store_open(&local) == -1)
+		goto out;
+	have_local = 1;
+	if (copy_to(&local, &remote, inputs, conf->builders_use_substitutes,
+	    &st) == -1)
+		goto fail_remote;
+	memset(&o, 0, sizeof(o));
+	o.max_silent_time = (uint64_t)conf->max_silent_time;
+	o.timeout = (uint64_t)conf->timeout;
+	o.max_log_size = (uint64_t)conf->max_log_size;
+	remote.echo_stderr = 1;
+	remote.echo_fd = HOOK_LOG_FD;
+	if (serve_build_derivation(&remote, drvpath, d,
+	    d->ninputs > 0 ? inputs : d->srcs, &o, &r) == -1)
+		goto fail_remote;
+	remote.echo_stderr = 0;
+	if (r.status > BUILD_ALREADY_VALID &&
+	    r.status != BUILD_RESOLVES_TO_ALREADY_VALID) {
+		log_errx("%s: building %s failed: %s", m->uri_text, drvpath,
+		    r.error && *r.error ? r.error : "no message");
+		rc = r.status == BUILD_TIMED_OUT ? EXIT_BUILD_TIMEOUT :
+		    EXIT_BUILD_FAILED;
+		goto out;
+	}
+	for (i = 0; i < d->noutputs; i++)
+		for (j = 0; j < wanted_outputs->n; j++)
+			if (strcmp(wanted_outputs->v[j],
+			    d->outputs[i].name) == 0 &&
+			    strlist_add(&outs, d->outputs[i].path) == -1)
+				goto out;
+	if (serve_query_closure(&remote, &outs, 0, &closure) == -1 ||
+	    copy_from(&remote, &local, &closure, &st) == -1)
+		goto fail_remote;
+	if (ssh_close(&remote) == -1)
+		log_debug(1, "%s: the session did not end cleanly",
+		    m->uri_text);
+	remote.pid = -1;
+	rc = store_close(&local) == 0 ? EXIT_OK : EXIT_ERROR;
+	have_local = 0;
+	goto done;
+fail_remote:
+	/* a builder that went away may be retried elsewhere */
+	if (remote.fail == FAIL_DROPPED || remote.fail == FAIL_TIMEOUT ||
+	    remote.fail == FAIL_UNREACHABLE)
+		*retry = 1;
+out:
+	ssh_kill(&remote);
+done:
+	if (have_local)
+		store_close(&local);
+	free(r.error);
+	strlist_free(&outs);
+	strlist_free(&closure);
+	return rc;
+}
+
+int
+cmd_hook(int argc, char **argv)
+{
+	struct conf	 conf;
+	struct machines	 ms = { NULL, 0 };
+	struct sched	 sched;
+	struct conn	 in;
+	struct strlist	 features = { NULL, 0, 0 }, inputs = { NULL, 0, 0 };
+	struct strlist	 outputs = { NULL, 0, 0 };
+	struct drv	 d;
+	struct slot	 slot;
+	char		*cmd = NULL, *platform = NULL, *drvpath = NULL;
+	char		 why[16384];
+	uint64_t	 willing;
+	long		 v;
+	int		 rc = EXIT_ERROR, r, attempt, retry, have_sched = 0;
+	char		*down = NULL;
+
+	memset(&d, 0, sizeof(d));
+	slot.fd = -1;
+	/* Nix's verbosity: 3 (info) is the default, 5 (chatty) is -v */
+	if (argc > 1 && (v = strtol(argv[argc - 1], NULL, 10)) > 4)
+		verbose = (int)(v - 4);
+	conf_init(&conf);
+	conf.loaded = 1;	/* Nix sends what it read: we read no file */
+	wire_init(&in, -1, STDIN_FILENO, -1, "Nix");
+	if ((r = read_settings(&in, &conf)) != 0) {
+		rc = r == 1 ? EXIT_OK : EXIT_ERROR;
+		goto out;
+	}
+	if (conf.builders != NULL && machines_parse(conf.builders,
+	    strlen(conf.builders), conf.builders_src, conf.system, &ms) == -1)
+		goto out;
+	if (ms.n == 0) {
+		reply("decline-permanently", NULL);
+		rc = EXIT_OK;
+		goto out;
+	}
+	sched_init(&sched, &ms);
+	have_sched = 1;
+	if ((down = calloc(ms.n, 1)) == NULL)
+		goto out;
+	for (;;) {
+		free(cmd);
+		cmd = NULL;
+		if (wire_read_string(&in, 16, &cmd, NULL) == -1 ||
+		    strcmp(cmd, "try") != 0) {
+			rc = EXIT_OK;	/* Nix is done with us */
+			goto out;
+		}
+		free(platform);
+		free(drvpath);
+		platform = drvpath = NULL;
+		strlist_free(&features);
+		if (wire_read_u64(&in, &willing) == -1 ||
+		    wire_read_string(&in, DRV_NAME_MAX, &platform, NULL) == -1 ||
+		    wire_read_string(&in, WIRE_PATH_MAX, &drvpath, NULL) == -1 ||
+		    wire_read_strings(&in, DRV_FEATURES_MAX, DRV_NAME_MAX,
+		    &features) == -1) {
+			wire_fail(&in, "reading a build request");
+			goto out;
+		}
+		r = sched_pick(&sched, platform, &features, &slot, why,
+		    sizeof(why));
+		if (r == 1)
+			break;
+		if (can_build_locally(&conf, willing != 0, platform, &features))
+			reply("decline", NULL);
+		else if (r == 0)
+			reply("postpone", NULL);
+		else {
+			/* say why once, as the line Nix copies to the user */
+			log_errx("no builder can build %s (system %s): %s",
+			    drvpath, platform, why);
+			reply("decline", NULL);
+		}
+	}
+	if (reply("accept", ms.v[slot.machine].uri_text) == 0)
+		log_nix_json(1);
+	if (
+	    wire_read_strings(&in, WIRE_LIST_MAX, WIRE_PATH_MAX, &inputs) == -1 ||
+	    wire_read_strings(&in, DRV_OUTPUTS_MAX, DRV_NAME_MAX,
+	    &outputs) == -1) {
+		wire_fail(&in, "reading the inputs of %s", drvpath);
+		goto out;
+	}
+	if (drv_read(drvpath, &d) == -1 || held_locks(&d, &outputs) == -1)
+		goto out;
+	for (attempt = 0; attempt < HOOK_ATTEMPTS; attempt++) {
+		log_debug(1, "building %s on %s", drvpath,
+		    ms.v[slot.machine].uri_text);
+		rc = build_on(&ms.v[slot.machine], &conf, drvpath, &d, &inputs,
+		    &outputs, &retry);
+		if (!retry)
+			break;
+		/* that builder is gone: take a slot on another, waiting */
+		down[slot.machine] = 1;
+		sched_release(&sched, &slot);
+		sched.down = NULL;
+		for (;;) {
+			size_t	 i;
+			int	 p;
+			char	*save_usable = calloc(ms.n, 1);
+
+			if (save_usable == NULL)
+				goto out;
+			for (i = 0; i < ms.n; i++) {
+				save_usable[i] = (char)ms.v[i].usable;
+				if (down[i])
+					ms.v[i].usable = 0;
+			}
+			p = sched_pick(&sched, platform, &features, &slot,
+			    NULL, 0);
+			for (i = 0; i < ms.n; i++)
+				ms.v[i].usable = save_usable[i];
+			free(save_usable);
+			if (p == 1) {
+				log_warnx("trying %s instead",
+				    ms.v[slot.machine].uri_text);
+				break;
+			}
+			if (p == -1)
+				goto out;
+			sleep(1);
+		}
+	}
+out:
+	if (slot.fd != -1)
+		sched_release(&sched, &slot);
+	if (have_sched)
+		sched_free(&sched);
+	free(down);
+	free(cmd);
+	free(platform);
+	free(drvpath);
+	drv_free(&d);
+	strlist_free(&features);
+	strlist_free(&inputs);
+	strlist_free(&outputs);
+	machines_free(&ms);
+	conf_free(&conf);
+	return rc;
+}

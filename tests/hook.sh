@@ -1,0 +1,114 @@
+# nix-offload as Nix's build hook: the real nix-build (Nix 2.8) forwards
+# its builds through it to the real builders of the test bed.
+
+# an installed copy, as make install lays it out
+hook_install() {
+	[ -x "$WORK/inst/libexec/nix-offload/build-hook" ] ||
+	    make -s -C "$TOP" install DESTDIR="$WORK/inst" PREFIX= >/dev/null
+	HOOK=$WORK/inst/libexec/nix-offload/build-hook
+}
+
+nb() {	# nix-build through our hook, remote only
+	nix-build --no-out-link --option build-hook "$HOOK" --max-jobs 0 "$@"
+}
+
+t_hook_installed_layout() {
+	hook_install
+	[ -L "$HOOK" ] && [ -x "$WORK/inst/bin/nix-offload" ] &&
+	    [ -f "$WORK/inst/share/man/man1/nix-offload.1" ] || fail "install layout"
+	# hook mode by name: no settings on stdin means nothing to do
+	"$HOOK" 3 </dev/null || fail "the hook failed on an empty stdin"
+}
+
+t_hook_darwin_route() {
+	hook_install
+	routes
+	run a nb --builders "@$T/routes" -A darwin --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" "building '.*-darwin-hello.drv' on 'ssh://$H2'"
+	nix-store --verify-path "$(cat "$T/a.out")" || fail "not valid"
+	on_builder 1 "$(cat "$T/a.out")" && fail "built on builder 1 too"
+	return 0
+}
+
+t_hook_mandatory_route() {
+	hook_install
+	routes
+	run a nb --builders "@$T/routes" -A special --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" "building '.*-special.drv' on 'ssh://$H1'"
+}
+
+t_hook_chain() {
+	hook_install
+	both
+	run a nb --builders "@$T/both" -A step3 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	[ "$(cat "$(cat "$T/a.out")")" = 3 ] || fail "step3 is not 3"
+	[ "$(grep -c "building '.*-step[123].drv' on 'ssh://" "$T/a.err")" = 3 ] ||
+	    fail "not all three steps went to the builders"
+}
+
+# Two outputs, sources, awkward strings: valid here, and the same paths and
+# NAR hashes as through Nix's own hook.
+t_hook_same_as_nix_hook() {
+	hook_install
+	both
+	drv=$(nix-instantiate -A multi --argstr nonce "$T" "$SUITE" 2>/dev/null)
+	run a nix-store --realise --option build-hook "$HOOK" --max-jobs 0 \
+	    --builders "@$T/both" "$drv"
+	expect_rc 0
+	expect_lines "$T/a.out" 2
+	for p in $(cat "$T/a.out"); do
+		nix-store --verify-path "$p" || fail "$p not valid"
+		echo "$p $(nix-store -q --hash "$p")" >>"$T/ours"
+	done
+	nix-store --delete $(cat "$T/a.out") >/dev/null 2>&1 || fail "cannot delete"
+	run b nix-store --realise --max-jobs 0 --builders "@$T/both" "$drv"
+	expect_rc 0
+	for p in $(cat "$T/b.out"); do
+		echo "$p $(nix-store -q --hash "$p")" >>"$T/nix"
+	done
+	cmp -s "$T/ours" "$T/nix" || fail "ours: $(cat "$T/ours") Nix's hook: $(cat "$T/nix")"
+}
+
+t_hook_fails() {
+	hook_install
+	both
+	run a nb --builders "@$T/both" -A fails --argstr nonce "$T" "$SUITE"
+	expect_rc 100
+	expect_in "$T/a.err" 'this build is going to fail'
+	expect_in "$T/a.err" 'building .*-fails.drv failed: .*exit code 3'
+}
+
+t_hook_timeout() {
+	hook_install
+	both
+	run a nb --builders "@$T/both" --option timeout 2 -A slow --argstr nonce "$T" "$SUITE"
+	expect_rc 101
+}
+
+t_hook_all_down() {
+	hook_install
+	run a nb --builders "ssh://$DOWN x86_64-linux" -A step1 --argstr nonce "$T" "$SUITE"
+	[ "$RC" != 0 ] || fail "built with every builder down"
+	expect_in "$T/a.err" "ssh://$DOWN: cannot reach the builder: .*Connection refused"
+}
+
+t_hook_no_builder_fits() {
+	hook_install
+	both
+	run a nb --builders "@$T/both" -A riscv --argstr nonce "$T" "$SUITE"
+	[ "$RC" != 0 ] || fail "built riscv"
+	expect_in "$T/a.err" "no builder can build .*-riscv.drv \\(system riscv64-linux\\):"
+	expect_in "$T/a.err" "ssh://$H1.*system riscv64-linux is not one of its systems"
+}
+
+# No builders: the hook bows out for good and Nix builds locally.
+t_hook_no_builders() {
+	hook_install
+	run a nix-build --no-out-link --option build-hook "$HOOK" --max-jobs 1 \
+	    --builders '' -A step1 --argstr nonce "$T-nb" "$SUITE"
+	expect_rc 0
+	expect_not_in "$T/a.err" "on 'ssh://"
+}
