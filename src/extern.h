@@ -395,6 +395,8 @@ struct sched {
 	int		**mine;		/* [machine][slot]: held by this process */
 	int		(*down)(void *, size_t); /* skip a builder (health) */
 	void		*arg;
+	int		 waitfd;	/* our place in a queue, -1 if none */
+	char		 waitpath[700];
 };
 void		 sched_init(struct sched *, const struct machines *);
 void		 sched_free(struct sched *);
@@ -404,6 +406,9 @@ int		 sched_load(const struct machine *, const int *);
 int		 sched_pick(struct sched *, const char *, const struct strlist *,
 		    struct slot *, char *, size_t);
 void		 sched_release(struct sched *, struct slot *);
+int		 sched_queue(struct sched *, const char *,
+		    const struct strlist *, struct slot *);
+int		 sched_wait(struct sched *, struct slot *);
 
 /* copy.c: closures between the local store and a builder */
 struct copy_stats {

@@ -8,7 +8,7 @@
  * Nix writes all its settings on our stdin, then "try" rounds; we answer
  * each on stderr with "# accept" + the builder, "# decline" or
  * "# postpone".  The answer comes from what we know (the builders, their
- * slots): no connection is made before accepting, which is where Nix's
+ * slots and queues): no connection is made before accepting, which is where Nix's
  * own hook spends a full SSH handshake per build while the daemon waits.
  * After an accept Nix sends the input closure and the wanted outputs and
  * closes our stdin; we copy, build (the log goes to fd 4), fetch the
@@ -247,6 +247,7 @@ cmd_hook(int argc, char **argv)
 	uint64_t	 willing;
 	long		 v;
 	int		 rc = EXIT_ERROR, r, attempt, retry, have_sched = 0;
+	int		 queued = 0;
 	char		*down = NULL;
 
 	memset(&d, 0, sizeof(d));
@@ -299,9 +300,20 @@ cmd_hook(int argc, char **argv)
 			break;
 		if (can_build_locally(&conf, willing != 0, platform, &features))
 			reply("decline", NULL);
-		else if (r == 0)
+		else if (r == 0) {
+			/*
+			 * Every fitting builder is busy.  Nix 2.8 asks a
+			 * postponed hook again only after poll-interval
+			 * (5 s): accept, and wait for a slot ourselves, in
+			 * the shortest queue.
+			 */
+			if (sched_queue(&sched, platform, &features,
+			    &slot) == 0) {
+				queued = 1;
+				break;
+			}
 			reply("postpone", NULL);
-		else {
+		} else {
 			/* say why once, as the line Nix copies to the user */
 			log_errx("no builder can build %s (system %s): %s",
 			    drvpath, platform, why);
@@ -319,6 +331,11 @@ cmd_hook(int argc, char **argv)
 	}
 	if (drv_read(drvpath, &d) == -1 || held_locks(&d, &outputs) == -1)
 		goto out;
+	if (queued) {
+		log_debug(1, "waiting for a slot on %s",
+		    ms.v[slot.machine].uri_text);
+		sched_wait(&sched, &slot);
+	}
 	for (attempt = 0; attempt < HOOK_ATTEMPTS; attempt++) {
 		log_debug(1, "building %s on %s", drvpath,
 		    ms.v[slot.machine].uri_text);

@@ -13,8 +13,10 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include "extern.h"
 
 #define SCHED_WHY_MAX	256
+#define SCHED_WAIT_MS	20	/* between tries for a slot */
 
 static int
 has(const struct strlist *l, const char *s)
@@ -177,6 +180,7 @@ sched_init(struct sched *s, const struct machines *ms)
 
 	memset(s, 0, sizeof(*s));
 	s->ms = ms;
+	s->waitfd = -1;
 	s->mine = calloc(ms->n ? ms->n : 1, sizeof(*s->mine));
 	for (i = 0; s->mine != NULL && i < ms->n; i++)
 		s->mine[i] = calloc((size_t)ms->v[i].max_jobs, sizeof(int));
@@ -251,6 +255,121 @@ sched_pick(struct sched *s, const char *system, const struct strlist *features,
 	    s->ms->v[best].uri_text, slot->index + 1, s->ms->v[best].max_jobs,
 	    bestscore);
 	return 1;
+}
+
+/*
+ * Waiting for a slot of m: each waiting process holds a lock on a file
+ * "<slot name>.w<pid>" of its own, so that every process can count the
+ * queue, and a dead waiter's file is seen as stale and removed.
+ */
+static int
+waiters(const struct machine *m)
+{
+	char		 base[700], dir[600], path[1400];
+	const char	*name;
+	DIR		*d;
+	struct dirent	*e;
+	struct flock	 fl;
+	size_t		 bl;
+	int		 n = 0, fd;
+
+	if (slot_path(m, 0, base, sizeof(base)) == -1)
+		return 0;
+	name = strrchr(base, '/') + 1;
+	bl = strlen(name) - 1;		/* "<hash>." */
+	snprintf(dir, sizeof(dir), "%s/slots", sshconf.ctldir);
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, name, bl) != 0 || e->d_name[bl] != 'w')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+			continue;
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+			n++;
+		else if (fcntl(fd, F_SETLK, &fl) == 0)
+			unlink(path);	/* its waiter is gone */
+		close(fd);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * All fitting builders are busy: join the shortest queue (slots in use
+ * plus waiters, per unit of speed).  Returns 0 with slot->machine set and
+ * the wait registered (finish it with sched_wait), or -1.
+ */
+int
+sched_queue(struct sched *s, const char *system,
+    const struct strlist *features, struct slot *slot)
+{
+	size_t		 i, best = 0;
+	double		 bestscore = 0, score;
+	int		 any = 0, fd;
+	char		 r[SCHED_WHY_MAX], path[700];
+	struct flock	 fl;
+
+	if (slots_dir() == -1)
+		return -1;
+	for (i = 0; i < s->ms->n; i++) {
+		const struct machine *m = &s->ms->v[i];
+		if (!sched_fits(m, system, features, r, sizeof(r)) ||
+		    (s->down != NULL && s->down(s->arg, i)))
+			continue;
+		score = (sched_load(m, s->mine[i]) + waiters(m) + 1) /
+		    m->speed_factor;
+		if (!any || score < bestscore) {
+			best = i;
+			bestscore = score;
+			any = 1;
+		}
+	}
+	if (!any)
+		return -1;
+	if (slot_path(&s->ms->v[best], 0, path, sizeof(path)) == -1)
+		return -1;
+	snprintf(strrchr(path, '.') + 1, 24, "w%ld", (long)getpid());
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		log_err("%s", path);
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) == -1) {
+		log_err("%s", path);
+		close(fd);
+		return -1;
+	}
+	slot->machine = best;
+	slot->index = -1;
+	slot->fd = -1;
+	s->waitfd = fd;
+	snprintf(s->waitpath, sizeof(s->waitpath), "%s", path);
+	return 0;
+}
+
+/* Wait (polling, the lock files are cheap) for a slot of slot->machine. */
+int
+sched_wait(struct sched *s, struct slot *slot)
+{
+	const struct machine	*m = &s->ms->v[slot->machine];
+
+	while ((slot->fd = take_slot(m, s->mine[slot->machine],
+	    &slot->index)) == -1)
+		poll(NULL, 0, SCHED_WAIT_MS);
+	s->mine[slot->machine][slot->index] = 1;
+	if (s->waitfd != -1) {
+		unlink(s->waitpath);
+		close(s->waitfd);
+		s->waitfd = -1;
+	}
+	return 0;
 }
 
 void

@@ -183,3 +183,35 @@ t_build_log_limit() {
 	expect_in "$T/a.err" 'building chatty failed: .*(exceeded|log).*'
 	[ "$(grep -c '^chatty> line' "$T/a.err")" -lt 1000 ] || fail "the log was not cut"
 }
+
+one_slot() {
+	echo "ssh://$H1 x86_64-linux - 1 1 - - $K1
+ssh://$H2 x86_64-linux - 1 1 - - $K2" >"$T/one"
+}
+
+# no_overlap LOG FAN: the timed leaves (their paths are FAN's contents)
+# built on each builder, as LOG says, never ran at once.
+no_overlap() {
+	local h f seen=0
+	for h in $H1 $H2; do
+		: >"$T/spans"
+		for f in $(cat "$2"); do
+			grep -q "${f#/nix/store/*-}[^0-9].*$h" "$1" || continue
+			echo "$(head -1 "$f") $(tail -1 "$f")" >>"$T/spans"
+			seen=$((seen + 1))
+		done
+		sort -n "$T/spans" | awk -v h=$h '
+		    NR > 1 && $1 < end { print "overlap on " h; bad = 1 }
+		    { end = $2 } END { exit bad }' || fail "two builds at once on $h"
+	done
+	[ $seen = 6 ] || fail "found where $seen of the 6 timed leaves were built"
+}
+
+t_build_slots() {
+	one_slot
+	run a "$NO" build --builders "@$T/one" -A timedfan --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	grep '^built timed-' "$T/a.err" >"$T/built"
+	no_overlap "$T/built" "$(cat "$T/a.out")"
+	grep -q "$H1" "$T/built" && grep -q "$H2" "$T/built" || fail "one builder did it all"
+}

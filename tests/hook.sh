@@ -112,3 +112,15 @@ t_hook_no_builders() {
 	expect_rc 0
 	expect_not_in "$T/a.err" "on 'ssh://"
 }
+
+# Eight nix-build leaves, builders of one slot each: the hook accepts them
+# all and queues them, never two at once on a builder, all built.
+t_hook_slots() {
+	hook_install
+	one_slot
+	run a nb --builders "@$T/one" -A timedfan --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	no_overlap "$T/a.err" "$(cat "$T/a.out")"
+	grep -q "timed-.*on 'ssh://$H1'" "$T/a.err" && grep -q "timed-.*on 'ssh://$H2'" "$T/a.err" ||
+	    fail "one builder did it all"
+}

@@ -40,6 +40,12 @@ in rec {
   leaves = builtins.genList (n: sh "echo leaf ${toString n} > $out" "leaf-${toString n}" {}) 8;
   fan = sh "/bin/cat ${toString leaves} > $out" "fan" {};
 
+  # timed leaves: each records when it ran, to show slots are respected
+  timed = builtins.genList (n: sh
+    "/bin/date +%s%N > $out; /bin/sleep 0.4; /bin/date +%s%N >> $out"
+    "timed-${toString n}" {}) 6;
+  timedfan = sh "echo ${toString timed} > $out" "timedfan" {};
+
   # only a builder with the (mandatory) feature may build it
   special = sh "echo special > $out" "special" {
     requiredSystemFeatures = [ "special" ];
