@@ -15,7 +15,11 @@
  * outputs into the local store, whose locks Nix holds (NIX_HELD_LOCKS),
  * and exit: 0, 100 for a failed build, 101 for a timeout.
  */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +36,97 @@ static const char *const wanted[] = {
 	"max-build-log-size", "max-jobs", "max-silent-time", "system",
 	"system-features", "timeout", NULL
 };
+
+#define HOOK_NIX_MAX_MINOR	28	/* the last Nix 2.x with NIX_HELD_LOCKS */
+
+/*
+ * The local Nix's version, "2.8.0", into buf: from the runtime directory's
+ * cache when nix-store has not changed since, else from nix-store
+ * --version (a hook process runs per build: the cache saves a process).
+ */
+static int
+local_nix_version(char *buf, size_t sz)
+{
+	char		 cache[600], line[128], *p;
+	char		*argv[] = { "nix-store", "--version", NULL };
+	const char	*path = getenv("PATH");
+	struct stat	 st;
+	long long	 mtime = -1, cm;
+	int		 fds[3], status;
+	pid_t		 pid;
+	FILE		*f;
+	ssize_t		 n;
+
+	/* which nix-store, and when it last changed */
+	while (path != NULL && *path != '\0') {
+		size_t	 l = strcspn(path, ":");
+		char	 cand[PATH_MAX_LEN];
+		snprintf(cand, sizeof(cand), "%.*s/nix-store", (int)l, path);
+		if (stat(cand, &st) == 0) {
+			mtime = (long long)st.st_mtime;
+			break;
+		}
+		path += l + (path[l] == ':');
+	}
+	snprintf(cache, sizeof(cache), "%s/local-nix-version", sshconf.ctldir);
+	if (mtime != -1 && (f = fopen(cache, "r")) != NULL) {
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    sscanf(line, "%lld %63s", &cm, buf) == 2 && cm == mtime &&
+		    sz >= 64) {
+			fclose(f);
+			return 0;
+		}
+		fclose(f);
+	}
+	if (spawn(argv, fds, &pid, NULL) == -1)
+		return -1;
+	close(fds[0]);
+	n = read(fds[1], line, sizeof(line) - 1);
+	close(fds[1]);
+	close(fds[2]);
+	waitpid(pid, &status, 0);
+	if (n <= 0)
+		return -1;
+	line[n] = '\0';
+	if ((p = strstr(line, "(Nix) ")) == NULL)
+		return -1;
+	p += 6;
+	p[strcspn(p, " \n")] = '\0';
+	snprintf(buf, sz, "%s", p);
+	if (mtime != -1) {
+		(void)mkdir(sshconf.ctldir, 0700);	/* exists, usually */
+		if ((f = fopen(cache, "w")) != NULL) {
+			fprintf(f, "%lld %s\n", mtime, buf);
+			fclose(f);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Nix 2.29 dropped NIX_HELD_LOCKS: there, a hook in its own process cannot
+ * import outputs whose locks Nix holds (the import would wait for ever).
+ * Is the local Nix one where it can?
+ */
+static int
+nix_supported(void)
+{
+	char	 v[64];
+	int	 major, minor;
+
+	if (local_nix_version(v, sizeof(v)) == -1 ||
+	    sscanf(v, "%d.%d", &major, &minor) != 2)
+		return 1;	/* unknown: try, as before */
+	if (major > 2 || (major == 2 && minor > HOOK_NIX_MAX_MINOR)) {
+		log_errx("hook: Nix %s no longer lets a build hook import the "
+		    "outputs it locks (NIX_HELD_LOCKS is gone since 2.29): "
+		    "declining, so Nix builds as it would without "
+		    "nix-offload; use `nix-offload build`, or Nix's own hook",
+		    v);
+		return 0;
+	}
+	return 1;
+}
 
 static int
 reply(const char *a, const char *b)
@@ -265,7 +360,7 @@ cmd_hook(int argc, char **argv)
 	if (conf.builders != NULL && machines_parse(conf.builders,
 	    strlen(conf.builders), conf.builders_src, conf.system, &ms) == -1)
 		goto out;
-	if (ms.n == 0) {
+	if (ms.n == 0 || !nix_supported()) {
 		reply("decline-permanently", NULL);
 		rc = EXIT_OK;
 		goto out;

@@ -124,3 +124,18 @@ t_hook_slots() {
 	grep -q "timed-.*on 'ssh://$H1'" "$T/a.err" && grep -q "timed-.*on 'ssh://$H2'" "$T/a.err" ||
 	    fail "one builder did it all"
 }
+
+# A Nix without NIX_HELD_LOCKS (2.29 on): the hook bows out, loudly, and
+# Nix builds locally instead of waiting for ever on its own locks.
+t_hook_newer_nix_declines() {
+	hook_install
+	both
+	mkdir -p "$T/bin"
+	printf '#!/bin/sh\n[ "$1" = --version ] && { echo "nix-store (Nix) 2.30.1"; exit 0; }\nexec /usr/bin/nix-store "$@"\n' >"$T/bin/nix-store"
+	chmod +x "$T/bin/nix-store"
+	PATH=$T/bin:$PATH run a nix-build --no-out-link --option build-hook "$HOOK" \
+	    --max-jobs 1 --builders "@$T/both" -A step1 --argstr nonce "$T-new" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" 'Nix 2.30.1 no longer lets a build hook import'
+	expect_not_in "$T/a.err" "on 'ssh://"
+}
