@@ -212,6 +212,8 @@ probe(const struct machine *m, struct probe *r)
 	ssh_close(&c);
 	if (have_ic)
 		finish_info(&ic, r);
+	if (r->version[0] != '\0')	/* for store-info's next call */
+		ssh_fact_put(&m->uri, "nixversion", r->version);
 	r->ok = 1;
 	return;
 fail:

@@ -246,6 +246,34 @@ held_locks(const struct drv *d, const struct strlist *wanted_outputs)
 }
 
 /*
+ * Progress in Nix's own form: an activity on our stderr, which Nix shows
+ * as it shows its own hook's ("copying 3 paths to 'ssh://...'").
+ */
+static unsigned long long
+act_start(const char *fmt, const char *arg)
+{
+	static unsigned long long	 seq;
+	unsigned long long		 id;
+	char				 text[URI_MAX + 128];
+
+	id = ((unsigned long long)getpid() << 20) + ++seq;
+	snprintf(text, sizeof(text), fmt, arg);
+	fprintf(stderr, "@nix {\"action\":\"start\",\"id\":%llu,"
+	    "\"level\":3,\"text\":", id);
+	json_string(stderr, text);
+	fprintf(stderr, ",\"type\":0}\n");
+	fflush(stderr);
+	return id;
+}
+
+static void
+act_stop(unsigned long long id)
+{
+	fprintf(stderr, "@nix {\"action\":\"stop\",\"id\":%llu}\n", id);
+	fflush(stderr);
+}
+
+/*
  * After the accept: copy, build, fetch on machine m.  Returns an exit
  * status; *retry is set when the builder, not the build, failed.
  */
@@ -261,7 +289,8 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
 	struct strlist		 outs = { NULL, 0, 0 };
 	struct strlist		 closure = { NULL, 0, 0 };
 	size_t			 i, j;
-	int			 rc = EXIT_ERROR, have_local = 0;
+	int			 rc = EXIT_ERROR, have_local = 0, r2;
+	unsigned long long	 act;
 
 	*retry = 0;
 	memset(&r, 0, sizeof(r));
@@ -273,8 +302,11 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
 	if (store_open(&local) == -1)
 		goto out;
 	have_local = 1;
-	if (copy_to(&local, &remote, inputs, conf->builders_use_substitutes,
-	    &st) == -1)
+	act = act_start("copying dependencies to '%s'", m->uri_text);
+	r2 = copy_to(&local, &remote, inputs, conf->builders_use_substitutes,
+	    &st);
+	act_stop(act);
+	if (r2 == -1)
 		goto fail_remote;
 	memset(&o, 0, sizeof(o));
 	o.max_silent_time = (uint64_t)conf->max_silent_time;
@@ -300,8 +332,11 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
 			    d->outputs[i].name) == 0 &&
 			    strlist_add(&outs, d->outputs[i].path) == -1)
 				goto out;
-	if (serve_query_closure(&remote, &outs, 0, &closure) == -1 ||
-	    copy_from(&remote, &local, &closure, &st) == -1)
+	act = act_start("copying outputs from '%s'", m->uri_text);
+	r2 = serve_query_closure(&remote, &outs, 0, &closure) == -1 ||
+	    copy_from(&remote, &local, &closure, &st) == -1 ? -1 : 0;
+	act_stop(act);
+	if (r2 == -1)
 		goto fail_remote;
 	if (ssh_close(&remote) == -1)
 		log_debug(1, "%s: the session did not end cleanly",

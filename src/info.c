@@ -3,12 +3,17 @@
  *
  * Like `nix store info --store URI`: connect, complete the serve handshake,
  * and say what the builder speaks.  The remote Nix version comes from a
- * second session over the same master (`nix-store --version`), started as
- * soon as the master is up, and is remembered for the master's lifetime:
- * a warm call costs one session.
+ * second session over the same master (`nix-store --version`) and is
+ * remembered for the master's lifetime, so a warm call costs one session.
+ * A cold call (no master yet) does not wait for it: that would make it
+ * slower than Nix's, which pays one SSH handshake and nothing else.  It
+ * leaves a detached child to learn the version over the new master for
+ * the calls that follow.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "extern.h"
 
@@ -57,6 +62,36 @@ finish_version(struct conn *vc, char *out, size_t sz)
 		    vc->host);
 }
 
+/* Learn the version in the background, for the next call (see above). */
+static void
+learn_version_later(const struct store_uri *u)
+{
+	struct conn	 vc;
+	char		 version[64];
+	pid_t		 pid;
+	int		 fd;
+
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) != 0)
+		return;		/* init reaps it: we do not wait */
+	setsid();
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	log_quiet(1);
+	if (start_version(u, &vc) == 0) {
+		finish_version(&vc, version, sizeof(version));
+		if (version[0] != '\0')
+			ssh_fact_put(u, "nixversion", version);
+	}
+	_exit(0);
+}
+
 int
 cmd_store_info(int argc, char **argv)
 {
@@ -64,7 +99,7 @@ cmd_store_info(int argc, char **argv)
 	struct conn	 c, vc;
 	const char	*arg = NULL;
 	char		 version[64] = "";
-	int		 json = 0, i, have_vc = 0, cached;
+	int		 json = 0, i, have_vc = 0, cached, master;
 	int64_t		 t0;
 
 	for (i = 1; i < argc; i++) {
@@ -94,9 +129,11 @@ cmd_store_info(int argc, char **argv)
 		log_quiet(1);
 	t0 = now_ms();
 	cached = ssh_fact_get(&u, "nixversion", version, sizeof(version)) == 0;
+	master = ssh_master_up(&u);
 	if (ssh_start_serve(&u, &c) == -1)
 		return EXIT_ERROR;
-	if (!cached && ssh_wait_master(&u, &c))
+	/* warm: the version session runs beside the serve session */
+	if (!cached && master)
 		have_vc = start_version(&u, &vc) == 0;
 	if (serve_handshake(&c) == -1) {
 		int rc = exit_for(c.fail != FAIL_NONE ? c.fail : FAIL_OTHER);
@@ -113,14 +150,15 @@ cmd_store_info(int argc, char **argv)
 		uri_free(&u);
 		return rc;
 	}
-	if (!cached && !have_vc)	/* no master: multiplexing is off */
-		have_vc = start_version(&u, &vc) == 0;
 	if (have_vc) {
 		finish_version(&vc, version, sizeof(version));
 		if (version[0] != '\0')
 			ssh_fact_put(&u, "nixversion", version);
 	}
 	ssh_close(&c);
+	/* after the close: the child must not hold the session's pipes */
+	if (!cached && !master && ssh_master_up(&u))
+		learn_version_later(&u);
 	if (json) {
 		printf("{\"url\":");
 		json_string(stdout, u.display);

@@ -354,15 +354,40 @@ sched_queue(struct sched *s, const char *system,
 	return 0;
 }
 
-/* Wait (polling, the lock files are cheap) for a slot of slot->machine. */
+/*
+ * Wait for a slot of slot->machine: in the kernel, on one of its slot
+ * files (picked by pid, so that waiters spread over the slots), not by
+ * polling: dozens of hooks may wait at once.
+ */
 int
 sched_wait(struct sched *s, struct slot *slot)
 {
 	const struct machine	*m = &s->ms->v[slot->machine];
+	char			 path[700];
+	struct flock		 fl;
+	long			 k;
+	int			 fd;
 
 	while ((slot->fd = take_slot(m, s->mine[slot->machine],
-	    &slot->index)) == -1)
-		poll(NULL, 0, SCHED_WAIT_MS);
+	    &slot->index)) == -1) {
+		k = (long)getpid() % m->max_jobs;
+		if (slot_path(m, k, path, sizeof(path)) == -1 ||
+		    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
+		    0600)) == -1) {
+			poll(NULL, 0, SCHED_WAIT_MS);
+			continue;
+		}
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLKW, &fl) == 0 &&
+		    !(s->mine[slot->machine][k])) {
+			slot->fd = fd;
+			slot->index = k;
+			break;
+		}
+		close(fd);
+	}
 	s->mine[slot->machine][slot->index] = 1;
 	if (s->waitfd != -1) {
 		unlink(s->waitpath);

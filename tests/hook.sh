@@ -47,6 +47,8 @@ t_hook_chain() {
 	[ "$(cat "$(cat "$T/a.out")")" = 3 ] || fail "step3 is not 3"
 	[ "$(grep -c "building '.*-step[123].drv' on 'ssh://" "$T/a.err")" = 3 ] ||
 	    fail "not all three steps went to the builders"
+	# progress in Nix's own words, through its activity messages
+	expect_in "$T/a.err" "^copying outputs from 'ssh://"
 }
 
 # Two outputs, sources, awkward strings: valid here, and the same paths and
