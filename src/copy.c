@@ -94,7 +94,9 @@ sink_wire(void *arg, const void *p, size_t n)
 	return wire_write(arg, p, n);
 }
 
-struct dump_arg {
+/* One path on its way: where its NAR comes from, its info, the tally. */
+struct xfer {
+	struct conn		*src;		/* the builder, when fetching */
 	const struct path_info	*pi;
 	struct copy_stats	*st;
 };
@@ -106,82 +108,120 @@ struct dump_arg {
 static int
 send_local(void *arg, struct conn *c)
 {
-	struct dump_arg	*d = arg;
+	struct xfer	*x = arg;
 	struct nar_sink	 s;
 
 	nar_sink_init(&s, sink_wire, c);
 	s.no_hash = 1;
-	if (nar_dump_path(d->pi->path, &s) == -1 || s.failed)
+	if (nar_dump_path(x->pi->path, &s) == -1 || s.failed)
 		return -1;
-	if (s.size != d->pi->nar_size) {
+	if (s.size != x->pi->nar_size) {
 		log_errx("local store: %s has changed: its NAR is %llu bytes, "
 		    "the store says %llu; run nix-store --verify "
-		    "--check-contents --repair", d->pi->path,
+		    "--check-contents --repair", x->pi->path,
 		    (unsigned long long)s.size,
-		    (unsigned long long)d->pi->nar_size);
+		    (unsigned long long)x->pi->nar_size);
 		return -1;
 	}
-	d->st->bytes += s.size;
-	d->st->paths++;
+	x->st->bytes += s.size;
+	x->st->paths++;
 	return 0;
 }
 
 /*
- * Make the builder have every path of closure (local paths, in any
- * order).  substitute lets the builder fetch them from its own
- * substituters first.
+ * Pass a builder's NAR on to the local store, checking its hash and size
+ * against what the builder said (the local nix-store checks them too).
  */
-int
-copy_to(struct conn *local, struct conn *remote, const struct strlist *closure,
-    int substitute, struct copy_stats *st)
+static int
+recv_remote(void *arg, struct conn *local)
+{
+	struct xfer	*x = arg;
+	struct nar_sink	 s;
+	unsigned char	 h[SHA256_LEN];
+	char		 b32[64], got[80];
+
+	nar_sink_init(&s, sink_wire, local);
+	if (serve_dump_read(x->src, x->pi->path, &s) == -1)
+		return -1;
+	sha256_final(&s.hash, h);
+	nix32_encode(h, SHA256_LEN, b32);
+	snprintf(got, sizeof(got), "sha256:%s", b32);
+	if (s.size != x->pi->nar_size || strcmp(x->pi->nar_hash, got) != 0) {
+		log_errx("%s: %s arrived with hash %s (%llu bytes), but the "
+		    "builder said %s (%llu bytes): not imported",
+		    x->src->host, x->pi->path, got, (unsigned long long)s.size,
+		    x->pi->nar_hash, (unsigned long long)x->pi->nar_size);
+		x->src->fail = FAIL_PROTOCOL;
+		return -1;
+	}
+	x->st->bytes += s.size;
+	x->st->paths++;
+	return 0;
+}
+
+/*
+ * Copy paths that dst lacks from src to dst: one QueryValidPaths on dst
+ * (lock and substitute apply to a builder), one QueryPathInfos on src,
+ * then every missing path as an AddToStoreNar, dependencies first, all
+ * in one stream.  When fetching from a builder, its NARs are requested
+ * COPY_PIPELINE ahead.
+ */
+static int
+transfer(struct conn *src, struct conn *dst, const struct strlist *paths,
+    int lock, int substitute, int fetch, struct copy_stats *st)
 {
 	struct strlist	 valid = { NULL, 0, 0 }, missing = { NULL, 0, 0 };
 	struct path_info *pi = NULL;
-	size_t		 n = 0, i, j, acks, *order = NULL;
+	size_t		 n = 0, i, j, acks = 0, sent = 0, *order = NULL;
 	int		 rc = -1;
 
-	if (closure->n == 0)
+	if (paths->n == 0)
 		return 0;
-	if (serve_query_valid_paths(remote, closure, 1, substitute,
-	    &valid) == -1)
+	if (serve_query_valid_paths(dst, paths, lock, substitute, &valid) == -1)
 		goto out;
-	for (i = 0; i < closure->n; i++) {
+	for (i = 0; i < paths->n; i++) {
 		for (j = 0; j < valid.n; j++)
-			if (strcmp(valid.v[j], closure->v[i]) == 0)
+			if (strcmp(valid.v[j], paths->v[i]) == 0)
 				break;
-		if (j == valid.n && strlist_add(&missing, closure->v[i]) == -1)
+		if (j == valid.n && strlist_add(&missing, paths->v[i]) == -1)
 			goto out;
 	}
-	log_debug(1, "%s: has %zu of %zu paths, sending %zu", remote->host,
-	    valid.n, closure->n, missing.n);
+	log_debug(1, "%s: has %zu of %zu paths, %zu to copy", dst->host,
+	    valid.n, paths->n, missing.n);
 	if (missing.n == 0) {
 		rc = 0;
 		goto out;
 	}
-	if (serve_query_path_infos(local, &missing, &pi, &n) == -1)
+	if (serve_query_path_infos(src, &missing, &pi, &n) == -1)
 		goto out;
 	if (n != missing.n) {
-		log_errx("local store: %zu of %zu paths to send are not valid "
-		    "here", missing.n - n, missing.n);
+		log_errx("%s: %zu of %zu paths to copy are not valid there",
+		    src->host, missing.n - n, missing.n);
 		goto out;
 	}
 	if (topo_sort(pi, n, &order) == -1)
 		goto out;
-	for (i = 0, acks = 0; i < n; i++) {
-		struct dump_arg	 d = { &pi[order[i]], st };
+	for (i = 0; i < n; i++) {
+		struct xfer	 x = { src, &pi[order[i]], st };
+
 		if (pi[order[i]].nar_hash == NULL) {
-			log_errx("local store: no hash for %s", pi[order[i]].path);
+			log_errx("%s: no hash for %s", src->host,
+			    pi[order[i]].path);
 			goto out;
 		}
-		if (serve_add_nar(remote, &pi[order[i]], send_local, &d) == -1)
+		for (; fetch && sent < n && sent < i + COPY_PIPELINE; sent++)
+			if (serve_dump_request(src, pi[order[sent]].path) == -1)
+				goto out;
+		if (serve_add_nar(dst, &pi[order[i]], fetch ? recv_remote :
+		    send_local, &x) == -1)
 			goto out;
 		if (++acks == COPY_ACKS_MAX) {
-			if (serve_add_nar_acks(remote, acks) == -1)
+			if (serve_add_nar_acks(dst, acks) == -1)
 				goto out;
 			acks = 0;
 		}
 	}
-	if (serve_add_nar_acks(remote, acks) == -1)
+	if (serve_add_nar_acks(dst, acks) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -192,44 +232,17 @@ out:
 	return rc;
 }
 
-struct fetch_arg {
-	struct conn		*remote;
-	const struct path_info	*pi;
-	struct copy_stats	*st;
-};
-
 /*
- * Pass a builder's NAR on to the local store, checking its hash and size
- * against what the builder said (the local nix-store checks them too).
+ * Make the builder have every path of closure (local paths, in any
+ * order).  The builder holds what it has against garbage collection for
+ * the session (lock), and with substitute fetches from its own
+ * substituters first.
  */
-static int
-recv_remote(void *arg, struct conn *local)
+int
+copy_to(struct conn *local, struct conn *remote, const struct strlist *closure,
+    int substitute, struct copy_stats *st)
 {
-	struct fetch_arg	*f = arg;
-	struct nar_sink		 s;
-	unsigned char		 h[SHA256_LEN];
-	char			 b32[64], got[80];
-
-	nar_sink_init(&s, sink_wire, local);
-	if (serve_dump_read(f->remote, f->pi->path, &s) == -1)
-		return -1;
-	sha256_final(&s.hash, h);
-	nix32_encode(h, SHA256_LEN, b32);
-	snprintf(got, sizeof(got), "sha256:%s", b32);
-	if (s.size != f->pi->nar_size || f->pi->nar_hash == NULL ||
-	    strcmp(f->pi->nar_hash, got) != 0) {
-		log_errx("%s: %s arrived with hash %s (%llu bytes), but the "
-		    "builder said %s (%llu bytes): not imported",
-		    f->remote->host, f->pi->path, got,
-		    (unsigned long long)s.size,
-		    f->pi->nar_hash ? f->pi->nar_hash : "none",
-		    (unsigned long long)f->pi->nar_size);
-		f->remote->fail = FAIL_PROTOCOL;
-		return -1;
-	}
-	f->st->bytes += s.size;
-	f->st->paths++;
-	return 0;
+	return transfer(local, remote, closure, 1, substitute, 0, st);
 }
 
 /*
@@ -240,64 +253,7 @@ int
 copy_from(struct conn *remote, struct conn *local, const struct strlist *paths,
     struct copy_stats *st)
 {
-	struct strlist	 valid = { NULL, 0, 0 }, missing = { NULL, 0, 0 };
-	struct path_info *pi = NULL;
-	size_t		 n = 0, i, j, sent = 0, acks, *order = NULL;
-	int		 rc = -1;
-
-	if (paths->n == 0)
-		return 0;
-	if (serve_query_valid_paths(local, paths, 0, 0, &valid) == -1)
-		goto out;
-	for (i = 0; i < paths->n; i++) {
-		for (j = 0; j < valid.n; j++)
-			if (strcmp(valid.v[j], paths->v[i]) == 0)
-				break;
-		if (j == valid.n && strlist_add(&missing, paths->v[i]) == -1)
-			goto out;
-	}
-	if (missing.n == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (serve_query_path_infos(remote, &missing, &pi, &n) == -1)
-		goto out;
-	if (n != missing.n) {
-		log_errx("%s: %zu of %zu paths to fetch are not valid there",
-		    remote->host, missing.n - n, missing.n);
-		goto out;
-	}
-	if (topo_sort(pi, n, &order) == -1)
-		goto out;
-	for (i = 0, acks = 0; i < n; i++) {
-		struct fetch_arg f = { remote, &pi[order[i]], st };
-		if (pi[order[i]].nar_hash == NULL) {
-			log_errx("%s: no hash for %s", remote->host,
-			    pi[order[i]].path);
-			goto out;
-		}
-		/* keep up to COPY_PIPELINE requests ahead */
-		for (; sent < n && sent < i + COPY_PIPELINE; sent++)
-			if (serve_dump_request(remote,
-			    pi[order[sent]].path) == -1)
-				goto out;
-		if (serve_add_nar(local, &pi[order[i]], recv_remote, &f) == -1)
-			goto out;
-		if (++acks == COPY_ACKS_MAX) {
-			if (serve_add_nar_acks(local, acks) == -1)
-				goto out;
-			acks = 0;
-		}
-	}
-	if (serve_add_nar_acks(local, acks) == -1)
-		goto out;
-	rc = 0;
-out:
-	free(order);
-	serve_path_infos_free(pi, n);
-	strlist_free(&valid);
-	strlist_free(&missing);
-	return rc;
+	return transfer(remote, local, paths, 0, 0, 1, st);
 }
 
 /*

@@ -307,6 +307,7 @@ void		 wire_fail(struct conn *, const char *, ...)
 int		 strlist_add(struct strlist *, const char *);
 void		 strlist_free(struct strlist *);
 void		 strlist_sort_uniq(struct strlist *);
+int		 strlist_has(const struct strlist *, const char *);
 int		 wire_write_strings(struct conn *, const struct strlist *);
 int		 wire_read_strings(struct conn *, size_t, size_t, struct strlist *);
 

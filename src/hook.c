@@ -182,17 +182,6 @@ fail:
 	return -1;
 }
 
-static int
-has(const struct strlist *l, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 /* Could Nix build this itself right now? (Then we decline rather than wait.) */
 static int
 can_build_locally(const struct conf *conf, int willing, const char *system,
@@ -203,10 +192,10 @@ can_build_locally(const struct conf *conf, int willing, const char *system,
 	if (!willing)
 		return 0;
 	if (strcmp(system, conf->system) != 0 &&
-	    !has(&conf->extra_platforms, system))
+	    !strlist_has(&conf->extra_platforms, system))
 		return 0;
 	for (i = 0; i < features->n; i++)
-		if (!has(&conf->system_features, features->v[i]))
+		if (!strlist_has(&conf->system_features, features->v[i]))
 			return 0;
 	return 1;
 }

@@ -26,17 +26,6 @@
 #define SCHED_WHY_MAX	256
 #define SCHED_WAIT_MS	20	/* between tries for a slot */
 
-static int
-has(const struct strlist *l, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * Can builder m take a derivation for system with the required features?
  * If not, why says so (for the explanation when nothing fits).
@@ -52,7 +41,7 @@ sched_fits(const struct machine *m, const char *system,
 		    "not usable by nix-offload");
 		return 0;
 	}
-	if (!has(&m->systems, system)) {
+	if (!strlist_has(&m->systems, system)) {
 		char	 list[128] = "";
 		for (i = 0; i < m->systems.n; i++) {
 			if (i > 0)
@@ -64,14 +53,14 @@ sched_fits(const struct machine *m, const char *system,
 		return 0;
 	}
 	for (i = 0; i < features->n; i++)
-		if (!has(&m->supported, features->v[i]) &&
-		    !has(&m->mandatory, features->v[i])) {
+		if (!strlist_has(&m->supported, features->v[i]) &&
+		    !strlist_has(&m->mandatory, features->v[i])) {
 			snprintf(why, sz, "it does not support the required "
 			    "feature %s", features->v[i]);
 			return 0;
 		}
 	for (i = 0; i < m->mandatory.n; i++)
-		if (!has(features, m->mandatory.v[i])) {
+		if (!strlist_has(features, m->mandatory.v[i])) {
 			snprintf(why, sz, "it only takes derivations that "
 			    "require %s (a mandatory feature)",
 			    m->mandatory.v[i]);

@@ -564,3 +564,15 @@ strlist_sort_uniq(struct strlist *l)
 	}
 	l->n = o + 1;
 }
+
+/* Is s in l? */
+int
+strlist_has(const struct strlist *l, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
