@@ -1,6 +1,15 @@
 # store-info against the real builders of the test bed, and every way a
 # connection can fail, each with its own exit status.
 
+# wait (5 s at most) until the background session has learned the version
+version_learned() {
+	local i
+	for i in $(seq 50); do
+		ls "$NIX_OFFLOAD_RUNTIME_DIR"/*.nixversion >/dev/null 2>&1 && return
+		sleep 0.1
+	done
+}
+
 # Cold, the version is left to a background session, for the calls after.
 t_info_ok() {
 	run a "$NO" store-info "$U1"
@@ -9,7 +18,7 @@ t_info_ok() {
 	expect_in "$T/a.out" '^Protocol: 2\.7$'
 	expect_lines "$T/a.out" 2
 	[ -s "$T/a.err" ] && fail "stderr not empty"
-	sleep 1
+	version_learned "$U1"
 	run b "$NO" store-info "$U1"
 	expect_rc 0
 	expect_in "$T/b.out" "^Version: $(nix-store --version | awk '{print $3}')\$"
@@ -33,7 +42,7 @@ t_info_json() {
 	run a0 "$NO" store-info --json "$U1"
 	expect_rc 0
 	expect_in "$T/a0.out" '^\{"url":"ssh://'"$H1"'","ok":true,"protocol":"2\.7","remoteProtocol":"2\.7","version":null,"latencyMs":[0-9]+\}$'
-	sleep 1
+	version_learned "$U1"
 	run a "$NO" store-info --json "$U1"
 	expect_rc 0
 	expect_in "$T/a.out" '^\{"url":"ssh://'"$H1"'","ok":true,"protocol":"2\.7","remoteProtocol":"2\.7","version":"[0-9.]+","latencyMs":[0-9]+\}$'
