@@ -36,6 +36,7 @@
 #define BUILD_WORKERS_MAX	256
 #define BUILD_LINE_MAX		4096
 #define BUILD_FETCH_MAX		256	/* nodes fetched by one job */
+#define BUILD_SLOT_POLL_MS	50	/* between tries for a taken slot */
 
 enum node_state {
 	N_SKIP,		/* outputs valid locally, or not needed */
@@ -92,6 +93,7 @@ struct build {
 	size_t		 nworkers;
 	long		 jobs;
 	int		 keep_going;
+	int		 slot_wait;	/* a builder fit, but had no free slot */
 	int		 json;
 	int		 tty;
 	char		*down;		/* [machine]: failed to connect */
@@ -532,7 +534,9 @@ worker_main(struct build *b, size_t machine, int cmd, int res)
 	if (ssh_open_serve(&w.m->uri, &w.remote) == 0) {
 		w.up = 1;
 		w.remote.timeout_ms = 0;
-	}
+		health_ok(w.m);
+	} else if (w.remote.fail != FAIL_NONE)
+		health_failed(w.m, log_last());
 	log_debug(2, "%s: worker ready in %lld ms", w.m->uri_text,
 	    (long long)(now_ms() - t0));
 	while (fgets(line, sizeof(line), in) != NULL) {
@@ -580,9 +584,11 @@ worker_main(struct build *b, size_t machine, int cmd, int res)
 		    fail, (unsigned long long)bytes);
 		if (write(res, out, strlen(out)) != (ssize_t)strlen(out))
 			break;
-		if (status == -1 && (w.remote.fail == FAIL_DROPPED ||
-		    w.remote.fail == FAIL_TIMEOUT || !w.up))
+		if (status == -1 && w.up && (w.remote.fail == FAIL_DROPPED ||
+		    w.remote.fail == FAIL_TIMEOUT)) {
+			health_failed(w.m, log_last());
 			w.up = 0;	/* no more jobs over a dead session */
+		}
 	}
 	if (w.up)
 		ssh_close(&w.remote);
@@ -758,6 +764,8 @@ new_worker(struct build *b, long m, const struct node *n)
 		b->down = save;
 		free(only);
 	}
+	if (r == 0)
+		b->slot_wait = 1;	/* busy, maybe with other processes */
 	if (r != 1)
 		return NULL;
 	log_debug(1, "%s: chosen for %s (system %s)", b->ms.v[slot.machine].uri_text,
@@ -1018,6 +1026,7 @@ run(struct build *b)
 	for (;;) {
 		if (interrupted)
 			break;
+		b->slot_wait = 0;
 		if (b->mask == 0 && !b->misc)
 			dispatch(b);
 		else if (b->keep_going)
@@ -1025,12 +1034,25 @@ run(struct build *b)
 		if (busy_workers(b) == 0) {
 			if (!unfinished(b) || b->mask || b->misc)
 				break;
+			if (b->slot_wait) {
+				/* other processes hold the slots: wait */
+				poll(NULL, 0, BUILD_SLOT_POLL_MS);
+				continue;
+			}
 			/* nothing runs and nothing can start */
 			for (i = 0; i < b->nnodes; i++)
 				if (b->nodes[i].state == N_READY) {
+					char	 why[4096];
+					struct slot s;
+					b->sched.down = NULL;
+					sched_pick(&b->sched,
+					    b->nodes[i].d.platform,
+					    &b->nodes[i].features, &s, why,
+					    sizeof(why));
+					b->sched.down = machine_down;
 					log_errx("%s: every builder that "
-					    "could build it is down",
-					    b->nodes[i].name);
+					    "could build it is down%s",
+					    b->nodes[i].name, why);
 					b->nodes[i].state = N_FAILED;
 					fail_users(b, i);
 				}

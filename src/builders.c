@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "extern.h"
 
@@ -151,8 +152,10 @@ void
 builders_print(FILE *f, const struct machines *ms, int json)
 {
 	const struct machine	*m;
-	char			 sp[64];
+	char			 sp[64], reason[256];
 	size_t			 i;
+	long			 fails;
+	long long		 until;
 
 	if (json)
 		fputc('[', f);
@@ -171,6 +174,17 @@ builders_print(FILE *f, const struct machines *ms, int json)
 			    m->host_key_b64 : "-", m->source);
 			if (!m->usable)
 				fprintf(f, " (unusable: %s)", m->unusable_why);
+			else if (health_get(m, &fails, &until, reason,
+			    sizeof(reason)) == 0) {
+				long long left = until - (long long)time(NULL);
+				if (left > 0)
+					fprintf(f, " (down: skipped for %lld s "
+					    "after %ld failures: %s)", left,
+					    fails, reason);
+				else
+					fprintf(f, " (%ld failures, to be "
+					    "tried again: %s)", fails, reason);
+			}
 			fputc('\n', f);
 			continue;
 		}
@@ -193,6 +207,16 @@ builders_print(FILE *f, const struct machines *ms, int json)
 		fprintf(f, ",\"usable\":%s,\"unusableReason\":",
 		    m->usable ? "true" : "false");
 		json_or_null(f, m->usable ? NULL : m->unusable_why);
+		/* only a builder that failed lately has a "health" */
+		if (m->usable && health_get(m, &fails, &until, reason,
+		    sizeof(reason)) == 0) {
+			long long left = until - (long long)time(NULL);
+			fprintf(f, ",\"health\":{\"failures\":%ld,"
+			    "\"downSeconds\":%lld,\"reason\":", fails,
+			    left > 0 ? left : 0);
+			json_string(f, reason);
+			fputc('}', f);
+		}
 		fputc('}', f);
 	}
 	if (json)

@@ -209,6 +209,7 @@ probe(const struct machine *m, struct probe *r)
 		goto fail;
 	}
 	r->writable = 1;
+	health_ok(m);
 	ssh_close(&c);
 	if (have_ic)
 		finish_info(&ic, r);
@@ -218,6 +219,8 @@ probe(const struct machine *m, struct probe *r)
 	return;
 fail:
 	snprintf(r->error, sizeof(r->error), "%s", log_last());
+	if (r->kind != FAIL_OTHER)
+		health_failed(m, r->error);
 }
 
 /* Run the probes, at most jobs at a time; results land in res[i]. */

@@ -422,6 +422,14 @@ int		 copy_from(struct conn *, struct conn *, const struct strlist *,
 		    struct copy_stats *);
 int		 cmd_copy(int, char **);
 
+/* health.c: builders that failed, remembered across processes */
+int		 health_get(const struct machine *, long *, long long *, char *,
+		    size_t);
+long		 health_backoff(const struct machine *);
+void		 health_failed(const struct machine *, const char *);
+void		 health_ok(const struct machine *);
+int		 cmd_enable(int, char **);
+
 /* store.c: the local store */
 int		 store_open(struct conn *);
 int		 store_close(struct conn *);

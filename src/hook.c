@@ -284,9 +284,11 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
 	*retry = 0;
 	memset(&r, 0, sizeof(r));
 	if (ssh_open_serve(&m->uri, &remote) == -1) {
+		health_failed(m, log_last());
 		*retry = 1;
 		return EXIT_ERROR;
 	}
+	health_ok(m);
 	remote.timeout_ms = 0;
 	if (store_open(&local) == -1)
 		goto out;
@@ -337,8 +339,10 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
 fail_remote:
 	/* a builder that went away may be retried elsewhere */
 	if (remote.fail == FAIL_DROPPED || remote.fail == FAIL_TIMEOUT ||
-	    remote.fail == FAIL_UNREACHABLE)
+	    remote.fail == FAIL_UNREACHABLE) {
+		health_failed(m, log_last());
 		*retry = 1;
+	}
 out:
 	ssh_kill(&remote);
 done:
@@ -419,7 +423,11 @@ cmd_hook(int argc, char **argv)
 			break;
 		if (can_build_locally(&conf, willing != 0, platform, &features))
 			reply("decline", NULL);
-		else if (r == 0) {
+		else if (r == -2) {
+			log_errx("every builder that could build %s is down: %s",
+			    drvpath, why);
+			reply("decline", NULL);
+		} else if (r == 0) {
 			/*
 			 * Every fitting builder is busy.  Nix 2.8 asks a
 			 * postponed hook again only after poll-interval
@@ -488,7 +496,7 @@ cmd_hook(int argc, char **argv)
 				    ms.v[slot.machine].uri_text);
 				break;
 			}
-			if (p == -1)
+			if (p < 0)
 				goto out;
 			sleep(1);
 		}

@@ -24,7 +24,10 @@ static const char usage_text[] =
 "  check [--json] [-j N] [--builders SPEC] [--option NAME VALUE]\n"
 "             probe every builder: up, round trip, Nix, disk, load, writes\n"
 "  machines [--json] [--builders SPEC] [--option NAME VALUE]\n"
-"             the effective builders, every field, and where it came from\n"
+"             the effective builders, every field, where it came from,\n"
+"             and whether it is down (skipped after failures)\n"
+"  enable URI... | --all\n"
+"             try builders that are down again at once\n"
 "  hook VERBOSITY (also __build-remote, and libexec/nix-offload/build-hook)\n"
 "             Nix's build hook: build-hook = .../libexec/nix-offload/build-hook\n"
 "  store-info [--json] [--store] URI\n"
@@ -46,6 +49,8 @@ static const char usage_text[] =
 "  NIX_OFFLOAD_PERSIST          seconds an idle master stays (default 300)\n"
 "  NIX_OFFLOAD_CONNECT_TIMEOUT  seconds to connect (default 10)\n"
 "  NIX_OFFLOAD_ALIVE_INTERVAL   seconds between keepalives (default 15)\n"
+"  NIX_OFFLOAD_BACKOFF          seconds a failed builder is skipped, x3 for\n"
+"                               each failure in a row (default 60)\n"
 "  NIX_CONF_DIR, NIX_USER_CONF_FILES, XDG_CONFIG_HOME, XDG_CONFIG_DIRS,\n"
 "  NIX_CONFIG                   where nix.conf is read, as Nix reads it\n"
 "\n"
@@ -62,6 +67,7 @@ static const struct cmd {
 	{ "store-info", cmd_store_info },
 	{ "ping", cmd_store_info },	/* Nix 2.8's name for it */
 	{ "machines", cmd_machines },
+	{ "enable", cmd_enable },
 	{ "check", cmd_check },
 	{ "copy", cmd_copy },
 	{ "build", cmd_build },

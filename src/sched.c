@@ -189,7 +189,8 @@ sched_free(struct sched *s)
 /*
  * Pick a builder for a derivation and take one of its slots.  Returns 1
  * with *slot filled, 0 when builders fit but all their slots are taken,
- * or -1 when none fits: then why (if not NULL) tells, builder by builder.
+ * -2 when the builders that fit are all down (skipped, see health.c), or
+ * -1 when none fits: then why (if not NULL) tells, builder by builder.
  */
 int
 sched_pick(struct sched *s, const char *system, const struct strlist *features,
@@ -197,7 +198,8 @@ sched_pick(struct sched *s, const char *system, const struct strlist *features,
 {
 	size_t		 i, best = 0;
 	double		 bestscore = 0;
-	int		 fits = 0, any = 0;
+	int		 fits = 0, any = 0, up = 0;
+	long		 wait;
 	char		 r[SCHED_WHY_MAX];
 
 	if (why != NULL)
@@ -221,6 +223,23 @@ sched_pick(struct sched *s, const char *system, const struct strlist *features,
 		fits = 1;
 		if (s->down != NULL && s->down(s->arg, i))
 			continue;
+		if ((wait = health_backoff(m)) > 0) {
+			if (why != NULL) {
+				char	 line[SCHED_WHY_MAX + 2 * CONF_SRC_MAX];
+				char	 reason[256] = "";
+				long	 f;
+				long long u;
+				health_get(m, &f, &u, reason, sizeof(reason));
+				snprintf(line, sizeof(line), "\n  %s (%s): down, "
+				    "skipped for %ld s more after %ld failures "
+				    "(%s); `nix-offload enable %s` tries it now",
+				    m->uri_text, m->source, wait, f, reason,
+				    m->uri_text);
+				strlcat(why, line, whysz);
+			}
+			continue;
+		}
+		up = 1;
 		load = sched_load(m, s->mine[i]);
 		if (load >= m->max_jobs)
 			continue;
@@ -233,6 +252,8 @@ sched_pick(struct sched *s, const char *system, const struct strlist *features,
 	}
 	if (!fits)
 		return -1;
+	if (!up)
+		return -2;	/* all that fit are down */
 	if (!any)
 		return 0;
 	slot->machine = best;
@@ -308,7 +329,8 @@ sched_queue(struct sched *s, const char *system,
 	for (i = 0; i < s->ms->n; i++) {
 		const struct machine *m = &s->ms->v[i];
 		if (!sched_fits(m, system, features, r, sizeof(r)) ||
-		    (s->down != NULL && s->down(s->arg, i)))
+		    (s->down != NULL && s->down(s->arg, i)) ||
+		    health_backoff(m) > 0)
 			continue;
 		score = (sched_load(m, s->mine[i]) + waiters(m) + 1) /
 		    m->speed_factor;

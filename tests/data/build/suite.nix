@@ -45,6 +45,7 @@ in rec {
     "/bin/date +%s%N > $out; /bin/sleep 0.4; /bin/date +%s%N >> $out"
     "timed-${toString n}" {}) 6;
   timedfan = sh "echo ${toString timed} > $out" "timedfan" {};
+  timed1 = builtins.elemAt timed 0;
 
   # only a builder with the (mandatory) feature may build it
   special = sh "echo special > $out" "special" {
@@ -53,6 +54,7 @@ in rec {
 
   fails = sh "echo this build is going to fail; echo on stderr >&2; exit 3" "fails" {};
   chatty = sh "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i + 1)); done; echo > $out" "chatty" {};
+  cancel = sh "echo started; /bin/sleep 47; echo > $out" "cancel" {};
   slow = sh "echo sleeping; /bin/sleep 30; echo > $out" "slow" {};
   riscv = derivation {
     name = "riscv"; inherit nonce; system = "riscv64-linux"; builder = "/bin/sh";
