@@ -100,6 +100,22 @@ number(double d, char *buf, size_t sz)
 		snprintf(buf, sz, "%.17g", d);
 }
 
+/*
+ * The same, in plain decimals (no exponent): what a machines file takes
+ * back.  Found by the fuzzer: a speed factor of 0.0000001 printed 1e-07.
+ */
+static void
+plain_number(double d, char *buf, size_t sz)
+{
+	int	 prec;
+
+	for (prec = 0; prec < 40; prec++) {
+		snprintf(buf, sz, "%.*f", prec, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+}
+
 static void
 text_list(FILE *f, const struct strlist *l)
 {
@@ -161,7 +177,10 @@ builders_print(FILE *f, const struct machines *ms, int json)
 		fputc('[', f);
 	for (i = 0; i < ms->n; i++) {
 		m = &ms->v[i];
-		number(m->speed_factor, sp, sizeof(sp));
+		if (json)
+			number(m->speed_factor, sp, sizeof(sp));
+		else
+			plain_number(m->speed_factor, sp, sizeof(sp));
 		if (!json) {
 			fprintf(f, "%s ", m->uri_text);
 			text_list(f, &m->systems);

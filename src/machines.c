@@ -120,6 +120,14 @@ list(struct parser *p, const char *where, const char *s, int field,
 			return -1;
 		}
 		s += n;
+		/* "-" is the default only as the whole field (fuzzer) */
+		if (strcmp(item, "-") == 0) {
+			bad(p, where, "a lone \"-\" among the %s (field %d): "
+			    "\"-\" means the default only as the whole field",
+			    what, field);
+			free(item);
+			return -1;
+		}
 		for (i = 0; i < l->n; i++)
 			if (strcmp(l->v[i], item) == 0)
 				break;
@@ -309,6 +317,12 @@ entry(struct parser *p, char *s, const char *where)
 	if (SET(1)) {
 		if (list(p, where, f[1], 2, "systems", &m.systems) == -1)
 			goto fail;
+		/* "," alone: no system, so never used; and it would print
+		 * as "-", the default (fuzzer) */
+		if (m.systems.n == 0) {
+			bad(p, where, "no system in \"%s\" (field 2)", f[1]);
+			goto fail;
+		}
 	} else if (p->system != NULL && strlist_add(&m.systems,
 	    p->system) == -1)
 		goto nomem;

@@ -328,8 +328,18 @@ static const struct mcase {
 	{ "systems_lists", "h x86_64-linux,,aarch64-linux,x86_64-linux",
 	  "--builders",
 	  "ssh://h x86_64-linux,aarch64-linux - 1 1 - - - # --builders\n", "" },
-	{ "systems_empty", "h ,", "--builders",
-	  "ssh://h - - 1 1 - - - # --builders\n", "" },
+	/* regressions, found by tests/fuzz/machines.c: each printed a line
+	 * that did not read back the same */
+	{ "systems_empty", "h ,", "--builders", NULL,
+	  "nix-offload: --builders: no system in \",\" (field 2)\n" },
+	{ "systems_lone_dash", "h ,-", "--builders", NULL,
+	  "nix-offload: --builders: a lone \"-\" among the systems (field 2): "
+	  "\"-\" means the default only as the whole field\n" },
+	{ "features_lone_dash", "h x86_64-linux - 1 1 ,-", "--builders", NULL,
+	  "nix-offload: --builders: a lone \"-\" among the supported features "
+	  "(field 6): \"-\" means the default only as the whole field\n" },
+	{ "speed_tiny", "h x86_64-linux - 1 0.0000001", "--builders",
+	  "ssh://h x86_64-linux - 1 0.0000001 - - - # --builders\n", "" },
 	{ "features", "h i686-linux /k 8 2 kvm,benchmark,kvm benchmark",
 	  "--builders",
 	  "ssh://h i686-linux /k 8 2 kvm,benchmark benchmark - # --builders\n",
