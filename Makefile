@@ -90,3 +90,13 @@ dist: clean
 	rm -rf nix-offload-$(VERSION)
 
 .PHONY: all options check demo bench install uninstall clean dist
+
+# libFuzzer targets for every parser, FUZZ_SECONDS (30) each (clang).
+fuzz:
+	@sh scripts/fuzz
+
+# Every test, built with AddressSanitizer and UBSan in a copy (.san).
+sanitize:
+	@sh scripts/sanitize
+
+.PHONY: fuzz sanitize

@@ -1,0 +1,76 @@
+/*
+ * Fuzz target: the small parsers of strings from the command line, the
+ * environment and machines files: store URIs (uri_parse), pinned host
+ * keys (hostkey_parse) and NIX_SSHOPTS (shell_split).  The input, up to
+ * its first NUL, goes to each.  What shell_split reads is quoted again
+ * with shell_join, which must split back into the same words.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "fuzz.h"
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_init();
+	return 0;
+}
+
+static void
+split_join_split(const char *s)
+{
+	struct args	 a, b;
+	char		*line;
+	size_t		 i;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	if (shell_split(s, &a) == -1) {
+		args_free(&a);
+		return;
+	}
+	if (a.num == 0) {
+		args_free(&a);
+		return;
+	}
+	if ((line = shell_join(a.list)) == NULL)
+		abort();
+	if (shell_split(line, &b) == -1 || a.num != b.num) {
+		fprintf(stderr, "uri: shell_join's line does not split into "
+		    "the same %zu words: \"%s\"\n", a.num, line);
+		abort();
+	}
+	for (i = 0; i < a.num; i++)
+		if (strcmp(a.list[i], b.list[i]) != 0) {
+			fprintf(stderr, "uri: word %zu, \"%s\", came back as "
+			    "\"%s\" from \"%s\"\n", i, a.list[i], b.list[i],
+			    line);
+			abort();
+		}
+	free(line);
+	args_free(&a);
+	args_free(&b);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct store_uri	 u;
+	char			*s, *key;
+
+	s = fuzz_string(data, size);
+	if (uri_parse(s, &u) == 0) {
+		if (u.host == NULL || u.port < 0 || u.port > 65535 ||
+		    strlen(u.display) >= sizeof(u.display))
+			abort();
+		uri_free(&u);
+	}
+	if ((key = hostkey_parse(s)) != NULL)
+		free(key);
+	split_join_split(s);
+	free(s);
+	return 0;
+}
