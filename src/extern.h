@@ -491,6 +491,7 @@ int		 conf_read_file(const char *, size_t, char **, size_t *,
 #define MACHINES_LIST_MAX	256	/* systems or features of one entry */
 #define MACHINES_JOBS_MAX	4096	/* field 4 */
 #define MACHINES_SPEED_MAX	1000000.0 /* field 5 */
+#define MACHINES_SPEED_MIN	0.000001 /* field 5: prints back in plain decimals */
 #define MACHINES_ERRORS_MAX	10	/* bad entries reported before giving up */
 
 /* One builder, from a builders spec or a machines file. */

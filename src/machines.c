@@ -188,6 +188,11 @@ speed(struct parser *p, const char *where, const char *s, double *v)
 		    "(field 5)", s);
 		return -1;
 	}
+	if (d < MACHINES_SPEED_MIN) {
+		bad(p, where, "speed factor %s is less than %g (field 5)", s,
+		    MACHINES_SPEED_MIN);
+		return -1;
+	}
 	if (d > MACHINES_SPEED_MAX) {
 		bad(p, where, "speed factor %s is more than %.0f (field 5)", s,
 		    MACHINES_SPEED_MAX);

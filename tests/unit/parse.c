@@ -338,8 +338,11 @@ static const struct mcase {
 	{ "features_lone_dash", "h x86_64-linux - 1 1 ,-", "--builders", NULL,
 	  "nix-offload: --builders: a lone \"-\" among the supported features "
 	  "(field 6): \"-\" means the default only as the whole field\n" },
-	{ "speed_tiny", "h x86_64-linux - 1 0.0000001", "--builders",
-	  "ssh://h x86_64-linux - 1 0.0000001 - - - # --builders\n", "" },
+	{ "speed_small", "h x86_64-linux - 1 0.000001", "--builders",
+	  "ssh://h x86_64-linux - 1 0.000001 - - - # --builders\n", "" },
+	{ "speed_tiny", "h x86_64-linux - 1 0.0000001", "--builders", NULL,
+	  "nix-offload: --builders: speed factor 0.0000001 is less than 1e-06 "
+	  "(field 5)\n" },
 	{ "features", "h i686-linux /k 8 2 kvm,benchmark,kvm benchmark",
 	  "--builders",
 	  "ssh://h i686-linux /k 8 2 kvm,benchmark benchmark - # --builders\n",
