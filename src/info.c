@@ -130,8 +130,10 @@ cmd_store_info(int argc, char **argv)
 	t0 = now_ms();
 	cached = ssh_fact_get(&u, "nixversion", version, sizeof(version)) == 0;
 	master = ssh_master_up(&u);
-	if (ssh_start_serve(&u, &c) == -1)
+	if (ssh_start_serve(&u, &c) == -1) {
+		uri_free(&u);
 		return EXIT_ERROR;
+	}
 	/* warm: the version session runs beside the serve session */
 	if (!cached && master)
 		have_vc = start_version(&u, &vc) == 0;

@@ -7,11 +7,6 @@
  * The input is parsed as the file FILES/top, beside machines files to
  * include (FILES is /tmp/nix-offload-fuzz-machines, fixed so that seeds
  * can name it): a and b include each other, d1 ... d9 each the next one.
- *
- * FUZZ_TOLERATE=tiny-speed skips the round trip for inputs with a speed
- * factor below 1e-22, which may need more than the 40 decimals it is
- * printed with, or print as 0.000... (crashes/machines/
- * speed-tiny), so that a long run can look for other differences.
  */
 #include <sys/stat.h>
 
@@ -26,7 +21,6 @@
 
 static FILE	*devnull;
 static int	 roundtrip = 1;
-static int	 tolerate_tiny;
 
 /* Write FILES/name, atomically: other runs may be reading it. */
 static void
@@ -67,21 +61,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	if (e != NULL && strcmp(e, "0") == 0)
 		roundtrip = 0;
-	if ((e = getenv("FUZZ_TOLERATE")) != NULL) {
-		tolerate_tiny = strstr(e, "tiny-speed") != NULL;
-	}
-	return 0;
-}
-
-/* Does ms hit a known difference that FUZZ_TOLERATE asks to skip? */
-static int
-tolerated(const struct machines *ms)
-{
-	size_t	 i;
-
-	for (i = 0; i < ms->n; i++)
-		if (tolerate_tiny && ms->v[i].speed_factor < 1e-22)
-			return 1;
 	return 0;
 }
 
@@ -159,7 +138,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	builders_print(devnull, &ms, 1);
-	if (roundtrip && !tolerated(&ms)) {
+	if (roundtrip) {
 		text = print(&ms, &len);
 		if (machines_parse(text, len, "/fuzz/printed", SYSTEM,
 		    &again) == -1) {
