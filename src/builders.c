@@ -128,20 +128,6 @@ text_list(FILE *f, const struct strlist *l)
 }
 
 static void
-json_list(FILE *f, const struct strlist *l)
-{
-	size_t	 i;
-
-	fputc('[', f);
-	for (i = 0; i < l->n; i++) {
-		if (i > 0)
-			fputc(',', f);
-		json_string(f, l->v[i]);
-	}
-	fputc(']', f);
-}
-
-static void
 json_or_null(FILE *f, const char *s)
 {
 	if (s == NULL)

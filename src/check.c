@@ -298,20 +298,6 @@ probe_all(const struct machines *ms, struct probe *res, int jobs)
 }
 
 static void
-json_list(const struct strlist *l)
-{
-	size_t	 i;
-
-	putchar('[');
-	for (i = 0; i < l->n; i++) {
-		if (i > 0)
-			putchar(',');
-		json_string(stdout, l->v[i]);
-	}
-	putchar(']');
-}
-
-static void
 print_json(const struct machines *ms, const struct probe *res)
 {
 	size_t	 i;
@@ -355,11 +341,11 @@ print_json(const struct machines *ms, const struct probe *res)
 				printf(",\"cpus\":null");
 		}
 		printf(",\"systems\":");
-		json_list(&m->systems);
+		json_list(stdout, &m->systems);
 		printf(",\"supportedFeatures\":");
-		json_list(&m->supported);
+		json_list(stdout, &m->supported);
 		printf(",\"mandatoryFeatures\":");
-		json_list(&m->mandatory);
+		json_list(stdout, &m->mandatory);
 		printf("}");
 	}
 	printf("]\n");

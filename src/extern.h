@@ -96,6 +96,7 @@ int		 shell_split(const char *, struct args *);
 int		 env_number(const char *, long, long, long, long *);
 int64_t		 now_ms(void);
 void		 json_string(FILE *, const char *);
+void		 json_list(FILE *, const struct strlist *);
 int		 exit_for(enum fail);
 int		 spawn(char *const *, int[3], pid_t *, const char *);
 

@@ -248,6 +248,21 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Print a list of strings as a JSON array. */
+void
+json_list(FILE *f, const struct strlist *l)
+{
+	size_t	 i;
+
+	fputc('[', f);
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			fputc(',', f);
+		json_string(f, l->v[i]);
+	}
+	fputc(']', f);
+}
+
 /* Print s as a JSON string, quotes included. */
 void
 json_string(FILE *f, const char *s)
