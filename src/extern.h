@@ -290,6 +290,7 @@ void		 ssh_kill(struct conn *);
 #define WIRE_STRING_MAX		(64u * 1024 * 1024)	/* any string */
 #define WIRE_PATH_MAX		4096	/* a store path */
 #define WIRE_LIST_MAX		(1u << 20)	/* items in a list */
+#define WIRE_GROW		65536	/* a string's first buffer */
 void		 wire_init(struct conn *, int, int, int, const char *);
 int		 wire_write(struct conn *, const void *, size_t);
 int		 wire_write_u64(struct conn *, uint64_t);

@@ -299,13 +299,16 @@ read_padding(struct conn *c, uint64_t len)
 
 /*
  * Read a string of at most max bytes into a new NUL-terminated buffer.
- * *lenp (if not NULL) gets its length: strings may hold NUL bytes.
+ * *lenp (if not NULL) gets its length: strings may hold NUL bytes.  The
+ * buffer grows with the bytes that come, WIRE_GROW at first, so memory
+ * follows what the peer sends, not the length it claims.
  */
 int
 wire_read_string(struct conn *c, size_t max, char **s, size_t *lenp)
 {
 	uint64_t	 len;
-	char		*b;
+	size_t		 have = 0, cap;
+	char		*b, *nb;
 
 	*s = NULL;
 	if (wire_read_u64(c, &len) == -1)
@@ -315,11 +318,28 @@ wire_read_string(struct conn *c, size_t max, char **s, size_t *lenp)
 		    (unsigned long long)len, max);
 		return -1;
 	}
-	if ((b = malloc((size_t)len + 1)) == NULL) {
+	cap = len < WIRE_GROW ? (size_t)len : WIRE_GROW;
+	if ((b = malloc(cap + 1)) == NULL) {
 		why(c, "out of memory");
 		return -1;
 	}
-	if (wire_read(c, b, (size_t)len) == -1 || read_padding(c, len) == -1) {
+	while (have < len) {
+		if (have == cap) {
+			cap = len - cap < cap ? (size_t)len : cap * 2;
+			if ((nb = realloc(b, cap + 1)) == NULL) {
+				why(c, "out of memory");
+				free(b);
+				return -1;
+			}
+			b = nb;
+		}
+		if (wire_read(c, b + have, cap - have) == -1) {
+			free(b);
+			return -1;
+		}
+		have = cap;
+	}
+	if (read_padding(c, len) == -1) {
 		free(b);
 		return -1;
 	}

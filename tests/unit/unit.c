@@ -10,8 +10,12 @@
  * Cases marked "regression:" failed when they were written, for a defect
  * in src/ since fixed; they stay so that it does not come back.
  */
+#include <sys/resource.h>
+#include <sys/wait.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1200,6 +1204,105 @@ test_wire_bad(void)
 }
 
 /*
+ * Strings longer than the first buffer (WIRE_GROW) come whole; and a peer
+ * that claims a long string but sends little makes us allocate little:
+ * memory follows the bytes, not the claim.  The claim is read in a child
+ * whose address space is capped well below the claimed length (not under
+ * AddressSanitizer, which reserves terabytes of address space).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN	1
+#endif
+#endif
+
+static void
+test_wire_string_growth(void)
+{
+	static const size_t	 lens[] = { WIRE_GROW - 1, WIRE_GROW,
+	    WIRE_GROW + 1, 3 * WIRE_GROW + 5, 1000003 };
+	struct conn	*c;
+	struct rlimit	 rl;
+	char		*s, *want, name[64], hdr[8];
+	size_t		 i, j, len, got;
+	int		 p[2], status, good;
+	pid_t		 pid;
+	FILE		*f;
+	unsigned long	 vm;
+
+	for (i = 0; i < nitems(lens); i++) {
+		len = lens[i];
+		snprintf(name, sizeof(name), "wire_string_grows_%zu", len);
+		if ((want = malloc(len)) == NULL || pipe(p) == -1 ||
+		    (c = calloc(1, sizeof(*c))) == NULL)
+			abort();
+		for (j = 0; j < len; j++)
+			want[j] = (char)('a' + j % 23);
+		if ((pid = fork()) == 0) {
+			struct conn	 w;
+			close(p[0]);
+			wire_init(&w, p[1], -1, -1, "writer");
+			wire_write_string(&w, want, len);
+			_exit(wire_flush(&w) == 0 ? 0 : 1);
+		}
+		close(p[1]);
+		wire_init(c, -1, p[0], -1, "test");
+		c->timeout_ms = 5000;
+		s = NULL;
+		got = 0;
+		good = (wire_read_string(c, WIRE_STRING_MAX, &s, &got) == 0 ||
+		    no("read: %s", c->why)) && same_mem("string", s, got,
+		    want, len) && (s[len] == '\0' || no("not terminated")) &&
+		    (wire_read_u64(c, (uint64_t *)(void *)hdr) == -1 ||
+		    no("padding not consumed"));
+		waitpid(pid, &status, 0);
+		report(name, good);
+		free(s);
+		free(want);
+		close(p[0]);
+		free(c);
+	}
+
+#ifdef UNDER_ASAN
+	report("wire_string_claim_not_allocated (skipped under ASan)", 1);
+#else
+	/* 60 MiB claimed, 16 bytes sent, under a cap of 40 MiB more */
+	if (pipe(p) == -1)
+		abort();
+	memcpy(hdr, "\0\0\xc0\x03\0\0\0\0", 8);
+	write_all(p[1], hdr, 8);
+	write_all(p[1], "0123456789abcdef", 16);
+	close(p[1]);
+	if ((pid = fork()) == 0) {
+		vm = 0;
+		if ((f = fopen("/proc/self/statm", "r")) == NULL ||
+		    fscanf(f, "%lu", &vm) != 1)
+			_exit(3);
+		fclose(f);
+		rl.rlim_cur = rl.rlim_max = vm * (unsigned long)sysconf(
+		    _SC_PAGESIZE) + 40u * 1024 * 1024;
+		if (setrlimit(RLIMIT_AS, &rl) == -1 ||
+		    (c = calloc(1, sizeof(*c))) == NULL)
+			_exit(3);
+		wire_init(c, -1, p[0], -1, "test");
+		c->timeout_ms = 2000;
+		if (wire_read_string(c, WIRE_STRING_MAX, &s, NULL) == 0)
+			_exit(4);
+		/* the peer hung up: that, not memory, must be the cause */
+		_exit(strstr(c->why, "closed") != NULL ? 0 : 5);
+	}
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	report("wire_string_claim_not_allocated", (WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0) || no("child: %s %d", WIFEXITED(status) ?
+	    "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) :
+	    WTERMSIG(status)));
+#endif
+}
+
+/*
  * serve_handshake against a fake server whose reply is written first.
  */
 
@@ -1484,6 +1587,7 @@ main(void)
 	test_base64();
 	test_wire_roundtrip();
 	test_wire_bad();
+	test_wire_string_growth();
 	test_handshake();
 	test_query_valid_paths();
 	test_json();
