@@ -533,7 +533,6 @@ worker_main(struct build *b, size_t machine, int cmd, int res)
 	t0 = now_ms();
 	if (ssh_open_serve(&w.m->uri, &w.remote) == 0) {
 		w.up = 1;
-		w.remote.timeout_ms = 0;
 		health_ok(w.m);
 	} else if (w.remote.fail != FAIL_NONE)
 		health_failed(w.m, log_last());

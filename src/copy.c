@@ -349,7 +349,6 @@ cmd_copy(int argc, char **argv)
 		rc = exit_for(remote.fail);
 		goto out_local;
 	}
-	remote.timeout_ms = 0;	/* a large closure takes its time */
 	if (to) {
 		if (serve_query_closure(&local, &paths, outputs, &closure) == 0 &&
 		    copy_to(&local, &remote, &closure, 0, &st) == 0)

@@ -270,6 +270,8 @@ struct ssh_config {
 	long		 persist;	/* ControlPersist seconds */
 	long		 connect_timeout; /* seconds */
 	long		 alive_interval; /* ServerAliveInterval seconds */
+	long		 io_timeout;	/* seconds a builder may be silent
+					   outside a build (0 = forever) */
 	struct args	 sshopts;	/* NIX_SSHOPTS, split */
 };
 extern struct ssh_config sshconf;

@@ -289,7 +289,6 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
 		return EXIT_ERROR;
 	}
 	health_ok(m);
-	remote.timeout_ms = 0;
 	if (store_open(&local) == -1)
 		goto out;
 	have_local = 1;

@@ -17,6 +17,7 @@
 
 #define BANNER_MAX	512	/* how much of a shell banner we quote */
 #define BANNER_WAIT_MS	300	/* how long we wait for the rest of it */
+#define SERVE_BUILD_WAIT_MAX 1000000	/* seconds: a longer wait is none */
 
 static uint64_t
 le64(const unsigned char *b)
@@ -176,11 +177,19 @@ int
 serve_query_valid_paths(struct conn *c, const struct strlist *paths,
     int lock, int substitute, struct strlist *valid)
 {
-	if (wire_write_u64(c, SERVE_QUERY_VALID_PATHS) == -1 ||
+	int	 saved = c->timeout_ms, r;
+
+	/* substituting is downloading, maybe for long: ssh's keepalive
+	 * still tells a dead connection */
+	if (substitute)
+		c->timeout_ms = 0;
+	r = wire_write_u64(c, SERVE_QUERY_VALID_PATHS) == -1 ||
 	    wire_write_u64(c, lock != 0) == -1 ||
 	    wire_write_u64(c, substitute != 0) == -1 ||
 	    wire_write_strings(c, paths) == -1 ||
-	    wire_read_strings(c, WIRE_LIST_MAX, WIRE_PATH_MAX, valid) == -1) {
+	    wire_read_strings(c, WIRE_LIST_MAX, WIRE_PATH_MAX, valid) == -1;
+	c->timeout_ms = saved;
+	if (r) {
 		wire_fail(c, "asking which of %zu paths are valid", paths->n);
 		return -1;
 	}
@@ -415,10 +424,10 @@ serve_build_derivation(struct conn *c, const char *drvpath,
     const struct build_options *o, struct build_result *r)
 {
 	struct strlist	 sorted = { NULL, 0, 0 };
-	uint64_t	 n, i, v;
+	uint64_t	 n, i, v, quiet;
 	char		*k = NULL, *val = NULL;
 	size_t		 j;
-	int		 rc = -1;
+	int		 rc = -1, saved = c->timeout_ms;
 
 	memset(r, 0, sizeof(*r));
 	/* a set on the wire: sorted, without duplicates */
@@ -462,11 +471,22 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 		goto fail;
 	if (wire_flush(c) == -1)
 		goto fail;
-	/* the build runs now: as long as it takes, the log keeps us alive */
-	c->timeout_ms = 0;
+	/*
+	 * The build runs now, silent for as long as the builder allows: a
+	 * builder that says nothing for longer than its own max-silent-time
+	 * or timeout, and then our I/O timeout, is stuck.  With neither,
+	 * only ssh's keepalive tells a dead connection from a quiet build.
+	 */
+	saved = c->timeout_ms;
+	quiet = o->max_silent_time;
+	if (o->timeout > 0 && (quiet == 0 || o->timeout < quiet))
+		quiet = o->timeout;
+	c->timeout_ms = quiet == 0 || saved == 0 ||
+	    quiet > SERVE_BUILD_WAIT_MAX ? 0 : (int)quiet * 1000 + saved;
 	if (wire_read_u64(c, &v) == -1 ||
 	    wire_read_string(c, WIRE_STRING_MAX, &r->error, NULL) == -1)
 		goto fail;
+	c->timeout_ms = saved;
 	if (v > BUILD_STATUS_MAX) {
 		log_errx("%s: build of %s: unknown result status %llu", c->host,
 		    drvpath, (unsigned long long)v);
@@ -507,6 +527,7 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 fail:
 	wire_fail(c, "building %s", drvpath);
 out:
+	c->timeout_ms = saved;
 	free(k);
 	free(val);
 	strlist_free(&sorted);

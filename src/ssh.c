@@ -51,7 +51,9 @@ ssh_init(void)
 	    env_number("NIX_OFFLOAD_CONNECT_TIMEOUT", 10, 1, 3600,
 	    &sshconf.connect_timeout) == -1 ||
 	    env_number("NIX_OFFLOAD_ALIVE_INTERVAL", 15, 0, 3600,
-	    &sshconf.alive_interval) == -1)
+	    &sshconf.alive_interval) == -1 ||
+	    env_number("NIX_OFFLOAD_IO_TIMEOUT", 300, 0, 86400,
+	    &sshconf.io_timeout) == -1)
 		return -1;
 	if ((s = getenv("NIX_SSHOPTS")) != NULL &&
 	    shell_split(s, &sshconf.sshopts) == -1) {
@@ -561,7 +563,8 @@ ssh_start_serve(const struct store_uri *u, struct conn *c)
 
 /*
  * Start the serve program and complete the handshake: the handshake is our
- * proof that the builder is ready.
+ * proof that the builder is ready.  Reads then wait NIX_OFFLOAD_IO_TIMEOUT
+ * at most (serve_build_derivation makes its own rule for a build).
  */
 int
 ssh_open_serve(const struct store_uri *u, struct conn *c)
@@ -572,6 +575,8 @@ ssh_open_serve(const struct store_uri *u, struct conn *c)
 		ssh_kill(c);
 		return -1;
 	}
+	/* from now on a builder that says nothing for this long is stuck */
+	c->timeout_ms = (int)sshconf.io_timeout * 1000;
 	return 0;
 }
 
