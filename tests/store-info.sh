@@ -248,7 +248,8 @@ t_info_bad_uri() {
 
 # Shell metacharacters in remote-store and remote-program stay words.
 t_info_quoting() {
-	run a "$NO" store-info "$U2&remote-store=%24(touch%20$T/pwned1)%3Bx"
+	# an absolute path: nix-store takes the value for a local store there
+	run a "$NO" store-info "$U2&remote-store=$T/%24(touch%20$T/pwned1)%3Bx"
 	run b "$NO" store-info "$U2&remote-program=nix-store%3Btouch%20$T/pwned2"
 	[ -e "$T/pwned1" ] || [ -e "$T/pwned2" ] && fail "the remote shell ran an injected command"
 	return 0
