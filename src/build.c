@@ -13,9 +13,18 @@
  *				bring the outputs home
  *	F <node>		bring a node's outputs home
  *
- * and answers each with "R <node> <status> <fail>" (status: a BuildResult
- * status, or -1 when the connection failed, with the enum fail).
- * Outputs that only a later build on the same builder needs stay there.
+ * and answers each with "R <node> <status> <fail> <bytes> <message>"
+ * (status: a BuildResult status, or -1 when the job failed, with the enum
+ * fail and the error).  Workers print no errors of their own but a
+ * build's: the parent says once that a builder went away, not once per
+ * slot.  Outputs that only a later build on the same builder needs stay
+ * there.
+ *
+ * A builder that goes away (the connection drops, stops answering, or
+ * never comes up) is given up for the rest of the run: what it was
+ * building, and the outputs that were only there, go back in the queue for
+ * the other builders, BUILD_ATTEMPTS times at most per derivation, and the
+ * user reads one line, "builder X disconnected; N derivations moved".
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -37,6 +46,8 @@
 #define BUILD_LINE_MAX		4096
 #define BUILD_FETCH_MAX		256	/* nodes fetched by one job */
 #define BUILD_SLOT_POLL_MS	50	/* between tries for a taken slot */
+#define BUILD_ATTEMPTS		3	/* builders one derivation may lose */
+#define BUILD_NAMES_SHOWN	5	/* moved derivations named in the line */
 
 enum node_state {
 	N_SKIP,		/* outputs valid locally, or not needed */
@@ -83,6 +94,14 @@ struct worker {
 	size_t		 len;
 };
 
+/* A builder this process gave up on, and what it took along. */
+struct loss {
+	enum fail	 why;		/* the first failure */
+	int		 said;		/* the user has been told */
+	size_t		 moved;		/* derivations another builder can take */
+	char		 names[256];	/* the first BUILD_NAMES_SHOWN moved */
+};
+
 struct build {
 	struct conf	 conf;
 	struct machines	 ms;
@@ -97,6 +116,7 @@ struct build {
 	int		 json;
 	int		 tty;
 	char		*down;		/* [machine]: failed to connect */
+	struct loss	*loss;		/* [machine]: since it went down */
 	struct build_options opts;
 	unsigned	 mask;		/* Nix's exit status bits */
 	int		 misc;		/* a failure without a bit */
@@ -513,14 +533,36 @@ out:
 	return rc;
 }
 
+/* Tell the parent how a job ended, with the error if it failed. */
+static int
+answer(int res, unsigned long node, int status, int fail, uint64_t bytes)
+{
+	char	 out[BUILD_LINE_MAX], *p;
+	int	 n;
+
+	n = snprintf(out, sizeof(out), "R %lu %d %d %llu %s", node, status,
+	    fail, (unsigned long long)bytes, status == -1 ? log_last() : "");
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= sizeof(out) - 1)
+		n = (int)sizeof(out) - 2;
+	for (p = out; p < out + n; p++)
+		if (*p == '\n')
+			*p = ' ';
+	out[n++] = '\n';
+	return write(res, out, (size_t)n) == n ? 0 : -1;
+}
+
 static void
 worker_main(struct build *b, size_t machine, int cmd, int res)
 {
 	struct wctx	 w;
 	FILE		*in;
-	char		 line[BUILD_LINE_MAX], out[BUILD_LINE_MAX];
-	unsigned long	 node;
-	int		 fetch;
+	char		 line[BUILD_LINE_MAX];
+	struct node	*list[BUILD_FETCH_MAX];
+	unsigned long	 node = 0;
+	size_t		 k = 0;
+	int		 fetch = 0;
 	int64_t		 t0;
 
 	memset(&w, 0, sizeof(w));
@@ -528,6 +570,8 @@ worker_main(struct build *b, size_t machine, int cmd, int res)
 	w.m = &b->ms.v[machine];
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	/* errors go to the parent with each answer (see answer()) */
+	log_quiet(1);
 	if ((in = fdopen(cmd, "r")) == NULL)
 		_exit(1);
 	t0 = now_ms();
@@ -544,48 +588,51 @@ worker_main(struct build *b, size_t machine, int cmd, int res)
 		int			 status = -1, fail = FAIL_OTHER;
 
 		memset(&r, 0, sizeof(r));
-		if (sscanf(line, "B %lu %d", &node, &fetch) == 2 &&
-		    node < b->nnodes && w.up) {
-			if (do_build(&w, &b->nodes[node], fetch, &bytes,
-			    &r) == 0) {
-				status = r.status;
-				if (r.status > BUILD_ALREADY_VALID &&
-				    r.status != BUILD_RESOLVES_TO_ALREADY_VALID)
-					log_errx("%s: building %s failed: %s",
-					    w.m->uri_text, b->nodes[node].name,
-					    r.error && *r.error ? r.error :
-					    "no message");
-			} else
-				fail = w.remote.fail;
-			free(r.error);
-		} else if (line[0] == 'F' && w.up) {
-			struct node	*list[BUILD_FETCH_MAX];
-			size_t		 k = 0;
-			char		*p = line + 1, *e;
+		if (line[0] == 'F') {
+			char	*p = line + 1, *e;
 
-			while (k < BUILD_FETCH_MAX) {
+			for (k = 0; k < BUILD_FETCH_MAX; k++) {
 				unsigned long v = strtoul(p, &e, 10);
 				if (e == p || v >= b->nnodes)
 					break;
-				if (k == 0)
-					node = v;
-				list[k++] = &b->nodes[v];
+				list[k] = &b->nodes[v];
 				p = e;
 			}
-			if (k > 0 && fetch_outputs(&w, list, k, &bytes) == 0)
+			if (k == 0)
+				continue;	/* the parent sends none such */
+			node = (unsigned long)(list[0] - b->nodes);
+		} else if (sscanf(line, "B %lu %d", &node, &fetch) != 2 ||
+		    node >= b->nnodes)
+			continue;
+		if (!w.up)
+			fail = w.remote.fail != FAIL_NONE ? w.remote.fail :
+			    FAIL_OTHER;
+		else if (line[0] == 'F') {
+			if (fetch_outputs(&w, list, k, &bytes) == 0)
 				status = BUILD_BUILT;
 			else
 				fail = w.remote.fail;
-		} else if (!w.up)
-			fail = w.remote.fail != FAIL_NONE ? w.remote.fail :
-			    FAIL_OTHER;
-		snprintf(out, sizeof(out), "R %lu %d %d %llu\n", node, status,
-		    fail, (unsigned long long)bytes);
-		if (write(res, out, strlen(out)) != (ssize_t)strlen(out))
+		} else if (do_build(&w, &b->nodes[node], fetch, &bytes,
+		    &r) == 0) {
+			status = r.status;
+			if (r.status > BUILD_ALREADY_VALID &&
+			    r.status != BUILD_RESOLVES_TO_ALREADY_VALID) {
+				/* the derivation's own failure */
+				log_quiet(0);
+				log_errx("%s: building %s failed: %s",
+				    w.m->uri_text, b->nodes[node].name,
+				    r.error && *r.error ? r.error :
+				    "no message");
+				log_quiet(1);
+			}
+		} else
+			fail = w.remote.fail;
+		free(r.error);
+		if (answer(res, node, status, fail, bytes) == -1)
 			break;
-		if (status == -1 && w.up && (w.remote.fail == FAIL_DROPPED ||
-		    w.remote.fail == FAIL_TIMEOUT)) {
+		if (status == -1 && w.up && FAIL_BUILDER(w.remote.fail)) {
 			health_failed(w.m, log_last());
+			ssh_kill(&w.remote);
 			w.up = 0;	/* no more jobs over a dead session */
 		}
 	}
@@ -893,7 +940,8 @@ fail_users(struct build *b, size_t i)
 
 	for (u = 0; u < b->nodes[i].nusers; u++) {
 		struct node *user = &b->nodes[b->nodes[i].users[u]];
-		if (user->needed && user->state == N_WAIT) {
+		if (user->needed && (user->state == N_WAIT ||
+		    user->state == N_READY)) {
 			user->state = N_FAILED;
 			fail_users(b, b->nodes[i].users[u]);
 		}
@@ -913,18 +961,129 @@ finished(struct build *b, size_t i)
 	}
 }
 
+/*
+ * Node i was being built on builder m, or its outputs were there only,
+ * and m went away: back in the queue, unless it has lost too many.  The
+ * caller recounts what waits for what (recount).
+ */
+static void
+requeue(struct build *b, size_t i, size_t m)
+{
+	struct node	*n = &b->nodes[i];
+	struct loss	*l = &b->loss[m];
+	size_t		 k;
+	char		 r[256];
+
+	if (n->state == N_BUILT || n->state == N_FETCHING)
+		b->done--;
+	if (++n->attempts >= BUILD_ATTEMPTS) {
+		log_errx("%s: given up: %d builders went away while building "
+		    "it or holding its outputs", n->name, n->attempts);
+		n->state = N_FAILED;
+		fail_users(b, i);
+		b->misc = 1;
+		return;
+	}
+	n->state = N_READY;
+	for (k = 0; k < b->ms.n; k++)
+		if (!b->down[k] && sched_fits(&b->ms.v[k], n->d.platform,
+		    &n->features, r, sizeof(r)))
+			break;
+	if (k == b->ms.n)
+		return;		/* nowhere to go: run() says why */
+	if (l->moved < BUILD_NAMES_SHOWN) {
+		if (l->moved > 0)
+			strlcat(l->names, ", ", sizeof(l->names));
+		strlcat(l->names, n->name, sizeof(l->names));
+	} else if (l->moved == BUILD_NAMES_SHOWN)
+		strlcat(l->names, ", ...", sizeof(l->names));
+	l->moved++;
+}
+
+/* After a requeue: what each waiting or ready node still waits for. */
+static void
+recount(struct build *b)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < b->nnodes; i++) {
+		struct node *n = &b->nodes[i];
+
+		if (!n->needed || (n->state != N_WAIT && n->state != N_READY))
+			continue;
+		n->waiting = 0;
+		for (j = 0; j < n->ndeps; j++) {
+			enum node_state ds = b->nodes[n->deps[j]].state;
+			if (b->nodes[n->deps[j]].needed && ds != N_BUILT &&
+			    ds != N_FETCHING && ds != N_LOCAL)
+				n->waiting++;
+		}
+		n->state = n->waiting == 0 ? N_READY : N_WAIT;
+	}
+}
+
+/* Builder m failed: no more jobs there, and its outputs are lost to us. */
+static void
+machine_lost(struct build *b, size_t m, enum fail why)
+{
+	size_t	 i;
+
+	if (b->down[m])
+		return;
+	b->down[m] = 1;
+	b->loss[m].why = why;
+	for (i = 0; i < b->nnodes; i++)
+		if (b->nodes[i].state == N_BUILT && b->nodes[i].where == m)
+			requeue(b, i, m);
+}
+
+/*
+ * Once nothing runs on a builder that went down any more: end its idle
+ * workers (their slots are no use), and tell the user, once, what moved.
+ */
+static void
+machine_settle(struct build *b, size_t m)
+{
+	struct loss	*l = &b->loss[m];
+	size_t		 i;
+
+	for (i = 0; i < b->nworkers; i++) {
+		struct worker *w = &b->workers[i];
+		if (w->slot.machine != m || w->pid == -1)
+			continue;
+		if (w->busy)
+			return;
+	}
+	for (i = 0; i < b->nworkers; i++) {
+		struct worker *w = &b->workers[i];
+		if (w->slot.machine == m && w->cmd != -1) {
+			close(w->cmd);
+			w->cmd = -1;
+		}
+	}
+	if (l->said || l->moved == 0)
+		return;
+	l->said = 1;
+	log_warnx("builder %s %s; %zu derivation%s moved (%s)",
+	    b->ms.v[m].uri_text, l->why == FAIL_DROPPED ||
+	    l->why == FAIL_TIMEOUT ? "disconnected" : l->why == FAIL_PROTOCOL ?
+	    "broke the serve protocol" : "is down", l->moved,
+	    l->moved == 1 ? "" : "s", l->names);
+}
+
 /* A worker answered. */
 static void
 result(struct build *b, struct worker *w, const char *line)
 {
 	unsigned long		 node;
-	int			 status, fail;
+	int			 status, fail, off = 0;
 	unsigned long long	 bytes;
 	struct node		*n;
+	size_t			 m = w->slot.machine, k;
 	int64_t			 ms = now_ms() - w->started;
 
-	if (sscanf(line, "R %lu %d %d %llu", &node, &status, &fail,
-	    &bytes) != 4 || node != w->node) {
+	if (sscanf(line, "R %lu %d %d %llu %n", &node, &status, &fail,
+	    &bytes, &off) != 4 || off == 0 || node != w->node) {
 		log_errx("a worker answered \"%s\"", line);
 		return;
 	}
@@ -933,43 +1092,42 @@ result(struct build *b, struct worker *w, const char *line)
 	n = &b->nodes[node];
 	if (!w->fetch)
 		b->running--;
+	if (status == -1 && FAIL_BUILDER(fail)) {
+		/* the builder failed, not the derivation: say it once */
+		if (b->down[m])
+			log_debug(1, "%s", line + off);
+		else
+			log_errx("%s", line + off);
+		machine_lost(b, m, (enum fail)fail);
+		if (w->fetch)
+			for (k = 0; k < w->nfnodes; k++)
+				requeue(b, w->fnodes[k], m);
+		else
+			requeue(b, node, m);
+		recount(b);
+		machine_settle(b, m);
+		return;
+	}
 	if (status == -1) {
-		/* the connection failed: the builder, not the derivation */
-		if (fail == FAIL_DROPPED || fail == FAIL_TIMEOUT ||
-		    fail == FAIL_UNREACHABLE || fail == FAIL_AUTH ||
-		    fail == FAIL_HOSTKEY || fail == FAIL_NOREMOTE ||
-		    fail == FAIL_BANNER || fail == FAIL_PROTOCOL) {
-			b->down[w->slot.machine] = 1;
-			close(w->cmd);
-			w->cmd = -1;
-		}
-		if (w->fetch) {
-			size_t k;
+		/* here, not there: the local store, a bad .drv... */
+		log_errx("%s", line + off);
+		b->misc = 1;
+		if (w->fetch)
 			for (k = 0; k < w->nfnodes; k++) {
 				b->nodes[w->fnodes[k]].state = N_FAILED;
 				fail_users(b, w->fnodes[k]);
 			}
-			b->misc = 1;
-			return;
+		else {
+			n->state = N_FAILED;
+			fail_users(b, node);
 		}
-		if (++n->attempts < 3 && b->down[w->slot.machine]) {
-			log_warnx("%s is down; %s goes elsewhere",
-			    b->ms.v[w->slot.machine].uri_text, n->name);
-			n->state = N_READY;
-			return;
-		}
-		n->state = N_FAILED;
-		b->misc = 1;
-		fail_users(b, node);
 		return;
 	}
 	if (w->fetch) {
-		size_t k;
 		for (k = 0; k < w->nfnodes; k++)
 			b->nodes[w->fnodes[k]].state = N_LOCAL;
 		progress(b, "fetched %zu outputs from %s in %lld ms",
-		    w->nfnodes, b->ms.v[w->slot.machine].uri_text,
-		    (long long)ms);
+		    w->nfnodes, b->ms.v[m].uri_text, (long long)ms);
 		return;
 	}
 	if (status > BUILD_ALREADY_VALID &&
@@ -977,16 +1135,23 @@ result(struct build *b, struct worker *w, const char *line)
 		n->state = N_FAILED;
 		account_failure(b, status);
 		fail_users(b, node);
-		progress(b, "failed %s on %s", n->name,
-		    b->ms.v[w->slot.machine].uri_text);
+		progress(b, "failed %s on %s", n->name, b->ms.v[m].uri_text);
 		return;
 	}
 	b->done++;
-	n->where = w->slot.machine;
-	n->state = want_home(b, n, w->slot.machine) ? N_LOCAL : N_BUILT;
-	progress(b, "built %s on %s in %lld ms", n->name,
-	    b->ms.v[w->slot.machine].uri_text, (long long)ms);
+	n->where = m;
+	n->state = want_home(b, n, m) ? N_LOCAL : N_BUILT;
+	progress(b, "built %s on %s in %lld ms", n->name, b->ms.v[m].uri_text,
+	    (long long)ms);
 	finished(b, node);
+	if (b->down[m]) {
+		/* built, but where nothing more can reach it */
+		if (n->state == N_BUILT) {
+			requeue(b, node, m);
+			recount(b);
+		}
+		machine_settle(b, m);
+	}
 }
 
 static int
@@ -1076,8 +1241,10 @@ run(struct build *b)
 			if (r <= 0) {
 				/* the worker died: treat as a dropped link */
 				char	 line[BUILD_LINE_MAX];
-				snprintf(line, sizeof(line), "R %zu -1 %d 0",
-				    w->node, FAIL_DROPPED);
+				snprintf(line, sizeof(line), "R %zu -1 %d 0 "
+				    "%s: the worker for this builder ended "
+				    "unexpectedly", w->node, FAIL_DROPPED,
+				    b->ms.v[w->slot.machine].uri_text);
 				result(b, w, line);
 				w->pid = -1;
 				continue;
@@ -1390,6 +1557,8 @@ cmd_build(int argc, char **argv)
 		if (check_fits(&b) == -1)
 			goto out;
 		if ((b.down = calloc(b.ms.n ? b.ms.n : 1, 1)) == NULL ||
+		    (b.loss = calloc(b.ms.n ? b.ms.n : 1,
+		    sizeof(*b.loss))) == NULL ||
 		    (b.workers = calloc(BUILD_WORKERS_MAX,
 		    sizeof(*b.workers))) == NULL) {
 			log_err("build");
@@ -1444,6 +1613,7 @@ out:
 	free(b.nodes);
 	free(b.workers);
 	free(b.down);
+	free(b.loss);
 	machines_free(&b.ms);
 	conf_free(&b.conf);
 	args_free(&ia);

@@ -58,6 +58,8 @@ enum fail {
 	FAIL_DROPPED,
 	FAIL_TIMEOUT
 };
+/* After FAIL_OTHER: the builder failed, not the build nor this machine. */
+#define FAIL_BUILDER(f)	((f) > FAIL_OTHER)
 
 /* log.c */
 extern int	 verbose;

@@ -337,8 +337,7 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
 	goto done;
 fail_remote:
 	/* a builder that went away may be retried elsewhere */
-	if (remote.fail == FAIL_DROPPED || remote.fail == FAIL_TIMEOUT ||
-	    remote.fail == FAIL_UNREACHABLE) {
+	if (FAIL_BUILDER(remote.fail)) {
 		health_failed(m, log_last());
 		*retry = 1;
 	}

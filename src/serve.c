@@ -488,7 +488,7 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 		goto fail;
 	c->timeout_ms = saved;
 	if (v > BUILD_STATUS_MAX) {
-		log_errx("%s: build of %s: unknown result status %llu", c->host,
+		log_errx("%s: building %s: unknown result status %llu", c->host,
 		    drvpath, (unsigned long long)v);
 		c->fail = FAIL_PROTOCOL;
 		goto out;
@@ -506,7 +506,7 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 		if (wire_read_u64(c, &n) == -1)
 			goto fail;
 		if (n > DRV_OUTPUTS_MAX) {
-			log_errx("%s: build of %s: %llu built outputs, over the "
+			log_errx("%s: building %s: %llu built outputs, over the "
 			    "limit of %d", c->host, drvpath,
 			    (unsigned long long)n, DRV_OUTPUTS_MAX);
 			c->fail = FAIL_PROTOCOL;

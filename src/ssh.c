@@ -385,6 +385,20 @@ ssh_kill(struct conn *c)
 	close_fds(c);
 }
 
+/* Does a line of stderr look like ssh's own words about the connection? */
+static int
+ssh_said(const char *line)
+{
+	static const char *const words[] = { "onnection", "ssh", "mux",
+	    "closed", "reset", "not responding", "Broken pipe", "Timeout" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(line, words[i]) != NULL)
+			return 1;
+	return 0;
+}
+
 /*
  * Explain a failed conversation: wait for ssh to exit, then read its status
  * and stderr.  Reports one line and sets c->fail.
@@ -472,10 +486,16 @@ diagnose(struct conn *c, const char *what)
 		    "?remote-program=/nix/var/nix/profiles/default/bin/nix-store",
 		    c->host, "nix-store", code, line);
 		c->fail = FAIL_NOREMOTE;
+	} else if (code == 255 && !early) {
+		/* the last line is often the remote's (a build log), not ssh's */
+		log_errx("%s: %s: the connection to the builder was lost (ssh "
+		    "exit 255%s%s)", c->host, what, ssh_said(line) ? ": " : "",
+		    ssh_said(line) ? line : "");
+		c->fail = FAIL_DROPPED;
 	} else if (code == 255) {
 		log_errx("%s: %s: ssh failed: %s", c->host, what,
 		    line[0] ? line : "(no message)");
-		c->fail = early ? FAIL_UNREACHABLE : FAIL_DROPPED;
+		c->fail = FAIL_UNREACHABLE;
 	} else if (early && c->nread == 0) {
 		if (code == -1)
 			log_errx("%s: %s: ssh was killed by signal %d", c->host,
