@@ -40,6 +40,9 @@ tests/unit/drv: tests/unit/drv.c $(OBJ)
 tests/silentd: tests/silentd.c
 	$(CC) $(NOCFLAGS) $(CFLAGS) -o $@ tests/silentd.c
 
+tests/liar: tests/liar.c
+	$(CC) $(NOCFLAGS) $(CFLAGS) -o $@ tests/liar.c
+
 options:
 	@echo "CC       = $(CC)"
 	@echo "CFLAGS   = $(NOCFLAGS) $(CFLAGS)"
@@ -47,7 +50,7 @@ options:
 
 # Installs what the tests need (nix-bin, openssh), builds, and runs every
 # unit and integration test.  Ends with "N passed, N failed".
-check: nix-offload $(UNIT) tests/silentd
+check: nix-offload $(UNIT) tests/silentd tests/liar
 	@sh scripts/deps
 	@sh tests/run
 
@@ -80,7 +83,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/libexec/nix-offload
 
 clean:
-	rm -f nix-offload $(OBJ) $(MAIN) $(UNIT) tests/silentd
+	rm -f nix-offload $(OBJ) $(MAIN) $(UNIT) tests/silentd tests/liar
 
 dist: clean
 	mkdir -p nix-offload-$(VERSION)

@@ -1,6 +1,6 @@
 # Derivations for tests/build.sh.  Every builder is /bin/sh with absolute
 # paths to the host's tools: the test builders have no Nix-built shell.
-{ nonce ? "0" }:
+{ nonce ? "0", bigfile ? ./suite.nix }:
 let
   sys = "x86_64-linux";
   sh = script: name: extra: derivation ({
@@ -56,6 +56,23 @@ in rec {
   chatty = sh "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i + 1)); done; echo > $out" "chatty" {};
   cancel = sh "echo started; /bin/sleep 47; echo > $out" "cancel" {};
   slow = sh "echo sleeping; /bin/sleep 30; echo > $out" "slow" {};
+  # for cutting connections: a large input (--arg bigfile PATH), a large
+  # output, a build that takes a moment
+  big = sh "/usr/bin/wc -c < ${bigfile} > $out" "big" {};
+  bigout = sh "/bin/dd if=/dev/urandom of=$out bs=1M count=8 2>/dev/null" "bigout" {};
+  cutme = sh "echo started; /bin/sleep 3; echo > $out" "cutme" {};
+  slowleaves = builtins.genList (n: sh "/bin/sleep 1; echo ${toString n} > $out" "slow-${toString n}" {}) 8;
+  slowfan = sh "/bin/cat ${toString slowleaves} > $out" "slowfan" {};
+  # the oddest name Nix allows, and shell syntax in an argument and a
+  # variable: they reach the builder as they are, and nothing runs them
+  awkward = derivation {
+    name = "awk?ward=+-._name"; inherit nonce; system = sys;
+    builder = "/bin/sh";
+    args = [ "-c" "printf '%s|%s' \"$1\" \"$evil\" > $out" "$0"
+      "$(/usr/bin/touch /tmp/nix-offload-pwned-arg); `/usr/bin/touch /tmp/nix-offload-pwned-arg`" ];
+    evil = "'; /usr/bin/touch /tmp/nix-offload-pwned-env; '\"$(/usr/bin/touch /tmp/nix-offload-pwned-env)\"";
+  };
+
   riscv = derivation {
     name = "riscv"; inherit nonce; system = "riscv64-linux"; builder = "/bin/sh";
     args = [ "-c" "echo > $out" ];
