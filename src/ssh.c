@@ -551,8 +551,11 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c)
 	c->pid = pid;
 	c->diagnose = diagnose;
 	strlcpy(c->hostname, u->host, sizeof(c->hostname));
-	c->timeout_ms = (int)(sshconf.connect_timeout + SSH_HANDSHAKE_SLACK) *
-	    1000;
+	/* connecting, then a remote that may be slow to start, but not
+	 * silent for longer than NIX_OFFLOAD_IO_TIMEOUT */
+	c->timeout_ms = (int)(sshconf.connect_timeout + (sshconf.io_timeout >
+	    0 && sshconf.io_timeout < SSH_HANDSHAKE_SLACK ?
+	    sshconf.io_timeout : SSH_HANDSHAKE_SLACK)) * 1000;
 	return 0;
 }
 

@@ -212,6 +212,18 @@ t_info_protocol_garbage() {
 	expect_in "$T/a.err" "does not speak Nix's serve protocol: expected the magic number 0x5452eecb, got \"\\\\x01\\\\x9a"
 }
 
+# A remote that never greets: given up after the connect timeout and the
+# I/O timeout (at most 20 s), not waited for forever.
+t_info_handshake_timeout() {
+	t0=$(ms)
+	NIX_OFFLOAD_CONNECT_TIMEOUT=1 NIX_OFFLOAD_IO_TIMEOUT=2 \
+	    run a "$NO" store-info "$U2&remote-program=$TOP/tests/fake/serve%20silent"
+	expect_rc 9
+	[ $(($(ms) - t0)) -lt 8000 ] || fail "took $(($(ms) - t0)) ms"
+	expect_lines "$T/a.err" 1
+	expect_in "$T/a.err" "^nix-offload: ssh://$H2: waiting for the serve protocol greeting: no answer for 3 s"
+}
+
 t_info_dropped() {
 	for m in drop dropver; do
 		run a "$NO" store-info "$U2&remote-program=$TOP/tests/fake/serve%20$m"
