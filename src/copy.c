@@ -147,10 +147,12 @@ recv_remote(void *arg, struct conn *local)
 	nix32_encode(h, SHA256_LEN, b32);
 	snprintf(got, sizeof(got), "sha256:%s", b32);
 	if (s.size != x->pi->nar_size || strcmp(x->pi->nar_hash, got) != 0) {
+		char	 said[WIRE_HASH_MAX * 4 + 4];
 		log_errx("%s: %s arrived with hash %s (%llu bytes), but the "
 		    "builder said %s (%llu bytes): not imported",
 		    x->src->host, x->pi->path, got, (unsigned long long)s.size,
-		    x->pi->nar_hash, (unsigned long long)x->pi->nar_size);
+		    log_printable(x->pi->nar_hash, strlen(x->pi->nar_hash),
+		    said, sizeof(said)), (unsigned long long)x->pi->nar_size);
 		x->src->fail = FAIL_PROTOCOL;
 		return -1;
 	}

@@ -75,6 +75,7 @@ const char	*log_last(void);
 int		 log_quiet(int);
 void		 log_nix_json(int);
 char		*log_printable(const void *, size_t, char *, size_t);
+char		*log_clean(char *);
 
 /* compat.c: the BSD functions, when libbsd is not used */
 #ifndef HAVE_LIBBSD

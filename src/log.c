@@ -181,3 +181,42 @@ log_printable(const void *p, size_t n, char *out, size_t outsz)
 		strlcat(out, "...", outsz);
 	return out;
 }
+
+/*
+ * Make a peer's message (a build's error) safe to print, in place: its
+ * terminal escape sequences go (Nix colours its errors; a hostile builder
+ * could move the cursor or retitle the terminal), other control bytes
+ * become '?', and lines and tabs stay.  Returns s.
+ */
+char *
+log_clean(char *s)
+{
+	unsigned char	*r = (unsigned char *)s, *w = r;
+
+	while (*r != '\0') {
+		if (*r == 0x1b) {
+			r++;
+			if (*r == '[') {		/* CSI: to a final byte */
+				for (r++; *r != '\0' && (*r < 0x40 ||
+				    *r > 0x7e); r++)
+					;
+			} else if (*r == ']') {		/* OSC: to BEL or ST */
+				for (r++; *r != '\0' && *r != 0x07 &&
+				    !(*r == 0x1b && r[1] == '\\'); r++)
+					;
+				if (*r == 0x1b)
+					r++;
+			}
+			if (*r != '\0')
+				r++;
+			continue;
+		}
+		if ((*r < 0x20 && *r != '\n' && *r != '\t') || *r == 0x7f)
+			*w++ = '?';
+		else
+			*w++ = *r;
+		r++;
+	}
+	*w = '\0';
+	return s;
+}

@@ -229,8 +229,10 @@ serve_query_path_infos(struct conn *c, const struct strlist *paths,
 			if (strcmp(paths->v[i], p) == 0)
 				break;
 		if (i == paths->n || *n == paths->n) {
-			log_errx("%s: the remote sent the path info of %s, "
-			    "which was not asked for", c->host, p);
+			char	 q[256];
+			log_errx("%s: the remote sent the path info of \"%s\", "
+			    "which was not asked for", c->host,
+			    log_printable(p, strlen(p), q, sizeof(q)));
 			c->fail = FAIL_PROTOCOL;
 			goto bad;
 		}
@@ -487,6 +489,7 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 	    wire_read_string(c, WIRE_STRING_MAX, &r->error, NULL) == -1)
 		goto fail;
 	c->timeout_ms = saved;
+	log_clean(r->error);
 	if (v > BUILD_STATUS_MAX) {
 		log_errx("%s: building %s: unknown result status %llu", c->host,
 		    drvpath, (unsigned long long)v);

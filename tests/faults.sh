@@ -259,6 +259,15 @@ t_liar_build() {
 	done
 }
 
+# A build's error message comes without its terminal escapes.
+t_liar_escapes() {
+	echo "ssh://$H1?remote-program=$LIAR%20escapes x86_64-linux - 1 1 - - $K1" >"$T/spec"
+	run a "$NO" build --builders "@$T/spec" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 100
+	expect_in "$T/a.err" "^nix-offload: ssh://$H1\\?[^ ]*: building step1 failed: the build\\?failed\$"
+	! grep -q "$(printf '\033')" "$T/a.err" || fail "an escape reached stderr"
+}
+
 # Hostile configuration: a host that would be an ssh option, shell syntax
 # in remote-program and remote-store.  Nothing runs that was not asked for.
 t_hostile_config() {

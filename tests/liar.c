@@ -15,6 +15,8 @@
  *	nar-unsorted	... entries "b" then "a"
  *	nar-symlink	... a symlink with file contents where its target
  *			should be
+ *	escapes		BuildDerivation fails, its message full of terminal
+ *			escapes (a title, a screen clear, colours)
  *
  * The NAR modes answer QueryClosure and QueryPathInfos truthfully about
  * the one path asked for, then send the bad NAR in DumpStorePath.  Every
@@ -277,12 +279,18 @@ main(int argc, char *argv[])
 				(void)get_u64();
 			if (is("random") || is("padding"))
 				lie_list();
-			put_u64(0);		/* built */
+			if (is("escapes")) {
+				put_u64(3);	/* PermanentFailure */
+				put_str("\x1b]0;pwned\x07\x1b[2J\x1b[31mthe "
+				    "build\rfailed\x1b[0m");
+			} else
+				put_u64(0);	/* built */
 			if (is("strlen")) {
 				put_u64(1ULL << 62);
 				done();
 			}
-			put_str("");
+			if (!is("escapes"))
+				put_str("");
 			put_u64(1);		/* times built */
 			put_u64(0);
 			put_u64(0);

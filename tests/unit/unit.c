@@ -1539,6 +1539,26 @@ static const struct {
 	{ "printable_fits", B("abcdefgh"), 10, "abcdefgh" },
 };
 
+/* A builder's error message, made safe to print. */
+static const struct {
+	const char	*name, *in, *want;
+} clean_cases[] = {
+	{ "clean_plain", "builder failed\n\tline 2", "builder failed\n\tline 2" },
+	{ "clean_nix_colours", "\x1b[31;1merror:\x1b[0m builder for '\x1b[35;1m"
+	    "/nix/store/x.drv\x1b[0m' failed", "error: builder for "
+	    "'/nix/store/x.drv' failed" },
+	{ "clean_osc_title_bel", "a\x1b]0;pwned\x07" "b", "ab" },
+	{ "clean_osc_title_st", "a\x1b]2;pwned\x1b\\b", "ab" },
+	{ "clean_cursor_moves", "x\x1b[2J\x1b[Hy", "xy" },
+	{ "clean_lone_esc", "a\x1b" "c", "a" },
+	{ "clean_esc_at_end", "a\x1b", "a" },
+	{ "clean_csi_cut", "a\x1b[31", "a" },
+	{ "clean_osc_cut", "a\x1b]0;title", "a" },
+	{ "clean_controls", "a\rb\bc\x7f\x01", "a?b?c??" },
+	{ "clean_utf8_kept", "gr\xc3\xbc\xc3\x9f""e", "gr\xc3\xbc\xc3\x9f""e" },
+	{ "clean_empty", "", "" },
+};
+
 static void
 test_log(void)
 {
@@ -1558,6 +1578,14 @@ test_log(void)
 	memset(out, 'X', sizeof(out));
 	log_printable("abc", 3, out, 0);
 	report("printable_outsz_0", out[0] == 'X' || no("wrote into 0 bytes"));
+
+	for (i = 0; i < nitems(clean_cases); i++) {
+		char	 buf[256];
+		strlcpy(buf, clean_cases[i].in, sizeof(buf));
+		r = log_clean(buf);
+		report(clean_cases[i].name, (r == buf || no("did not return "
+		    "its argument")) && same("text", buf, clean_cases[i].want));
+	}
 
 	log_errx("unit %d", 42);
 	report("log_last", same("last", log_last(), "unit 42"));
