@@ -62,28 +62,34 @@ wait_for() {
 	return 1
 }
 
-# SIGINT during a remote build: out within seconds, with 130, and nothing
-# left running on the builder.
-t_cancel_build() {
-	both
-	"$NO" build --builders "@$T/both" -A cancel --argstr nonce "$T" "$SUITE" \
-	    >"$T/a.out" 2>"$T/a.err" &
+# SIGINT or SIGTERM during a remote build: out within seconds, with
+# 128 + the signal, and nothing left running on the builder.
+cancel_with() {	# SIGNAL STATUS
+	"$NO" build --builders "@$T/both" -A cancel --argstr nonce "$T-$1" \
+	    "$SUITE" >"$T/$1.out" 2>"$T/$1.err" &
 	pid=$!
-	wait_for "$T/a.err" "^cancel> started" 30 || fail "the build did not start"
-	pgrep -f '/bin/sleep 47' >/dev/null || fail "no builder process to stop"
+	wait_for "$T/$1.err" "^cancel> started" 30 || fail "$1: the build did not start"
+	pgrep -f '/bin/sleep 47' >/dev/null || fail "$1: no builder process to stop"
 	t0=$(ms)
-	kill -INT $pid
+	kill -$1 $pid
 	wait $pid
 	rc=$?
-	[ $rc = 130 ] || fail "exit status $rc, expected 130"
-	[ $(($(ms) - t0)) -lt 3000 ] || fail "took $(($(ms) - t0)) ms to stop"
-	expect_in "$T/a.err" "interrupted"
+	[ $rc = $2 ] || fail "$1: exit status $rc, expected $2"
+	[ $(($(ms) - t0)) -lt 3000 ] || fail "$1: took $(($(ms) - t0)) ms to stop"
+	expect_in "$T/$1.err" "interrupted"
 	for i in $(seq 50); do
 		pgrep -f '/bin/sleep 47' >/dev/null || break
 		sleep 0.1
 	done
-	pgrep -f '/bin/sleep 47' >/dev/null && fail "the remote build still runs"
-	ls /tmp | grep -q "nix-offload-roots" && fail "temp files left"
+	pgrep -f '/bin/sleep 47' >/dev/null && fail "$1: the remote build still runs"
+	ls /tmp | grep -q "nix-offload-roots" && fail "$1: temp files left"
+	return 0
+}
+
+t_cancel_build() {
+	both
+	cancel_with INT 130
+	cancel_with TERM 143
 	# its slots are free: a build at once gets one
 	run b "$NO" build --builders "@$T/both" -A step1 --argstr nonce "$T-after" "$SUITE"
 	expect_rc 0
