@@ -1224,13 +1224,10 @@ test_wire_string_growth(void)
 	static const size_t	 lens[] = { WIRE_GROW - 1, WIRE_GROW,
 	    WIRE_GROW + 1, 3 * WIRE_GROW + 5, 1000003 };
 	struct conn	*c;
-	struct rlimit	 rl;
 	char		*s, *want, name[64], hdr[8];
 	size_t		 i, j, len, got;
 	int		 p[2], status, good;
 	pid_t		 pid;
-	FILE		*f;
-	unsigned long	 vm;
 
 	for (i = 0; i < nitems(lens); i++) {
 		len = lens[i];
@@ -1269,6 +1266,10 @@ test_wire_string_growth(void)
 	report("wire_string_claim_not_allocated (skipped under ASan)", 1);
 #else
 	/* 60 MiB claimed, 16 bytes sent, under a cap of 40 MiB more */
+	struct rlimit	 rl;
+	FILE		*f;
+	unsigned long	 vm;
+
 	if (pipe(p) == -1)
 		abort();
 	memcpy(hdr, "\0\0\xc0\x03\0\0\0\0", 8);
