@@ -49,6 +49,8 @@ static const char usage_text[] =
 "  NIX_OFFLOAD_PERSIST          seconds an idle master stays (default 300)\n"
 "  NIX_OFFLOAD_CONNECT_TIMEOUT  seconds to connect (default 10)\n"
 "  NIX_OFFLOAD_ALIVE_INTERVAL   seconds between keepalives (default 15)\n"
+"  NIX_OFFLOAD_IO_TIMEOUT       seconds a builder may be silent outside a\n"
+"                               build (default 300)\n"
 "  NIX_OFFLOAD_BACKOFF          seconds a failed builder is skipped, x3 for\n"
 "                               each failure in a row (default 60)\n"
 "  NIX_CONF_DIR, NIX_USER_CONF_FILES, XDG_CONFIG_HOME, XDG_CONFIG_DIRS,\n"
