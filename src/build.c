@@ -789,8 +789,9 @@ new_worker(struct build *b, long m, const struct node *n)
 	size_t		 busy = 0, i;
 	int		 r;
 
+	/* workers retired from a builder that went down count no more */
 	for (i = 0; i < b->nworkers; i++)
-		busy += b->workers[i].pid != -1;
+		busy += b->workers[i].pid != -1 && b->workers[i].cmd != -1;
 	if ((long)busy >= b->jobs)
 		return NULL;
 	if (m == -1)
@@ -1056,10 +1057,12 @@ machine_settle(struct build *b, size_t m)
 	}
 	for (i = 0; i < b->nworkers; i++) {
 		struct worker *w = &b->workers[i];
-		if (w->slot.machine == m && w->cmd != -1) {
-			close(w->cmd);
-			w->cmd = -1;
-		}
+		if (w->slot.machine != m || w->cmd == -1)
+			continue;
+		/* it ends when its pipe closes; stop_workers reaps it */
+		close(w->cmd);
+		w->cmd = -1;
+		sched_release(&b->sched, &w->slot);
 	}
 	if (l->said || l->moved == 0)
 		return;

@@ -68,10 +68,11 @@ t_cut_build_mid_copy() {
 }
 
 # The connection goes while the builder builds: built elsewhere, once.
+# (-j 1: the worker of the lost builder must not hold the only job.)
 t_cut_build_mid_build() {
 	via "$CUT%20file%20$T/cutnow"
-	"$NO" build --builders "@$T/via" -A cutme --argstr nonce "$T" "$SUITE" \
-	    >"$T/a.out" 2>"$T/a.err" &
+	"$NO" build -j 1 --builders "@$T/via" -A cutme --argstr nonce "$T" \
+	    "$SUITE" >"$T/a.out" 2>"$T/a.err" &
 	pid=$!
 	wait_for "$T/a.err" "^cutme> started" 30 || fail "the build did not start"
 	touch "$T/cutnow"
