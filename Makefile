@@ -21,7 +21,7 @@ $(OBJ) $(MAIN): src/extern.h config.mk
 nix-offload: $(OBJ) $(MAIN)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(MAIN) $(NOLDFLAGS)
 
-tests/unit/unit: tests/unit/unit.c $(OBJ)
+tests/unit/unit: tests/unit/unit.c tests/unit/harness.h $(OBJ)
 	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/unit.c $(OBJ) \
 	    $(LDFLAGS) $(NOLDFLAGS)
 
@@ -29,11 +29,11 @@ tests/unit/parse: tests/unit/parse.c $(OBJ)
 	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/parse.c $(OBJ) \
 	    $(LDFLAGS) $(NOLDFLAGS)
 
-tests/unit/nar: tests/unit/nar.c $(OBJ)
+tests/unit/nar: tests/unit/nar.c tests/unit/harness.h $(OBJ)
 	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/nar.c $(OBJ) \
 	    $(LDFLAGS) $(NOLDFLAGS)
 
-tests/unit/drv: tests/unit/drv.c $(OBJ)
+tests/unit/drv: tests/unit/drv.c tests/unit/harness.h $(OBJ)
 	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/drv.c $(OBJ) \
 	    $(LDFLAGS) $(NOLDFLAGS)
 

@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "extern.h"
+#include "harness.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #define B(s)		s, sizeof(s) - 1	/* bytes of a literal */
 
 /* A derivation around its parts, all but the platform and builder. */
@@ -34,44 +34,6 @@
 	args "," env ")"
 #define DUMP1		"platform x86_64-linux\nbuilder /bin/sh\n" \
 	"output out /nix/store/x-t - -\n"
-
-static int	 passed, failed;
-static char	 why[2048];
-
-static int	 no(const char *, ...) __attribute__((format(printf, 1, 2)));
-
-/* Note why the current case failed; the first reason is usually the cause. */
-static int
-no(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (why[0] == '\0') {
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-	}
-	return 0;
-}
-
-static void
-report(const char *name, int good)
-{
-	char	*p;
-
-	if (good && why[0] == '\0') {
-		printf("ok %s\n", name);
-		passed++;
-	} else {
-		for (p = why; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20)
-				*p = '?';
-		printf("FAIL %s: %s\n", name, why[0] ? why : "failed");
-		failed++;
-	}
-	why[0] = '\0';
-	fflush(stdout);
-}
 
 /*
  * A field of the dump, as gen.sh writes it: bytes other than

@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "extern.h"
+#include "harness.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #define B(s)		s, sizeof(s) - 1	/* bytes of a literal */
 
 /* Wire encodings spelled out, so that the tests do not trust wire.c. */
@@ -38,44 +38,6 @@
 	"ZC1ob3N0MQo"
 #define HOSTKEY		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOGwZWv6lQ9X" \
 	"iTxrjSOLFe0LNQPyUi3KO+aYh4SRiKrv"
-
-static int	 passed, failed;
-static char	 why[2048];
-
-/* Note why the current case failed; the first reason is usually the cause. */
-static int
-no(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (why[0] == '\0') {
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-	}
-	return 0;
-}
-
-static void
-report(const char *name, int good)
-{
-	char	*p;
-
-	if (good && why[0] == '\0') {
-		printf("ok %s\n", name);
-		passed++;
-	} else {
-		/* one line per case, whatever the message quotes */
-		for (p = why; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20)
-				*p = '?';
-		printf("FAIL %s: %s\n", name, why[0] ? why : "failed");
-		failed++;
-	}
-	why[0] = '\0';
-	/* popen()ed children and stderr interleave: keep the order */
-	fflush(stdout);
-}
 
 /* s for a message: quoted, escaped, or NULL. */
 static const char *
@@ -1210,14 +1172,6 @@ test_wire_bad(void)
  * whose address space is capped well below the claimed length (not under
  * AddressSanitizer, which reserves terabytes of address space).
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN	1
-#endif
-#endif
-
 static void
 test_wire_string_growth(void)
 {
@@ -1262,7 +1216,7 @@ test_wire_string_growth(void)
 		free(c);
 	}
 
-#ifdef UNDER_ASAN
+#if UNDER_ASAN
 	report("wire_string_claim_not_allocated (skipped under ASan)", 1);
 #else
 	/* 60 MiB claimed, 16 bytes sent, under a cap of 40 MiB more */
