@@ -312,3 +312,22 @@ t_hostile_derivation() {
 	ls /tmp/nix-offload-pwned-* 2>/dev/null && fail "an injected command ran"
 	return 0
 }
+
+# The same cut under Nix itself, through our hook: the build moves to the
+# other builder, and nix-build never knows.
+t_hook_cut_mid_build() {
+	hook_install
+	via "$CUT%20file%20$T/cutnow"
+	nb --builders "@$T/via" -A cutme --argstr nonce "$T" "$SUITE" \
+	    >"$T/a.out" 2>"$T/a.err" &
+	pid=$!
+	wait_for "$T/a.err" "started" 30 || fail "the build did not start"
+	touch "$T/cutnow"
+	wait $pid
+	RC=$? expect_rc 0
+	expect_in "$T/a.err" "ssh://$H1: building /nix/store/[^ ]*-cutme.drv: the connection to the builder was lost"
+	expect_in "$T/a.err" "trying ssh://$H2 instead"
+	nix-store --verify-path "$(cat "$T/a.out")" || fail "not valid here"
+	on_builder 2 "$(cat "$T/a.out")" || fail "not built on builder 2"
+	verify_stores
+}
