@@ -95,6 +95,9 @@ t_build_fails() {
 	expect_in "$T/a.err" '^fails> this build is going to fail$'
 	expect_in "$T/a.err" '^fails> on stderr$'
 	expect_in "$T/a.err" 'building fails failed: .*exit code 3'
+	# the derivation's own failure: not tried on the other builder
+	[ "$(grep -c '^fails> on stderr$' "$T/a.err")" = 1 ] || fail "built more than once"
+	expect_not_in "$T/a.err" 'moved'
 	[ -s "$T/a.out" ] && fail "printed paths for a failed build"
 	return 0
 }

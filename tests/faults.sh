@@ -310,6 +310,12 @@ t_hostile_derivation() {
 	nix-store --realise --option builders '' "$drv" >/dev/null 2>&1 || fail "Nix failed"
 	[ "$(nix-store -q --hash "$out")" = "$ours" ] || fail "Nix built other bytes"
 	ls /tmp/nix-offload-pwned-* 2>/dev/null && fail "an injected command ran"
+	# a .drv argument with quotes, spaces and shell syntax is only a name
+	run b "$NO" build --builders "@$T/both" "$T/it's a \"drv\" \$(touch $T/pwned5); \`touch $T/pwned6\`.drv"
+	expect_rc 1
+	expect_lines "$T/b.err" 1
+	expect_in "$T/b.err" "^nix-offload: $T/it's a \"drv\" .*: No such file or directory"
+	ls "$T"/pwned* 2>/dev/null && fail "an injected command ran"
 	return 0
 }
 
