@@ -300,7 +300,9 @@ probe_all(const struct machines *ms, struct probe *res, int jobs)
 static void
 print_json(const struct machines *ms, const struct probe *res)
 {
-	size_t	 i;
+	size_t		 i;
+	long		 fails;
+	long long	 until;
 
 	putchar('[');
 	for (i = 0; i < ms->n; i++) {
@@ -319,6 +321,11 @@ print_json(const struct machines *ms, const struct probe *res)
 			printf(",\"error\":");
 			json_string(stdout, r->error);
 			printf(",\"kind\":\"%s\"", kinds[r->kind]);
+			if (health_get(m, &fails, &until, NULL, 0) == 0)
+				printf(",\"health\":{\"failures\":%ld,"
+				    "\"downSeconds\":%lld}", fails,
+				    until > (long long)time(NULL) ? until -
+				    (long long)time(NULL) : 0);
 		} else {
 			printf(",\"latencyMs\":%ld,\"protocol\":\"%u.%u\","
 			    "\"remoteProtocol\":\"%u.%u\",\"writable\":true",
@@ -369,9 +376,11 @@ join(const struct strlist *l, char *out, size_t sz)
 static void
 print_table(const struct machines *ms, const struct probe *res)
 {
-	char	 cells[9][256];
-	int	 w[9] = { 7, 6, 3, 5, 3, 7, 8, 4, 4 }, k;
-	size_t	 i, pass;
+	char		 cells[9][256];
+	int		 w[9] = { 7, 6, 3, 5, 3, 7, 8, 4, 4 }, k;
+	size_t		 i, pass;
+	long		 fails;
+	long long	 until;
 	static const char *const head[9] = { "BUILDER", "STATUS", "RTT",
 	    "PROTO", "NIX", "SYSTEMS", "FEATURES", "DISK", "LOAD" };
 
@@ -429,8 +438,18 @@ print_table(const struct machines *ms, const struct probe *res)
 			if (pass == 1 && !m->usable)
 				printf("  %s\n", m->unusable_why ?
 				    m->unusable_why : "not usable");
-			else if (pass == 1 && !r->ok)
+			else if (pass == 1 && !r->ok) {
 				printf("  %s\n", r->error);
+				if (health_get(m, &fails, &until, NULL, 0) ==
+				    0 && until > (long long)time(NULL))
+					printf("  builds skip it for %lld s "
+					    "(%ld failure%s in a row); "
+					    "`nix-offload enable %s` tries "
+					    "it now\n", until -
+					    (long long)time(NULL), fails,
+					    fails == 1 ? "" : "s",
+					    m->uri_text);
+			}
 		}
 	}
 }

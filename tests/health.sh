@@ -31,6 +31,9 @@ t_health_enable() {
 	down_first
 	run a "$NO" check --builders "@$T/spec"
 	expect_rc 1
+	expect_in "$T/a.out" "^  builds skip it for [0-9]+ s \\(1 failure in a row\\); \`nix-offload enable ssh://$DOWN\` tries it now\$"
+	run j "$NO" check --json --builders "@$T/spec"
+	expect_in "$T/j.out" "\"uri\":\"ssh://$DOWN\",\"usable\":true,\"ok\":false,.*\"health\":\\{\"failures\":2,\"downSeconds\":[0-9]+\\}"
 	run m "$NO" machines --builders "@$T/spec"
 	expect_in "$T/m.out" "^ssh://$DOWN .*\\(down: "
 	run e "$NO" enable --builders "@$T/spec" "ssh://$DOWN"
