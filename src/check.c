@@ -302,7 +302,7 @@ print_json(const struct machines *ms, const struct probe *res)
 {
 	size_t		 i;
 	long		 fails;
-	long long	 until;
+	long long	 until, now = (long long)time(NULL);
 
 	putchar('[');
 	for (i = 0; i < ms->n; i++) {
@@ -324,8 +324,7 @@ print_json(const struct machines *ms, const struct probe *res)
 			if (health_get(m, &fails, &until, NULL, 0) == 0)
 				printf(",\"health\":{\"failures\":%ld,"
 				    "\"downSeconds\":%lld}", fails,
-				    until > (long long)time(NULL) ? until -
-				    (long long)time(NULL) : 0);
+				    until > now ? until - now : 0);
 		} else {
 			printf(",\"latencyMs\":%ld,\"protocol\":\"%u.%u\","
 			    "\"remoteProtocol\":\"%u.%u\",\"writable\":true",
@@ -380,7 +379,7 @@ print_table(const struct machines *ms, const struct probe *res)
 	int		 w[9] = { 7, 6, 3, 5, 3, 7, 8, 4, 4 }, k;
 	size_t		 i, pass;
 	long		 fails;
-	long long	 until;
+	long long	 until, now = (long long)time(NULL);
 	static const char *const head[9] = { "BUILDER", "STATUS", "RTT",
 	    "PROTO", "NIX", "SYSTEMS", "FEATURES", "DISK", "LOAD" };
 
@@ -441,12 +440,11 @@ print_table(const struct machines *ms, const struct probe *res)
 			else if (pass == 1 && !r->ok) {
 				printf("  %s\n", r->error);
 				if (health_get(m, &fails, &until, NULL, 0) ==
-				    0 && until > (long long)time(NULL))
+				    0 && until > now)
 					printf("  builds skip it for %lld s "
 					    "(%ld failure%s in a row); "
 					    "`nix-offload enable %s` tries "
-					    "it now\n", until -
-					    (long long)time(NULL), fails,
+					    "it now\n", until - now, fails,
 					    fails == 1 ? "" : "s",
 					    m->uri_text);
 			}

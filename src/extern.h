@@ -72,6 +72,7 @@ void		 log_err(const char *, ...)
 void		 log_debug(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 const char	*log_last(void);
+void		 log_clear(void);
 int		 log_quiet(int);
 void		 log_nix_json(int);
 char		*log_printable(const void *, size_t, char *, size_t);

@@ -120,6 +120,13 @@ log_last(void)
 	return last;
 }
 
+/* Forget the last error: what follows is a new job's. */
+void
+log_clear(void)
+{
+	last[0] = '\0';
+}
+
 /*
  * With --json the error goes to stdout instead: keep it, print nothing.
  * Returns the previous setting, to be restored.
@@ -185,8 +192,9 @@ log_printable(const void *p, size_t n, char *out, size_t outsz)
 /*
  * Make a peer's message (a build's error) safe to print, in place: its
  * terminal escape sequences go (Nix colours its errors; a hostile builder
- * could move the cursor or retitle the terminal), other control bytes
- * become '?', and lines and tabs stay.  Returns s.
+ * could move the cursor or retitle the terminal), other control bytes,
+ * C1 controls in UTF-8 among them, become '?', and lines and tabs stay.
+ * Returns s.
  */
 char *
 log_clean(char *s)
@@ -206,9 +214,17 @@ log_clean(char *s)
 					;
 				if (*r == 0x1b)
 					r++;
-			}
+			} else		/* ESC, intermediates, final */
+				while (*r >= 0x20 && *r <= 0x2f)
+					r++;
 			if (*r != '\0')
 				r++;
+			continue;
+		}
+		if (*r == 0xc2 && r[1] >= 0x80 && r[1] <= 0x9f) {
+			/* a C1 control (CSI is 0x9b), as UTF-8 */
+			*w++ = '?';
+			r += 2;
 			continue;
 		}
 		if ((*r < 0x20 && *r != '\n' && *r != '\t') || *r == 0x7f)

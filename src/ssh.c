@@ -389,8 +389,9 @@ ssh_kill(struct conn *c)
 static int
 ssh_said(const char *line)
 {
-	static const char *const words[] = { "onnection", "ssh", "mux",
-	    "closed", "reset", "not responding", "Broken pipe", "Timeout" };
+	static const char *const words[] = { "Connection to ",
+	    "closed by remote host", "Connection reset", "Broken pipe",
+	    "Timeout, server", "client_loop:", "mux_client", "ssh: " };
 	size_t	 i;
 
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)

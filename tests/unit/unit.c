@@ -1510,6 +1510,9 @@ static const struct {
 	{ "clean_csi_cut", "a\x1b[31", "a" },
 	{ "clean_osc_cut", "a\x1b]0;title", "a" },
 	{ "clean_controls", "a\rb\bc\x7f\x01", "a?b?c??" },
+	{ "clean_charset", "a\x1b(Bb\x1b)0c", "abc" },
+	{ "clean_c1_utf8", "a\xc2\x9b" "2Jb\xc2\x85" "c", "a?2Jb?c" },
+	{ "clean_latin1_kept", "\xc2\xa0\xc2\xbf", "\xc2\xa0\xc2\xbf" },
 	{ "clean_utf8_kept", "gr\xc3\xbc\xc3\x9f""e", "gr\xc3\xbc\xc3\x9f""e" },
 	{ "clean_empty", "", "" },
 };
