@@ -3,13 +3,17 @@
 
 include config.mk
 
-SRC = src/build.c src/builders.c src/check.c src/compat.c src/conf.c src/copy.c \
+# LIBSRC: everything but build.c, which tests/unit/build includes whole
+LIBSRC = src/builders.c src/check.c src/compat.c src/conf.c src/copy.c \
 	src/drv.c src/hash.c src/health.c src/hook.c src/info.c src/log.c src/machines.c src/nar.c \
 	src/path.c src/sched.c src/serve.c src/ssh.c src/store.c src/uri.c \
 	src/util.c src/wire.c
+SRC = src/build.c $(LIBSRC)
 OBJ = $(SRC:.c=.o)
+LIBOBJ = $(LIBSRC:.c=.o)
 MAIN = src/main.o
-UNIT = tests/unit/unit tests/unit/parse tests/unit/nar tests/unit/drv
+UNIT = tests/unit/unit tests/unit/parse tests/unit/nar tests/unit/drv \
+	tests/unit/build
 
 all: nix-offload
 
@@ -35,6 +39,10 @@ tests/unit/nar: tests/unit/nar.c tests/unit/harness.h $(OBJ)
 
 tests/unit/drv: tests/unit/drv.c tests/unit/harness.h $(OBJ)
 	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/drv.c $(OBJ) \
+	    $(LDFLAGS) $(NOLDFLAGS)
+
+tests/unit/build: tests/unit/build.c src/build.c tests/unit/harness.h $(LIBOBJ)
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/build.c $(LIBOBJ) \
 	    $(LDFLAGS) $(NOLDFLAGS)
 
 tests/silentd: tests/silentd.c

@@ -97,6 +97,7 @@ struct worker {
 /* A builder this process gave up on, and what it took along. */
 struct loss {
 	enum fail	 why;		/* the first failure */
+	char		 first[512];	/* and its message */
 	int		 said;		/* the user has been told */
 	size_t		 moved;		/* derivations another builder can take */
 	char		 names[256];	/* the first BUILD_NAMES_SHOWN moved */
@@ -429,7 +430,9 @@ progress(struct build *b, const char *fmt, ...)
 struct wctx {
 	struct build	*b;
 	struct conn	 local, remote;
-	int		 up;
+	int		 up;		/* remote is in conversation */
+	int		 opened;	/* remote was opened once */
+	char		 gone[1024];	/* why it is not up any more */
 	const struct machine *m;
 	char		 prefix[300];	/* "name> " before each log line */
 	int		 have_local;
@@ -537,11 +540,14 @@ out:
 static int
 answer(int res, unsigned long node, int status, int fail, uint64_t bytes)
 {
-	char	 out[BUILD_LINE_MAX], *p;
-	int	 n;
+	char		 out[BUILD_LINE_MAX], *p;
+	const char	*msg = log_last();
+	int		 n;
 
+	if (status == -1 && *msg == '\0')
+		msg = "the job failed without a message";
 	n = snprintf(out, sizeof(out), "R %lu %d %d %llu %s", node, status,
-	    fail, (unsigned long long)bytes, status == -1 ? log_last() : "");
+	    fail, (unsigned long long)bytes, status == -1 ? msg : "");
 	if (n < 0)
 		return -1;
 	if ((size_t)n >= sizeof(out) - 1)
@@ -551,6 +557,31 @@ answer(int res, unsigned long node, int status, int fail, uint64_t bytes)
 			*p = ' ';
 	out[n++] = '\n';
 	return write(res, out, (size_t)n) == n ? 0 : -1;
+}
+
+/*
+ * The worker's session with its builder, opened again after a job that
+ * failed for a reason of its own (a conversation cut off in the middle
+ * cannot go on), but not after the builder failed: the parent gives the
+ * builder up and retires this worker.
+ */
+static int
+remote_ready(struct wctx *w)
+{
+	if (w->up)
+		return 0;
+	if (w->opened && FAIL_BUILDER(w->remote.fail)) {
+		log_errx("%s", w->gone);	/* for this job's answer */
+		return -1;
+	}
+	w->opened = 1;
+	if (ssh_open_serve(&w->m->uri, &w->remote) == -1) {
+		strlcpy(w->gone, log_last(), sizeof(w->gone));
+		return -1;
+	}
+	w->up = 1;
+	health_ok(w->m);
+	return 0;
 }
 
 static void
@@ -574,14 +605,11 @@ worker_main(struct build *b, size_t machine, int cmd, int res)
 	log_quiet(1);
 	if ((in = fdopen(cmd, "r")) == NULL)
 		_exit(1);
+	/* connect now, while the parent finds more work */
 	t0 = now_ms();
-	if (ssh_open_serve(&w.m->uri, &w.remote) == 0) {
-		w.up = 1;
-		health_ok(w.m);
-	} else if (w.remote.fail != FAIL_NONE)
-		health_failed(w.m, log_last());
-	log_debug(2, "%s: worker ready in %lld ms", w.m->uri_text,
-	    (long long)(now_ms() - t0));
+	if (remote_ready(&w) == 0)
+		log_debug(2, "%s: worker ready in %lld ms", w.m->uri_text,
+		    (long long)(now_ms() - t0));
 	while (fgets(line, sizeof(line), in) != NULL) {
 		struct build_result	 r;
 		uint64_t		 bytes = 0;
@@ -604,7 +632,8 @@ worker_main(struct build *b, size_t machine, int cmd, int res)
 		} else if (sscanf(line, "B %lu %d", &node, &fetch) != 2 ||
 		    node >= b->nnodes)
 			continue;
-		if (!w.up)
+		log_clear();
+		if (remote_ready(&w) == -1)
 			fail = w.remote.fail != FAIL_NONE ? w.remote.fail :
 			    FAIL_OTHER;
 		else if (line[0] == 'F') {
@@ -628,13 +657,21 @@ worker_main(struct build *b, size_t machine, int cmd, int res)
 		} else
 			fail = w.remote.fail;
 		free(r.error);
+		if (status == -1 && w.up) {
+			/* wherever it broke off, the conversation is over */
+			strlcpy(w.gone, log_last(), sizeof(w.gone));
+			ssh_kill(&w.remote);
+			w.up = 0;
+		}
+		if (status == -1 && w.have_local) {
+			/* and the local store's too: an import may be cut
+			 * off in the middle (unsent bytes are dropped) */
+			w.local.wlen = 0;
+			store_close(&w.local);
+			w.have_local = 0;
+		}
 		if (answer(res, node, status, fail, bytes) == -1)
 			break;
-		if (status == -1 && w.up && FAIL_BUILDER(w.remote.fail)) {
-			health_failed(w.m, log_last());
-			ssh_kill(&w.remote);
-			w.up = 0;	/* no more jobs over a dead session */
-		}
 	}
 	if (w.up)
 		ssh_close(&w.remote);
@@ -643,32 +680,77 @@ worker_main(struct build *b, size_t machine, int cmd, int res)
 	_exit(0);
 }
 
+/*
+ * A free entry in b->workers: one whose worker was retired and has
+ * exited (reaped here), or a new one.  NULL when BUILD_WORKERS_MAX are
+ * in use.
+ */
+static struct worker *
+worker_entry(struct build *b)
+{
+	struct worker	*w;
+	size_t		 i;
+
+	for (i = 0; i < b->nworkers; i++) {
+		w = &b->workers[i];
+		if (w->cmd != -1 || w->busy)
+			continue;
+		if (w->pid != -1 && waitpid(w->pid, NULL, WNOHANG) == w->pid)
+			w->pid = -1;
+		if (w->pid == -1)
+			break;
+	}
+	if (i == b->nworkers) {
+		if (b->nworkers == BUILD_WORKERS_MAX)
+			return NULL;
+		b->nworkers++;
+	} else if (b->workers[i].res != -1)
+		close(b->workers[i].res);
+	w = &b->workers[i];
+	memset(w, 0, sizeof(*w));
+	w->pid = -1;
+	w->cmd = w->res = w->slot.fd = -1;
+	return w;
+}
+
 static struct worker *
 worker_start(struct build *b, struct slot *slot)
 {
 	struct worker	*w;
 	int		 c[2], r[2];
 	pid_t		 pid;
+	size_t		 i;
 
-	if (b->nworkers >= BUILD_WORKERS_MAX)
+	if ((w = worker_entry(b)) == NULL)
 		return NULL;
-	if (pipe(c) == -1 || pipe(r) == -1) {
+	if (pipe(c) == -1) {
 		log_err("pipe");
+		return NULL;
+	}
+	if (pipe(r) == -1) {
+		log_err("pipe");
+		close(c[0]);
+		close(c[1]);
 		return NULL;
 	}
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) == -1) {
 		log_err("fork");
+		close(c[0]);
+		close(c[1]);
+		close(r[0]);
+		close(r[1]);
 		return NULL;
 	}
 	if (pid == 0) {
-		size_t	 i;
 		close(c[1]);
 		close(r[0]);
 		for (i = 0; i < b->nworkers; i++) {
-			close(b->workers[i].cmd);
-			close(b->workers[i].res);
+			if (b->workers[i].cmd != -1)
+				close(b->workers[i].cmd);
+			if (b->workers[i].res != -1)
+				close(b->workers[i].res);
 		}
 		worker_main(b, slot->machine, c[0], r[1]);
 	}
@@ -676,8 +758,6 @@ worker_start(struct build *b, struct slot *slot)
 	close(r[1]);
 	fcntl(c[1], F_SETFD, FD_CLOEXEC);
 	fcntl(r[0], F_SETFD, FD_CLOEXEC);
-	w = &b->workers[b->nworkers++];
-	memset(w, 0, sizeof(*w));
 	w->pid = pid;
 	w->cmd = c[1];
 	w->res = r[0];
@@ -685,6 +765,18 @@ worker_start(struct build *b, struct slot *slot)
 	 * it lasts as long as this process, and dies with it */
 	w->slot = *slot;
 	return w;
+}
+
+/* A worker that will get no more jobs: its pipe closes, its slot is free
+ * (for other processes too), and stop_workers or worker_entry reaps it. */
+static void
+retire(struct build *b, struct worker *w)
+{
+	if (w->cmd == -1)
+		return;
+	close(w->cmd);
+	w->cmd = -1;
+	sched_release(&b->sched, &w->slot);
 }
 
 /* Ask w to bring the outputs of nodes (all built on its builder) home. */
@@ -785,13 +877,23 @@ machine_down(void *arg, size_t m)
 static struct worker *
 new_worker(struct build *b, long m, const struct node *n)
 {
+	struct worker	*w;
 	struct slot	 slot;
 	size_t		 busy = 0, i;
 	int		 r;
 
-	/* workers retired from a builder that went down count no more */
+	/* retired workers count no more */
 	for (i = 0; i < b->nworkers; i++)
 		busy += b->workers[i].pid != -1 && b->workers[i].cmd != -1;
+	/* at -j: an idle worker (on a builder that does not fit, or the
+	 * caller would have taken it) gives its place up */
+	for (i = 0; (long)busy >= b->jobs && i < b->nworkers; i++) {
+		struct worker *w = &b->workers[i];
+		if (w->pid != -1 && w->cmd != -1 && !w->busy) {
+			retire(b, w);
+			busy--;
+		}
+	}
 	if ((long)busy >= b->jobs)
 		return NULL;
 	if (m == -1)
@@ -817,7 +919,9 @@ new_worker(struct build *b, long m, const struct node *n)
 		return NULL;
 	log_debug(1, "%s: chosen for %s (system %s)", b->ms.v[slot.machine].uri_text,
 	    n->name, n->d.platform);
-	return worker_start(b, &slot);
+	if ((w = worker_start(b, &slot)) == NULL)
+		sched_release(&b->sched, &slot);
+	return w;
 }
 
 /*
@@ -962,10 +1066,24 @@ finished(struct build *b, size_t i)
 	}
 }
 
+/* Has a dependency of n failed (so that n cannot be built)? */
+static int
+dep_failed(const struct build *b, const struct node *n)
+{
+	size_t	 j;
+
+	for (j = 0; j < n->ndeps; j++)
+		if (b->nodes[n->deps[j]].needed &&
+		    b->nodes[n->deps[j]].state == N_FAILED)
+			return 1;
+	return 0;
+}
+
 /*
  * Node i was being built on builder m, or its outputs were there only,
- * and m went away: back in the queue, unless it has lost too many.  The
- * caller recounts what waits for what (recount).
+ * and m went away: back in the queue, unless it has lost too many or
+ * what it needs failed meanwhile.  The caller recounts what waits for
+ * what (recount).
  */
 static void
 requeue(struct build *b, size_t i, size_t m)
@@ -977,6 +1095,11 @@ requeue(struct build *b, size_t i, size_t m)
 
 	if (n->state == N_BUILT || n->state == N_FETCHING)
 		b->done--;
+	if (dep_failed(b, n)) {
+		n->state = N_FAILED;
+		fail_users(b, i);
+		return;
+	}
 	if (++n->attempts >= BUILD_ATTEMPTS) {
 		log_errx("%s: given up: %d builders went away while building "
 		    "it or holding its outputs", n->name, n->attempts);
@@ -1012,6 +1135,11 @@ recount(struct build *b)
 
 		if (!n->needed || (n->state != N_WAIT && n->state != N_READY))
 			continue;
+		if (dep_failed(b, n)) {
+			n->state = N_FAILED;
+			fail_users(b, i);
+			continue;
+		}
 		n->waiting = 0;
 		for (j = 0; j < n->ndeps; j++) {
 			enum node_state ds = b->nodes[n->deps[j]].state;
@@ -1023,9 +1151,30 @@ recount(struct build *b)
 	}
 }
 
-/* Builder m failed: no more jobs there, and its outputs are lost to us. */
+/* Are node i's outputs still wanted: home, or by a build not done yet? */
+static int
+still_wanted(const struct build *b, size_t i)
+{
+	const struct node	*n = &b->nodes[i];
+	size_t			 u;
+
+	if (n->root)
+		return 1;
+	for (u = 0; u < n->nusers; u++) {
+		const struct node *user = &b->nodes[n->users[u]];
+		if (user->needed && user->state != N_LOCAL &&
+		    user->state != N_FAILED)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Builder m failed: no more jobs there, its outputs are lost to us, and
+ * every process skips it for a while (once per failure, not per slot).
+ */
 static void
-machine_lost(struct build *b, size_t m, enum fail why)
+machine_lost(struct build *b, size_t m, enum fail why, const char *msg)
 {
 	size_t	 i;
 
@@ -1033,14 +1182,17 @@ machine_lost(struct build *b, size_t m, enum fail why)
 		return;
 	b->down[m] = 1;
 	b->loss[m].why = why;
+	strlcpy(b->loss[m].first, msg, sizeof(b->loss[m].first));
+	health_failed(&b->ms.v[m], msg);
 	for (i = 0; i < b->nnodes; i++)
-		if (b->nodes[i].state == N_BUILT && b->nodes[i].where == m)
+		if (b->nodes[i].state == N_BUILT && b->nodes[i].where == m &&
+		    still_wanted(b, i))
 			requeue(b, i, m);
 }
 
 /*
- * Once nothing runs on a builder that went down any more: end its idle
- * workers (their slots are no use), and tell the user, once, what moved.
+ * Once nothing runs on a builder that went down any more: retire its
+ * workers, and tell the user, once, what moved.
  */
 static void
 machine_settle(struct build *b, size_t m)
@@ -1048,72 +1200,49 @@ machine_settle(struct build *b, size_t m)
 	struct loss	*l = &b->loss[m];
 	size_t		 i;
 
-	for (i = 0; i < b->nworkers; i++) {
-		struct worker *w = &b->workers[i];
-		if (w->slot.machine != m || w->pid == -1)
-			continue;
-		if (w->busy)
+	for (i = 0; i < b->nworkers; i++)
+		if (b->workers[i].slot.machine == m && b->workers[i].busy)
 			return;
-	}
-	for (i = 0; i < b->nworkers; i++) {
-		struct worker *w = &b->workers[i];
-		if (w->slot.machine != m || w->cmd == -1)
-			continue;
-		/* it ends when its pipe closes; stop_workers reaps it */
-		close(w->cmd);
-		w->cmd = -1;
-		sched_release(&b->sched, &w->slot);
-	}
+	for (i = 0; i < b->nworkers; i++)
+		if (b->workers[i].slot.machine == m)
+			retire(b, &b->workers[i]);
 	if (l->said || l->moved == 0)
 		return;
 	l->said = 1;
 	log_warnx("builder %s %s; %zu derivation%s moved (%s)",
-	    b->ms.v[m].uri_text, l->why == FAIL_DROPPED ||
-	    l->why == FAIL_TIMEOUT ? "disconnected" : l->why == FAIL_PROTOCOL ?
-	    "broke the serve protocol" : "is down", l->moved,
-	    l->moved == 1 ? "" : "s", l->names);
+	    b->ms.v[m].uri_text, l->why == FAIL_DROPPED ? "disconnected" :
+	    l->why == FAIL_TIMEOUT ? "stopped answering" :
+	    l->why == FAIL_PROTOCOL ? "broke the serve protocol" : "is down",
+	    l->moved, l->moved == 1 ? "" : "s", l->names);
 }
 
-/* A worker answered. */
+/* What a worker's answer means for its node(s) and its builder. */
 static void
-result(struct build *b, struct worker *w, const char *line)
+take_result(struct build *b, struct worker *w, unsigned long node,
+    int status, int fail, const char *msg)
 {
-	unsigned long		 node;
-	int			 status, fail, off = 0;
-	unsigned long long	 bytes;
-	struct node		*n;
-	size_t			 m = w->slot.machine, k;
-	int64_t			 ms = now_ms() - w->started;
+	struct node	*n = &b->nodes[node];
+	size_t		 m = w->slot.machine, k;
+	int64_t		 ms = now_ms() - w->started;
 
-	if (sscanf(line, "R %lu %d %d %llu %n", &node, &status, &fail,
-	    &bytes, &off) != 4 || off == 0 || node != w->node) {
-		log_errx("a worker answered \"%s\"", line);
-		return;
-	}
-	w->busy = 0;
-	b->copied += bytes;
-	n = &b->nodes[node];
-	if (!w->fetch)
-		b->running--;
 	if (status == -1 && FAIL_BUILDER(fail)) {
 		/* the builder failed, not the derivation: say it once */
 		if (b->down[m])
-			log_debug(1, "%s", line + off);
+			log_debug(1, "%s", msg);
 		else
-			log_errx("%s", line + off);
-		machine_lost(b, m, (enum fail)fail);
+			log_errx("%s", msg);
+		machine_lost(b, m, (enum fail)fail, msg);
 		if (w->fetch)
 			for (k = 0; k < w->nfnodes; k++)
 				requeue(b, w->fnodes[k], m);
 		else
 			requeue(b, node, m);
 		recount(b);
-		machine_settle(b, m);
 		return;
 	}
 	if (status == -1) {
 		/* here, not there: the local store, a bad .drv... */
-		log_errx("%s", line + off);
+		log_errx("%s", msg);
 		b->misc = 1;
 		if (w->fetch)
 			for (k = 0; k < w->nfnodes; k++) {
@@ -1147,14 +1276,43 @@ result(struct build *b, struct worker *w, const char *line)
 	progress(b, "built %s on %s in %lld ms", n->name, b->ms.v[m].uri_text,
 	    (long long)ms);
 	finished(b, node);
-	if (b->down[m]) {
+	if (b->down[m] && n->state == N_BUILT && still_wanted(b, node)) {
 		/* built, but where nothing more can reach it */
-		if (n->state == N_BUILT) {
-			requeue(b, node, m);
-			recount(b);
-		}
-		machine_settle(b, m);
+		requeue(b, node, m);
+		recount(b);
 	}
+}
+
+/* A worker answered, or (line NULL) died. */
+static void
+result(struct build *b, struct worker *w, const char *line)
+{
+	unsigned long		 node;
+	int			 status, fail, off = 0;
+	unsigned long long	 bytes;
+	char			 msg[BUILD_LINE_MAX];
+
+	if (line == NULL || sscanf(line, "R %lu %d %d %llu %n", &node,
+	    &status, &fail, &bytes, &off) != 4 || off == 0 ||
+	    node != w->node) {
+		/* as if its builder had dropped the job */
+		snprintf(msg, sizeof(msg), "%s: the worker for this builder %s",
+		    b->ms.v[w->slot.machine].uri_text, line == NULL ?
+		    "ended unexpectedly" : "answered nonsense");
+		node = w->node;
+		status = -1;
+		fail = FAIL_DROPPED;
+		bytes = 0;
+		line = msg;
+		off = 0;
+	}
+	w->busy = 0;
+	b->copied += bytes;
+	if (!w->fetch)
+		b->running--;
+	take_result(b, w, node, status, fail, line + off);
+	if (b->down[w->slot.machine])
+		machine_settle(b, w->slot.machine);
 }
 
 static int
@@ -1169,6 +1327,37 @@ unfinished(struct build *b)
 			return 1;
 	}
 	return 0;
+}
+
+/* Node i is ready, and no builder can take it: say why, builder by builder. */
+static void
+stuck(struct build *b, size_t i)
+{
+	struct node	*n = &b->nodes[i];
+	struct slot	 s;
+	char		 why[4096], line[URI_MAX + CONF_SRC_MAX + 600], r[256];
+	size_t		 m;
+
+	why[0] = '\0';
+	for (m = 0; m < b->ms.n; m++) {
+		if (!b->down[m] || !sched_fits(&b->ms.v[m], n->d.platform,
+		    &n->features, r, sizeof(r)))
+			continue;
+		snprintf(line, sizeof(line), "\n  %s (%s): failed during "
+		    "this build: %s", b->ms.v[m].uri_text, b->ms.v[m].source,
+		    b->loss[m].first);
+		strlcat(why, line, sizeof(why));
+	}
+	/* and the others, as the scheduler sees them */
+	if (sched_pick(&b->sched, n->d.platform, &n->features, &s,
+	    why + strlen(why), sizeof(why) - strlen(why)) == 1) {
+		sched_release(&b->sched, &s);
+		log_errx("%s: no worker could be started for it (%ld at "
+		    "most, -j)", n->name, b->jobs);
+		return;
+	}
+	log_errx("%s: every builder that could build it is down%s", n->name,
+	    why);
 }
 
 static int
@@ -1209,17 +1398,7 @@ run(struct build *b)
 			/* nothing runs and nothing can start */
 			for (i = 0; i < b->nnodes; i++)
 				if (b->nodes[i].state == N_READY) {
-					char	 why[4096];
-					struct slot s;
-					b->sched.down = NULL;
-					sched_pick(&b->sched,
-					    b->nodes[i].d.platform,
-					    &b->nodes[i].features, &s, why,
-					    sizeof(why));
-					b->sched.down = machine_down;
-					log_errx("%s: every builder that "
-					    "could build it is down%s",
-					    b->nodes[i].name, why);
+					stuck(b, i);
 					b->nodes[i].state = N_FAILED;
 					fail_users(b, i);
 				}
@@ -1242,13 +1421,10 @@ run(struct build *b)
 			r = read(w->res, w->buf + w->len,
 			    sizeof(w->buf) - 1 - w->len);
 			if (r <= 0) {
-				/* the worker died: treat as a dropped link */
-				char	 line[BUILD_LINE_MAX];
-				snprintf(line, sizeof(line), "R %zu -1 %d 0 "
-				    "%s: the worker for this builder ended "
-				    "unexpectedly", w->node, FAIL_DROPPED,
-				    b->ms.v[w->slot.machine].uri_text);
-				result(b, w, line);
+				/* the worker died: its job is lost */
+				result(b, w, NULL);
+				retire(b, w);
+				waitpid(w->pid, NULL, 0);
 				w->pid = -1;
 				continue;
 			}
@@ -1281,7 +1457,8 @@ stop_workers(struct build *b)
 		struct worker *w = &b->workers[i];
 		if (w->pid != -1)
 			waitpid(w->pid, NULL, 0);
-		close(w->res);
+		if (w->res != -1)
+			close(w->res);
 		if (w->slot.fd != -1)
 			close(w->slot.fd);
 	}

@@ -32,8 +32,8 @@ ssh://$H2 x86_64-linux - 1 1 - - $K2" >"$T/via"
 }
 
 # One line for the failure, one for what moved, then the build elsewhere.
-expect_moved() {	# ATTR-NAME
-	expect_in "$T/a.err" "^nix-offload: warning: builder ssh://$H1\\?[^ ]* disconnected; 1 derivation moved \\($1\\)\$"
+expect_moved() {	# ATTR-NAME [HOW]
+	expect_in "$T/a.err" "^nix-offload: warning: builder ssh://$H1\\?[^ ]* ${2:-disconnected}; 1 derivation moved \\($1\\)\$"
 	[ "$(grep -c "^nix-offload: .*ssh://$H1" "$T/a.err")" = 2 ] ||
 	    fail "$(grep -c "^nix-offload: .*ssh://$H1" "$T/a.err") messages name builder 1, expected 2"
 	expect_in "$T/a.err" "^built $1 on ssh://$H2 "
@@ -195,7 +195,7 @@ t_io_timeout_build() {
 	    --option max-silent-time 1 -A step1 --argstr nonce "$T" "$SUITE"
 	expect_rc 0
 	expect_in "$T/a.err" "^nix-offload: ssh://$H1: building /nix/store/[^ ]*-step1.drv: no answer for 3 s"
-	expect_moved step1
+	expect_moved step1 "stopped answering"
 }
 
 # Remotes that lie (tests/liar): one clear line naming the builder, the
