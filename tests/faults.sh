@@ -172,6 +172,7 @@ t_stop_answering_mid_build() {
 	t0=$(ms)
 	wait $pid
 	RC=$? expect_rc 0
+	echo "done $(($(ms) - t0)) ms after the stop"
 	[ $(($(ms) - t0)) -lt 20000 ] || fail "took $(($(ms) - t0)) ms"
 	expect_moved cutme
 }
