@@ -61,7 +61,8 @@ in rec {
   big = sh "/usr/bin/wc -c < ${bigfile} > $out" "big" {};
   bigout = sh "/bin/dd if=/dev/urandom of=$out bs=1M count=8 2>/dev/null" "bigout" {};
   cutme = sh "echo started; /bin/sleep 3; echo > $out" "cutme" {};
-  slowleaves = builtins.genList (n: sh "/bin/sleep 1; echo ${toString n} > $out" "slow-${toString n}" {}) 8;
+  # n + 1 seconds each: after any one is built, the others need 1 s more
+  slowleaves = builtins.genList (n: sh "/bin/sleep ${toString (n + 1)}; echo ${toString n} > $out" "slow-${toString n}" {}) 8;
   slowfan = sh "/bin/cat ${toString slowleaves} > $out" "slowfan" {};
   # the oddest name Nix allows, and shell syntax in an argument and a
   # variable: they reach the builder as they are, and nothing runs them
