@@ -479,7 +479,6 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 	 * or timeout, and then our I/O timeout, is stuck.  With neither,
 	 * only ssh's keepalive tells a dead connection from a quiet build.
 	 */
-	saved = c->timeout_ms;
 	quiet = o->max_silent_time;
 	if (o->timeout > 0 && (quiet == 0 || o->timeout < quiet))
 		quiet = o->timeout;
