@@ -302,7 +302,7 @@ print_json(const struct machines *ms, const struct probe *res)
 {
 	size_t		 i;
 	long		 fails;
-	long long	 until, now = (long long)time(NULL);
+	long long	 until;
 
 	putchar('[');
 	for (i = 0; i < ms->n; i++) {
@@ -323,8 +323,8 @@ print_json(const struct machines *ms, const struct probe *res)
 			printf(",\"kind\":\"%s\"", kinds[r->kind]);
 			if (health_get(m, &fails, &until, NULL, 0) == 0)
 				printf(",\"health\":{\"failures\":%ld,"
-				    "\"downSeconds\":%lld}", fails,
-				    until > now ? until - now : 0);
+				    "\"downSeconds\":%ld}", fails,
+				    health_backoff(m));
 		} else {
 			printf(",\"latencyMs\":%ld,\"protocol\":\"%u.%u\","
 			    "\"remoteProtocol\":\"%u.%u\",\"writable\":true",
@@ -378,8 +378,8 @@ print_table(const struct machines *ms, const struct probe *res)
 	char		 cells[9][256];
 	int		 w[9] = { 7, 6, 3, 5, 3, 7, 8, 4, 4 }, k;
 	size_t		 i, pass;
-	long		 fails;
-	long long	 until, now = (long long)time(NULL);
+	long		 fails, left;
+	long long	 until;
 	static const char *const head[9] = { "BUILDER", "STATUS", "RTT",
 	    "PROTO", "NIX", "SYSTEMS", "FEATURES", "DISK", "LOAD" };
 
@@ -439,12 +439,12 @@ print_table(const struct machines *ms, const struct probe *res)
 				    m->unusable_why : "not usable");
 			else if (pass == 1 && !r->ok) {
 				printf("  %s\n", r->error);
-				if (health_get(m, &fails, &until, NULL, 0) ==
-				    0 && until > now)
-					printf("  builds skip it for %lld s "
+				if ((left = health_backoff(m)) > 0 &&
+				    health_get(m, &fails, &until, NULL, 0) == 0)
+					printf("  builds skip it for %ld s "
 					    "(%ld failure%s in a row); "
 					    "`nix-offload enable %s` tries "
-					    "it now\n", until - now, fails,
+					    "it now\n", left, fails,
 					    fails == 1 ? "" : "s",
 					    m->uri_text);
 			}
