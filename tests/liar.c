@@ -231,15 +231,10 @@ main(int argc, char *argv[])
 	fflush(stdout);
 	for (;;) {
 		switch (cmd = get_u64()) {
-		case QUERY_VALID_PATHS:
+		case QUERY_VALID_PATHS:		/* lock, substitute, paths */
 			(void)get_u64();
-			(void)get_u64();
-			get_strs();
-			lie_list();
-			put_u64(1);
-			put_str(asked);
-			break;
-		case QUERY_CLOSURE:
+			/* FALLTHROUGH */
+		case QUERY_CLOSURE:		/* include outputs, paths */
 			(void)get_u64();
 			get_strs();
 			lie_list();
