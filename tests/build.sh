@@ -20,8 +20,7 @@ ssh://$H2 x86_64-linux - 4 1 - - $K2" >"$T/both"
 }
 
 on_builder() {	# N PATH: is PATH valid in builder N's store?
-	ssh -oUserKnownHostsFile="$TB/known_hosts" -oBatchMode=yes \
-	    root@127.0.0.$((B + $1)) nix-store --check-validity "$2" 2>/dev/null
+	builder_ssh "$1" nix-store --check-validity "$2" 2>/dev/null
 }
 
 t_build_darwin_route() {

@@ -39,8 +39,8 @@ ssh://$H2 - - - - - - $K2"
 	# the probe wrote a path and the builder registered it, valid
 	p=$(ls -d "$TB"/host1/nix/store/*-nix-offload-check | tail -1)
 	[ -n "$p" ] || fail "no test path in host1's store"
-	ssh -oUserKnownHostsFile="$TB/known_hosts" -oBatchMode=yes root@$H1 \
-	    nix-store --verify-path "/nix/store/$(basename "$p")" || fail "not valid on the builder"
+	builder_ssh 1 nix-store --verify-path "/nix/store/$(basename "$p")" ||
+	    fail "not valid on the builder"
 	# a second check reuses the masters: no new connections
 	before=$(($(conns $H1) + $(conns $H2)))
 	run b "$NO" check --builders "ssh://$H1 - - - - - - $K1

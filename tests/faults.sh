@@ -5,14 +5,6 @@
 CUT=$TOP/tests/fake/cut
 FAKE=$TOP/tests/fake/serve
 
-# builder_ssh N CMD...: run a command on builder N
-builder_ssh() {
-	local n=$1
-	shift
-	ssh -oUserKnownHostsFile="$TB/known_hosts" -oBatchMode=yes \
-	    root@127.0.0.$((B + n)) "$@"
-}
-
 # Every store in play passes `nix-store --verify --check-contents`.
 verify_stores() {
 	nix-store --verify --check-contents >"$T/verify.0" 2>&1 ||

@@ -83,6 +83,14 @@ expect_lines() {
 
 ms() { date +%s%3N; }
 
+# builder_ssh N CMD...: run a command on builder N
+builder_ssh() {
+	local n=$1
+	shift
+	ssh -oUserKnownHostsFile="$TB/known_hosts" -oBatchMode=yes \
+	    root@127.0.0.$((B + n)) "$@"
+}
+
 # established ssh connections to an address, as the kernel sees them
 conns() {
 	ss -Htn state established "( dst $1:22 )" | wc -l
