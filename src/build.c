@@ -28,6 +28,9 @@
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <dirent.h>
 #include <errno.h>
@@ -718,7 +721,7 @@ worker_start(struct build *b, struct slot *slot)
 {
 	struct worker	*w;
 	int		 c[2], r[2];
-	pid_t		 pid;
+	pid_t		 pid, parent;
 	size_t		 i;
 
 	if ((w = worker_entry(b)) == NULL)
@@ -735,6 +738,7 @@ worker_start(struct build *b, struct slot *slot)
 	}
 	fflush(stdout);
 	fflush(stderr);
+	parent = getpid();
 	if ((pid = fork()) == -1) {
 		log_err("fork");
 		close(c[0]);
@@ -752,6 +756,19 @@ worker_start(struct build *b, struct slot *slot)
 			if (b->workers[i].res != -1)
 				close(b->workers[i].res);
 		}
+		/*
+		 * The worker dies with us, even by SIGKILL: by a signal
+		 * where the kernel sends one, and where it does not, when
+		 * it sees its job pipe hang up.  Until then it holds its
+		 * slot too (sched_adopt), so the slot stays taken while
+		 * it builds.
+		 */
+#ifdef __linux__
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+		if (getppid() != parent || sched_adopt(slot) == -1)
+			_exit(1);
+		wire_lifeline(c[0]);
 		worker_main(b, slot->machine, c[0], r[1]);
 	}
 	close(c[0]);
@@ -761,8 +778,8 @@ worker_start(struct build *b, struct slot *slot)
 	w->pid = pid;
 	w->cmd = c[1];
 	w->res = r[0];
-	/* the slot's record lock stays ours (locks are not inherited):
-	 * it lasts as long as this process, and dies with it */
+	/* our lock on the slot lasts until the worker is retired, the
+	 * worker's as long as it lives */
 	w->slot = *slot;
 	return w;
 }
@@ -1378,6 +1395,7 @@ run(struct build *b)
 	struct pollfd	 pfd[BUILD_WORKERS_MAX];
 	size_t		 i;
 	int		 n;
+	int64_t		 waiting = 0;	/* for other processes' slots, since */
 
 	for (;;) {
 		if (interrupted)
@@ -1390,21 +1408,31 @@ run(struct build *b)
 		if (busy_workers(b) == 0) {
 			if (!unfinished(b) || b->mask || b->misc)
 				break;
-			if (b->slot_wait) {
+			if (b->slot_wait && waiting == 0)
+				waiting = now_ms();
+			if (b->slot_wait && now_ms() - waiting <
+			    (int64_t)b->sched.slot_timeout * 1000) {
 				/* other processes hold the slots: wait */
 				poll(NULL, 0, BUILD_SLOT_POLL_MS);
 				continue;
 			}
+			if (b->slot_wait)
+				log_errx("no slot came free in %ld s on the "
+				    "builders that fit (other processes hold "
+				    "them; NIX_OFFLOAD_SLOT_TIMEOUT)",
+				    b->sched.slot_timeout);
 			/* nothing runs and nothing can start */
 			for (i = 0; i < b->nnodes; i++)
 				if (b->nodes[i].state == N_READY) {
-					stuck(b, i);
+					if (!b->slot_wait)
+						stuck(b, i);
 					b->nodes[i].state = N_FAILED;
 					fail_users(b, i);
 				}
 			b->misc = 1;
 			break;
 		}
+		waiting = 0;
 		for (i = 0; i < b->nworkers; i++) {
 			pfd[i].fd = b->workers[i].busy ? b->workers[i].res : -1;
 			pfd[i].events = POLLIN;
@@ -1592,25 +1620,107 @@ print_results(struct build *b, size_t nroots)
 		printf("]\n");
 }
 
-/* Remove the root links nix-instantiate made, and their directory. */
+/*
+ * The GC roots of a run (the links nix-instantiate makes) live in
+ * "roots.PID" in the runtime directory, with a file "lock" that the run
+ * holds locked: a run killed by SIGKILL leaves its directory behind, and
+ * the next run, finding it unlocked, removes it.
+ */
+#define ROOTS_PREFIX	"roots."
+
+/* Remove directory name of the runtime directory and what is in it. */
 static void
-remove_dir(const char *dir)
+roots_remove(const char *name)
 {
 	DIR		*d;
 	struct dirent	*e;
-	char		 p[PATH_MAX_LEN];
+	int		 top, fd;
 
-	if ((d = opendir(dir)) != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 ||
-			    strcmp(e->d_name, "..") == 0)
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-			unlink(p);
-		}
-		closedir(d);
+	if ((top = rundir_dirfd("")) == -1 || (fd = openat(top, name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
 	}
-	rmdir(dir);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			(void)unlinkat(fd, e->d_name, 0);
+	closedir(d);
+	(void)unlinkat(top, name, AT_REMOVEDIR);
+}
+
+/* Remove what runs that were killed left behind. */
+static void
+roots_sweep(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	struct flock	 fl;
+	int		 top, fd, lk;
+
+	if ((top = rundir_dirfd("")) == -1 || (fd = dup(top)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		char	 lockname[RUNDIR_NAME_MAX + 8];
+
+		if (strncmp(e->d_name, ROOTS_PREFIX,
+		    strlen(ROOTS_PREFIX)) != 0)
+			continue;
+		snprintf(lockname, sizeof(lockname), "%s/lock", e->d_name);
+		if ((lk = openat(top, lockname, O_RDWR | O_NOFOLLOW |
+		    O_CLOEXEC)) != -1) {
+			memset(&fl, 0, sizeof(fl));
+			fl.l_type = F_WRLCK;
+			fl.l_whence = SEEK_SET;
+			if (fcntl(lk, F_SETLK, &fl) == -1) {
+				close(lk);	/* its run goes on */
+				continue;
+			}
+			close(lk);
+		}
+		log_debug(1, "removing %s/%s, left by a run that was killed",
+		    rundir_path(), e->d_name);
+		roots_remove(e->d_name);
+	}
+	closedir(d);
+}
+
+/*
+ * Make this run's roots directory; its path goes into dir.  Returns the
+ * descriptor of its lock (held until we exit), or -1 (reported).
+ */
+static int
+roots_make(char *dir, size_t sz)
+{
+	char		 name[64], lockname[80];
+	struct flock	 fl;
+	int		 top, lk;
+
+	roots_sweep();
+	snprintf(name, sizeof(name), ROOTS_PREFIX "%ld", (long)getpid());
+	snprintf(lockname, sizeof(lockname), "%s/lock", name);
+	if ((top = rundir_dirfd("")) == -1 || rundir_name(name, dir, sz) == -1)
+		return -1;
+	if (mkdirat(top, name, 0700) == -1 || (lk = openat(top, lockname,
+	    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		log_err("%s", dir);
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(lk, F_SETLK, &fl) == -1) {
+		log_err("%s/lock", dir);
+		close(lk);
+		return -1;
+	}
+	return lk;
 }
 
 static int
@@ -1634,6 +1744,7 @@ cmd_build(int argc, char **argv)
 	int		 r, rc = EXIT_ERROR, have_local = 0, need_inst = 0;
 	int64_t		 t0 = 0;
 	char		 gcdir[PATH_MAX_LEN] = "";
+	int		 rootslock = -1;
 	char		*end;
 
 	memset(&b, 0, sizeof(b));
@@ -1706,10 +1817,7 @@ cmd_build(int argc, char **argv)
 			goto out;
 	}
 	if (need_inst) {
-		snprintf(gcdir, sizeof(gcdir), "%s/nix-offload-roots.XXXXXX",
-		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-		if (mkdtemp(gcdir) == NULL) {
-			log_err("%s", gcdir);
+		if ((rootslock = roots_make(gcdir, sizeof(gcdir))) == -1) {
 			gcdir[0] = '\0';
 			goto out;
 		}
@@ -1782,7 +1890,9 @@ out:
 	if (have_local)
 		store_close(&local);
 	if (gcdir[0] != '\0')
-		remove_dir(gcdir);
+		roots_remove(strrchr(gcdir, '/') + 1);
+	if (rootslock != -1)
+		close(rootslock);
 	for (i = 0; i < b.nnodes; i++) {
 		free(b.nodes[i].path);
 		drv_free(&b.nodes[i].d);

@@ -267,10 +267,25 @@ struct conn {
 	void		(*diagnose)(struct conn *, const char *);
 };
 
+/* rundir.c: the runtime directory, checked once, files opened in it */
+#define RUNDIR_PATH_MAX	512
+#define RUNDIR_NAME_MAX	256
+struct stat;
+void		 rundir_init(void);
+const char	*rundir_path(void);
+int		 rundir_fd(void);
+int		 rundir_dirfd(const char *);
+int		 rundir_open(const char *, const char *, int, mode_t);
+int		 rundir_unlink(const char *, const char *, int);
+int		 rundir_write(const char *, const char *, const void *, size_t);
+ssize_t		 rundir_read(const char *, const char *, char *, size_t,
+		    struct stat *);
+int		 rundir_name(const char *, char *, size_t);
+void		 rundir_key(const char *, char *);
+
 /* ssh.c */
 struct ssh_config {
 	const char	*program;	/* NIX_OFFLOAD_SSH, default "ssh" */
-	char		 ctldir[512];	/* private, 0700, per user */
 	long		 persist;	/* ControlPersist seconds */
 	long		 connect_timeout; /* seconds */
 	long		 alive_interval; /* ServerAliveInterval seconds */
@@ -298,6 +313,7 @@ void		 ssh_kill(struct conn *);
 #define WIRE_LIST_MAX		(1u << 20)	/* items in a list */
 #define WIRE_GROW		65536	/* a string's first buffer */
 void		 wire_init(struct conn *, int, int, int, const char *);
+void		 wire_lifeline(int);
 int		 wire_write(struct conn *, const void *, size_t);
 int		 wire_write_u64(struct conn *, uint64_t);
 int		 wire_write_string(struct conn *, const void *, size_t);
@@ -405,7 +421,8 @@ struct sched {
 	int		(*down)(void *, size_t); /* skip a builder (health) */
 	void		*arg;
 	int		 waitfd;	/* our place in a queue, -1 if none */
-	char		 waitpath[700];
+	char		 waitname[64];	/* its name in the slots directory */
+	long		 slot_timeout;	/* seconds to wait for a slot */
 };
 void		 sched_init(struct sched *, const struct machines *);
 void		 sched_free(struct sched *);
@@ -417,7 +434,8 @@ int		 sched_pick(struct sched *, const char *, const struct strlist *,
 void		 sched_release(struct sched *, struct slot *);
 int		 sched_queue(struct sched *, const char *,
 		    const struct strlist *, struct slot *);
-int		 sched_wait(struct sched *, struct slot *);
+int		 sched_wait(struct sched *, struct slot *, long);
+int		 sched_adopt(const struct slot *);
 
 /* copy.c: closures between the local store and a builder */
 struct copy_stats {
@@ -431,6 +449,11 @@ int		 copy_from(struct conn *, struct conn *, const struct strlist *,
 int		 cmd_copy(int, char **);
 
 /* health.c: builders that failed, remembered across processes */
+#define HEALTH_CAP		3600	/* the longest backoff, seconds */
+#define HEALTH_FAILURES_MAX	1000	/* failures in a row we count */
+int		 health_parse(const char *, size_t, long long, long *,
+		    long long *, char *, size_t, const char **);
+long		 health_wait(long, long);
 int		 health_get(const struct machine *, long *, long long *, char *,
 		    size_t);
 long		 health_backoff(const struct machine *);

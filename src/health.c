@@ -8,9 +8,7 @@
  * The state of a builder is a small file, <runtime dir>/health/<digest>:
  * "FAILURES UNTIL REASON", written whole and renamed into place.
  */
-#include <sys/stat.h>
-
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,22 +17,74 @@
 
 #include "extern.h"
 
-#define HEALTH_CAP	3600	/* the longest backoff, seconds */
 #define HEALTH_LINE_MAX	512
 
-static int
-health_path(const struct machine *m, char *path, size_t sz)
+/*
+ * Parse a health record, "FAILURES UNTIL REASON\n", read at time now.
+ * A record is trusted for nothing: FAILURES must be 1..HEALTH_FAILURES_MAX
+ * and UNTIL no later than now plus the longest backoff and its jitter (a
+ * later one was written by a clock that stepped back, or by someone
+ * else).  Returns 0, or -1 with why (if not NULL) saying what is wrong.
+ */
+int
+health_parse(const char *buf, size_t len, long long now, long *failures,
+    long long *until, char *reason, size_t rsz, const char **why)
 {
-	struct sha256	 h;
-	unsigned char	 d[SHA256_LEN];
-	char		 hex[2 * SHA256_LEN + 1];
+	const char	*p = buf, *end = buf + len;
+	long long	 v[2];
+	int		 k;
 
-	sha256_init(&h);
-	sha256_update(&h, m->uri_text, strlen(m->uri_text));
-	sha256_final(&h, d);
-	hash_hex(d, 8, hex);
-	return (size_t)snprintf(path, sz, "%s/health/%s", sshconf.ctldir,
-	    hex) < sz ? 0 : -1;
+	for (k = 0; k < 2; k++) {
+		const char	*d = p;
+
+		for (v[k] = 0; p < end && *p >= '0' && *p <= '9'; p++) {
+			if (v[k] > (LLONG_MAX - 9) / 10) {
+				*why = "a number out of range";
+				return -1;
+			}
+			v[k] = v[k] * 10 + (*p - '0');
+		}
+		/* a space after each number; the reason may be empty */
+		if (p == d || p == end || (*p != ' ' && !(k == 1 && *p == '\n'))) {
+			*why = "not \"FAILURES UNTIL REASON\"";
+			return -1;
+		}
+		if (*p == ' ')
+			p++;
+	}
+	if (v[0] < 1 || v[0] > HEALTH_FAILURES_MAX) {
+		*why = "a failure count out of range";
+		return -1;
+	}
+	if (v[1] > now + HEALTH_CAP + HEALTH_CAP / 10 + 1) {
+		*why = "a backoff longer than the cap";
+		return -1;
+	}
+	*failures = (long)v[0];
+	*until = v[1];
+	if (reason != NULL && rsz > 0) {
+		const char	*nl = memchr(p, '\n', (size_t)(end - p));
+		size_t		 n = (size_t)((nl != NULL ? nl : end) - p);
+
+		snprintf(reason, rsz, "%.*s", (int)n, p);
+		log_clean(reason);	/* a terminal will show it */
+		reason[strcspn(reason, "\n")] = '\0';
+	}
+	return 0;
+}
+
+/*
+ * Seconds to skip a builder after its n-th failure in a row: base x
+ * 3^(n-1), at most HEALTH_CAP.
+ */
+long
+health_wait(long base, long n)
+{
+	long	 wait = base, i;
+
+	for (i = 1; i < n && wait > 0 && wait < HEALTH_CAP; i++)
+		wait *= 3;
+	return wait > HEALTH_CAP ? HEALTH_CAP : wait;
 }
 
 /* Read m's state: 0 with *failures, *until (epoch seconds), or -1 if none. */
@@ -42,26 +92,18 @@ int
 health_get(const struct machine *m, long *failures, long long *until,
     char *reason, size_t rsz)
 {
-	char	 path[700], line[HEALTH_LINE_MAX];
-	FILE	*f;
-	int	 n = 0;
+	char		 key[17], line[HEALTH_LINE_MAX];
+	const char	*why;
+	ssize_t		 n;
 
-	if (health_path(m, path, sizeof(path)) == -1 ||
-	    (f = fopen(path, "r")) == NULL)
+	rundir_key(m->uri_text, key);
+	if ((n = rundir_read("health", key, line, sizeof(line), NULL)) <= 0)
 		return -1;
-	if (fgets(line, sizeof(line), f) != NULL)
-		n = sscanf(line, "%ld %lld", failures, until);
-	fclose(f);
-	if (n != 2 || *failures < 1)
+	if (health_parse(line, (size_t)n, (long long)time(NULL), failures,
+	    until, reason, rsz, &why) == -1) {
+		log_debug(1, "%s: ignoring its health record %s/health/%s: %s",
+		    m->uri_text, rundir_path(), key, why);
 		return -1;
-	if (reason != NULL && rsz > 0) {
-		char	*p = line;
-		int	 field;
-		for (field = 0; field < 2 && p != NULL; field++)
-			if ((p = strchr(p, ' ')) != NULL)
-				p++;
-		snprintf(reason, rsz, "%s", p != NULL ? p : "");
-		reason[strcspn(reason, "\n")] = '\0';
 	}
 	return 0;
 }
@@ -84,36 +126,32 @@ health_backoff(const struct machine *m)
 void
 health_failed(const struct machine *m, const char *reason)
 {
-	char		 path[700], tmp[760], dir[600];
-	long		 failures = 0, base, wait, i;
+	char		 key[17], line[HEALTH_LINE_MAX], clean[HEALTH_LINE_MAX];
+	long		 failures = 0, base, wait;
 	long long	 until;
-	FILE		*f;
+	int		 n;
 
 	if (env_number("NIX_OFFLOAD_BACKOFF", 60, 0, HEALTH_CAP, &base) == -1)
 		base = 60;
 	if (health_get(m, &failures, &until, NULL, 0) == -1)
 		failures = 0;
-	failures++;
-	for (wait = base, i = 1; i < failures && wait < HEALTH_CAP; i++)
-		wait *= 3;
-	if (wait > HEALTH_CAP)
-		wait = HEALTH_CAP;
+	if (failures < HEALTH_FAILURES_MAX)
+		failures++;
+	wait = health_wait(base, failures);
 	/* +-10%: processes that failed together come back apart */
 	srand((unsigned)(getpid() ^ time(NULL)));
 	if (wait >= 10)
 		wait += (long)(rand() % (wait / 5 + 1)) - wait / 10;
-	snprintf(dir, sizeof(dir), "%s/health", sshconf.ctldir);
-	if ((mkdir(sshconf.ctldir, 0700) == -1 && errno != EEXIST) ||
-	    (mkdir(dir, 0700) == -1 && errno != EEXIST) ||
-	    health_path(m, path, sizeof(path)) == -1)
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
-	if ((f = fopen(tmp, "w")) == NULL)
-		return;
-	fprintf(f, "%ld %lld %s\n", failures, (long long)time(NULL) + wait,
-	    reason != NULL ? reason : "");
-	if (fclose(f) != 0 || rename(tmp, path) == -1)
-		unlink(tmp);
+	/* the record is one line */
+	snprintf(clean, sizeof(clean) - 64, "%s", reason != NULL ? reason : "");
+	for (n = 0; clean[n] != '\0'; n++)
+		if (clean[n] == '\n' || clean[n] == '\r')
+			clean[n] = ' ';
+	n = snprintf(line, sizeof(line), "%ld %lld %s\n", failures,
+	    (long long)time(NULL) + wait, clean);
+	rundir_key(m->uri_text, key);
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)rundir_write("health", key, line, (size_t)n);
 	log_debug(1, "%s: failure %ld in a row: skipped for %ld s", m->uri_text,
 	    failures, wait);
 }
@@ -122,10 +160,10 @@ health_failed(const struct machine *m, const char *reason)
 void
 health_ok(const struct machine *m)
 {
-	char	 path[700];
+	char	 key[17];
 
-	if (health_path(m, path, sizeof(path)) == 0)
-		unlink(path);
+	rundir_key(m->uri_text, key);
+	(void)rundir_unlink("health", key, 0);
 }
 
 /*

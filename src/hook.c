@@ -29,6 +29,7 @@
 #define HOOK_LOG_FD		4	/* the daemon's builder-log pipe */
 #define HOOK_SETTINGS_MAX	4096	/* settings in the first message */
 #define HOOK_ATTEMPTS		3	/* builders tried after an accept */
+#define HOOK_VERSION_CACHE	"local-nix-version"
 
 /* The settings Nix sends that decide where and how we build. */
 static const char *const wanted[] = {
@@ -47,14 +48,13 @@ static const char *const wanted[] = {
 static int
 local_nix_version(char *buf, size_t sz)
 {
-	char		 cache[600], line[128], *p;
+	char		 line[128], *p;
 	char		*argv[] = { "nix-store", "--version", NULL };
 	const char	*path = getenv("PATH");
 	struct stat	 st;
 	long long	 mtime = -1, cm;
 	int		 fds[3], status;
 	pid_t		 pid;
-	FILE		*f;
 	ssize_t		 n;
 
 	/* which nix-store, and when it last changed */
@@ -68,16 +68,10 @@ local_nix_version(char *buf, size_t sz)
 		}
 		path += l + (path[l] == ':');
 	}
-	snprintf(cache, sizeof(cache), "%s/local-nix-version", sshconf.ctldir);
-	if (mtime != -1 && (f = fopen(cache, "r")) != NULL) {
-		if (fgets(line, sizeof(line), f) != NULL &&
-		    sscanf(line, "%lld %63s", &cm, buf) == 2 && cm == mtime &&
-		    sz >= 64) {
-			fclose(f);
-			return 0;
-		}
-		fclose(f);
-	}
+	if (mtime != -1 && sz >= 64 && rundir_read("", HOOK_VERSION_CACHE,
+	    line, sizeof(line), NULL) > 0 &&
+	    sscanf(line, "%lld %63s", &cm, buf) == 2 && cm == mtime)
+		return 0;
 	if (spawn(argv, fds, &pid, NULL) == -1)
 		return -1;
 	close(fds[0]);
@@ -94,11 +88,11 @@ local_nix_version(char *buf, size_t sz)
 	p[strcspn(p, " \n")] = '\0';
 	snprintf(buf, sz, "%s", p);
 	if (mtime != -1) {
-		(void)mkdir(sshconf.ctldir, 0700);	/* exists, usually */
-		if ((f = fopen(cache, "w")) != NULL) {
-			fprintf(f, "%lld %s\n", mtime, buf);
-			fclose(f);
-		}
+		char	 rec[128];
+		int	 k = snprintf(rec, sizeof(rec), "%lld %s\n", mtime, buf);
+		if (k > 0 && (size_t)k < sizeof(rec))
+			(void)rundir_write("", HOOK_VERSION_CACHE, rec,
+			    (size_t)k);
 	}
 	return 0;
 }
@@ -352,6 +346,12 @@ done:
 	return rc;
 }
 
+static int
+hook_down(void *arg, size_t m)
+{
+	return ((char *)arg)[m];
+}
+
 int
 cmd_hook(int argc, char **argv)
 {
@@ -386,7 +386,8 @@ cmd_hook(int argc, char **argv)
 	if (conf.builders != NULL && machines_parse(conf.builders,
 	    strlen(conf.builders), conf.builders_src, conf.system, &ms) == -1)
 		goto out;
-	if (ms.n == 0 || !nix_supported()) {
+	/* without a runtime directory of our own, nothing is safe to do */
+	if (ms.n == 0 || rundir_fd() == -1 || !nix_supported()) {
 		reply("decline-permanently", NULL);
 		rc = EXIT_OK;
 		goto out;
@@ -395,6 +396,8 @@ cmd_hook(int argc, char **argv)
 	have_sched = 1;
 	if ((down = calloc(ms.n, 1)) == NULL)
 		goto out;
+	sched.down = hook_down;	/* builders lost after an accept */
+	sched.arg = down;
 	for (;;) {
 		free(cmd);
 		cmd = NULL;
@@ -459,45 +462,29 @@ cmd_hook(int argc, char **argv)
 	if (queued) {
 		log_debug(1, "waiting for a slot on %s",
 		    ms.v[slot.machine].uri_text);
-		sched_wait(&sched, &slot);
+		if (sched_wait(&sched, &slot, sched.slot_timeout) == -1)
+			goto out;
 	}
-	for (attempt = 0; attempt < HOOK_ATTEMPTS; attempt++) {
+	for (attempt = 1;; attempt++) {
 		log_debug(1, "building %s on %s", drvpath,
 		    ms.v[slot.machine].uri_text);
 		rc = build_on(&ms.v[slot.machine], &conf, drvpath, &d, &inputs,
 		    &outputs, &retry);
-		if (!retry)
+		if (!retry || attempt == HOOK_ATTEMPTS)
 			break;
 		/* that builder is gone: take a slot on another, waiting */
 		down[slot.machine] = 1;
 		sched_release(&sched, &slot);
-		sched.down = NULL;
-		for (;;) {
-			size_t	 i;
-			int	 p;
-			char	*save_usable = calloc(ms.n, 1);
-
-			if (save_usable == NULL)
-				goto out;
-			for (i = 0; i < ms.n; i++) {
-				save_usable[i] = (char)ms.v[i].usable;
-				if (down[i])
-					ms.v[i].usable = 0;
-			}
-			p = sched_pick(&sched, platform, &features, &slot,
-			    NULL, 0);
-			for (i = 0; i < ms.n; i++)
-				ms.v[i].usable = save_usable[i];
-			free(save_usable);
-			if (p == 1) {
-				log_warnx("trying %s instead",
-				    ms.v[slot.machine].uri_text);
-				break;
-			}
-			if (p < 0)
-				goto out;
-			sleep(1);
+		if ((r = sched_pick(&sched, platform, &features, &slot, NULL,
+		    0)) < 0) {
+			log_errx("no other builder is up to build %s", drvpath);
+			break;
 		}
+		if (r == 0 && (sched_queue(&sched, platform, &features,
+		    &slot) == -1 || sched_wait(&sched, &slot,
+		    sched.slot_timeout) == -1))
+			break;
+		log_warnx("trying %s instead", ms.v[slot.machine].uri_text);
 	}
 out:
 	if (slot.fd != -1)

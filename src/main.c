@@ -43,9 +43,10 @@ static const char usage_text[] =
 "environment:\n"
 "  NIX_SSHOPTS                  extra ssh options, split like a shell would\n"
 "  NIX_OFFLOAD_SSH              the ssh program (default: ssh)\n"
-"  NIX_OFFLOAD_RUNTIME_DIR      control sockets and slot locks (default:\n"
+"  NIX_OFFLOAD_RUNTIME_DIR      control sockets, slot locks, health (default:\n"
+"                               root: /run/nix-offload; others:\n"
 "                               $XDG_RUNTIME_DIR/nix-offload or\n"
-"                               /tmp/nix-offload-UID)\n"
+"                               /tmp/nix-offload-UID); must be 0700, ours\n"
 "  NIX_OFFLOAD_PERSIST          seconds an idle master stays (default 300)\n"
 "  NIX_OFFLOAD_CONNECT_TIMEOUT  seconds to connect (default 10)\n"
 "  NIX_OFFLOAD_ALIVE_INTERVAL   seconds between keepalives (default 15)\n"
@@ -53,6 +54,8 @@ static const char usage_text[] =
 "                               build (default 300)\n"
 "  NIX_OFFLOAD_BACKOFF          seconds a failed builder is skipped, x3 for\n"
 "                               each failure in a row (default 60)\n"
+"  NIX_OFFLOAD_SLOT_TIMEOUT     seconds to wait for a builder's slot that\n"
+"                               other processes hold (default 43200)\n"
 "  NIX_CONF_DIR, NIX_USER_CONF_FILES, XDG_CONFIG_HOME, XDG_CONFIG_DIRS,\n"
 "  NIX_CONFIG                   where nix.conf is read, as Nix reads it\n"
 "\n"
@@ -62,20 +65,25 @@ static const char usage_text[] =
 "failed, 101 timed out, 102 hash mismatch, 104 not deterministic (as\n"
 "Nix); see nix-offload(1).\n";
 
+/*
+ * rundir: the command cannot start without its runtime directory (the
+ * hook checks it itself: it must still answer Nix).
+ */
 static const struct cmd {
 	const char	*name;
 	int		(*fn)(int, char **);
+	int		 rundir;
 } cmds[] = {
-	{ "store-info", cmd_store_info },
-	{ "ping", cmd_store_info },	/* Nix 2.8's name for it */
-	{ "machines", cmd_machines },
-	{ "enable", cmd_enable },
-	{ "check", cmd_check },
-	{ "copy", cmd_copy },
-	{ "build", cmd_build },
-	{ "hook", cmd_hook },
-	{ "__build-remote", cmd_hook },	/* newer Nix's name */
-	{ NULL, NULL }
+	{ "store-info", cmd_store_info, 1 },
+	{ "ping", cmd_store_info, 1 },	/* Nix 2.8's name for it */
+	{ "machines", cmd_machines, 0 },
+	{ "enable", cmd_enable, 1 },
+	{ "check", cmd_check, 1 },
+	{ "copy", cmd_copy, 1 },
+	{ "build", cmd_build, 1 },
+	{ "hook", cmd_hook, 0 },
+	{ "__build-remote", cmd_hook, 0 },	/* newer Nix's name */
+	{ NULL, NULL, 0 }
 };
 
 int
@@ -140,7 +148,7 @@ main(int argc, char *argv[])
 		    argv[i]);
 		return EXIT_USAGE;
 	}
-	if (ssh_init() == -1)
+	if (ssh_init() == -1 || (c->rundir && rundir_fd() == -1))
 		return EXIT_USAGE;
 	rc = c->fn(argc - i, argv + i);
 	if (verbose >= 2 && getrusage(RUSAGE_SELF, &ru) == 0)

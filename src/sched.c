@@ -24,7 +24,10 @@
 #include "extern.h"
 
 #define SCHED_WHY_MAX	256
-#define SCHED_WAIT_MS	20	/* between tries for a slot */
+#define SCHED_WAIT_MS	20	/* between tries for a slot, at first */
+#define SCHED_WAIT_MAX_MS 250	/* ... and at most */
+#define SCHED_SLOT_TIMEOUT 43200 /* seconds a queued process waits */
+#define SLOT_LOCK_LEN	2	/* bytes: the taker's and the worker's */
 
 /*
  * Can builder m take a derivation for system with the required features?
@@ -69,54 +72,56 @@ sched_fits(const struct machine *m, const char *system,
 	return 1;
 }
 
-static int
-slot_path(const struct machine *m, long i, char *path, size_t sz)
+/* The name of slot i of m in the runtime directory's "slots". */
+static void
+slot_name(const struct machine *m, long i, char *name, size_t sz)
 {
-	struct sha256	 h;
-	unsigned char	 d[SHA256_LEN];
-	char		 hex[2 * SHA256_LEN + 1];
+	char	 key[17];
 
-	sha256_init(&h);
-	sha256_update(&h, m->uri_text, strlen(m->uri_text));
-	sha256_final(&h, d);
-	hash_hex(d, 8, hex);
-	return (size_t)snprintf(path, sz, "%s/slots/%s.%ld", sshconf.ctldir,
-	    hex, i) < sz ? 0 : -1;
+	rundir_key(m->uri_text, key);
+	snprintf(name, sz, "%s.%ld", key, i);
 }
 
+/*
+ * A record lock on bytes [start, start + len) of fd: F_SETLK (never
+ * waits), F_GETLK (then *pid gets the holder, 0 if none) or unlock.
+ */
 static int
-slots_dir(void)
+lock(int fd, int cmd, short type, off_t start, off_t len, pid_t *pid)
 {
-	char	 dir[600];
-
-	if (mkdir(sshconf.ctldir, 0700) == -1 && errno != EEXIST)
-		goto fail;
-	snprintf(dir, sizeof(dir), "%s/slots", sshconf.ctldir);
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-		goto fail;
-	return 0;
-fail:
-	log_err("cannot create %s/slots", sshconf.ctldir);
-	return -1;
-}
-
-/* Is slot i of m held by another process? */
-static int
-held_elsewhere(const struct machine *m, long i)
-{
-	char		 path[700];
 	struct flock	 fl;
-	int		 fd, held;
 
-	if (slot_path(m, i, path, sizeof(path)) == -1 ||
-	    (fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
-		return 0;
 	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
+	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
-	held = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+	fl.l_start = start;
+	fl.l_len = len;
+	if (fcntl(fd, cmd, &fl) == -1)
+		return -1;
+	if (pid != NULL)
+		*pid = fl.l_type == F_UNLCK ? 0 : fl.l_pid;
+	return 0;
+}
+
+/*
+ * Who holds slot i of m, if another process does: its pid, else 0.
+ * Not for our own slots: closing a descriptor of a slot file would drop
+ * the locks we hold on it.
+ */
+static pid_t
+holder(const struct machine *m, long i)
+{
+	char	 name[64];
+	pid_t	 pid = 0;
+	int	 fd;
+
+	slot_name(m, i, name, sizeof(name));
+	if ((fd = rundir_open("slots", name, O_RDWR, 0)) == -1)
+		return 0;
+	if (lock(fd, F_GETLK, F_WRLCK, 0, SLOT_LOCK_LEN, &pid) == -1)
+		pid = 0;
 	close(fd);
-	return held;
+	return pid;
 }
 
 /* Slots of m in use, by us (mine[]) and by other processes. */
@@ -127,7 +132,7 @@ sched_load(const struct machine *m, const int *mine)
 	int	 n = 0;
 
 	for (i = 0; i < m->max_jobs; i++)
-		if ((mine != NULL && mine[i]) || held_elsewhere(m, i))
+		if ((mine != NULL && mine[i]) || holder(m, i) != 0)
 			n++;
 	return n;
 }
@@ -135,31 +140,48 @@ sched_load(const struct machine *m, const int *mine)
 /*
  * Try to take a free slot of m.  Returns the slot's lock descriptor and
  * sets *index, or -1 if all are taken.
+ *
+ * A slot is taken by locking both bytes of its file at once; the taker
+ * then lets byte 1 go, for the worker that will use the slot to lock it
+ * (sched_adopt): the slot stays held while either process lives, so a
+ * worker whose parent was killed still counts, and nobody can take the
+ * slot between the two (taking needs both bytes).
  */
 static int
 take_slot(const struct machine *m, const int *mine, long *index)
 {
-	char		 path[700];
-	struct flock	 fl;
-	long		 i;
-	int		 fd;
+	char	 name[64];
+	long	 i;
+	int	 fd;
 
 	for (i = 0; i < m->max_jobs; i++) {
 		if (mine != NULL && mine[i])
 			continue;
-		if (slot_path(m, i, path, sizeof(path)) == -1 ||
-		    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		slot_name(m, i, name, sizeof(name));
+		if ((fd = rundir_open("slots", name, O_RDWR | O_CREAT,
+		    0600)) == -1)
 			continue;
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, F_SETLK, &fl) == 0) {
+		if (lock(fd, F_SETLK, F_WRLCK, 0, SLOT_LOCK_LEN, NULL) == 0) {
+			(void)lock(fd, F_SETLK, F_UNLCK, 1, 1, NULL);
 			*index = i;
 			return fd;
 		}
 		close(fd);
 	}
 	return -1;
+}
+
+/*
+ * In the process that works a slot (a fork of the one that took it, which
+ * keeps its own lock): hold the slot as well, so that it stays taken
+ * while this process lives, whatever happens to the taker.  Returns 0,
+ * or -1 when the slot's descriptor is not usable.
+ */
+int
+sched_adopt(const struct slot *slot)
+{
+	return slot->fd == -1 ? -1 :
+	    lock(slot->fd, F_SETLK, F_WRLCK, 1, 1, NULL);
 }
 
 void
@@ -170,6 +192,9 @@ sched_init(struct sched *s, const struct machines *ms)
 	memset(s, 0, sizeof(*s));
 	s->ms = ms;
 	s->waitfd = -1;
+	if (env_number("NIX_OFFLOAD_SLOT_TIMEOUT", SCHED_SLOT_TIMEOUT, 1,
+	    604800, &s->slot_timeout) == -1)
+		s->slot_timeout = SCHED_SLOT_TIMEOUT;
 	s->mine = calloc(ms->n ? ms->n : 1, sizeof(*s->mine));
 	for (i = 0; s->mine != NULL && i < ms->n; i++)
 		s->mine[i] = calloc((size_t)ms->v[i].max_jobs, sizeof(int));
@@ -204,7 +229,7 @@ sched_pick(struct sched *s, const char *system, const struct strlist *features,
 
 	if (why != NULL)
 		why[0] = '\0';
-	if (s->mine == NULL || slots_dir() == -1)
+	if (s->mine == NULL || rundir_dirfd("slots") == -1)
 		return -1;
 	for (i = 0; i < s->ms->n; i++) {
 		const struct machine	*m = &s->ms->v[i];
@@ -275,34 +300,32 @@ sched_pick(struct sched *s, const char *system, const struct strlist *features,
 static int
 waiters(const struct machine *m)
 {
-	char		 base[700], dir[600], path[1400];
-	const char	*name;
+	char		 key[17];
 	DIR		*d;
 	struct dirent	*e;
-	struct flock	 fl;
-	size_t		 bl;
-	int		 n = 0, fd;
+	size_t		 kl;
+	int		 n = 0, fd, dfd;
+	pid_t		 pid;
 
-	if (slot_path(m, 0, base, sizeof(base)) == -1)
+	rundir_key(m->uri_text, key);
+	kl = strlen(key);
+	if ((dfd = rundir_dirfd("slots")) == -1 || (dfd = dup(dfd)) == -1)
 		return 0;
-	name = strrchr(base, '/') + 1;
-	bl = strlen(name) - 1;		/* "<hash>." */
-	snprintf(dir, sizeof(dir), "%s/slots", sshconf.ctldir);
-	if ((d = opendir(dir)) == NULL)
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
 		return 0;
+	}
+	rewinddir(d);
 	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, name, bl) != 0 || e->d_name[bl] != 'w')
+		if (strncmp(e->d_name, key, kl) != 0 ||
+		    strncmp(e->d_name + kl, ".w", 2) != 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+		if ((fd = rundir_open("slots", e->d_name, O_RDWR, 0)) == -1)
 			continue;
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		if (lock(fd, F_GETLK, F_WRLCK, 0, 0, &pid) == 0 && pid != 0)
 			n++;
-		else if (fcntl(fd, F_SETLK, &fl) == 0)
-			unlink(path);	/* its waiter is gone */
+		else if (lock(fd, F_SETLK, F_WRLCK, 0, 0, NULL) == 0)
+			(void)rundir_unlink("slots", e->d_name, 0); /* gone */
 		close(fd);
 	}
 	closedir(d);
@@ -321,10 +344,9 @@ sched_queue(struct sched *s, const char *system,
 	size_t		 i, best = 0;
 	double		 bestscore = 0, score;
 	int		 any = 0, fd;
-	char		 r[SCHED_WHY_MAX], path[700];
-	struct flock	 fl;
+	char		 r[SCHED_WHY_MAX], key[17];
 
-	if (slots_dir() == -1)
+	if (rundir_dirfd("slots") == -1)
 		return -1;
 	for (i = 0; i < s->ms->n; i++) {
 		const struct machine *m = &s->ms->v[i];
@@ -342,18 +364,17 @@ sched_queue(struct sched *s, const char *system,
 	}
 	if (!any)
 		return -1;
-	if (slot_path(&s->ms->v[best], 0, path, sizeof(path)) == -1)
-		return -1;
-	snprintf(strrchr(path, '.') + 1, 24, "w%ld", (long)getpid());
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-		log_err("%s", path);
+	rundir_key(s->ms->v[best].uri_text, key);
+	snprintf(s->waitname, sizeof(s->waitname), "%s.w%ld", key,
+	    (long)getpid());
+	(void)rundir_unlink("slots", s->waitname, 0);
+	if ((fd = rundir_open("slots", s->waitname, O_RDWR | O_CREAT | O_EXCL,
+	    0600)) == -1) {
+		log_err("%s/slots/%s", rundir_path(), s->waitname);
 		return -1;
 	}
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(fd, F_SETLK, &fl) == -1) {
-		log_err("%s", path);
+	if (lock(fd, F_SETLK, F_WRLCK, 0, 0, NULL) == -1) {
+		log_err("%s/slots/%s", rundir_path(), s->waitname);
 		close(fd);
 		return -1;
 	}
@@ -361,51 +382,55 @@ sched_queue(struct sched *s, const char *system,
 	slot->index = -1;
 	slot->fd = -1;
 	s->waitfd = fd;
-	snprintf(s->waitpath, sizeof(s->waitpath), "%s", path);
 	return 0;
 }
 
 /*
- * Wait for a slot of slot->machine: in the kernel, on one of its slot
- * files (picked by pid, so that waiters spread over the slots), not by
- * polling: dozens of hooks may wait at once.
+ * Wait for whichever slot of slot->machine frees first, for at most
+ * timeout seconds: by trying them all, more slowly as the wait grows
+ * (a lock wait in the kernel would wait on one slot only, and for ever).
+ * Returns 0 with the slot taken, or -1 (reported, with who holds the
+ * slots) when the time is up.
  */
 int
-sched_wait(struct sched *s, struct slot *slot)
+sched_wait(struct sched *s, struct slot *slot, long timeout)
 {
 	const struct machine	*m = &s->ms->v[slot->machine];
-	char			 path[700];
-	struct flock		 fl;
-	long			 k;
-	int			 fd;
+	int64_t			 deadline = now_ms() + (int64_t)timeout * 1000;
+	int			 pause = SCHED_WAIT_MS, rc = 0;
 
 	while ((slot->fd = take_slot(m, s->mine[slot->machine],
 	    &slot->index)) == -1) {
-		k = (long)getpid() % m->max_jobs;
-		if (slot_path(m, k, path, sizeof(path)) == -1 ||
-		    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
-		    0600)) == -1) {
-			poll(NULL, 0, SCHED_WAIT_MS);
-			continue;
-		}
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, F_SETLKW, &fl) == 0 &&
-		    !(s->mine[slot->machine][k])) {
-			slot->fd = fd;
-			slot->index = k;
+		if (now_ms() >= deadline) {
+			char	 who[256] = "", one[32];
+			long	 i;
+			pid_t	 pid;
+
+			for (i = 0; i < m->max_jobs; i++)
+				if ((pid = holder(m, i)) != 0) {
+					snprintf(one, sizeof(one), "%s%ld",
+					    who[0] ? ", " : "", (long)pid);
+					strlcat(who, one, sizeof(who));
+				}
+			log_errx("%s: no slot came free in %ld s (held by "
+			    "process%s %s; NIX_OFFLOAD_SLOT_TIMEOUT)",
+			    m->uri_text, timeout, strchr(who, ',') ? "es" : "",
+			    who[0] ? who : "of this process");
+			rc = -1;
 			break;
 		}
-		close(fd);
+		poll(NULL, 0, pause);
+		if (pause < SCHED_WAIT_MAX_MS)
+			pause += pause / 4 + 1;
 	}
-	s->mine[slot->machine][slot->index] = 1;
+	if (rc == 0)
+		s->mine[slot->machine][slot->index] = 1;
 	if (s->waitfd != -1) {
-		unlink(s->waitpath);
+		(void)rundir_unlink("slots", s->waitname, 0);
 		close(s->waitfd);
 		s->waitfd = -1;
 	}
-	return 0;
+	return rc;
 }
 
 void

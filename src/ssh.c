@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "extern.h"
@@ -32,6 +33,87 @@
 #define PINNED_ALIAS		"nix-offload-pinned"
 
 struct ssh_config sshconf;
+
+/* ssh's options that take an argument (OpenSSH 9's getopt string) */
+#define SSH_ARG_FLAGS	"bceilmopBDEFIJLOPQRSWw"
+
+/* Does "Key=value" or "Key value" set one of the control master's keys? */
+static int
+control_key(const char *opt)
+{
+	static const char *const keys[] = { "ControlPath", "ControlMaster",
+	    "ControlPersist" };
+	size_t	 i, n = strcspn(opt, "= \t");
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (n == strlen(keys[i]) && strncasecmp(opt, keys[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * NIX_SSHOPTS, less what would take our control master away: -M, -S PATH,
+ * -O COMMAND and -o Control{Path,Master,Persist}=... (ssh lets -S win over
+ * our -oControlPath, and then no master is ever found).  They are dropped
+ * with a warning, not refused: NIX_SSHOPTS is shared with nix-copy-closure,
+ * where such words are common.  Returns 0, or -1 (reported).
+ */
+static int
+sshopts_filter(const struct args *in, struct args *out)
+{
+	size_t	 i;
+	int	 rc = 0;
+
+	for (i = 0; i < in->num; i++) {
+		const char	*w = in->list[i], *p;
+		char		 kept[64];
+		size_t		 k = 0;
+		int		 drop = 0;
+
+		if (w[0] != '-' || w[1] == '\0' || strcmp(w, "--") == 0) {
+			/* no option: the rest is ssh's business */
+			for (; i < in->num; i++)
+				rc |= args_add(out, "%s", in->list[i]);
+			break;
+		}
+		kept[k++] = '-';
+		for (p = w + 1; *p != '\0'; p++) {
+			const char	*arg;
+			int		 inline_arg = p[1] != '\0';
+
+			if (strchr(SSH_ARG_FLAGS, *p) == NULL) {
+				if (*p == 'M')
+					drop = 1;
+				else if (k < sizeof(kept) - 1)
+					kept[k++] = *p;
+				continue;
+			}
+			arg = inline_arg ? p + 1 : i + 1 < in->num ?
+			    in->list[++i] : "";
+			if (k > 1)
+				rc |= args_add(out, "%.*s", (int)k, kept);
+			k = 0;
+			if (*p == 'S' || *p == 'O' ||
+			    (*p == 'o' && control_key(arg)))
+				log_warnx("NIX_SSHOPTS: ignoring -%c %s: "
+				    "nix-offload keeps a control master of its "
+				    "own", *p, arg);
+			else if (inline_arg)
+				rc |= args_add(out, "-%s", p);
+			else {
+				rc |= args_add(out, "-%c", *p);
+				rc |= args_add(out, "%s", arg);
+			}
+			break;
+		}
+		if (drop)
+			log_warnx("NIX_SSHOPTS: ignoring -M: nix-offload keeps "
+			    "a control master of its own");
+		if (k > 1)
+			rc |= args_add(out, "%.*s", (int)k, kept);
+	}
+	return rc == 0 ? 0 : -1;
+}
 
 /*
  * Read the environment: which ssh, how long a master persists, timeouts,
@@ -55,55 +137,32 @@ ssh_init(void)
 	    env_number("NIX_OFFLOAD_IO_TIMEOUT", 300, 0, 86400,
 	    &sshconf.io_timeout) == -1)
 		return -1;
-	if ((s = getenv("NIX_SSHOPTS")) != NULL &&
-	    shell_split(s, &sshconf.sshopts) == -1) {
-		log_errx("NIX_SSHOPTS cannot be split into words");
-		return -1;
-	}
-	if ((s = getenv("NIX_OFFLOAD_RUNTIME_DIR")) != NULL && *s != '\0')
-		snprintf(sshconf.ctldir, sizeof(sshconf.ctldir), "%s", s);
-	else if ((s = getenv("XDG_RUNTIME_DIR")) != NULL && *s == '/')
-		snprintf(sshconf.ctldir, sizeof(sshconf.ctldir),
-		    "%s/nix-offload", s);
-	else
-		snprintf(sshconf.ctldir, sizeof(sshconf.ctldir),
-		    "/tmp/nix-offload-%u", (unsigned)geteuid());
-	return 0;
-}
+	if ((s = getenv("NIX_SSHOPTS")) != NULL) {
+		struct args	 words = { NULL, 0, 0 };
+		int		 rc;
 
-/* Make sure the control directory exists, is ours and nobody else's. */
-static int
-ctldir_ready(void)
-{
-	struct stat	 st;
-
-	if (mkdir(sshconf.ctldir, 0700) == -1 && errno != EEXIST) {
-		log_err("cannot create the control directory %s",
-		    sshconf.ctldir);
-		return -1;
+		if (shell_split(s, &words) == -1) {
+			log_errx("NIX_SSHOPTS cannot be split into words");
+			return -1;
+		}
+		rc = sshopts_filter(&words, &sshconf.sshopts);
+		args_free(&words);
+		if (rc == -1)
+			return -1;
 	}
-	if (lstat(sshconf.ctldir, &st) == -1) {
-		log_err("%s", sshconf.ctldir);
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0) {
-		log_errx("refusing control directory %s: it must be a "
-		    "directory owned by uid %u with mode 0700 (set "
-		    "NIX_OFFLOAD_RUNTIME_DIR to use another)", sshconf.ctldir,
-		    (unsigned)geteuid());
-		return -1;
-	}
+	rundir_init();
 	return 0;
 }
 
 /*
- * The name of a builder's control socket: a digest of everything that
+ * The name of a builder's control socket in the runtime directory (name),
+ * and its path for ssh (path, if not NULL): a digest of everything that
  * makes two connections different, so that a builder reached with another
  * key, port or pinned host key gets a master of its own.
  */
 static int
-ctlpath(const struct store_uri *u, char *path, size_t sz, const char *suffix)
+ctlname(const struct store_uri *u, const char *suffix, char *name,
+    size_t namesz, char *path, size_t sz)
 {
 	struct sha256	 h;
 	unsigned char	 d[SHA256_LEN];
@@ -127,28 +186,46 @@ ctlpath(const struct store_uri *u, char *path, size_t sz, const char *suffix)
 		    strlen(sshconf.sshopts.list[i]) + 1);
 	sha256_final(&h, d);
 	hash_hex(d, 8, hex);
+	snprintf(name, namesz, "%s%s", hex, suffix);
+	if (path == NULL)
+		return 0;
 	/* ssh binds "path.XXXXXXXXXXXXXXXX" first: leave it room */
-	if ((size_t)snprintf(path, sz, "%s/%s%s", sshconf.ctldir, hex,
-	    suffix) >= sz || strlen(path) + 18 >= sizeof(sun.sun_path)) {
-		log_errx("control directory %s: path too long for a socket "
+	if (rundir_name(name, path, sz) == -1)
+		return -1;
+	if (strlen(path) + 18 >= sizeof(sun.sun_path)) {
+		log_errx("runtime directory %s: path too long for a socket "
 		    "(set NIX_OFFLOAD_RUNTIME_DIR to a shorter one)",
-		    sshconf.ctldir);
+		    rundir_path());
 		return -1;
 	}
 	return 0;
 }
 
 /*
- * Is a control master for this builder (probably) running?
+ * Is a control master for this builder (probably) running?  st, if not
+ * NULL, gets its socket's stat.
  */
+static int
+master_up(const struct store_uri *u, struct stat *st)
+{
+	char		 name[64];
+	struct stat	 s;
+	int		 dfd;
+
+	ctlname(u, "", name, sizeof(name), NULL, 0);
+	if ((dfd = rundir_dirfd("")) == -1 ||
+	    fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISSOCK(s.st_mode))
+		return 0;
+	if (st != NULL)
+		*st = s;
+	return 1;
+}
+
 int
 ssh_master_up(const struct store_uri *u)
 {
-	char		 path[512];
-	struct stat	 st;
-
-	return ctlpath(u, path, sizeof(path), "") == 0 &&
-	    stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+	return master_up(u, NULL);
 }
 
 /*
@@ -158,60 +235,45 @@ ssh_master_up(const struct store_uri *u)
  * ssh_fact_get returns 0 and fills buf, or -1 when there is none.
  */
 int
-ssh_fact_get(const struct store_uri *u, const char *name, char *buf,
+ssh_fact_get(const struct store_uri *u, const char *what, char *buf,
     size_t sz)
 {
-	char		 sock[512], path[600];
+	char		 name[64 + RUNDIR_NAME_MAX];
 	struct stat	 ss, fs;
-	int		 fd;
-	ssize_t		 n;
 
-	if (ctlpath(u, sock, sizeof(sock), "") == -1 ||
-	    stat(sock, &ss) == -1 || !S_ISSOCK(ss.st_mode))
+	if (!master_up(u, &ss))
 		return -1;
-	snprintf(path, sizeof(path), "%s.%s", sock, name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return -1;
-	if (fstat(fd, &fs) == -1 || fs.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
+	ctlname(u, "", name, sizeof(name), NULL, 0);
+	strlcat(name, ".", sizeof(name));
+	strlcat(name, what, sizeof(name));
+	if (rundir_read("", name, buf, sz, &fs) <= 0 ||
+	    fs.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
 	    (fs.st_mtim.tv_sec == ss.st_mtim.tv_sec &&
-	    fs.st_mtim.tv_nsec < ss.st_mtim.tv_nsec) ||
-	    (n = read(fd, buf, sz - 1)) <= 0) {
-		close(fd);
+	    fs.st_mtim.tv_nsec < ss.st_mtim.tv_nsec))
 		return -1;
-	}
-	close(fd);
-	buf[n] = '\0';
 	return 0;
 }
 
 void
-ssh_fact_put(const struct store_uri *u, const char *name, const char *val)
+ssh_fact_put(const struct store_uri *u, const char *what, const char *val)
 {
-	char	 sock[512], path[600], tmp[700];
-	int	 fd;
+	char	 name[64 + RUNDIR_NAME_MAX];
 
-	if (ctlpath(u, sock, sizeof(sock), "") == -1)
-		return;
-	snprintf(path, sizeof(path), "%s.%s", sock, name);
-	snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1)
-		return;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val) ||
-	    close(fd) == -1 || rename(tmp, path) == -1)
-		unlink(tmp);
+	ctlname(u, "", name, sizeof(name), NULL, 0);
+	strlcat(name, ".", sizeof(name));
+	strlcat(name, what, sizeof(name));
+	(void)rundir_write("", name, val, strlen(val));
 }
 
 /* Write the pinned key where ssh will look for it, under a fixed alias. */
 static int
 write_pinned(const struct store_uri *u, char *path, size_t sz)
 {
-	char	 tmp[600];
-	int	 fd;
+	char	 name[64];
 	size_t	 len;
 	char	*line;
 
-	if (ctlpath(u, path, sz, ".hostkey") == -1)
+	if (ctlname(u, ".hostkey", name, sizeof(name), path, sz) == -1)
 		return -1;
 	len = strlen(PINNED_ALIAS) + strlen(u->host_key) + 3;
 	if ((line = malloc(len)) == NULL) {
@@ -219,14 +281,8 @@ write_pinned(const struct store_uri *u, char *path, size_t sz)
 		return -1;
 	}
 	snprintf(line, len, "%s %s\n", PINNED_ALIAS, u->host_key);
-	snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1 || write(fd, line, strlen(line)) !=
-	    (ssize_t)strlen(line) || close(fd) == -1 ||
-	    rename(tmp, path) == -1) {
+	if (rundir_write("", name, line, strlen(line)) == -1) {
 		log_err("cannot write the pinned host key to %s", path);
-		if (fd != -1)
-			unlink(tmp);
 		free(line);
 		return -1;
 	}
@@ -238,11 +294,12 @@ write_pinned(const struct store_uri *u, char *path, size_t sz)
 static int
 build_argv(const struct store_uri *u, const char *cmd, struct args *a)
 {
-	char	 sock[512], pinned[512];
+	char	 sock[RUNDIR_PATH_MAX + 64], pinned[RUNDIR_PATH_MAX + 64];
+	char	 name[64];
 	size_t	 i;
 	int	 rc = 0;
 
-	if (ctldir_ready() == -1 || ctlpath(u, sock, sizeof(sock), "") == -1)
+	if (ctlname(u, "", name, sizeof(name), sock, sizeof(sock)) == -1)
 		return -1;
 	if (u->host_key != NULL && write_pinned(u, pinned, sizeof(pinned)) == -1)
 		return -1;

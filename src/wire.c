@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,18 @@ wire_drain_stderr(struct conn *c)
 	}
 }
 
+static int	 lifeline = -1;
+
+/*
+ * A pipe whose other end our parent holds: when it hangs up, the parent
+ * is gone, and this process (a worker) ends too, whatever it waits for.
+ */
+void
+wire_lifeline(int fd)
+{
+	lifeline = fd;
+}
+
 /*
  * Wait until fd is ready for ev (POLLIN or POLLOUT), serving stderr
  * meanwhile.  wait_ms < 0 uses c->timeout_ms (0 = forever).  Returns 1 when
@@ -150,7 +163,7 @@ wire_drain_stderr(struct conn *c)
 static int
 wait_fd(struct conn *c, int fd, short ev, int wait_ms)
 {
-	struct pollfd	 pfd[2];
+	struct pollfd	 pfd[3];
 	int64_t		 deadline;
 	int		 n, left;
 
@@ -162,12 +175,15 @@ wait_fd(struct conn *c, int fd, short ev, int wait_ms)
 		pfd[0].events = ev;
 		pfd[1].fd = c->err;
 		pfd[1].events = POLLIN;
+		pfd[2].fd = lifeline;
+		pfd[2].events = 0;	/* only its hangup */
+		pfd[2].revents = 0;
 		left = -1;
 		if (deadline != 0) {
 			int64_t l = deadline - now_ms();
 			left = l > 0 ? (int)l : 0;
 		}
-		n = poll(pfd, c->err != -1 ? 2 : 1, left);
+		n = poll(pfd, 3, left);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -176,6 +192,8 @@ wait_fd(struct conn *c, int fd, short ev, int wait_ms)
 		}
 		if (n == 0)
 			return 0;
+		if (pfd[2].revents != 0)
+			kill(getpid(), SIGTERM);	/* orphaned */
 		if (c->err != -1 && pfd[1].revents != 0) {
 			wire_drain_stderr(c);
 			/* a remote that talks on stderr is alive */

@@ -68,6 +68,7 @@ wait_for() {
 # SIGINT or SIGTERM during a remote build: out within seconds, with
 # 128 + the signal, and nothing left running on the builder.
 cancel_with() {	# SIGNAL STATUS
+	tmp0=$(ls -a "${TMPDIR:-/tmp}" | grep -c nix-offload)
 	"$NO" build --builders "@$T/both" -A cancel --argstr nonce "$T-$1" \
 	    "$SUITE" >"$T/$1.out" 2>"$T/$1.err" &
 	pid=$!
@@ -85,7 +86,10 @@ cancel_with() {	# SIGNAL STATUS
 		sleep 0.1
 	done
 	pgrep -f '/bin/sleep 47' >/dev/null && fail "$1: the remote build still runs"
-	ls /tmp | grep -q "nix-offload-roots" && fail "$1: temp files left"
+	# the run's GC roots live in the runtime directory, and go with it
+	ls "$NIX_OFFLOAD_RUNTIME_DIR" | grep -q '^roots\.' && fail "$1: roots left"
+	[ "$(ls -a "${TMPDIR:-/tmp}" | grep -c nix-offload)" = "$tmp0" ] ||
+	    fail "$1: files left in ${TMPDIR:-/tmp}: $(ls "${TMPDIR:-/tmp}" | grep nix-offload)"
 	return 0
 }
 

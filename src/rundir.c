@@ -1,0 +1,311 @@
+/*
+ * The runtime directory: control sockets, slot locks, health records and
+ * small caches, for every nix-offload process of one user.
+ *
+ * Where: NIX_OFFLOAD_RUNTIME_DIR if set; for root /run/nix-offload (or
+ * /var/run/nix-offload), a place no other user can write to, whatever the
+ * environment says (under `sudo -E` XDG_RUNTIME_DIR is the user's); for
+ * others $XDG_RUNTIME_DIR/nix-offload, else /tmp/nix-offload-UID.
+ *
+ * It is checked once, before any use: its parent must be ours or root's
+ * and not writable by others unless sticky (so no one can swap it after
+ * the check), and the directory itself, opened with O_NOFOLLOW, must be a
+ * directory owned by us with mode 0700.  Every file in it is then opened
+ * relative to that descriptor, with O_NOFOLLOW; files written whole are
+ * written to a temporary name with O_EXCL and renamed into place.  Only
+ * ssh is given paths (its control socket), inside the checked directory.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "extern.h"
+
+#define RUNDIR_SUBS	3	/* "", "slots", "health" */
+
+static struct {
+	char	 path[RUNDIR_PATH_MAX];
+	int	 state;		/* 0 unchecked, 1 ready, -1 refused */
+	int	 fd;
+	int	 sub[RUNDIR_SUBS];
+} rd = { "", 0, -1, { -1, -1, -1 } };
+
+static const char *const subs[RUNDIR_SUBS] = { "", "slots", "health" };
+
+/* Choose the directory, from the environment and who we are. */
+void
+rundir_init(void)
+{
+	const char	*s;
+	struct stat	 st;
+
+	memset(&rd, 0, sizeof(rd));
+	rd.fd = rd.sub[0] = rd.sub[1] = rd.sub[2] = -1;
+	if ((s = getenv("NIX_OFFLOAD_RUNTIME_DIR")) != NULL && *s != '\0')
+		snprintf(rd.path, sizeof(rd.path), "%s", s);
+	else if (geteuid() == 0)
+		snprintf(rd.path, sizeof(rd.path), "%s/nix-offload",
+		    stat("/run", &st) == 0 && S_ISDIR(st.st_mode) ? "/run" :
+		    "/var/run");
+	else if ((s = getenv("XDG_RUNTIME_DIR")) != NULL && *s == '/')
+		snprintf(rd.path, sizeof(rd.path), "%s/nix-offload", s);
+	else
+		snprintf(rd.path, sizeof(rd.path), "/tmp/nix-offload-%u",
+		    (unsigned)geteuid());
+}
+
+const char *
+rundir_path(void)
+{
+	return rd.path;
+}
+
+/* Can anyone but us (and root) add, remove or rename entries in dir? */
+static int
+parent_safe(const char *dir, char *why, size_t sz)
+{
+	char		 parent[RUNDIR_PATH_MAX], *slash;
+	struct stat	 st;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0')
+		*slash = '\0';		/* trailing slashes */
+	if ((slash = strrchr(parent, '/')) == NULL)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(parent, &st) == -1) {
+		snprintf(why, sz, "%s: %s", parent, strerror(errno));
+		return 0;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(why, sz, "its parent %s belongs to uid %u", parent,
+		    (unsigned)st.st_uid);
+		return 0;
+	}
+	if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
+		snprintf(why, sz, "its parent %s is writable by others and "
+		    "not sticky", parent);
+		return 0;
+	}
+	return 1;
+}
+
+/* Is the open directory fd ours alone?  Else why says what it is. */
+static int
+dir_private(int fd, char *why, size_t sz)
+{
+	struct stat	 st;
+
+	if (fstat(fd, &st) == -1) {
+		snprintf(why, sz, "%s", strerror(errno));
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, sz, "it is not a directory");
+		return 0;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(why, sz, "it belongs to uid %u, not to uid %u",
+		    (unsigned)st.st_uid, (unsigned)geteuid());
+		return 0;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(why, sz, "its mode is %04o, not 0700",
+		    (unsigned)(st.st_mode & 07777));
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * The runtime directory's descriptor, checked and opened on first use.
+ * Returns it, or -1 after one line that names the path and the remedy
+ * (said once per process).
+ */
+int
+rundir_fd(void)
+{
+	char	 why[RUNDIR_PATH_MAX + 128];
+	int	 fd = -1;
+
+	if (rd.state == 1)
+		return rd.fd;
+	if (rd.state == -1)
+		return -1;
+	if (rd.path[0] == '\0')
+		rundir_init();
+	why[0] = '\0';
+	if (rd.path[0] != '/')
+		snprintf(why, sizeof(why), "it is not an absolute path");
+	else if (parent_safe(rd.path, why, sizeof(why))) {
+		if (mkdir(rd.path, 0700) == -1 && errno != EEXIST)
+			snprintf(why, sizeof(why), "%s", strerror(errno));
+		else if ((fd = open(rd.path, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) == -1)
+			snprintf(why, sizeof(why), "%s", errno == ELOOP ?
+			    "it is a symbolic link" : errno == ENOTDIR ?
+			    "it is not a directory" : strerror(errno));
+		else if (!dir_private(fd, why, sizeof(why))) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd == -1) {
+		rd.state = -1;
+		log_errx("refusing the runtime directory %s: %s; it must be a "
+		    "directory of uid %u's alone (mode 0700, not a link, in a "
+		    "directory others cannot change): remove it or set "
+		    "NIX_OFFLOAD_RUNTIME_DIR to a private directory", rd.path,
+		    why, (unsigned)geteuid());
+		return -1;
+	}
+	rd.fd = rd.sub[0] = fd;
+	rd.state = 1;
+	return fd;
+}
+
+/* A subdirectory's descriptor ("" is the directory itself), or -1. */
+static int
+sub_fd(const char *sub)
+{
+	char	 why[128];
+	int	 i, top, fd;
+
+	for (i = 0; i < RUNDIR_SUBS && strcmp(subs[i], sub) != 0; i++)
+		;
+	if (i == RUNDIR_SUBS || (top = rundir_fd()) == -1)
+		return -1;
+	if (rd.sub[i] != -1)
+		return rd.sub[i];
+	if (mkdirat(top, sub, 0700) == -1 && errno != EEXIST) {
+		log_err("%s/%s", rd.path, sub);
+		return -1;
+	}
+	if ((fd = openat(top, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		log_err("%s/%s", rd.path, sub);
+		return -1;
+	}
+	if (!dir_private(fd, why, sizeof(why))) {
+		log_errx("refusing %s/%s: %s", rd.path, sub, why);
+		close(fd);
+		return -1;
+	}
+	return rd.sub[i] = fd;
+}
+
+/*
+ * Open sub/name in the runtime directory (flags as for open(2); O_NOFOLLOW
+ * and O_CLOEXEC are added).  Returns a descriptor, or -1 with errno set;
+ * nothing is reported, since a missing file is often no error.
+ */
+int
+rundir_open(const char *sub, const char *name, int flags, mode_t mode)
+{
+	int	 dfd;
+
+	if ((dfd = sub_fd(sub)) == -1) {
+		errno = EACCES;
+		return -1;
+	}
+	return openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+}
+
+/* A descriptor of sub, for fdopendir and the *at calls, or -1. */
+int
+rundir_dirfd(const char *sub)
+{
+	return sub_fd(sub);
+}
+
+int
+rundir_unlink(const char *sub, const char *name, int flags)
+{
+	int	 dfd;
+
+	if ((dfd = sub_fd(sub)) == -1)
+		return -1;
+	return unlinkat(dfd, name, flags);
+}
+
+/*
+ * Replace sub/name with data, whole: written to "name.PID" (O_EXCL), then
+ * renamed.  Returns 0, or -1 (not reported: callers decide).
+ */
+int
+rundir_write(const char *sub, const char *name, const void *data, size_t len)
+{
+	char	 tmp[RUNDIR_NAME_MAX + 32];
+	int	 dfd, fd;
+
+	if ((dfd = sub_fd(sub)) == -1 || (size_t)snprintf(tmp, sizeof(tmp),
+	    "%s.%ld", name, (long)getpid()) >= sizeof(tmp))
+		return -1;
+	(void)unlinkat(dfd, tmp, 0);	/* left by a killed process */
+	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (write(fd, data, len) != (ssize_t)len || close(fd) == -1 ||
+	    renameat(dfd, tmp, dfd, name) == -1) {
+		(void)unlinkat(dfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read sub/name (at most sz - 1 bytes) into buf, NUL-terminated.  Returns
+ * the length, or -1 (not reported).  st, if not NULL, gets its fstat.
+ */
+ssize_t
+rundir_read(const char *sub, const char *name, char *buf, size_t sz,
+    struct stat *st)
+{
+	struct stat	 s;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = rundir_open(sub, name, O_RDONLY | O_NONBLOCK, 0)) == -1)
+		return -1;
+	if (fstat(fd, &s) == -1 || !S_ISREG(s.st_mode) ||
+	    (n = read(fd, buf, sz - 1)) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (st != NULL)
+		*st = s;
+	return n;
+}
+
+/* The path of name in the runtime directory, for ssh.  0, or -1. */
+int
+rundir_name(const char *name, char *path, size_t sz)
+{
+	if (rundir_fd() == -1)
+		return -1;
+	return (size_t)snprintf(path, sz, "%s/%s", rd.path, name) < sz ?
+	    0 : -1;
+}
+
+/* A builder's name in the runtime directory: 16 hex digits of a digest. */
+void
+rundir_key(const char *text, char *hex)
+{
+	struct sha256	 h;
+	unsigned char	 d[SHA256_LEN];
+
+	sha256_init(&h);
+	sha256_update(&h, text, strlen(text));
+	sha256_final(&h, d);
+	hash_hex(d, 8, hex);
+}
