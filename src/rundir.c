@@ -149,10 +149,15 @@ rundir_fd(void)
 		if (mkdir(rd.path, 0700) == -1 && errno != EEXIST)
 			snprintf(why, sizeof(why), "%s", strerror(errno));
 		else if ((fd = open(rd.path, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC)) == -1)
-			snprintf(why, sizeof(why), "%s", errno == ELOOP ?
-			    "it is a symbolic link" : errno == ENOTDIR ?
-			    "it is not a directory" : strerror(errno));
+		    O_NOFOLLOW | O_CLOEXEC)) == -1) {
+			struct stat	 st;
+			int		 e = errno;
+
+			snprintf(why, sizeof(why), "%s",
+			    lstat(rd.path, &st) == 0 && S_ISLNK(st.st_mode) ?
+			    "it is a symbolic link" : e == ENOTDIR ?
+			    "it is not a directory" : strerror(e));
+		}
 		else if (!dir_private(fd, why, sizeof(why))) {
 			close(fd);
 			fd = -1;

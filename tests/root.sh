@@ -1,0 +1,179 @@
+# Root runs the hook, check, build and copy: nothing it writes may go
+# through another user's plant, and nothing may wedge it.  Each test runs
+# in a mount namespace of its own, with fresh /tmp and /run and a second
+# user, planter (uid 4242), who plants what a local attacker would.
+
+PLANTER=4242
+VICTIM_USER=4243
+
+# as_root_ns FUNCTION: run FUNCTION as root in a private mount namespace
+# with tmpfs on /tmp and /run ($WORK bound back where it was) and users
+# planter and victim in private copies of /etc/passwd and /etc/group.
+as_root_ns() {
+	cp /etc/passwd "$T/passwd"
+	cp /etc/group "$T/group"
+	echo "planter:x:$PLANTER:$PLANTER::/nonexistent:/bin/sh" >>"$T/passwd"
+	echo "victim:x:$VICTIM_USER:$VICTIM_USER::/nonexistent:/bin/sh" >>"$T/passwd"
+	printf 'planter:x:%s:\nvictim:x:%s:\n' $PLANTER $VICTIM_USER >>"$T/group"
+	(cd "$WORK" && unshare -m --propagation private bash -c '
+		set -e
+		mount -t tmpfs -o mode=1777 tmpfs /tmp
+		mount -t tmpfs -o mode=755 tmpfs /run
+		mkdir -p "$WORK"
+		# the old $WORK, our working directory (not its path: hidden now)
+		mount --no-canonicalize --bind . "$WORK"
+		mount --bind "$T/passwd" /etc/passwd
+		mount --bind "$T/group" /etc/group
+		set +e
+		. "$TOP/tests/lib.sh"
+		. "$TOP/tests/build.sh"
+		. "$TOP/tests/hook.sh"
+		. "$TOP/tests/root.sh"
+		cd "$T"
+		"$1"' sh "$1")
+}
+
+# as USER CMD...: run a command as another user
+as() {
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
+}
+
+# plant DIR: DIR, world-writable and planter's, full of links named like
+# every file nix-offload keeps, each pointing at root's victims; NAMES
+# lists the names (from a run in a scratch directory).
+plant() {
+	as $PLANTER mkdir -p "$1"
+	as $PLANTER chmod 0777 "$1"
+	for n in $(cat "$T/names") local-nix-version roots.1 roots.$$; do
+		as $PLANTER ln -sf "$T/victim" "$1/$n"
+	done
+	as $PLANTER ln -sfn "$T/victimdir" "$1/health"
+	as $PLANTER ln -sfn "$T/victimdir" "$1/slots"
+}
+
+untouched() {
+	[ "$(cat "$T/victim")" = precious ] || fail "$1: the victim file was written"
+	[ "$(stat -c %U:%a "$T/victim")" = root:600 ] || fail "$1: the victim's owner or mode changed"
+	[ -z "$(ls -A "$T/victimdir")" ] || fail "$1: files in the victim directory: $(ls "$T/victimdir")"
+	[ -z "$(find /tmp/nix-offload-0 /tmp/planter-xdg -user root 2>/dev/null)" ] ||
+	    fail "$1: root made files among the plants: $(find /tmp/nix-offload-0 /tmp/planter-xdg -user root)"
+}
+
+root_plants_body() {
+	set -u
+	hook_install
+	both
+	echo precious >"$T/victim"
+	chmod 600 "$T/victim"
+	mkdir -m 700 "$T/victimdir"
+	chmod 755 "$T"
+	# what root writes, by name, in a scratch runtime directory
+	NIX_OFFLOAD_RUNTIME_DIR=$T/scratch timeout 60 "$NO" store-info "$U1" >/dev/null ||
+	    fail "the scratch run failed"
+	ls "$T/scratch" | sed 's/\.[0-9]*$//' | sort -u >"$T/names"
+	[ -s "$T/names" ] || fail "the scratch run wrote nothing"
+	# the plants: /tmp/nix-offload-0, and root's XDG_RUNTIME_DIR under
+	# sudo -E, a directory of the user's
+	plant /tmp/nix-offload-0
+	as $PLANTER mkdir -m 700 /tmp/planter-xdg
+	plant /tmp/planter-xdg/nix-offload
+	ls -laR /tmp/nix-offload-0 /tmp/planter-xdg >"$T/plants.before"
+	unset NIX_OFFLOAD_RUNTIME_DIR
+	export XDG_RUNTIME_DIR=/tmp/planter-xdg
+
+	run hook timeout 120 nix-build --no-out-link --option build-hook "$HOOK" \
+	    --max-jobs 0 --builders "@$T/both" -A step1 --argstr nonce "$T-hook" "$SUITE"
+	[ "$RC" = 124 ] && fail "the hook hung"
+	expect_rc 0
+	expect_in "$T/hook.err" "building '.*-step1.drv' on 'ssh://"
+	untouched hook
+	run check timeout 120 "$NO" check --builders "@$T/both"
+	expect_rc 0
+	expect_in "$T/check.out" "^2 of 2 usable builders up$"
+	untouched check
+	run build timeout 120 "$NO" build --builders "@$T/both" -A step2 \
+	    --argstr nonce "$T-build" "$SUITE"
+	expect_rc 0
+	expect_in "$T/build.err" "^built step2 on "
+	untouched build
+	run copy timeout 120 "$NO" copy --to "$U1" "$(cat "$T/build.out")"
+	expect_rc 0
+	untouched copy
+	ls -laR /tmp/nix-offload-0 /tmp/planter-xdg >"$T/plants.after"
+	cmp -s "$T/plants.before" "$T/plants.after" || fail "the plants changed"
+	# root's state went where no one else can write
+	[ "$(stat -c %U:%a /run/nix-offload)" = root:700 ] ||
+	    fail "/run/nix-offload is $(stat -c %U:%a /run/nix-offload)"
+	ls /run/nix-offload/slots | grep -q . || fail "no slot files in /run/nix-offload"
+
+	# a squatted /tmp/nix-offload-0, a plain file now, is nothing to root
+	rm -rf /tmp/nix-offload-0
+	as $PLANTER sh -c 'echo squat >/tmp/nix-offload-0'
+	run check2 timeout 120 "$NO" check --builders "@$T/both"
+	expect_rc 0
+	[ "$(cat /tmp/nix-offload-0)" = squat ] || fail "the squatter's file changed"
+}
+
+t_root_plants() {
+	as_root_ns root_plants_body
+}
+
+# A runtime directory someone else made, or one open to others, is
+# refused in one line naming it and the remedy, at once, by every command
+# and by the hook (which then declines: Nix is not kept waiting).
+root_refuse_body() {
+	set -u
+	hook_install
+	both
+	as $PLANTER mkdir -m 777 /tmp/planted
+	for cmd in "store-info $U1" "check --builders @$T/both" \
+	    "build --builders @$T/both -A step1 --argstr nonce $T $SUITE" \
+	    "copy --to $U1 $SUITE" "enable --all --builders @$T/both"; do
+		NIX_OFFLOAD_RUNTIME_DIR=/tmp/planted run r timeout 30 "$NO" $cmd
+		expect_rc 2
+		expect_lines "$T/r.err" 1
+		expect_in "$T/r.err" "^nix-offload: refusing the runtime directory /tmp/planted: it belongs to uid $PLANTER, not to uid 0; .*set NIX_OFFLOAD_RUNTIME_DIR"
+	done
+	NIX_OFFLOAD_RUNTIME_DIR=/tmp/planted run hook timeout 60 nix-build --no-out-link \
+	    --option build-hook "$HOOK" --max-jobs 0 --builders "@$T/both" \
+	    -A step1 --argstr nonce "$T-hook" "$SUITE"
+	[ "$RC" = 124 ] && fail "the hook hung"
+	[ "$RC" != 0 ] || fail "built with a planted runtime directory"
+	expect_in "$T/hook.err" "refusing the runtime directory /tmp/planted"
+	[ -z "$(ls -A /tmp/planted)" ] || fail "root wrote into the planted directory"
+	# ours, but open to the group, or a link to ours: refused too
+	mkdir -m 750 "$T/open"
+	NIX_OFFLOAD_RUNTIME_DIR=$T/open run o "$NO" store-info "$U1"
+	expect_rc 2
+	expect_in "$T/o.err" "refusing the runtime directory $T/open: its mode is 0750, not 0700"
+	mkdir -m 700 "$T/real"
+	ln -s "$T/real" "$T/link"
+	NIX_OFFLOAD_RUNTIME_DIR=$T/link run l "$NO" store-info "$U1"
+	expect_rc 2
+	expect_in "$T/l.err" "refusing the runtime directory $T/link: it is a symbolic link"
+	# in a directory others may change: they could swap it after the check
+	mkdir -m 777 "$T/shared"
+	mkdir -m 700 "$T/shared/ours"
+	NIX_OFFLOAD_RUNTIME_DIR=$T/shared/ours run s "$NO" store-info "$U1"
+	expect_rc 2
+	expect_in "$T/s.err" "its parent $T/shared is writable by others and not sticky"
+	# an ordinary user whose /tmp/nix-offload-UID was made by another:
+	# an error naming it, not a hang, not someone else's directory used
+	chmod 755 "$T"
+	cp "$NO" /tmp/no
+	chmod 755 /tmp/no
+	as $PLANTER mkdir -m 777 /tmp/nix-offload-$VICTIM_USER
+	run u env -u XDG_RUNTIME_DIR -u NIX_OFFLOAD_RUNTIME_DIR HOME=/tmp \
+	    setpriv --reuid=$VICTIM_USER --regid=$VICTIM_USER --clear-groups \
+	    timeout 30 /tmp/no store-info "$U1"
+	expect_rc 2
+	expect_lines "$T/u.err" 1
+	expect_in "$T/u.err" "^nix-offload: refusing the runtime directory /tmp/nix-offload-$VICTIM_USER: it belongs to uid $PLANTER, not to uid $VICTIM_USER; .*remove it or set NIX_OFFLOAD_RUNTIME_DIR"
+	[ -z "$(ls -A /tmp/nix-offload-$VICTIM_USER)" ] || fail "the user wrote into the squatted directory"
+}
+
+t_root_refuse() {
+	as_root_ns root_refuse_body
+}
