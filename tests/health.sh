@@ -126,3 +126,126 @@ t_concurrent_processes() {
 	done
 	[ "$(wc -l <"$T/all")" = 8 ] || fail "found $(wc -l <"$T/all") of 8 builds"
 }
+
+# hold FILE SECONDS READY (run in the background: $! is the holder): holds both bytes of a slot
+# file, as another nix-offload would, for SECONDS; READY appears once it does.
+hold() {
+	exec python3 -c 'import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 2, 0)
+open(sys.argv[3], "w").close()
+time.sleep(float(sys.argv[2]))' "$@"
+}
+
+# slot_file URI N: the lock file of slot N of a builder
+slot_file() {
+	mkdir -p -m 700 "$NIX_OFFLOAD_RUNTIME_DIR"
+	mkdir -p -m 700 "$NIX_OFFLOAD_RUNTIME_DIR/slots"
+	echo "$NIX_OFFLOAD_RUNTIME_DIR/slots/$(printf '%s' "$1" | sha256sum | cut -c1-16).$2"
+}
+
+# Every slot of the builder is taken by other processes, one for 2 s, one
+# for 25 s: the hook accepts, queues, and takes whichever frees first.
+t_hook_queue_first_free() {
+	hook_install
+	echo "ssh://$H1 x86_64-linux - 2 1 - - $K1" >"$T/two"
+	hold "$(slot_file "ssh://$H1" 0)" 25 "$T/r0" &
+	long=$!
+	hold "$(slot_file "ssh://$H1" 1)" 2 "$T/r1" &
+	for i in $(seq 50); do [ -e "$T/r0" ] && [ -e "$T/r1" ] && break; sleep 0.1; done
+	t0=$(ms)
+	run a nb --builders "@$T/two" -A step1 --argstr nonce "$T" "$SUITE"
+	t=$(($(ms) - t0))
+	kill $long 2>/dev/null
+	expect_rc 0
+	expect_in "$T/a.err" "building '.*-step1.drv' on 'ssh://$H1'"
+	[ $t -lt 15000 ] || fail "took $t ms: waited for the slot held 25 s, not the one free at 2 s"
+	[ $t -ge 1500 ] || fail "took $t ms: did not wait for a slot at all"
+}
+
+# A slot that never frees: the wait ends (NIX_OFFLOAD_SLOT_TIMEOUT) with
+# who holds it, for the hook and for build alike.
+t_slot_wait_bounded() {
+	hook_install
+	echo "ssh://$H1 x86_64-linux - 1 1 - - $K1" >"$T/one1"
+	hold "$(slot_file "ssh://$H1" 0)" 60 "$T/r0" &
+	holder=$!
+	for i in $(seq 50); do [ -e "$T/r0" ] && break; sleep 0.1; done
+	export NIX_OFFLOAD_SLOT_TIMEOUT=2
+	run a timeout 60 nix-build --no-out-link --option build-hook "$HOOK" --max-jobs 0 \
+	    --builders "@$T/one1" -A step1 --argstr nonce "$T-h" "$SUITE"
+	[ "$RC" != 124 ] || fail "the hook waited for ever"
+	[ "$RC" != 0 ] || fail "the hook built without a slot"
+	expect_in "$T/a.err" "ssh://$H1: no slot came free in 2 s \\(held by process $holder; NIX_OFFLOAD_SLOT_TIMEOUT\\)"
+	run b timeout 60 "$NO" build --builders "@$T/one1" -A step1 --argstr nonce "$T-b" "$SUITE"
+	kill $holder 2>/dev/null
+	[ "$RC" != 124 ] || fail "build waited for ever"
+	expect_rc 1
+	expect_in "$T/b.err" "no slot came free in 2 s on the builders that fit"
+}
+
+# SIGKILL: the workers go with the parent, the remote build stops, and
+# the next build on the one-slot builder starts only after it has.
+t_kill9_build() {
+	echo "ssh://$H1 x86_64-linux - 1 1 - - $K1" >"$T/one1"
+	"$NO" build --builders "@$T/one1" -A cancel --argstr nonce "$T-k" \
+	    "$SUITE" >"$T/k.out" 2>"$T/k.err" &
+	pid=$!
+	wait_for "$T/k.err" "^cancel> started" 30 || fail "the build did not start"
+	kill -KILL $pid
+	"$NO" build --builders "@$T/one1" -A timed1 --argstr nonce "$T-next" \
+	    "$SUITE" >"$T/n.out" 2>"$T/n.err" &
+	next=$!
+	gone=
+	for i in $(seq 100); do
+		pgrep -f '/bin/sleep 47' >/dev/null || { gone=$(date +%s%N); break; }
+		sleep 0.05
+	done
+	[ -n "$gone" ] || fail "the remote build still runs 5 s after SIGKILL"
+	for i in $(seq 30); do
+		pgrep -f "build --builders @$T/one1 -A cancel" >/dev/null || break
+		sleep 0.1
+	done
+	pgrep -f "build --builders @$T/one1 -A cancel" >/dev/null &&
+	    fail "a worker outlived its parent: $(pgrep -af "@$T/one1 -A cancel")"
+	wait $next || fail "the next build failed: $(tail -3 "$T/n.err")"
+	start=$(head -1 "$(cat "$T/n.out")")
+	# the killed build was seen gone at most ~0.1 s after it went
+	[ $((start + 300000000)) -ge $gone ] ||
+	    fail "the next build started $(((gone - start) / 1000000)) ms before the killed one's remote build ended"
+	# what the killed run left in the runtime directory, the next removed
+	ls "$NIX_OFFLOAD_RUNTIME_DIR" | grep -q "^roots\\.$pid\$" &&
+	    fail "roots.$pid left behind"
+	return 0
+}
+
+# Health records garbled or planted by hand are ignored (said at -v), not
+# obeyed: no builder skipped for years, no spin with NIX_OFFLOAD_BACKOFF=0.
+t_health_corrupt_records() {
+	both
+	key1=$(printf '%s' "ssh://$H1" | sha256sum | cut -c1-16)
+	key2=$(printf '%s' "ssh://$H2" | sha256sum | cut -c1-16)
+	mkdir -m 700 "$NIX_OFFLOAD_RUNTIME_DIR" "$NIX_OFFLOAD_RUNTIME_DIR/health"
+	for rec in "1 99203880636 clock stepped back" "-3 $(($(date +%s) + 60)) negative" \
+	    "9223372036854775807 $(($(date +%s) + 60)) long max" "garbage" \
+	    "$(head -c 300 /dev/urandom | tr -d '\n')"; do
+		printf '%s\n' "$rec" >"$NIX_OFFLOAD_RUNTIME_DIR/health/$key1"
+		printf '%s\n' "$rec" >"$NIX_OFFLOAD_RUNTIME_DIR/health/$key2"
+		run m "$NO" -v machines --builders "@$T/both"
+		expect_rc 0
+		expect_not_in "$T/m.out" "down"
+		expect_in "$T/m.err" "ssh://$H1: ignoring its health record .*/health/$key1: "
+	done
+	run b timeout 60 "$NO" build --builders "@$T/both" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	# a count at the cap, and no backoff base: a failure is recorded, fast
+	echo "ssh://$DOWN x86_64-linux - 1 1 ; ssh://$H2 x86_64-linux - 1 1 - - $K2" >"$T/spec"
+	keyd=$(printf '%s' "ssh://$DOWN" | sha256sum | cut -c1-16)
+	echo "1000 $(date +%s) x" >"$NIX_OFFLOAD_RUNTIME_DIR/health/$keyd"
+	NIX_OFFLOAD_BACKOFF=0 run c timeout 30 "$NO" build --builders "@$T/spec" \
+	    -A step2 --argstr nonce "$T-c" "$SUITE"
+	expect_rc 0
+	read f until rest <"$NIX_OFFLOAD_RUNTIME_DIR/health/$keyd"
+	[ "$f" = 1000 ] || fail "the failure count went to $f"
+	[ "$until" -le "$(date +%s)" ] || fail "backed off with NIX_OFFLOAD_BACKOFF=0"
+}
