@@ -127,8 +127,9 @@ t_concurrent_processes() {
 	[ "$(wc -l <"$T/all")" = 8 ] || fail "found $(wc -l <"$T/all") of 8 builds"
 }
 
-# hold FILE SECONDS READY (run in the background: $! is the holder): holds both bytes of a slot
-# file, as another nix-offload would, for SECONDS; READY appears once it does.
+# hold FILE SECONDS READY (in the background: $! is the holder) holds both
+# bytes of a slot file, as another nix-offload would, for SECONDS; READY
+# appears once it does.
 hold() {
 	exec python3 -c 'import fcntl, os, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
