@@ -97,6 +97,24 @@ t_hook_all_down() {
 	expect_in "$T/a.err" "ssh://$DOWN: cannot reach the builder: .*Connection refused"
 }
 
+# Every builder refuses after the accept: the hook tries HOOK_ATTEMPTS (3)
+# of them, announces each one it moves to and no other, and gives up.
+t_hook_retry_all_refuse() {
+	hook_install
+	printf 'ssh://%s x86_64-linux\n' "$DOWN" "root@$DOWN" "nobody@$DOWN" \
+	    "$DOWN:2222" >"$T/refusing"
+	run a timeout 60 nix-build --no-out-link --option build-hook "$HOOK" \
+	    --max-jobs 0 --builders "@$T/refusing" -A step1 --argstr nonce "$T" "$SUITE"
+	[ "$RC" != 124 ] || fail "the hook hung"
+	[ "$RC" != 0 ] || fail "built with every builder refusing"
+	grep -o "ssh://[^ ]*: cannot reach the builder" "$T/a.err" | cut -d: -f1-2 >"$T/tried"
+	grep -o "trying ssh://[^ ]* instead" "$T/a.err" | cut -d' ' -f2 >"$T/announced"
+	expect_lines "$T/tried" 3
+	expect_lines "$T/announced" 2
+	tail -2 "$T/tried" | cmp -s - "$T/announced" ||
+	    fail "announced $(cat "$T/announced"), tried $(cat "$T/tried")"
+}
+
 t_hook_no_builder_fits() {
 	hook_install
 	both

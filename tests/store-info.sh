@@ -290,6 +290,29 @@ t_info_ssh_argv() {
 	[ "$ctl" -lt "$user" ] && [ "$user" -lt "$ours" ] || fail "option order"
 }
 
+# NIX_SSHOPTS words that would take our control master away are dropped,
+# each with a warning, and the rest reach ssh as they were written.
+t_info_sshopts_control() {
+	printf '#!/bin/sh\nf=$(mktemp %s/argv.XXXXXX)\nfor a; do printf "%%s\\n" "$a"; done >$f\nexec ssh "$@"\n' "$T" >"$T/ssh"
+	chmod +x "$T/ssh"
+	export NIX_SSHOPTS='-S /nonexistent/s -MqC -o "ControlPath /nonexistent/p" -oControlMaster=no -O exit -oControlPersist=1 -o ConnectTimeout=7'
+	NIX_OFFLOAD_SSH=$T/ssh run a "$NO" store-info "$U1"
+	expect_rc 0
+	for w in "-S /nonexistent/s" "-M" "-o ControlPath /nonexistent/p" \
+	    "-o ControlMaster=no" "-O exit" "-o ControlPersist=1"; do
+		expect_in "$T/a.err" "^nix-offload: warning: NIX_SSHOPTS: ignoring $w: nix-offload keeps a control master of its own\$"
+	done
+	mv "$(grep -l -- '--serve' "$T"/argv.*)" "$T/argv"
+	expect_not_in "$T/argv" "nonexistent|^-S|^-M|^-O|ControlMaster=no|ControlPersist=1"
+	grep -qx -- -qC "$T/argv" && grep -qx -- ConnectTimeout=7 "$T/argv" ||
+	    fail "the other words did not reach ssh: $(cat "$T/argv")"
+	# and the master is ours: the next call finds it
+	ls "$NIX_OFFLOAD_RUNTIME_DIR" | grep -Eq '^[0-9a-f]{16}$' || fail "no control socket"
+	NIX_OFFLOAD_SSH=$T/ssh run b "$NO" -vv store-info "$U1"
+	expect_rc 0
+	expect_in "$T/b.err" "-oControlPath=$NIX_OFFLOAD_RUNTIME_DIR/"
+}
+
 t_info_nix_sshopts() {
 	NIX_SSHOPTS='-p 2222' run a "$NO" store-info "$U1"
 	expect_rc 3
