@@ -58,9 +58,18 @@ options:
 
 # Installs what the tests need (nix-bin, openssh), builds, and runs every
 # unit and integration test.  Ends with "N passed, N failed".
-check: nix-offload $(UNIT) tests/silentd tests/liar
+check: testbins
 	@sh scripts/deps
 	@sh tests/run
+
+# What tests/run runs, built.
+testbins: nix-offload $(UNIT) tests/silentd tests/liar
+
+# Each behaviour mutant of tests/mutants against the tests that should
+# notice it (slow: not part of check).  Prints what survived.
+mutate: testbins
+	@sh scripts/deps
+	@python3 scripts/mutate
 
 # The main job on a built-in default: two local builders, store-info.
 demo: nix-offload
@@ -100,7 +109,7 @@ dist: clean
 	tar -cf - nix-offload-$(VERSION) | gzip > nix-offload-$(VERSION).tar.gz
 	rm -rf nix-offload-$(VERSION)
 
-.PHONY: all options check demo bench install uninstall clean dist
+.PHONY: all options check testbins mutate demo bench install uninstall clean dist
 
 # libFuzzer targets for every parser, FUZZ_SECONDS (30) each (clang).
 fuzz:
