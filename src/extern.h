@@ -205,6 +205,7 @@ struct drv {
 };
 int		 drv_parse(const char *, size_t, struct drv *, char *, size_t);
 int		 drv_read(const char *, struct drv *);
+int		 drv_path_valid(const char *);
 void		 drv_free(struct drv *);
 const char	*drv_env(const struct drv *, const char *);
 int		 drv_name(const char *, char *, size_t);

@@ -217,3 +217,30 @@ t_build_slots() {
 	no_overlap "$T/built" "$(cat "$T/a.out")"
 	grep -q "$H1" "$T/built" && grep -q "$H2" "$T/built" || fail "one builder did it all"
 }
+
+# A .drv in the store whose inputDrvs name /etc/passwd or a FIFO: refused
+# as it is parsed, before either is opened, in one line naming the offset.
+# Nix itself would not register it (nor nix-store --add it), but any file
+# can sit in the store directory: we write one into the test's own /nix.
+t_build_drv_bad_input() {
+	drv1=$(nix-instantiate -A step1 --argstr nonce "$T" "$SUITE" 2>/dev/null) &&
+	    drv2=$(nix-instantiate -A step2 --argstr nonce "$T" "$SUITE" 2>/dev/null) ||
+	    fail "nix-instantiate failed"
+	grep -qF "$drv1" "$drv2" || fail "step2 does not name step1"
+	both
+	mkfifo "$T/fifo.drv"
+	for c in passwd fifo; do
+		case $c in
+		passwd) to=/etc/passwd ;;
+		fifo) to=$T/fifo.drv ;;
+		esac
+		p=/nix/store/$(head -c 64 /dev/urandom | od -An -tu1 | tr -dc 0-9 |
+		    head -c 32)-$c-evil.drv
+		sed "s|$drv1|$to|" "$drv2" >"$p" || fail "cannot write $p"
+		run $c timeout 20 "$NO" build --builders "@$T/both" "$p"
+		rm -f "$p"
+		expect_rc 1
+		expect_lines "$T/$c.err" 1
+		expect_in "$T/$c.err" "^nix-offload: $p: offset [0-9]+: an input derivation must be a \\.drv in /nix/store, got \"$to\"\$"
+	done
+}
