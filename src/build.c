@@ -1689,14 +1689,39 @@ cmd_build(int argc, char **argv)
 	b.opts.max_silent_time = (uint64_t)b.conf.max_silent_time;
 	b.opts.timeout = (uint64_t)b.conf.timeout;
 	b.opts.max_log_size = (uint64_t)b.conf.max_log_size;
-	/* roots first: .drv paths as given, then what nix-instantiate says */
+	/*
+	 * roots first: store derivations as given, then what nix-instantiate
+	 * says.  As nix-build does, an argument is a derivation when it
+	 * resolves (symlinks and all) to a .drv in the store; a .drv
+	 * anywhere else is refused before it is opened: it may be any file.
+	 */
 	for (i = 0; i < exprs.n; i++) {
 		size_t	 l = strlen(exprs.v[i]);
-		if (l > 4 && strcmp(exprs.v[i] + l - 4, ".drv") == 0) {
-			if (node_add(&b, exprs.v[i]) == -1)
+		char	*real = realpath(exprs.v[i], NULL);
+		int	 e = errno;
+
+		if (real != NULL && drv_path_valid(real)) {
+			r = node_add(&b, real) == -1;
+			free(real);
+			if (r)
 				goto out;
 			continue;
 		}
+		if (l > 4 && strcmp(exprs.v[i] + l - 4, ".drv") == 0) {
+			if (real == NULL) {
+				errno = e;
+				log_err("%s", exprs.v[i]);
+			} else if (strcmp(real, exprs.v[i]) == 0)
+				log_errx("%s: not a store derivation (a .drv "
+				    "in %s)", exprs.v[i], STORE_DIR);
+			else
+				log_errx("%s: resolves to %s, not a store "
+				    "derivation (a .drv in %s)", exprs.v[i],
+				    real, STORE_DIR);
+			free(real);
+			goto out;
+		}
+		free(real);
 		need_inst = 1;
 		if (access(exprs.v[i], F_OK) == 0) {
 			if (args_add(&ia, "%s", exprs.v[i]) == -1)

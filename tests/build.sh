@@ -244,3 +244,30 @@ t_build_drv_bad_input() {
 		expect_in "$T/$c.err" "^nix-offload: $p: offset [0-9]+: an input derivation must be a \\.drv in /nix/store, got \"$to\"\$"
 	done
 }
+
+# A .drv argument must be a store derivation, after symlinks, as nix-build
+# has it: a copy elsewhere, a FIFO, a link out of the store are refused at
+# once (exit 1) without being opened; a link into the store is followed.
+t_build_drv_argument() {
+	both
+	drv=$(nix-instantiate -A step1 --argstr nonce "$T" "$SUITE" 2>/dev/null) ||
+	    fail "nix-instantiate failed"
+	cp "$drv" "$T/copy.drv"
+	mkfifo "$T/fifo.drv"
+	ln -s /etc/passwd "$T/passwd.drv"
+	for c in copy fifo passwd; do
+		t0=$(ms)
+		run $c timeout 20 "$NO" build --builders "@$T/both" "$T/$c.drv"
+		expect_rc 1
+		[ $(($(ms) - t0)) -lt 5000 ] || fail "$c: not refused at once"
+		expect_lines "$T/$c.err" 1
+		[ -s "$T/$c.out" ] && fail "$c: output"
+	done
+	expect_in "$T/copy.err" "^nix-offload: $T/copy.drv: not a store derivation \\(a \\.drv in /nix/store\\)\$"
+	expect_in "$T/fifo.err" "^nix-offload: $T/fifo.drv: not a store derivation"
+	expect_in "$T/passwd.err" "^nix-offload: $T/passwd.drv: resolves to /etc/passwd, not a store derivation"
+	ln -s "$drv" "$T/result-drv"
+	run d "$NO" build --builders "@$T/both" "$T/result-drv"
+	expect_rc 0
+	expect_in "$T/d.out" '^/nix/store/[a-z0-9]{32}-step1$'
+}
