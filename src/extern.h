@@ -103,6 +103,9 @@ void		 json_string(FILE *, const char *);
 void		 json_list(FILE *, const struct strlist *);
 int		 exit_for(enum fail);
 int		 spawn(char *const *, int[3], pid_t *, const char *);
+#define SPAWN_LINE_MAX	8192	/* a line of a child's stdout (spawn_lines) */
+int		 spawn_lines(char *const *, const char *, int,
+		    int (*)(void *, const char *), void *, int *);
 
 /* hash.c */
 #define SHA256_LEN	32

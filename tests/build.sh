@@ -271,3 +271,47 @@ t_build_drv_argument() {
 	expect_rc 0
 	expect_in "$T/d.out" '^/nix/store/[a-z0-9]{32}-step1$'
 }
+
+# A nix-instantiate that floods stderr (3 000 lines were enough to hang us:
+# a full pipe) before it prints the .drv; then a nix-store whose --realise
+# (the -o links) floods stdout and stderr together.  Both pipes are read at
+# once: the build ends, and every line of stderr is passed on.
+t_build_child_floods() {
+	both
+	drv=$(nix-instantiate -A step1 --argstr nonce "$T" "$SUITE" 2>/dev/null) ||
+	    fail "nix-instantiate failed"
+	mkdir "$T/bin"
+	cat >"$T/bin/nix-instantiate" <<-EOS
+	#!/bin/sh
+	awk 'BEGIN { for (i = 0; i < 200000; i++) print "warning: noise " i > "/dev/stderr" }'
+	echo "$drv"
+	EOS
+	real=$(command -v nix-store)
+	cat >"$T/bin/nix-store" <<-EOS
+	#!/bin/sh
+	if [ "\$1" = --realise ]; then
+		awk 'BEGIN { for (i = 0; i < 200000; i++) {
+			print "store noise " i > "/dev/stderr"; print "out noise " i } }'
+	fi
+	exec "$real" "\$@"
+	EOS
+	chmod +x "$T/bin/nix-instantiate" "$T/bin/nix-store"
+	run a timeout 120 env PATH="$T/bin:$PATH" "$NO" build --builders "@$T/both" \
+	    -o "$T/result" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_lines "$T/a.out" 1
+	expect_in "$T/a.out" '^/nix/store/[a-z0-9]{32}-step1$'
+	[ "$(grep -c '^warning: noise ' "$T/a.err")" = 200000 ] ||
+	    fail "nix-instantiate's stderr not passed on whole"
+	[ "$(grep -c '^store noise ' "$T/a.err")" = 200000 ] ||
+	    fail "nix-store's stderr not passed on whole"
+	expect_not_in "$T/a.err" '^out noise'
+	[ "$(readlink "$T/result")" = "$(cat "$T/a.out")" ] || fail "no result link"
+	# what nix-instantiate prints must be a store derivation
+	printf '#!/bin/sh\necho /etc/passwd\n' >"$T/bin/nix-instantiate"
+	run b timeout 60 env PATH="$T/bin:$PATH" "$NO" build --builders "@$T/both" \
+	    -A step1 "$SUITE"
+	expect_rc 1
+	expect_lines "$T/b.err" 1
+	expect_in "$T/b.err" '^nix-offload: nix-instantiate printed "/etc/passwd", not a store derivation$'
+}
