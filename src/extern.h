@@ -481,7 +481,7 @@ struct conf {
 	struct strlist	 system_features;
 	long		 max_silent_time; /* seconds, 0 = none */
 	long		 timeout;	/* seconds, 0 = none */
-	long		 max_log_size;	/* bytes, 0 = none */
+	uint64_t	 max_log_size;	/* bytes, 0 = none */
 	struct strlist	 cmdline;	/* name, value, source: replayed last */
 	int		 loaded;	/* conf_load has run */
 };

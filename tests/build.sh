@@ -315,3 +315,27 @@ t_build_child_floods() {
 	expect_lines "$T/b.err" 1
 	expect_in "$T/b.err" '^nix-offload: nix-instantiate printed "/etc/passwd", not a store derivation$'
 }
+
+# max-build-log-size is bytes, read as Nix 2.8 reads it: the same values
+# taken and printed the same way, the same ones refused.
+t_build_log_size_vs_nix() {
+	local v nix ours
+	for v in 1048576 +0010485760 0 18446744073709551615; do
+		nix=$(nix --extra-experimental-features nix-command show-config \
+		    --option max-build-log-size "$v" 2>&1 | grep '^max-build-log-size = ')
+		run a "$NO" -v machines --builders '' --option max-build-log-size "$v"
+		expect_rc 0
+		ours=$(sed -n 's/^nix-offload: conf: \(max-build-log-size = .*\)/\1/p' "$T/a.err")
+		[ -n "$nix" ] && [ "$ours" = "$nix" ] || fail "$v: we say \"$ours\", Nix 2.8 \"$nix\""
+	done
+	for v in 10MB 10M 1K -1 18446744073709551616 ' 5' 0x10 ''; do
+		nix --extra-experimental-features nix-command show-config \
+		    --option max-build-log-size "$v" 2>&1 |
+		    grep -qF "setting 'max-build-log-size' has invalid value '$v'" ||
+		    fail "\"$v\": Nix 2.8 takes it"
+		run a "$NO" machines --builders '' --option max-build-log-size "$v"
+		expect_rc 2
+		expect_lines "$T/a.err" 1
+		expect_in "$T/a.err" "^nix-offload: --option: max-build-log-size = $v: expected a whole number of bytes from 0 \\(no limit\\) to 18446744073709551615\$"
+	done
+}
