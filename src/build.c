@@ -1492,54 +1492,53 @@ stop_workers(struct build *b)
 	}
 }
 
+/* A line nix-instantiate printed: the root link it made, or a .drv. */
+static int
+instantiated(void *arg, const char *line)
+{
+	struct build	*b = arg;
+	char		*real, t[256];
+	long		 k;
+
+	if (line[0] == '\0')
+		return 0;
+	/* with --add-root it prints the root link, not the .drv */
+	if ((real = realpath(line, NULL)) == NULL || !drv_path_valid(real)) {
+		if (real == NULL)
+			log_err("nix-instantiate printed \"%s\"",
+			    log_printable(line, strlen(line), t, sizeof(t)));
+		else
+			log_errx("nix-instantiate printed \"%s\", not a "
+			    "store derivation", log_printable(line,
+			    strlen(line), t, sizeof(t)));
+		free(real);
+		return -1;
+	}
+	k = node_add(b, real);
+	free(real);
+	return k == -1 ? -1 : 0;
+}
+
 /*
  * nix-instantiate ARGS..., adding the .drv paths it prints as roots.  The
  * .drv files are GC roots for as long as we run (links in gcdir), so a
- * garbage collection meanwhile cannot take them.
+ * garbage collection meanwhile cannot take them.  Its stderr (warnings,
+ * traces: any amount) goes to ours as it comes.  No time limit: evaluation
+ * may be silent for long, and nix-build waits for it too.
  */
 static int
 instantiate(struct build *b, struct args *ia, const char *gcdir)
 {
-	int	 fds[3];
-	pid_t	 pid;
-	FILE	*f;
-	char	 line[PATH_MAX_LEN + 2];
-	int	 status, rc = 0;
+	int	 status, rc;
 
 	if (args_add(ia, "--add-root") == -1 ||
 	    args_add(ia, "%s/drv", gcdir) == -1 ||
 	    args_add(ia, "--indirect") == -1)
 		return -1;
-	if (spawn(ia->list, fds, &pid, " (install Nix)") == -1)
+	rc = spawn_lines(ia->list, " (install Nix)", 0, instantiated, b,
+	    &status);
+	if (status == -1)
 		return -1;
-	close(fds[0]);
-	if ((f = fdopen(fds[1], "r")) == NULL) {
-		log_err("nix-instantiate");
-		return -1;
-	}
-	/* its stderr is the user's business: pass it on */
-	{
-		char	 buf[4096];
-		ssize_t	 n;
-		while ((n = read(fds[2], buf, sizeof(buf))) > 0)
-			(void)!write(STDERR_FILENO, buf, (size_t)n);
-		close(fds[2]);
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char	 real[PATH_MAX_LEN];
-
-		line[strcspn(line, "\n")] = '\0';
-		if (line[0] == '\0')
-			continue;
-		/* with --add-root it prints the root link, not the .drv */
-		if (strncmp(line, STORE_DIR "/", strlen(STORE_DIR) + 1) != 0 &&
-		    realpath(line, real) != NULL)
-			strlcpy(line, real, sizeof(line));
-		if (node_add(b, line) == -1)
-			rc = -1;
-	}
-	fclose(f);
-	waitpid(pid, &status, 0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		log_errx("nix-instantiate failed (exit %d)",
 		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
@@ -1548,7 +1547,11 @@ instantiate(struct build *b, struct args *ia, const char *gcdir)
 	return rc;
 }
 
-/* -o LINK: GC-rooted links, as nix-build makes them. */
+/*
+ * -o LINK: GC-rooted links, as nix-build makes them.  nix-store's own
+ * messages say why one failed; a nix-store silent for longer than
+ * NIX_OFFLOAD_IO_TIMEOUT is stopped.
+ */
 static int
 make_links(struct build *b, size_t nroots, const char *link)
 {
@@ -1562,25 +1565,16 @@ make_links(struct build *b, size_t nroots, const char *link)
 			char	*argv[] = { "nix-store", "--realise",
 			    "--add-root", name, "--indirect",
 			    n->d.outputs[o].path, NULL };
-			int	 fds[3], status;
-			pid_t	 pid;
-			char	 buf[4096];
+			int	 status;
 
 			snprintf(name, sizeof(name), "%s%s%.0zu%s%s", link,
 			    i > 0 ? "-" : "", i > 0 ? i + 1 : 0,
 			    strcmp(n->d.outputs[o].name, "out") ? "-" : "",
 			    strcmp(n->d.outputs[o].name, "out") ?
 			    n->d.outputs[o].name : "");
-			if (spawn(argv, fds, &pid, NULL) == -1)
+			if (spawn_lines(argv, NULL, (int)sshconf.io_timeout,
+			    NULL, NULL, &status) == -1 && status == -1)
 				return -1;
-			close(fds[0]);
-			while (read(fds[1], buf, sizeof(buf)) > 0)
-				;
-			while (read(fds[2], buf, sizeof(buf)) > 0)
-				;
-			close(fds[1]);
-			close(fds[2]);
-			waitpid(pid, &status, 0);
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 				log_errx("cannot make the GC root %s", name);
 				rc = -1;
@@ -1800,14 +1794,39 @@ cmd_build(int argc, char **argv)
 	b.opts.max_silent_time = (uint64_t)b.conf.max_silent_time;
 	b.opts.timeout = (uint64_t)b.conf.timeout;
 	b.opts.max_log_size = (uint64_t)b.conf.max_log_size;
-	/* roots first: .drv paths as given, then what nix-instantiate says */
+	/*
+	 * roots first: store derivations as given, then what nix-instantiate
+	 * says.  As nix-build does, an argument is a derivation when it
+	 * resolves (symlinks and all) to a .drv in the store; a .drv
+	 * anywhere else is refused before it is opened: it may be any file.
+	 */
 	for (i = 0; i < exprs.n; i++) {
 		size_t	 l = strlen(exprs.v[i]);
-		if (l > 4 && strcmp(exprs.v[i] + l - 4, ".drv") == 0) {
-			if (node_add(&b, exprs.v[i]) == -1)
+		char	*real = realpath(exprs.v[i], NULL);
+		int	 e = errno;
+
+		if (real != NULL && drv_path_valid(real)) {
+			r = node_add(&b, real) == -1;
+			free(real);
+			if (r)
 				goto out;
 			continue;
 		}
+		if (l > 4 && strcmp(exprs.v[i] + l - 4, ".drv") == 0) {
+			if (real == NULL) {
+				errno = e;
+				log_err("%s", exprs.v[i]);
+			} else if (strcmp(real, exprs.v[i]) == 0)
+				log_errx("%s: not a store derivation (a .drv "
+				    "in %s)", exprs.v[i], STORE_DIR);
+			else
+				log_errx("%s: resolves to %s, not a store "
+				    "derivation (a .drv in %s)", exprs.v[i],
+				    real, STORE_DIR);
+			free(real);
+			goto out;
+		}
+		free(real);
 		need_inst = 1;
 		if (access(exprs.v[i], F_OK) == 0) {
 			if (args_add(&ia, "%s", exprs.v[i]) == -1)

@@ -34,6 +34,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -45,7 +46,7 @@
 
 #define WS	" \t\r\n"	/* Nix's word separators */
 
-enum type { T_STRING, T_BOOL, T_JOBS, T_SECONDS, T_SET };
+enum type { T_STRING, T_BOOL, T_JOBS, T_SECONDS, T_BYTES, T_SET };
 
 /* In the order of `nix show-config`; the enum follows the table. */
 enum { S_BUILDERS, S_SUBST, S_PLATFORMS, S_LOGSIZE, S_JOBS, S_SILENT,
@@ -58,7 +59,7 @@ static const struct setting {
 	{ "builders", NULL, T_STRING },
 	{ "builders-use-substitutes", NULL, T_BOOL },
 	{ "extra-platforms", NULL, T_SET },
-	{ "max-build-log-size", "build-max-log-size", T_SECONDS },
+	{ "max-build-log-size", "build-max-log-size", T_BYTES },
 	{ "max-jobs", "build-max-jobs", T_JOBS },
 	{ "max-silent-time", "build-max-silent-time", T_SECONDS },
 	{ "system", NULL, T_STRING },
@@ -345,6 +346,27 @@ whole(const char *s, long max, long *v)
 }
 
 /*
+ * "+"? DIGITS up to UINT64_MAX, as Nix's string2Int<unsigned long> reads
+ * it: no sign but "+", no spaces, no unit suffix ("10MB" is refused).
+ */
+static int
+whole_u64(const char *s, uint64_t *v)
+{
+	const char	*d = *s == '+' ? s + 1 : s;
+	uint64_t	 n = 0;
+
+	if (*d == '\0' || d[strspn(d, "0123456789")] != '\0')
+		return -1;
+	for (; *d != '\0'; d++) {
+		if (n > (UINT64_MAX - (uint64_t)(*d - '0')) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(*d - '0');
+	}
+	*v = n;
+	return 0;
+}
+
+/*
  * Set the setting name (or extra-name, for a list) to value, as read at
  * src ("FILE:LINE", "--builders", "--option").  Returns 0; 1 when name is
  * not a setting nix-offload uses (nothing is done); -1 (reported, naming
@@ -420,10 +442,17 @@ conf_set(struct conf *c, const char *name, const char *value,
 		}
 		if (s - settings == S_SILENT)
 			c->max_silent_time = n;
-		else if (s - settings == S_LOGSIZE)
-			c->max_log_size = n;
 		else
 			c->timeout = n;
+		return 0;
+	case T_BYTES:
+		/* Nix 2.8: an unsigned long, bytes; "-1" and "10MB" refused */
+		if (whole_u64(value, &c->max_log_size) == -1) {
+			log_errx("%s: %s = %s: expected a whole number of bytes "
+			    "from 0 (no limit) to %" PRIu64, src, name, value,
+			    UINT64_MAX);
+			return -1;
+		}
 		return 0;
 	case T_SET:
 		break;
@@ -852,7 +881,7 @@ conf_value(const struct conf *c, const char *name, char *buf, size_t sz)
 	case S_PLATFORMS:
 		return join(&c->extra_platforms, buf, sz);
 	case S_LOGSIZE:
-		n = snprintf(buf, sz, "%ld", c->max_log_size);
+		n = snprintf(buf, sz, "%" PRIu64, c->max_log_size);
 		break;
 	case S_JOBS:
 		n = snprintf(buf, sz, "%ld", c->max_jobs);

@@ -21,6 +21,9 @@
  *   C strings, and no Nix evaluator can make a string containing NUL;
  * - duplicate output names, inputDrvs, output names of one inputDrv,
  *   inputSrcs and env names are errors (Nix would keep one silently);
+ * - an inputDrv must be a store derivation, STORE_DIR/<hash>-<name>.drv
+ *   (Nix: any store path): build.c opens it next, and a .drv from
+ *   elsewhere must not make us open just any file;
  * - a derivation needs at least one output, output names are not empty,
  *   and an output's path, hash algorithm and hash must agree: fixed
  *   (path, algo, hash), floating or impure (no path, algo, "" or "impure"),
@@ -462,7 +465,7 @@ static int
 input(struct parser *p, struct drv_input *in)
 {
 	size_t	 start, at;
-	char	*s;
+	char	*s, t[80];
 	int	 more, sorted = 1;
 
 	memset(in, 0, sizeof(*in));
@@ -470,9 +473,19 @@ input(struct parser *p, struct drv_input *in)
 		fail(p, p->pos, "out of memory");
 		goto bad;
 	}
-	if (expect(p, '(') == -1 ||
-	    path(p, "an input derivation path", 0, &in->path) == -1 ||
-	    expect(p, ',') == -1)
+	if (expect(p, '(') == -1)
+		goto bad;
+	at = p->pos;
+	if (path(p, "an input derivation path", 0, &in->path) == -1)
+		goto bad;
+	/* we open it next: it must not name just any file */
+	if (!drv_path_valid(in->path)) {
+		fail(p, at, "an input derivation must be a .drv in %s, "
+		    "got \"%s\"", STORE_DIR, log_printable(in->path,
+		    strlen(in->path), t, sizeof(t)));
+		goto bad;
+	}
+	if (expect(p, ',') == -1)
 		goto bad;
 	start = p->pos;
 	if (list_begin(p, &more) == -1)
@@ -753,9 +766,25 @@ bad:
 }
 
 /*
- * Read and parse the .drv file at path into d (see drv_parse).  Returns 0,
- * or -1 with the error reported once, "PATH: offset N: ...", and d empty.
- * d->file is a copy of path, for later messages.
+ * Is p a store derivation's path, "STORE_DIR/<hash>-<name>.drv"?  Only the
+ * name: nothing is opened.
+ */
+int
+drv_path_valid(const char *p)
+{
+	size_t	 n = strlen(p);
+
+	return n > 4 && strcmp(p + n - 4, ".drv") == 0 &&
+	    path_valid(STORE_DIR, p);
+}
+
+/*
+ * Read and parse the .drv file at path into d (see drv_parse).  Only a
+ * regular file is read: a FIFO, a device or a socket is refused without
+ * waiting on it, and so is a symlink as the last component (a store
+ * derivation is never one).  Returns 0, or -1 with the error reported
+ * once, "PATH: offset N: ...", and d empty.  d->file is a copy of path,
+ * for later messages.
  */
 int
 drv_read(const char *path, struct drv *d)
@@ -767,20 +796,37 @@ drv_read(const char *path, struct drv *d)
 	int		 fd, rc = -1;
 
 	memset(d, 0, sizeof(*d));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_err("%s", path);
+	/* O_NONBLOCK: opening a FIFO with no writer must not hang */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW |
+	    O_NOCTTY)) == -1) {
+		if (errno == ELOOP)
+			log_errx("%s: a symbolic link, not a derivation file",
+			    path);
+		else
+			log_err("%s", path);
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
 		log_err("%s", path);
 		goto out;
 	}
-	if (S_ISREG(st.st_mode) && st.st_size > (off_t)DRV_FILE_MAX) {
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		log_err("%s", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_errx("%s: not a regular file (a %s), not a derivation",
+		    path, S_ISFIFO(st.st_mode) ? "FIFO" : S_ISSOCK(st.st_mode) ?
+		    "socket" : "device");
+		goto out;
+	}
+	if (st.st_size > (off_t)DRV_FILE_MAX) {
 		log_errx("%s: larger than the limit of %zu bytes for a "
 		    "derivation", path, (size_t)DRV_FILE_MAX);
 		goto out;
 	}
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+	cap = (size_t)st.st_size + 1;
 	if ((buf = malloc(cap)) == NULL) {
 		log_err("%s", path);
 		goto out;

@@ -103,6 +103,9 @@ void		 json_string(FILE *, const char *);
 void		 json_list(FILE *, const struct strlist *);
 int		 exit_for(enum fail);
 int		 spawn(char *const *, int[3], pid_t *, const char *);
+#define SPAWN_LINE_MAX	8192	/* a line of a child's stdout (spawn_lines) */
+int		 spawn_lines(char *const *, const char *, int,
+		    int (*)(void *, const char *), void *, int *);
 
 /* hash.c */
 #define SHA256_LEN	32
@@ -205,6 +208,7 @@ struct drv {
 };
 int		 drv_parse(const char *, size_t, struct drv *, char *, size_t);
 int		 drv_read(const char *, struct drv *);
+int		 drv_path_valid(const char *);
 void		 drv_free(struct drv *);
 const char	*drv_env(const struct drv *, const char *);
 int		 drv_name(const char *, char *, size_t);
@@ -500,7 +504,7 @@ struct conf {
 	struct strlist	 system_features;
 	long		 max_silent_time; /* seconds, 0 = none */
 	long		 timeout;	/* seconds, 0 = none */
-	long		 max_log_size;	/* bytes, 0 = none */
+	uint64_t	 max_log_size;	/* bytes, 0 = none */
 	struct strlist	 cmdline;	/* name, value, source: replayed last */
 	int		 loaded;	/* conf_load has run */
 };

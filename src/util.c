@@ -1,11 +1,13 @@
 /*
  * Small helpers: argv building, shell quoting and splitting, numbers from the
- * environment, a monotonic clock.
+ * environment, a monotonic clock, running a child.
  */
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdarg.h>
@@ -406,5 +408,154 @@ fail:
 			close(ex[i]);
 	}
 	errno = e;
+	return -1;
+}
+
+/* Write all of buf to fd; errors are ignored (stderr may be gone). */
+static void
+write_all(int fd, const char *buf, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0) {
+		if ((w = write(fd, buf, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Reap pid, waiting at most until deadline (ms, 0: for ever); -1 if not. */
+static int
+reap(pid_t pid, int64_t deadline, int *status)
+{
+	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
+	pid_t		 r;
+
+	for (;;) {
+		r = waitpid(pid, status, deadline ? WNOHANG : 0);
+		if (r == pid)
+			return 0;
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if (r == 0) {
+			if (now_ms() >= deadline)
+				return -1;
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+/*
+ * Run argv as spawn() does, with an empty stdin, and read its stdout and
+ * stderr together, so that a child filling one pipe never waits for us to
+ * finish reading the other: each line of its stdout, without the newline,
+ * goes to fn (NULL: dropped); its stderr is copied to ours as it comes.
+ * timeout: seconds the child may stay silent, with its pipes open or after
+ * closing them, before it is killed (0: no limit).  The child is always
+ * reaped, and *status is its wait status (-1 when it was not started).
+ * Returns 0 when it ran to its end and fn took every line; -1 (reported)
+ * when it could not start, printed a line longer than SPAWN_LINE_MAX or
+ * holding a NUL byte, timed out, or fn returned -1 (fn reports).
+ */
+int
+spawn_lines(char *const *argv, const char *hint, int timeout,
+    int (*fn)(void *, const char *), void *arg, int *status)
+{
+	struct pollfd	 pfd[2];
+	char		 line[SPAWN_LINE_MAX + 1], buf[4096];
+	size_t		 len = 0, i;
+	ssize_t		 n;
+	int64_t		 deadline = 0, left;
+	int		 fds[3], rc = 0, bad = 0, timedout = 0, k;
+	pid_t		 pid;
+
+	*status = -1;
+	if (spawn(argv, fds, &pid, hint) == -1)
+		return -1;
+	close(fds[0]);
+	pfd[0].fd = fds[1];
+	pfd[1].fd = fds[2];
+	pfd[0].events = pfd[1].events = POLLIN;
+	if (timeout > 0)
+		deadline = now_ms() + (int64_t)timeout * 1000;
+	while (pfd[0].fd != -1 || pfd[1].fd != -1) {
+		left = -1;
+		if (deadline && (left = deadline - now_ms()) <= 0) {
+			timedout = 1;
+			break;
+		}
+		if ((k = poll(pfd, 2, left > INT_MAX ? INT_MAX :
+		    (int)left)) <= 0) {
+			if (k == -1 && errno != EINTR) {
+				log_err("%s: poll", argv[0]);
+				rc = -1;
+				break;
+			}
+			continue;
+		}
+		for (k = 1; k >= 0; k--) {
+			if (pfd[k].fd == -1 || pfd[k].revents == 0)
+				continue;
+			if ((n = read(pfd[k].fd, buf, sizeof(buf))) == -1 &&
+			    (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n > 0 && deadline)
+				deadline = now_ms() + (int64_t)timeout * 1000;
+			if (n > 0 && k == 1) {
+				write_all(STDERR_FILENO, buf, (size_t)n);
+				continue;
+			}
+			if (n > 0 && fn == NULL)
+				continue;
+			if (n <= 0) {
+				close(pfd[k].fd);
+				pfd[k].fd = -1;
+				if (k == 1 || len == 0)
+					continue;
+				buf[0] = '\n';	/* a last line without one */
+				n = 1;
+			}
+			for (i = 0; i < (size_t)n; i++) {
+				if (buf[i] != '\n') {
+					if (buf[i] == '\0' && !bad) {
+						log_errx("%s printed a NUL "
+						    "byte", argv[0]);
+						bad = 1;
+					} else if (len == SPAWN_LINE_MAX &&
+					    !bad) {
+						log_errx("%s printed a line "
+						    "longer than %d bytes",
+						    argv[0], SPAWN_LINE_MAX);
+						bad = 1;
+					} else if (len < SPAWN_LINE_MAX)
+						line[len++] = buf[i];
+					continue;
+				}
+				line[len] = '\0';
+				if (bad)
+					rc = -1;
+				else if (fn != NULL && fn(arg, line) == -1)
+					rc = -1;
+				len = 0;
+				bad = 0;
+			}
+		}
+	}
+	for (k = 0; k < 2; k++)
+		if (pfd[k].fd != -1)
+			close(pfd[k].fd);
+	if (!timedout && reap(pid, deadline, status) == 0)
+		return rc;
+	/* silent too long: TERM, a moment to go, then KILL */
+	log_errx("%s: no output for %d s, stopped", argv[0], timeout);
+	kill(pid, SIGTERM);
+	if (reap(pid, now_ms() + 2000, status) == -1) {
+		kill(pid, SIGKILL);
+		reap(pid, 0, status);
+	}
 	return -1;
 }

@@ -217,3 +217,125 @@ t_build_slots() {
 	no_overlap "$T/built" "$(cat "$T/a.out")"
 	grep -q "$H1" "$T/built" && grep -q "$H2" "$T/built" || fail "one builder did it all"
 }
+
+# A .drv in the store whose inputDrvs name /etc/passwd or a FIFO: refused
+# as it is parsed, before either is opened, in one line naming the offset.
+# Nix itself would not register it (nor nix-store --add it), but any file
+# can sit in the store directory: we write one into the test's own /nix.
+t_build_drv_bad_input() {
+	drv1=$(nix-instantiate -A step1 --argstr nonce "$T" "$SUITE" 2>/dev/null) &&
+	    drv2=$(nix-instantiate -A step2 --argstr nonce "$T" "$SUITE" 2>/dev/null) ||
+	    fail "nix-instantiate failed"
+	grep -qF "$drv1" "$drv2" || fail "step2 does not name step1"
+	both
+	mkfifo "$T/fifo.drv"
+	for c in passwd fifo; do
+		case $c in
+		passwd) to=/etc/passwd ;;
+		fifo) to=$T/fifo.drv ;;
+		esac
+		p=/nix/store/$(head -c 64 /dev/urandom | od -An -tu1 | tr -dc 0-9 |
+		    head -c 32)-$c-evil.drv
+		sed "s|$drv1|$to|" "$drv2" >"$p" || fail "cannot write $p"
+		run $c timeout 20 "$NO" build --builders "@$T/both" "$p"
+		rm -f "$p"
+		expect_rc 1
+		expect_lines "$T/$c.err" 1
+		expect_in "$T/$c.err" "^nix-offload: $p: offset [0-9]+: an input derivation must be a \\.drv in /nix/store, got \"$to\"\$"
+	done
+}
+
+# A .drv argument must be a store derivation, after symlinks, as nix-build
+# has it: a copy elsewhere, a FIFO, a link out of the store are refused at
+# once (exit 1) without being opened; a link into the store is followed.
+t_build_drv_argument() {
+	both
+	drv=$(nix-instantiate -A step1 --argstr nonce "$T" "$SUITE" 2>/dev/null) ||
+	    fail "nix-instantiate failed"
+	cp "$drv" "$T/copy.drv"
+	mkfifo "$T/fifo.drv"
+	ln -s /etc/passwd "$T/passwd.drv"
+	for c in copy fifo passwd; do
+		t0=$(ms)
+		run $c timeout 20 "$NO" build --builders "@$T/both" "$T/$c.drv"
+		expect_rc 1
+		[ $(($(ms) - t0)) -lt 5000 ] || fail "$c: not refused at once"
+		expect_lines "$T/$c.err" 1
+		[ -s "$T/$c.out" ] && fail "$c: output"
+	done
+	expect_in "$T/copy.err" "^nix-offload: $T/copy.drv: not a store derivation \\(a \\.drv in /nix/store\\)\$"
+	expect_in "$T/fifo.err" "^nix-offload: $T/fifo.drv: not a store derivation"
+	expect_in "$T/passwd.err" "^nix-offload: $T/passwd.drv: resolves to /etc/passwd, not a store derivation"
+	ln -s "$drv" "$T/result-drv"
+	run d "$NO" build --builders "@$T/both" "$T/result-drv"
+	expect_rc 0
+	expect_in "$T/d.out" '^/nix/store/[a-z0-9]{32}-step1$'
+}
+
+# A nix-instantiate that floods stderr (3 000 lines were enough to hang us:
+# a full pipe) before it prints the .drv; then a nix-store whose --realise
+# (the -o links) floods stdout and stderr together.  Both pipes are read at
+# once: the build ends, and every line of stderr is passed on.
+t_build_child_floods() {
+	both
+	drv=$(nix-instantiate -A step1 --argstr nonce "$T" "$SUITE" 2>/dev/null) ||
+	    fail "nix-instantiate failed"
+	mkdir "$T/bin"
+	cat >"$T/bin/nix-instantiate" <<-EOS
+	#!/bin/sh
+	awk 'BEGIN { for (i = 0; i < 200000; i++) print "warning: noise " i > "/dev/stderr" }'
+	echo "$drv"
+	EOS
+	real=$(command -v nix-store)
+	cat >"$T/bin/nix-store" <<-EOS
+	#!/bin/sh
+	if [ "\$1" = --realise ]; then
+		awk 'BEGIN { for (i = 0; i < 200000; i++) {
+			print "store noise " i > "/dev/stderr"; print "out noise " i } }'
+	fi
+	exec "$real" "\$@"
+	EOS
+	chmod +x "$T/bin/nix-instantiate" "$T/bin/nix-store"
+	run a timeout 120 env PATH="$T/bin:$PATH" "$NO" build --builders "@$T/both" \
+	    -o "$T/result" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_lines "$T/a.out" 1
+	expect_in "$T/a.out" '^/nix/store/[a-z0-9]{32}-step1$'
+	[ "$(grep -c '^warning: noise ' "$T/a.err")" = 200000 ] ||
+	    fail "nix-instantiate's stderr not passed on whole"
+	[ "$(grep -c '^store noise ' "$T/a.err")" = 200000 ] ||
+	    fail "nix-store's stderr not passed on whole"
+	expect_not_in "$T/a.err" '^out noise'
+	[ "$(readlink "$T/result")" = "$(cat "$T/a.out")" ] || fail "no result link"
+	# what nix-instantiate prints must be a store derivation
+	printf '#!/bin/sh\necho /etc/passwd\n' >"$T/bin/nix-instantiate"
+	run b timeout 60 env PATH="$T/bin:$PATH" "$NO" build --builders "@$T/both" \
+	    -A step1 "$SUITE"
+	expect_rc 1
+	expect_lines "$T/b.err" 1
+	expect_in "$T/b.err" '^nix-offload: nix-instantiate printed "/etc/passwd", not a store derivation$'
+}
+
+# max-build-log-size is bytes, read as Nix 2.8 reads it: the same values
+# taken and printed the same way, the same ones refused.
+t_build_log_size_vs_nix() {
+	local v nix ours
+	for v in 1048576 +0010485760 0 18446744073709551615; do
+		nix=$(nix --extra-experimental-features nix-command show-config \
+		    --option max-build-log-size "$v" 2>&1 | grep '^max-build-log-size = ')
+		run a "$NO" -v machines --builders '' --option max-build-log-size "$v"
+		expect_rc 0
+		ours=$(sed -n 's/^nix-offload: conf: \(max-build-log-size = .*\)/\1/p' "$T/a.err")
+		[ -n "$nix" ] && [ "$ours" = "$nix" ] || fail "$v: we say \"$ours\", Nix 2.8 \"$nix\""
+	done
+	for v in 10MB 10M 1K -1 18446744073709551616 ' 5' 0x10 ''; do
+		nix --extra-experimental-features nix-command show-config \
+		    --option max-build-log-size "$v" 2>&1 |
+		    grep -qF "setting 'max-build-log-size' has invalid value '$v'" ||
+		    fail "\"$v\": Nix 2.8 takes it"
+		run a "$NO" machines --builders '' --option max-build-log-size "$v"
+		expect_rc 2
+		expect_lines "$T/a.err" 1
+		expect_in "$T/a.err" "^nix-offload: --option: max-build-log-size = $v: expected a whole number of bytes from 0 \\(no limit\\) to 18446744073709551615\$"
+	done
+}

@@ -34,6 +34,14 @@
 	args "," env ")"
 #define DUMP1		"platform x86_64-linux\nbuilder /bin/sh\n" \
 	"output out /nix/store/x-t - -\n"
+/* Input derivations must be store derivations: STORE_DIR/<hash>-<name>.drv */
+#define REP32(c)	c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
+			c c c c
+#define DA		"/nix/store/" REP32("a") "-a.drv"
+#define DB		"/nix/store/" REP32("b") "-b.drv"
+#define DX		"/nix/store/" REP32("a") "-x.drv"
+#define DY		"/nix/store/" REP32("b") "-y.drv"
+#define DZ		"/nix/store/" REP32("z") "-z.drv"
 
 /*
  * A field of the dump, as gen.sh writes it: bytes other than
@@ -493,30 +501,30 @@ static const struct {
 	    "output a - r:sha256 -\noutput b - r:sha256 impure\n"
 	    "output c - - -\n" },
 	{ "inputs, sources, args and env",
-	    B(DRV(OUT1, "[(\"/nix/store/a-x.drv\",[\"dev\",\"out\"]),"
-	    "(\"/nix/store/b-y.drv\",[\"out\"])]",
+	    B(DRV(OUT1, "[(\"" DX "\",[\"dev\",\"out\"]),"
+	    "(\"" DY "\",[\"out\"])]",
 	    "[\"/nix/store/s-1\",\"/nix/store/s-2\"]",
 	    "[\"-c\",\"echo hi\",\"-c\"]",
 	    "[(\"a\",\"1\"),(\"b\",\"\")]")),
-	    DUMP1 "input /nix/store/a-x.drv dev out\n"
-	    "input /nix/store/b-y.drv out\n"
+	    DUMP1 "input " DX " dev out\n"
+	    "input " DY " out\n"
 	    "src /nix/store/s-1\nsrc /nix/store/s-2\n"
 	    "arg -c\narg echo%20hi\narg -c\nenv a 1\nenv b -\n" },
 	{ "unsorted lists without duplicates",
 	    B(DRV("[(\"z\",\"/nix/store/z\",\"\",\"\"),"
 	    "(\"a\",\"/nix/store/a\",\"\",\"\")]",
-	    "[(\"/nix/store/z.drv\",[\"z\",\"a\"]),"
-	    "(\"/nix/store/a.drv\",[\"out\"])]",
+	    "[(\"" DZ "\",[\"z\",\"a\"]),"
+	    "(\"" DA "\",[\"out\"])]",
 	    "[\"/nix/store/z\",\"/nix/store/a\"]", "[]",
 	    "[(\"z\",\"\"),(\"a\",\"\"),(\"m\",\"\")]")),
 	    "platform x86_64-linux\nbuilder /bin/sh\n"
 	    "output z /nix/store/z - -\noutput a /nix/store/a - -\n"
-	    "input /nix/store/z.drv z a\ninput /nix/store/a.drv out\n"
+	    "input " DZ " z a\ninput " DA " out\n"
 	    "src /nix/store/z\nsrc /nix/store/a\n"
 	    "env z -\nenv a -\nenv m -\n" },
 	{ "an input derivation with no outputs",
-	    B(DRV(OUT1, "[(\"/nix/store/a-x.drv\",[])]", "[]", "[]", "[]")),
-	    DUMP1 "input /nix/store/a-x.drv\n" },
+	    B(DRV(OUT1, "[(\"" DX "\",[])]", "[]", "[]", "[]")),
+	    DUMP1 "input " DX "\n" },
 	{ "a builtin builder and an empty platform",
 	    B("Derive(" OUT1 ",[],[],\"\",\"builtin:fetchurl\",[],[])"),
 	    "platform -\nbuilder builtin:fetchurl\n"
@@ -610,8 +618,8 @@ static const struct {
 	{ "env item a bare string", B(DRV(OUT1, "[]", "[]", "[]", "[\"a\"]")),
 	    "offset 75: expected '(' in env, got '\"'" },
 	{ "input outputs not a list", B(DRV(OUT1,
-	    "[(\"/a.drv\",\"out\")]", "[]", "[]", "[]")),
-	    "offset 51: expected '[' in inputDrvs, got '\"'" },
+	    "[(\"" DA "\",\"out\")]", "[]", "[]", "[]")),
+	    "offset 94: expected '[' in inputDrvs, got '\"'" },
 	{ "relative output path", B(DRV("[(\"out\",\"nix/store/x\",\"\",\"\")]",
 	    "[]", "[]", "[]", "[]")), "offset 15: an output path must be an "
 	    "absolute path, got \"nix/store/x\"" },
@@ -621,6 +629,39 @@ static const struct {
 	{ "empty input derivation path", B(DRV(OUT1, "[(\"\",[\"out\"])]", "[]",
 	    "[]", "[]")), "an input derivation path must be an absolute path, "
 	    "got \"\"" },
+	{ "input derivation outside the store", B(DRV(OUT1,
+	    "[(\"/etc/passwd\",[\"out\"])]", "[]", "[]", "[]")),
+	    "offset 42: an input derivation must be a .drv in /nix/store, got "
+	    "\"/etc/passwd\"" },
+	{ "input derivation, a FIFO outside the store", B(DRV(OUT1,
+	    "[(\"/tmp/fifo.drv\",[\"out\"])]", "[]", "[]", "[]")),
+	    "offset 42: an input derivation must be a .drv in /nix/store, got "
+	    "\"/tmp/fifo.drv\"" },
+	{ "input derivation not a .drv", B(DRV(OUT1,
+	    "[(\"/nix/store/" REP32("a") "-a\",[\"out\"])]", "[]", "[]",
+	    "[]")), "offset 42: an input derivation must be a .drv in "
+	    "/nix/store, got \"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a\"" },
+	{ "input derivation below a store path", B(DRV(OUT1,
+	    "[(\"/nix/store/" REP32("a") "-a/x.drv\",[\"out\"])]", "[]",
+	    "[]", "[]")), "offset 42: an input derivation must be a .drv in "
+	    "/nix/store" },
+	{ "input derivation with ..", B(DRV(OUT1,
+	    "[(\"/nix/store/../../etc/x.drv\",[\"out\"])]", "[]", "[]",
+	    "[]")), "offset 42: an input derivation must be a .drv in "
+	    "/nix/store, got \"/nix/store/../../etc/x.drv\"" },
+	{ "input derivation, hash part not nix32", B(DRV(OUT1,
+	    "[(\"/nix/store/" REP32("e") "-a.drv\",[\"out\"])]", "[]", "[]",
+	    "[]")), "offset 42: an input derivation must be a .drv in "
+	    "/nix/store" },
+	{ "input derivation in another store", B(DRV(OUT1,
+	    "[(\"/gnu/store/" REP32("a") "-a.drv\",[\"out\"])]", "[]", "[]",
+	    "[]")), "offset 42: an input derivation must be a .drv in "
+	    "/nix/store" },
+	{ "input derivation, an escaped name", B(DRV(OUT1,
+	    "[(\"/nix/store/" REP32("a") "-a\\n.drv\",[\"out\"])]", "[]",
+	    "[]", "[]")), "offset 42: an input derivation must be a .drv in "
+	    "/nix/store, got \"/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-"
+	    "a\\n.drv\"" },
 	{ "relative input source", B(DRV(OUT1, "[]", "[\"./src\"]", "[]",
 	    "[]")), "offset 44: an input source must be an absolute path, "
 	    "got \"./src\"" },
@@ -628,27 +669,27 @@ static const struct {
 	    "offset 44: an input source must be an absolute path, got \"\"" },
 	{ "empty output name", B(DRV("[(\"\",\"/p\",\"\",\"\")]", "[]", "[]",
 	    "[]", "[]")), "offset 8: an output with an empty name" },
-	{ "empty output name of an input", B(DRV(OUT1, "[(\"/a.drv\",[\"\"])]",
-	    "[]", "[]", "[]")), "offset 52: an empty output name" },
+	{ "empty output name of an input", B(DRV(OUT1, "[(\"" DA "\",[\"\"])]",
+	    "[]", "[]", "[]")), "offset 95: an empty output name" },
 	{ "duplicate output", B(DRV("[(\"out\",\"/a\",\"\",\"\"),"
 	    "(\"out\",\"/b\",\"\",\"\")]", "[]", "[]", "[]", "[]")),
 	    "offset 27: a second output \"out\"" },
 	{ "duplicate output, unsorted", B(DRV("[(\"out\",\"/a\",\"\",\"\"),"
 	    "(\"dev\",\"/b\",\"\",\"\"),(\"out\",\"/c\",\"\",\"\")]", "[]",
 	    "[]", "[]", "[]")), "offset 7: outputs: a second output \"out\"" },
-	{ "duplicate input derivation", B(DRV(OUT1, "[(\"/a.drv\",[\"out\"]),"
-	    "(\"/a.drv\",[\"dev\"])]", "[]", "[]", "[]")),
-	    "offset 60: a second input derivation \"/a.drv\"" },
+	{ "duplicate input derivation", B(DRV(OUT1, "[(\"" DA "\",[\"out\"]),"
+	    "(\"" DA "\",[\"dev\"])]", "[]", "[]", "[]")),
+	    "offset 103: a second input derivation \"" DA "\"" },
 	{ "duplicate input derivation, unsorted", B(DRV(OUT1,
-	    "[(\"/b.drv\",[\"out\"]),(\"/a.drv\",[\"out\"]),"
-	    "(\"/b.drv\",[\"out\"])]", "[]", "[]", "[]")),
-	    "offset 40: inputDrvs: a second input derivation \"/b.drv\"" },
+	    "[(\"" DB "\",[\"out\"]),(\"" DA "\",[\"out\"]),"
+	    "(\"" DB "\",[\"out\"])]", "[]", "[]", "[]")),
+	    "offset 40: inputDrvs: a second input derivation \"" DB "\"" },
 	{ "duplicate output of an input", B(DRV(OUT1,
-	    "[(\"/a.drv\",[\"out\",\"out\"])]", "[]", "[]", "[]")),
-	    "offset 58: a second output name \"out\"" },
+	    "[(\"" DA "\",[\"out\",\"out\"])]", "[]", "[]", "[]")),
+	    "offset 101: a second output name \"out\"" },
 	{ "duplicate output of an input, unsorted", B(DRV(OUT1,
-	    "[(\"/a.drv\",[\"out\",\"dev\",\"out\"])]", "[]", "[]", "[]")),
-	    "offset 51: inputDrvs: a second output name \"out\"" },
+	    "[(\"" DA "\",[\"out\",\"dev\",\"out\"])]", "[]", "[]", "[]")),
+	    "offset 94: inputDrvs: a second output name \"out\"" },
 	{ "duplicate input source", B(DRV(OUT1, "[]", "[\"/a\",\"/a\"]", "[]",
 	    "[]")), "offset 49: a second input source \"/a\"" },
 	{ "duplicate input source, unsorted", B(DRV(OUT1, "[]",
@@ -703,10 +744,10 @@ big(int part, size_t n, size_t *lenp)
 	fputs("],[", f);
 	if (part == 1)
 		for (i = 0; i < n; i++)
-			fprintf(f, "%s(\"/%07zu.drv\",[\"out\"])", i ? "," : "",
-			    i);
+			fprintf(f, "%s(\"/nix/store/%032zu-x.drv\",[\"out\"])",
+			    i ? "," : "", i);
 	else if (part == 5) {
-		fputs("(\"/a.drv\",[", f);
+		fputs("(\"" DA "\",[", f);
 		for (i = 0; i < n; i++)
 			fprintf(f, "%s\"o%07zu\"", i ? "," : "", i);
 		fputs("])", f);
@@ -1245,8 +1286,17 @@ read_tests(void)
 	report("read: missing file", read_case("missing.drv",
 	    "No such file or directory"));
 	report("read: a directory", read_case(".", "Is a directory"));
-	report("read: not regular, empty", read_case("/dev/null",
-	    "offset 0: expected \"Derive(\", got end of file"));
+	report("read: a device is refused", read_case("/dev/null",
+	    "not a regular file (a device), not a derivation"));
+	/* a FIFO without a writer would block open() and read() */
+	snprintf(path, sizeof(path), "%s/fifo.drv", tmpdir);
+	if (mkfifo(path, 0644) == -1)
+		no("mkfifo: %s", strerror(errno));
+	alarm(10);	/* a hang kills the test instead */
+	report("read: a FIFO is refused at once", why[0] == '\0' &&
+	    read_case("fifo.drv", "not a regular file (a FIFO), not a "
+	    "derivation"));
+	alarm(0);
 	put("empty.drv", "", 0);
 	report("read: empty file", read_case("empty.drv",
 	    "offset 0: expected \"Derive(\", got end of file"));
@@ -1274,6 +1324,11 @@ read_tests(void)
 	    "\"\\x00\\x00"));
 
 	put("good.drv", B(DRV(OUT1, "[]", "[]", "[]", "[]")));
+	snprintf(path, sizeof(path), "%s/link.drv", tmpdir);
+	if (symlink("good.drv", path) == -1)
+		no("symlink: %s", strerror(errno));
+	report("read: a symlink is refused", why[0] == '\0' &&
+	    read_case("link.drv", "a symbolic link, not a derivation file"));
 	snprintf(path, sizeof(path), "%s/good.drv", tmpdir);
 	if (drv_read(path, &d) == -1)
 		no("%s", log_last());

@@ -971,6 +971,17 @@ static const struct optcase {
 	{ "option_bad_bool", { "--option", "builders-use-substitutes",
 	  "maybe" }, -1, "nix-offload: --option: builders-use-substitutes = "
 	  "maybe: expected true or false\n" },
+	/* bytes, as Nix 2.8 reads them (tests/build.sh asks Nix itself) */
+	{ "option_log_size_unit", { "--option", "max-build-log-size",
+	  "10MB" }, -1, "nix-offload: --option: max-build-log-size = 10MB: "
+	  "expected a whole number of bytes from 0 (no limit) to "
+	  "18446744073709551615\n" },
+	{ "option_log_size_negative", { "--option", "max-build-log-size",
+	  "-1" }, -1, "nix-offload: --option: max-build-log-size = -1: "
+	  "expected a whole number of bytes from 0 (no limit) to "
+	  "18446744073709551615\n" },
+	{ "option_log_size_bytes", { "--option", "max-build-log-size",
+	  "1048576" }, 1, "" },
 	{ "other_argument", { "--json" }, 0, "" },
 	{ "builders_empty", { "--builders", "" }, 1, "" },
 };
