@@ -9,9 +9,9 @@ NO=$TOP/nix-offload
 
 tb_start() {
 	TB=$WORK/testbed
-	export TESTBED_BASE=$("$TOP/scripts/testbed" freebase) B
+	"$TOP/scripts/testbed" claim "$TB" "$1" || return 1
+	export TESTBED_BASE=$(cat "$TB/base") B
 	B=$TESTBED_BASE
-	"$TOP/scripts/testbed" start "$TB" "$1" || return 1
 	. "$TB/env"
 	export TB SSH_AUTH_SOCK
 	export H1=127.0.0.$((B + 1)) H2=127.0.0.$((B + 2))
