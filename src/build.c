@@ -1618,9 +1618,12 @@ print_results(struct build *b, size_t nroots)
  * The GC roots of a run (the links nix-instantiate makes) live in
  * "roots.PID" in the runtime directory, with a file "lock" that the run
  * holds locked: a run killed by SIGKILL leaves its directory behind, and
- * the next run, finding it unlocked, removes it.
+ * the next run, finding it unlocked, removes it.  It is made and locked
+ * as "roots-new.PID" and renamed, so that no sweep finds it unlocked while
+ * it is being made; a run with the same pid removes one left behind.
  */
 #define ROOTS_PREFIX	"roots."
+#define ROOTS_NEW	"roots-new."	/* being made: not yet locked */
 
 /* Remove directory name of the runtime directory and what is in it. */
 static void
@@ -1692,26 +1695,30 @@ roots_sweep(void)
 static int
 roots_make(char *dir, size_t sz)
 {
-	char		 name[64], lockname[80];
+	char		 name[64], tmp[64], lockname[80];
 	struct flock	 fl;
 	int		 top, lk;
 
 	roots_sweep();
 	snprintf(name, sizeof(name), ROOTS_PREFIX "%ld", (long)getpid());
-	snprintf(lockname, sizeof(lockname), "%s/lock", name);
+	snprintf(tmp, sizeof(tmp), ROOTS_NEW "%ld", (long)getpid());
+	snprintf(lockname, sizeof(lockname), "%s/lock", tmp);
 	if ((top = rundir_dirfd("")) == -1 || rundir_name(name, dir, sz) == -1)
 		return -1;
-	if (mkdirat(top, name, 0700) == -1 || (lk = openat(top, lockname,
+	/* made and locked under another name: a sweep never sees it unlocked */
+	roots_remove(tmp);
+	if (mkdirat(top, tmp, 0700) == -1 || (lk = openat(top, lockname,
 	    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
-		log_err("%s", dir);
+		log_err("%s/%s", rundir_path(), tmp);
 		return -1;
 	}
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
-	if (fcntl(lk, F_SETLK, &fl) == -1) {
-		log_err("%s/lock", dir);
+	if (fcntl(lk, F_SETLK, &fl) == -1 || renameat(top, tmp, top, name) == -1) {
+		log_err("%s", dir);
 		close(lk);
+		roots_remove(tmp);
 		return -1;
 	}
 	return lk;
