@@ -19,8 +19,19 @@ both() {
 ssh://$H2 x86_64-linux - 4 1 - - $K2" >"$T/both"
 }
 
-on_builder() {	# N PATH: is PATH valid in builder N's store?
-	builder_ssh "$1" nix-store --check-validity "$2" 2>/dev/null
+# on_builder N PATH: is PATH valid in builder N's store?  0 yes, 1 no; when
+# the question cannot be asked (ssh failed), the test fails: a negative
+# check must not pass because nothing ran.
+on_builder() {
+	local rc
+	builder_ssh "$1" "nix-store --check-validity '$2' 2>/dev/null && echo valid || echo invalid" \
+	    >"$T/on_builder.out" 2>"$T/on_builder.err"
+	rc=$?
+	case "$(cat "$T/on_builder.out")" in
+	valid) return 0 ;;
+	invalid) return 1 ;;
+	esac
+	fail "cannot ask builder $1 about $2 (ssh exit $rc: $(tail -1 "$T/on_builder.err"))"
 }
 
 t_build_darwin_route() {
@@ -338,4 +349,28 @@ t_build_log_size_vs_nix() {
 		expect_lines "$T/a.err" 1
 		expect_in "$T/a.err" "^nix-offload: --option: max-build-log-size = $v: expected a whole number of bytes from 0 \\(no limit\\) to 18446744073709551615\$"
 	done
+}
+
+# A fixed-output hash mismatch: 102, as Nix itself exits on the same
+# derivation.
+t_build_hash_mismatch() {
+	both
+	run nix nix-build --no-out-link --max-jobs 1 --builders '' -A badhash \
+	    --argstr nonce "$T" "$SUITE"
+	[ "$RC" = 102 ] || fail "Nix exits $RC here, not 102: the test's premise is gone"
+	run a "$NO" build --builders "@$T/both" -A badhash --argstr nonce "$T" "$SUITE"
+	expect_rc 102
+	expect_in "$T/a.err" "building badhash failed: .*hash mismatch"
+}
+
+# max-silent-time reaches the builder, which stops the silent build there
+# (101), long before the local side's own limit (1 s + I/O timeout).
+t_build_silent_time_sent() {
+	both
+	t0=$(ms)
+	run a "$NO" build --builders "@$T/both" --option max-silent-time 1 -A silent \
+	    --argstr nonce "$T" "$SUITE"
+	expect_rc 101
+	expect_in "$T/a.err" "building silent failed: .*timed out after 1 seconds? of silence"
+	[ $(($(ms) - t0)) -lt 4000 ] || fail "took $(($(ms) - t0)) ms: the builder did not stop it"
 }

@@ -27,20 +27,26 @@ tb_stop() {
 	"$TOP/scripts/testbed" stop "$TB"
 }
 
+# run_test NAME: run one test in a fresh shell of its own, for at most
+# TEST_TIMEOUT seconds (default 300): a test that hangs fails, by name.
 run_test() {
-	local name=$1 rc
+	local name=$1 rc limit=${TEST_TIMEOUT:-300}
 	export T=$WORK/$name
 	mkdir -p "$T"
-	(
+	timeout -k 10 "$limit" bash -c '
 		set -u
 		cd "$T" || exit 1
 		# a fresh control directory: each test starts cold
 		export NIX_OFFLOAD_RUNTIME_DIR=$T/ctl
-		"$name"
-	) >"$T/log" 2>&1
+		for f in "$TOP"/tests/*.sh; do
+			. "$f"
+		done
+		"$1"' sh "$name" >"$T/log" 2>&1
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		echo "ok $name"
+	elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		echo "FAIL $name: did not finish in $limit s (TEST_TIMEOUT)"
 	else
 		echo "FAIL $name: $(grep '^FAIL: ' "$T/log" | head -1 | cut -c7-)"
 	fi

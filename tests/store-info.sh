@@ -35,6 +35,7 @@ t_info_same_as_nix() {
 	expect_rc 0
 	grep '^Store URL: ' "$T/nix.err" >"$T/nix.url"
 	grep '^Store URL: ' "$T/ours.out" >"$T/ours.url"
+	[ -s "$T/nix.url" ] || fail "Nix printed no Store URL: $(cat "$T/nix.err")"
 	cmp -s "$T/nix.url" "$T/ours.url" || fail "Nix said $(cat "$T/nix.url"), we said $(cat "$T/ours.url")"
 }
 
@@ -99,9 +100,11 @@ t_info_user_controlmaster() {
 	  LocalCommand echo started
 	EOF2
 	run a "$NO" store-info "$U1"
+	rca=$RC
 	run b "$NO" store-info "$U1"
 	rm -f /root/.ssh/config
-	RC=$RC expect_rc 0
+	expect_rc 0
+	RC=$rca expect_rc 0
 	ls /root/.ssh | grep -q '^cm-' && fail "the user's ControlPath was used"
 	return 0
 }
@@ -234,10 +237,10 @@ t_info_dropped() {
 }
 
 t_info_ipv6() {
-	[ "$B" = 10 ] || return 0	# only the first block has [::1]
-	run a "$NO" store-info "ssh://root@[::1]?base64-ssh-public-host-key=$K1"
+	# builder 1 listens on [::1] too, on a port of its block's own
+	run a "$NO" store-info "ssh://root@[::1]:$((22000 + B))?base64-ssh-public-host-key=$K1"
 	expect_rc 0
-	expect_in "$T/a.out" '^Store URL: ssh://root@\[::1\]$'
+	expect_in "$T/a.out" "^Store URL: ssh://root@\\[::1\\]:$((22000 + B))\$"
 }
 
 # Bad URIs fail before any process starts (a fake ssh would leave a mark).
@@ -260,9 +263,15 @@ t_info_bad_uri() {
 
 # Shell metacharacters in remote-store and remote-program stay words.
 t_info_quoting() {
-	# an absolute path: nix-store takes the value for a local store there
+	# an absolute path: nix-store takes the value, whole, for a local
+	# store there, and makes it
 	run a "$NO" store-info "$U2&remote-store=$T/%24(touch%20$T/pwned1)%3Bx"
+	expect_rc 0
+	[ -d "$T/\$(touch $T/pwned1);x" ] || fail "remote-store did not reach nix-store as one word"
+	# the program's name, whole, with its ; and spaces: no such program
 	run b "$NO" store-info "$U2&remote-program=nix-store%3Btouch%20$T/pwned2"
+	expect_rc 6
+	expect_in "$T/b.err" "nix-store was not found on the builder"
 	[ -e "$T/pwned1" ] || [ -e "$T/pwned2" ] && fail "the remote shell ran an injected command"
 	return 0
 }

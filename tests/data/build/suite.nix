@@ -53,6 +53,13 @@ in rec {
   };
 
   fails = sh "echo this build is going to fail; echo on stderr >&2; exit 3" "fails" {};
+  # a fixed-output derivation whose output is not what it says: Nix's 102
+  badhash = sh "echo not what was promised > $out" "badhash" {
+    outputHashMode = "flat"; outputHashAlgo = "sha256";
+    outputHash = "0000000000000000000000000000000000000000000000000000";
+  };
+  # silent for 4 s: max-silent-time 1 must stop it on the builder
+  silent = sh "/bin/sleep 4; echo > $out" "silent" {};
   chatty = sh "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i + 1)); done; echo > $out" "chatty" {};
   cancel = sh "echo started; /bin/sleep 47; echo > $out" "cancel" {};
   slow = sh "echo sleeping; /bin/sleep 30; echo > $out" "slow" {};
