@@ -374,3 +374,37 @@ t_build_silent_time_sent() {
 	expect_in "$T/a.err" "building silent failed: .*timed out after 1 seconds? of silence"
 	[ $(($(ms) - t0)) -lt 4000 ] || fail "took $(($(ms) - t0)) ms: the builder did not stop it"
 }
+
+# Least load per unit of speed, not the first builder that fits: a faster
+# builder wins an idle race, and a loaded one loses to an idle one.
+t_sched_speed_and_load() {
+	echo "ssh://$H1 x86_64-linux - 4 1 - - $K1
+ssh://$H2 x86_64-linux - 4 4 - - $K2" >"$T/fast2"
+	run a "$NO" build --builders "@$T/fast2" -A step1 --argstr nonce "$T-a" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" "^built step1 on ssh://$H2 "
+	# equal speeds; three of builder 1's four slots held elsewhere
+	both
+	for i in 0 1 2; do
+		hold "$(slot_file "ssh://$H1" $i)" 60 "$T/r$i" &
+		echo $! >>"$T/holders"
+	done
+	for i in $(seq 50); do [ -e "$T/r0" ] && [ -e "$T/r1" ] && [ -e "$T/r2" ] && break; sleep 0.1; done
+	run b "$NO" build --builders "@$T/both" -A step1 --argstr nonce "$T-b" "$SUITE"
+	kill $(cat "$T/holders") 2>/dev/null
+	expect_rc 0
+	expect_in "$T/b.err" "^built step1 on ssh://$H2 "
+}
+
+# A root whose inputs sit on two builders goes to the one with most of
+# them (3 of 4), and the other input comes to it.
+t_sched_root_where_inputs_are() {
+	routes
+	echo "ssh://$H1 x86_64-linux - 4 1 special - $K1
+ssh://$H2 x86_64-linux,x86_64-darwin - 4 1 - - $K2" >"$T/spread"
+	run a "$NO" build --builders "@$T/spread" -A sproot --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" "^built sp-special on ssh://$H1 "
+	expect_in "$T/a.err" "^built sp-root on ssh://$H2 "
+	[ "$(wc -l <"$(cat "$T/a.out")")" = 4 ] || fail "the root did not read its 4 inputs"
+}

@@ -155,11 +155,13 @@ t_hook_queue_first_free() {
 	hold "$(slot_file "ssh://$H1" 1)" 2 "$T/r1" &
 	for i in $(seq 50); do [ -e "$T/r0" ] && [ -e "$T/r1" ] && break; sleep 0.1; done
 	t0=$(ms)
-	run a nb --builders "@$T/two" -A step1 --argstr nonce "$T" "$SUITE"
+	run a nb -vv --builders "@$T/two" -A step1 --argstr nonce "$T" "$SUITE"
 	t=$(($(ms) - t0))
 	kill $long 2>/dev/null
 	expect_rc 0
 	expect_in "$T/a.err" "building '.*-step1.drv' on 'ssh://$H1'"
+	# accepted and queued, not postponed (Nix 2.8 asks again after 5 s)
+	expect_in "$T/a.err" "^nix-offload: waiting for a slot on ssh://$H1\$"
 	[ $t -lt 15000 ] || fail "took $t ms: waited for the slot held 25 s, not the one free at 2 s"
 	[ $t -ge 1500 ] || fail "took $t ms: did not wait for a slot at all"
 }
@@ -249,4 +251,68 @@ t_health_corrupt_records() {
 	read f until rest <"$NIX_OFFLOAD_RUNTIME_DIR/health/$keyd"
 	[ "$f" = 1000 ] || fail "the failure count went to $f"
 	[ "$until" -le "$(date +%s)" ] || fail "backed off with NIX_OFFLOAD_BACKOFF=0"
+}
+
+# flaky_prog: a remote program that prints a banner (a builder failure)
+# while $T/broken exists, and is nix-store otherwise
+flaky_prog() {
+	printf '#!/bin/sh\n[ -e %s/broken ] && { echo "garbage before the protocol"; sleep 1; exit 0; }\nexec nix-store "$@"\n' \
+	    "$T" >"$T/prog"
+	chmod +x "$T/prog"
+	echo "ssh://$H1?remote-program=$T/prog x86_64-linux - 1 1 - - $K1" >"$T/flaky"
+}
+
+# failures_of SPEC: the failure count machines --json shows (0: none)
+failures_of() {
+	"$NO" machines --json --builders "@$1" >"$T/fj" 2>/dev/null
+	grep -o '"failures":[0-9]*' "$T/fj" | cut -d: -f2 | head -1 | grep . || echo 0
+}
+
+# A success clears a builder's failures: the next failure is the first
+# again, with the first backoff, not the second.
+t_health_success_clears() {
+	flaky_prog
+	export NIX_OFFLOAD_BACKOFF=1
+	touch "$T/broken"
+	run a "$NO" check --builders "@$T/flaky"
+	expect_rc 1
+	[ "$(failures_of "$T/flaky")" = 1 ] || fail "no failure recorded"
+	rm "$T/broken"
+	sleep 2
+	run b "$NO" check --builders "@$T/flaky"
+	expect_rc 0
+	[ "$(failures_of "$T/flaky")" = 0 ] || fail "the success did not clear the failure"
+	touch "$T/broken"
+	sleep 1.2
+	run c "$NO" check --builders "@$T/flaky"
+	expect_rc 1
+	[ "$(failures_of "$T/flaky")" = 1 ] || fail "failures after a success: $(failures_of "$T/flaky")"
+}
+
+# However many failures in a row, a builder is skipped for an hour at most
+# (and 10% jitter).
+t_health_backoff_cap() {
+	echo "ssh://$DOWN x86_64-linux" >"$T/spec"
+	mkdir -m 700 "$NIX_OFFLOAD_RUNTIME_DIR" "$NIX_OFFLOAD_RUNTIME_DIR/health"
+	key=$(printf '%s' "ssh://$DOWN" | sha256sum | cut -c1-16)
+	echo "6 $(date +%s) earlier" >"$NIX_OFFLOAD_RUNTIME_DIR/health/$key"
+	run a "$NO" check --builders "@$T/spec"
+	expect_rc 1
+	run m "$NO" machines --json --builders "@$T/spec"
+	down=$(grep -o '"downSeconds":[0-9]*' "$T/m.out" | cut -d: -f2)
+	expect_in "$T/m.out" '"failures":7,'
+	[ "$down" -ge 3230 ] && [ "$down" -le 3960 ] || fail "skipped for $down s, not about an hour"
+}
+
+# enable --all: every builder that is down is tried at once again.
+t_health_enable_all() {
+	echo "ssh://$DOWN x86_64-linux ; ssh://root@$DOWN x86_64-linux" >"$T/spec"
+	run a "$NO" check --builders "@$T/spec"
+	expect_rc 1
+	run m "$NO" machines --builders "@$T/spec"
+	[ "$(grep -c '(down: ' "$T/m.out")" = 2 ] || fail "not both down"
+	run e "$NO" enable --all --builders "@$T/spec"
+	expect_rc 0
+	run m2 "$NO" machines --builders "@$T/spec"
+	expect_not_in "$T/m2.out" "down|failures"
 }

@@ -58,6 +58,17 @@ in rec {
     outputHashMode = "flat"; outputHashAlgo = "sha256";
     outputHash = "0000000000000000000000000000000000000000000000000000";
   };
+  # inputs where only one builder can build each (3 on the pretend mac, 1
+  # special), and a root that fits both: it goes where most inputs are
+  spspecial = sh "echo special > $out" "sp-special" {
+    requiredSystemFeatures = [ "special" ];
+  };
+  spmac = builtins.genList (n: derivation {
+    name = "sp-mac-${toString n}"; inherit nonce;
+    system = "x86_64-darwin"; builder = "/bin/sh";
+    args = [ "-c" "echo mac ${toString n} > $out" ];
+  }) 3;
+  sproot = sh "/bin/cat ${spspecial} ${toString spmac} > $out" "sp-root" {};
   # silent for 4 s: max-silent-time 1 must stop it on the builder
   silent = sh "/bin/sleep 4; echo > $out" "silent" {};
   chatty = sh "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i + 1)); done; echo > $out" "chatty" {};
