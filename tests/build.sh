@@ -408,3 +408,50 @@ ssh://$H2 x86_64-linux,x86_64-darwin - 4 1 - - $K2" >"$T/spread"
 	expect_in "$T/a.err" "^built sp-root on ssh://$H2 "
 	[ "$(wc -l <"$(cat "$T/a.out")")" = 4 ] || fail "the root did not read its 4 inputs"
 }
+
+# --keep-going: a failing branch does not stop the other; without it, the
+# other stops where it was.
+t_build_keep_going() {
+	both
+	run a "$NO" build --builders "@$T/both" --keep-going -A fails -A kgood \
+	    --argstr nonce "$T-k" "$SUITE"
+	expect_rc 100
+	expect_in "$T/a.err" "^built kgood on "
+	run b "$NO" build --builders "@$T/both" -A fails -A kgood --argstr nonce "$T-n" "$SUITE"
+	expect_rc 100
+	expect_not_in "$T/b.err" "^built kgood on "
+}
+
+# -o LINK with several roots: the links nix-build makes, LINK, LINK-2, ...,
+# pointing where nix-build's point.
+t_build_links_several_roots() {
+	both
+	mkdir "$T/L"
+	run a "$NO" build --builders "@$T/both" -o "$T/L/ours" -A step1 -A step2 -A step3 \
+	    --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	run nix nix-build -o "$T/L/nix" -A step1 -A step2 -A step3 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	(cd "$T/L" && for l in nix*; do echo "${l#nix} $(readlink "$l")"; done) >"$T/nix.links"
+	(cd "$T/L" && for l in ours*; do echo "${l#ours} $(readlink "$l")"; done) >"$T/ours.links"
+	[ "$(wc -l <"$T/nix.links")" = 3 ] || fail "nix-build made $(cat "$T/nix.links")"
+	cmp -s "$T/nix.links" "$T/ours.links" ||
+	    fail "ours: $(cat "$T/ours.links"); nix-build's: $(cat "$T/nix.links")"
+}
+
+# copy --include-outputs: a derivation's outputs go along with it.
+t_copy_include_outputs() {
+	both
+	run a "$NO" build --builders "@$T/both" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	out=$(cat "$T/a.out")
+	drv=$(nix-store -q --deriver "$out")
+	on_builder 2 "$out" && builder_ssh 2 nix-store --delete "$out" >/dev/null 2>&1
+	on_builder 2 "$out" && fail "cannot start with $out missing on builder 2"
+	run b "$NO" copy --to "$U2" "$drv"
+	expect_rc 0
+	on_builder 2 "$out" && fail "the output went along without --include-outputs"
+	run c "$NO" copy --to "$U2" --include-outputs "$drv"
+	expect_rc 0
+	on_builder 2 "$out" || fail "the output did not go along"
+}

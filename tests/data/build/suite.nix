@@ -69,6 +69,9 @@ in rec {
     args = [ "-c" "echo mac ${toString n} > $out" ];
   }) 3;
   sproot = sh "/bin/cat ${spspecial} ${toString spmac} > $out" "sp-root" {};
+  # a good branch that is still running when "fails" has failed
+  kslow = sh "/bin/sleep 1; echo > $out" "kslow" {};
+  kgood = sh "read x < ${kslow}; echo good > $out" "kgood" {};
   # silent for 4 s: max-silent-time 1 must stop it on the builder
   silent = sh "/bin/sleep 4; echo > $out" "silent" {};
   chatty = sh "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i + 1)); done; echo > $out" "chatty" {};
