@@ -455,3 +455,46 @@ t_copy_include_outputs() {
 	expect_rc 0
 	on_builder 2 "$out" || fail "the output did not go along"
 }
+
+# tee_prog: a remote program that keeps what the client sends (in
+# $T/wire.N, one file per session) and is nix-store otherwise; and a
+# builders file whose builder 1 runs it
+tee_prog() {
+	printf '#!/bin/sh\ntee "$(mktemp %s/wire.XXXXXX)" | nix-store "$@"\n' "$T" >"$T/teeprog"
+	chmod +x "$T/teeprog"
+	echo "ssh://$H1?remote-program=$T/teeprog x86_64-linux - 1 1 - - $K1" >"$T/tee"
+}
+
+# first_query: the substitute flag of the first QueryValidPaths any session
+# sent (after the 16-byte hello: u64 1, lock, substitute), or "none"
+first_query() {
+	python3 -c 'import struct, sys
+for f in sys.argv[1:]:
+    d = open(f, "rb").read()
+    if len(d) >= 40 and struct.unpack_from("<Q", d, 16)[0] == 1:
+        print(struct.unpack_from("<Q", d, 32)[0])
+        sys.exit(0)
+print("none")' "$T"/wire.*
+}
+
+# builders-use-substitutes reaches the builder (in QueryValidPaths, where
+# it lets the builder substitute inputs instead of receiving them), from
+# build and from the hook, and is off unless set.
+t_settings_substitutes() {
+	tee_prog
+	hook_install
+	for v in true false; do
+		rm -f "$T"/wire.*
+		run b$v "$NO" build --builders "@$T/tee" --option builders-use-substitutes $v \
+		    -A multi --argstr nonce "$T-b$v" "$SUITE"
+		expect_rc 0
+		[ "$(first_query)" = "$([ $v = true ] && echo 1 || echo 0)" ] ||
+		    fail "build with builders-use-substitutes $v sent $(first_query)"
+		rm -f "$T"/wire.*
+		run h$v nb --builders "@$T/tee" --option builders-use-substitutes $v \
+		    -A multi --argstr nonce "$T-h$v" "$SUITE"
+		expect_rc 0
+		[ "$(first_query)" = "$([ $v = true ] && echo 1 || echo 0)" ] ||
+		    fail "the hook with builders-use-substitutes $v sent $(first_query)"
+	done
+}
