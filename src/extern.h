@@ -473,6 +473,7 @@ int		 cmd_store_info(int, char **);
 
 /* check.c */
 int		 cmd_check(int, char **);
+int		 check_parse_load(const char *, double *);
 
 /* build.c */
 int		 cmd_build(int, char **);

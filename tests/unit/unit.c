@@ -1578,6 +1578,56 @@ test_query_closure(void)
 }
 
 /*
+ * check_parse_load: the builder's /proc/loadavg, a number or nothing.
+ */
+static const struct {
+	const char	*name, *in;
+	int		 rc;
+	double		 want;
+} load_cases[] = {
+	{ "load_proc", "0.47 0.30 0.25 1/234 5678", 0, 0.47 },
+	{ "load_alone", "12.5", 0, 12.5 },
+	{ "load_integer", "3 1 1 1/2 3", 0, 3 },
+	{ "load_three_decimals", "1.125 x", 0, 1.125 },
+	{ "load_big", "999999.99 0 0", 0, 999999.99 },
+	{ "load_err_empty", "", -1, 0 },
+	{ "load_err_json", "1},\"evil\":1,\"x\":\"/", -1, 0 },
+	{ "load_err_json_space", "1, \"evil\":1 1/2", -1, 0 },
+	{ "load_err_escape", "0.5\x1b[2J 1/2", -1, 0 },
+	{ "load_err_sign", "-1.00 0 0 1/2", -1, 0 },
+	{ "load_err_plus", "+1.00 0 0 1/2", -1, 0 },
+	{ "load_err_point_first", ".5 0 0 1/2", -1, 0 },
+	{ "load_err_point_last", "5. 0 0 1/2", -1, 0 },
+	{ "load_err_four_decimals", "0.1234 0 0 1/2", -1, 0 },
+	{ "load_err_seven_digits", "1234567 0 0 1/2", -1, 0 },
+	{ "load_err_exponent", "1e3 0 0 1/2", -1, 0 },
+	{ "load_err_hex", "0x10 0 0 1/2", -1, 0 },
+	{ "load_err_nan", "nan 0 0 1/2", -1, 0 },
+	{ "load_err_tab", "0.5\t0 0 1/2", -1, 0 },
+	{ "load_err_leading_space", " 0.5 0 0 1/2", -1, 0 },
+	{ "load_err_two_points", "0.5.5 0 0 1/2", -1, 0 },
+};
+
+static void
+test_load(void)
+{
+	double	 v;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < nitems(load_cases); i++) {
+		v = -7;
+		rc = check_parse_load(load_cases[i].in, &v);
+		report(load_cases[i].name, (rc == load_cases[i].rc ||
+		    no("returned %d, expected %d", rc, load_cases[i].rc)) &&
+		    (rc == 0 ? (v > load_cases[i].want - 1e-9 &&
+		    v < load_cases[i].want + 1e-9) || no("load %g, expected %g",
+		    v, load_cases[i].want) : v == -7 || no("set the load on "
+		    "failure")));
+	}
+}
+
+/*
  * log.c and json_string
  */
 
@@ -1716,6 +1766,7 @@ main(void)
 	test_query_valid_paths();
 	test_reply_budget();
 	test_query_closure();
+	test_load();
 	test_json();
 	test_log();
 
