@@ -22,6 +22,8 @@
 #define CHECK_JOBS_MAX		64
 #define CHECK_INFO_MAX		2048	/* output of the info session */
 #define CHECK_PATH_NAME		"nix-offload-check"
+#define CHECK_DISK_KB_MAX	(1LL << 50)	/* an exbibyte free: more is a lie */
+#define CHECK_CPUS_MAX		(1L << 20)
 
 struct probe {
 	int		 done;
@@ -30,10 +32,10 @@ struct probe {
 	char		 error[1024];
 	long		 latency_ms;
 	unsigned	 proto, rproto;
-	char		 version[64];
+	char		 version[64];	/* as the builder wrote it: filter it */
 	int		 writable;
 	long long	 disk_free_kb;	/* -1: unknown */
-	char		 load[32];	/* 1-minute load average, "" unknown */
+	double		 load;		/* 1-minute load average, -1: unknown */
 	long		 cpus;		/* 0: unknown */
 };
 
@@ -139,11 +141,66 @@ out:
 	return rc;
 }
 
+/* A count in decimal digits only, at most max.  Returns 0, or -1. */
+static int
+number(const char *s, long long max, long long *v)
+{
+	long long	 n = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (n > (max - (*s - '0')) / 10)
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	if (*s != '\0')
+		return -1;
+	*v = n;
+	return 0;
+}
+
+/*
+ * The 1-minute load average that starts a /proc/loadavg line: 1 to 6
+ * digits, then perhaps a point and 1 to 3 digits, then a space or the end.
+ * Anything else is no load at all, since the builder wrote it.  Sets *load
+ * and returns 0, or returns -1.
+ */
+int
+check_parse_load(const char *s, double *load)
+{
+	double	 v = 0, scale = 1;
+	size_t	 i, f;
+
+	for (i = 0; i < 7 && s[i] >= '0' && s[i] <= '9'; i++)
+		v = v * 10 + (s[i] - '0');
+	if (i == 0 || i == 7)
+		return -1;
+	if (s[i] == '.') {
+		for (i++, f = 0; f < 4 && s[i] >= '0' && s[i] <= '9'; i++, f++) {
+			scale /= 10;
+			v += (s[i] - '0') * scale;
+		}
+		if (f == 0 || f == 4)
+			return -1;
+	}
+	if (s[i] != '\0' && s[i] != ' ')
+		return -1;
+	*load = v;
+	return 0;
+}
+
+/*
+ * Everything here comes from the builder: the version is kept as written
+ * (it is filtered where it is printed), the numbers only when they are
+ * numbers.
+ */
 static void
 finish_info(struct conn *ic, struct probe *r)
 {
-	char	 buf[CHECK_INFO_MAX], *line, *next, *s;
-	int	 k = 0;
+	char		 buf[CHECK_INFO_MAX], *line, *next, *s;
+	int		 k = 0;
+	long long	 n;
 
 	ic->timeout_ms = 10000;
 	if (wire_read_all(ic, buf, sizeof(buf)) <= 0) {
@@ -159,16 +216,17 @@ finish_info(struct conn *ic, struct probe *r)
 			    (int)strcspn(s + 6, " "), s + 6);
 		else if (line[0] == '/' || strncmp(line, "Filesystem", 10) == 0) {
 			/* df -P: FS 1024-blocks Used Available Capacity Mount */
-			long long blocks, used, avail;
-			char fs[256];
-			if (sscanf(line, "%255s %lld %lld %lld", fs, &blocks,
-			    &used, &avail) == 4)
-				r->disk_free_kb = avail;
-		} else if (strchr(line, '/') != NULL && r->load[0] == '\0')
-			snprintf(r->load, sizeof(r->load), "%.*s",
-			    (int)strcspn(line, " "), line);
-		else if (r->cpus == 0)
-			r->cpus = strtol(line, NULL, 10);
+			char fs[256], blocks[32], used[32], avail[32];
+			if (sscanf(line, "%255s %31s %31s %31s", fs, blocks,
+			    used, avail) == 4 &&
+			    number(blocks, CHECK_DISK_KB_MAX, &n) == 0 &&
+			    number(used, CHECK_DISK_KB_MAX, &n) == 0 &&
+			    number(avail, CHECK_DISK_KB_MAX, &n) == 0)
+				r->disk_free_kb = n;
+		} else if (strchr(line, '/') != NULL && r->load < 0)
+			check_parse_load(line, &r->load);
+		else if (r->cpus == 0 && number(line, CHECK_CPUS_MAX, &n) == 0)
+			r->cpus = (long)n;
 	}
 }
 
@@ -183,6 +241,7 @@ probe(const struct machine *m, struct probe *r)
 	memset(r, 0, sizeof(*r));
 	r->done = 1;
 	r->disk_free_kb = -1;
+	r->load = -1;
 	if (ssh_start_serve(&m->uri, &c) == -1) {
 		r->kind = FAIL_OTHER;
 		goto fail;
@@ -219,6 +278,7 @@ probe(const struct machine *m, struct probe *r)
 	return;
 fail:
 	snprintf(r->error, sizeof(r->error), "%s", log_last());
+	log_clean(r->error);
 	if (r->kind != FAIL_OTHER)
 		health_failed(m, r->error);
 }
@@ -340,7 +400,10 @@ print_json(const struct machines *ms, const struct probe *res)
 				    r->disk_free_kb * 1024);
 			else
 				printf(",\"diskFreeBytes\":null");
-			printf(",\"load\":%s", r->load[0] ? r->load : "null");
+			if (r->load >= 0)
+				printf(",\"load\":%.2f", r->load);
+			else
+				printf(",\"load\":null");
 			if (r->cpus > 0)
 				printf(",\"cpus\":%ld", r->cpus);
 			else
@@ -414,17 +477,18 @@ print_table(const struct machines *ms, const struct probe *res)
 				snprintf(cells[3], sizeof(cells[3]), "%u.%u",
 				    r->proto >> 8, r->proto & 0xff);
 				if (r->version[0])
-					strlcpy(cells[4], r->version,
+					log_printable(r->version,
+					    strlen(r->version), cells[4],
 					    sizeof(cells[4]));
 				if (r->disk_free_kb >= 0)
 					snprintf(cells[7], sizeof(cells[7]),
 					    "%.1fG", r->disk_free_kb / 1048576.0);
-				if (r->load[0] && r->cpus > 0)
+				if (r->load >= 0 && r->cpus > 0)
 					snprintf(cells[8], sizeof(cells[8]),
-					    "%s/%ld", r->load, r->cpus);
-				else if (r->load[0])
-					strlcpy(cells[8], r->load,
-					    sizeof(cells[8]));
+					    "%.2f/%ld", r->load, r->cpus);
+				else if (r->load >= 0)
+					snprintf(cells[8], sizeof(cells[8]),
+					    "%.2f", r->load);
 			}
 			for (k = 0; k < 9; k++) {
 				int len = (int)strlen(cells[k]);

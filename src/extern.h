@@ -261,6 +261,9 @@ struct conn {
 	unsigned	 version;	/* serve protocol version in use */
 	unsigned	 remote_version; /* what the remote said it speaks */
 	uint64_t	 nread;		/* bytes read from stdout */
+	uint64_t	 reply_max;	/* what the reply being read may cost
+					   (wire_reply_begin); 0: not counted */
+	uint64_t	 reply_cost;	/* what it has cost so far */
 	char		 errtail[CONN_ERRTAIL];	/* last bytes of its stderr */
 	size_t		 errlen;
 	size_t		 errline;	/* start of the unfinished stderr line */
@@ -316,6 +319,9 @@ void		 ssh_kill(struct conn *);
 #define WIRE_PATH_MAX		4096	/* a store path */
 #define WIRE_LIST_MAX		(1u << 20)	/* items in a list */
 #define WIRE_GROW		65536	/* a string's first buffer */
+#define WIRE_ITEM_COST		64	/* charged per string of a reply, besides
+					   its bytes: malloc's header and
+					   rounding, the list's pointer */
 void		 wire_init(struct conn *, int, int, int, const char *);
 void		 wire_lifeline(int);
 int		 wire_write(struct conn *, const void *, size_t);
@@ -331,6 +337,9 @@ void		 wire_drain_stderr(struct conn *);
 ssize_t		 wire_read_all(struct conn *, char *, size_t);
 void		 wire_fail(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+void		 wire_reply_begin(struct conn *, uint64_t);
+void		 wire_reply_end(struct conn *);
+int		 wire_charge(struct conn *, uint64_t);
 
 int		 strlist_add(struct strlist *, const char *);
 void		 strlist_free(struct strlist *);
@@ -358,6 +367,23 @@ enum serve_cmd {
 	SERVE_ADD_TO_STORE_NAR = 9
 };
 #define SERVE_EXPORT_MAGIC	0x4558494eULL	/* "NIXE" */
+/*
+ * What one reply may cost us, counted as it is read: the bytes of its
+ * strings, WIRE_ITEM_COST per string, and each record's struct.  64 MiB
+ * holds the path infos of some 35 000 paths of the usual shape (a dozen
+ * references, a signature), or three closures of SERVE_CLOSURE_MAX paths
+ * of the longest kind.
+ */
+#define SERVE_REPLY_MAX		(64u * 1024 * 1024)
+/*
+ * Paths a closure may hold beyond the ones asked about.  The closure of a
+ * whole NixOS system, build-time inputs and all, is a few thousand to a
+ * few tens of thousands of paths; 65536 more than asked is already far
+ * from anything one copy moves, yet costs at most ~20 MiB (paths of 255
+ * bytes), and answering with more is a lie we can refuse from the count
+ * alone, before reading one path.
+ */
+#define SERVE_CLOSURE_MAX	65536
 #define WIRE_HASH_MAX		1024	/* a hash or signature text */
 struct path_info {
 	char		*path;
@@ -474,6 +500,7 @@ int		 cmd_store_info(int, char **);
 
 /* check.c */
 int		 cmd_check(int, char **);
+int		 check_parse_load(const char *, double *);
 
 /* build.c */
 int		 cmd_build(int, char **);

@@ -98,7 +98,7 @@ cmd_store_info(int argc, char **argv)
 	struct store_uri u;
 	struct conn	 c, vc;
 	const char	*arg = NULL;
-	char		 version[64] = "";
+	char		 version[64] = "", shown[4 * sizeof(version)];
 	int		 json = 0, i, have_vc = 0, cached, master;
 	int64_t		 t0;
 
@@ -180,8 +180,10 @@ cmd_store_info(int argc, char **argv)
 			printf(" (remote speaks %u.%u)", c.remote_version >> 8,
 			    c.remote_version & 0xff);
 		printf("\n");
+		/* the builder's words, maybe from a cache: filtered */
 		if (version[0] != '\0')
-			printf("Version: %s\n", version);
+			printf("Version: %s\n", log_printable(version,
+			    strlen(version), shown, sizeof(shown)));
 	}
 	uri_free(&u);
 	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;

@@ -183,11 +183,13 @@ serve_query_valid_paths(struct conn *c, const struct strlist *paths,
 	 * still tells a dead connection */
 	if (substitute)
 		c->timeout_ms = 0;
+	wire_reply_begin(c, SERVE_REPLY_MAX);
 	r = wire_write_u64(c, SERVE_QUERY_VALID_PATHS) == -1 ||
 	    wire_write_u64(c, lock != 0) == -1 ||
 	    wire_write_u64(c, substitute != 0) == -1 ||
 	    wire_write_strings(c, paths) == -1 ||
 	    wire_read_strings(c, WIRE_LIST_MAX, WIRE_PATH_MAX, valid) == -1;
+	wire_reply_end(c);
 	c->timeout_ms = saved;
 	if (r) {
 		wire_fail(c, "asking which of %zu paths are valid", paths->n);
@@ -205,7 +207,8 @@ serve_query_valid_paths(struct conn *c, const struct strlist *paths,
 /*
  * Path infos for paths the remote has (it skips the ones it lacks).  *out
  * gets an array of *n records, which the caller frees with
- * serve_path_infos_free.
+ * serve_path_infos_free.  The whole reply, records and lists, counts
+ * against SERVE_REPLY_MAX.
  */
 int
 serve_query_path_infos(struct conn *c, const struct strlist *paths,
@@ -213,10 +216,11 @@ serve_query_path_infos(struct conn *c, const struct strlist *paths,
 {
 	struct path_info	*v = NULL, *pi;
 	char			*p = NULL;
-	size_t			 i;
+	size_t			 i, k, at = 0;
 
 	*out = NULL;
 	*n = 0;
+	wire_reply_begin(c, SERVE_REPLY_MAX);
 	if (wire_write_u64(c, SERVE_QUERY_PATH_INFOS) == -1 ||
 	    wire_write_strings(c, paths) == -1 || wire_flush(c) == -1)
 		goto fail;
@@ -225,10 +229,12 @@ serve_query_path_infos(struct conn *c, const struct strlist *paths,
 			goto fail;
 		if (*p == '\0')
 			break;
-		for (i = 0; i < paths->n; i++)
+		/* Nix answers in the order asked: look on from the last one */
+		for (k = 0, i = at; k < paths->n; k++, i = (i + 1) % paths->n)
 			if (strcmp(paths->v[i], p) == 0)
 				break;
-		if (i == paths->n || *n == paths->n) {
+		at = k < paths->n ? (i + 1) % paths->n : at;
+		if (k == paths->n || *n == paths->n) {
 			char	 q[256];
 			log_errx("%s: the remote sent the path info of \"%s\", "
 			    "which was not asked for", c->host,
@@ -236,6 +242,8 @@ serve_query_path_infos(struct conn *c, const struct strlist *paths,
 			c->fail = FAIL_PROTOCOL;
 			goto bad;
 		}
+		if (wire_charge(c, sizeof(*v)) == -1)
+			goto fail;
 		if ((pi = reallocarray(v, *n + 1, sizeof(*v))) == NULL) {
 			log_err("path infos");
 			goto bad;
@@ -259,12 +267,14 @@ serve_query_path_infos(struct conn *c, const struct strlist *paths,
 		    &pi->sigs) == -1))
 			goto fail;
 	}
+	wire_reply_end(c);
 	free(p);
 	*out = v;
 	return 0;
 fail:
-	wire_fail(c, "reading path infos");
+	wire_fail(c, "reading the path infos of %zu paths", paths->n);
 bad:
+	wire_reply_end(c);
 	free(p);
 	serve_path_infos_free(v, *n);
 	*n = 0;
@@ -347,18 +357,40 @@ serve_import_end(struct conn *c)
 	return 0;
 }
 
-/* The closure of paths under references (with outputs of .drv paths). */
+/*
+ * The closure of paths under references (with outputs of .drv paths),
+ * appended to closure.  It may hold SERVE_CLOSURE_MAX paths more than
+ * were asked about, each a store path.
+ */
 int
 serve_query_closure(struct conn *c, const struct strlist *paths,
     int include_outputs, struct strlist *closure)
 {
-	if (wire_write_u64(c, SERVE_QUERY_CLOSURE) == -1 ||
+	size_t	 max, i, had = closure->n;
+	int	 r;
+	char	 q[256];
+
+	max = paths->n < WIRE_LIST_MAX - SERVE_CLOSURE_MAX ?
+	    paths->n + SERVE_CLOSURE_MAX : WIRE_LIST_MAX;
+	wire_reply_begin(c, SERVE_REPLY_MAX);
+	r = wire_write_u64(c, SERVE_QUERY_CLOSURE) == -1 ||
 	    wire_write_u64(c, include_outputs != 0) == -1 ||
 	    wire_write_strings(c, paths) == -1 ||
-	    wire_read_strings(c, WIRE_LIST_MAX, WIRE_PATH_MAX, closure) == -1) {
+	    wire_read_strings(c, max, WIRE_PATH_MAX, closure) == -1;
+	wire_reply_end(c);
+	if (r) {
 		wire_fail(c, "asking for the closure of %zu paths", paths->n);
 		return -1;
 	}
+	for (i = had; i < closure->n; i++)
+		if (!path_valid(STORE_DIR, closure->v[i])) {
+			log_errx("%s: asking for the closure of %zu paths: the "
+			    "remote named \"%s\", which is not a store path",
+			    c->host, paths->n, log_printable(closure->v[i],
+			    strlen(closure->v[i]), q, sizeof(q)));
+			c->fail = FAIL_PROTOCOL;
+			return -1;
+		}
 	return 0;
 }
 

@@ -316,10 +316,46 @@ read_padding(struct conn *c, uint64_t len)
 }
 
 /*
+ * Count a reply's strings and records against the limit set by
+ * wire_reply_begin, so that a peer cannot make us keep more than that
+ * however it splits it: many short strings cost their WIRE_ITEM_COST
+ * each.  Between replies nothing is counted.
+ */
+void
+wire_reply_begin(struct conn *c, uint64_t max)
+{
+	c->reply_max = max;
+	c->reply_cost = 0;
+}
+
+void
+wire_reply_end(struct conn *c)
+{
+	c->reply_max = 0;
+}
+
+/* Charge n bytes to the reply being read.  Returns 0, or -1 over its limit. */
+int
+wire_charge(struct conn *c, uint64_t n)
+{
+	if (c->reply_max == 0)
+		return 0;
+	if (n > c->reply_max - c->reply_cost) {
+		why(c, "the reply passed its limit of %llu bytes",
+		    (unsigned long long)c->reply_max);
+		c->reply_cost = c->reply_max;
+		return -1;
+	}
+	c->reply_cost += n;
+	return 0;
+}
+
+/*
  * Read a string of at most max bytes into a new NUL-terminated buffer.
  * *lenp (if not NULL) gets its length: strings may hold NUL bytes.  The
  * buffer grows with the bytes that come, WIRE_GROW at first, so memory
- * follows what the peer sends, not the length it claims.
+ * follows what the peer sends, not the length it claims.  In a reply its
+ * claimed length is charged (wire_charge) before anything is allocated.
  */
 int
 wire_read_string(struct conn *c, size_t max, char **s, size_t *lenp)
@@ -336,6 +372,8 @@ wire_read_string(struct conn *c, size_t max, char **s, size_t *lenp)
 		    (unsigned long long)len, max);
 		return -1;
 	}
+	if (wire_charge(c, WIRE_ITEM_COST + len) == -1)
+		return -1;
 	cap = len < WIRE_GROW ? (size_t)len : WIRE_GROW;
 	if ((b = malloc(cap + 1)) == NULL) {
 		why(c, "out of memory");
@@ -368,7 +406,27 @@ wire_read_string(struct conn *c, size_t max, char **s, size_t *lenp)
 	return 0;
 }
 
-/* Read a list of at most maxn strings of at most maxlen bytes each. */
+/* Append s to l, which owns it from now on.  Returns 0, or -1. */
+static int
+push(struct strlist *l, char *s)
+{
+	char	**v;
+
+	if (l->n + 1 > l->nalloc) {
+		size_t	 na = l->nalloc ? l->nalloc * 2 : 8;
+		if ((v = reallocarray(l->v, na, sizeof(*v))) == NULL)
+			return -1;
+		l->v = v;
+		l->nalloc = na;
+	}
+	l->v[l->n++] = s;
+	return 0;
+}
+
+/*
+ * Read a list of at most maxn strings of at most maxlen bytes each,
+ * appended to l.  Each string is kept in the buffer it was read into.
+ */
 int
 wire_read_strings(struct conn *c, size_t maxn, size_t maxlen,
     struct strlist *l)
@@ -392,12 +450,11 @@ wire_read_strings(struct conn *c, size_t maxn, size_t maxlen,
 			free(s);
 			return -1;
 		}
-		if (strlist_add(l, s) == -1) {
+		if (push(l, s) == -1) {
 			why(c, "out of memory");
 			free(s);
 			return -1;
 		}
-		free(s);
 	}
 	return 0;
 }
@@ -523,20 +580,14 @@ wire_fail(struct conn *c, const char *fmt, ...)
 int
 strlist_add(struct strlist *l, const char *s)
 {
-	char	**v, *d;
+	char	*d;
 
 	if ((d = strdup(s)) == NULL)
 		return -1;
-	if (l->n + 1 > l->nalloc) {
-		size_t	 na = l->nalloc ? l->nalloc * 2 : 8;
-		if ((v = reallocarray(l->v, na, sizeof(*v))) == NULL) {
-			free(d);
-			return -1;
-		}
-		l->v = v;
-		l->nalloc = na;
+	if (push(l, d) == -1) {
+		free(d);
+		return -1;
 	}
-	l->v[l->n++] = d;
 	return 0;
 }
 

@@ -92,3 +92,35 @@ t_check_bad_config() {
 	[ -s "$T/a.out" ] && fail "printed a table for a bad configuration"
 	return 0
 }
+
+# What a builder says (tests/fake/version: a Nix version with quotes, JSON
+# and terminal escapes, and a line taken for the load) reaches the table
+# escaped, and --json as strings and numbers: exactly the keys of a
+# builder that is up, no escape byte anywhere.
+t_check_hostile_builder() {
+	spec="ssh://$H1?remote-program=$TOP/tests/fake/version x86_64-linux - 1 1 - - $K1"
+	run a "$NO" check --builders "$spec"
+	expect_rc 0
+	[ "$(grep -c $'\033' "$T/a.out")" = 0 ] || fail "an escape reached the table"
+	grep -qF ' 2.8.0"},"evil":1,"x":"\x1b]0;title\x07\x1b[2J ' "$T/a.out" ||
+	    fail "the version is not shown escaped"
+	expect_in "$T/a.out" "^ssh://$H1\\?[^ ]* +up .* [0-9]+\\.[0-9]{2}/[0-9]+\$"
+	expect_in "$T/a.out" '^1 of 1 usable builders up$'
+	run b "$NO" check --json --builders "$spec"
+	expect_rc 0
+	[ "$(grep -c $'\033' "$T/b.out")" = 0 ] || fail "an escape reached --json"
+	python3 - "$T/b.out" >"$T/b.py" 2>&1 <<'PY' || fail "check --json: $(tail -1 "$T/b.py")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert isinstance(d, list) and len(d) == 1, d
+b = d[0]
+want = {"uri", "usable", "ok", "latencyMs", "protocol", "remoteProtocol",
+        "writable", "version", "diskFreeBytes", "load", "cpus", "systems",
+        "supportedFeatures", "mandatoryFeatures"}
+assert set(b) == want, "keys differ: %s" % sorted(set(b) ^ want)
+assert b["ok"] is True, b
+assert b["version"] == '2.8.0"},"evil":1,"x":"\x1b]0;title\x07\x1b[2J', b["version"]
+for k in ("load", "diskFreeBytes", "cpus"):
+    assert b[k] is None or type(b[k]) in (int, float), (k, b[k])
+PY
+}

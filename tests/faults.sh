@@ -200,7 +200,8 @@ liar_uri() {
 	echo "ssh://$H1?remote-program=$LIAR%20$1&base64-ssh-public-host-key=$K1"
 }
 
-# liar_copy MODE PATTERN: copy --from a liar fails as it should
+# liar_copy MODE PATTERN [KIB]: copy --from a liar fails as it should,
+# costing at most KIB (default LIAR_KIB) of memory
 liar_copy() {
 	run "$1" "$NO" copy --from "$(liar_uri "$1")" "$P"
 	expect_rc 8
@@ -211,7 +212,7 @@ liar_copy() {
 	kib=$(sed -n 's/.*peak memory \([0-9]*\) KiB.*/\1/p' "$T/$1.vv")
 	[ -n "$kib" ] || fail "$1: no peak memory in $(tail -2 "$T/$1.vv")"
 	echo "$1: peak memory $kib KiB"
-	[ "$kib" -lt "$LIAR_KIB" ] || fail "$1: peak memory $kib KiB"
+	[ "$kib" -lt "${3:-$LIAR_KIB}" ] || fail "$1: peak memory $kib KiB"
 	nix-store --check-validity "$P" 2>/dev/null && fail "$1: $P was registered"
 	return 0
 }
@@ -219,11 +220,13 @@ liar_copy() {
 # the most memory a lie may cost: a plain run stays under 4 MiB;
 # the sanitizers' shadow memory is generous
 LIAR_KIB=$([ -n "${ASAN_OPTIONS:-}" ] && echo 131072 || echo 8192)
+# what a reply may make us keep: SERVE_REPLY_MAX (64 MiB), and a plain run
+LIAR_REPLY_KIB=$([ -n "${ASAN_OPTIONS:-}" ] && echo 393216 || echo $((65536 + 8192)))
 
 t_liar_wire() {
 	liar_copy random "asking for the closure of 1 paths: "
 	liar_copy strlen "a string of 4611686018427387904 bytes, over the limit of 4096"
-	liar_copy count "a list of 1099511627776 items, over the limit of 1048576"
+	liar_copy count "a list of 1099511627776 items, over the limit of 65537"
 	liar_copy padding "non-zero padding"
 	verify_stores
 }
@@ -235,6 +238,23 @@ t_liar_nar() {
 	liar_copy nar-unsorted "not a valid NAR: .*entry \"a\" comes after \"b\""
 	liar_copy nar-symlink "not a valid NAR: .*expected \"target\", got \"contents\""
 	verify_stores
+}
+
+# A closure of 100 000 paths (26 MB) when one was asked about: refused
+# from its count (SERVE_CLOSURE_MAX more than asked), memory stays flat.
+t_liar_closure_big() {
+	liar_copy closure-big "asking for the closure of 1 paths: a list of 100000 items, over the limit of 65537\$"
+}
+
+# A closure that names something other than a store path.
+t_liar_closure_junk() {
+	liar_copy closure-junk "asking for the closure of 1 paths: the remote named \"/etc/passwd\", which is not a store path\$"
+}
+
+# A path info with 2^20 references of 255 bytes (272 MB): read up to
+# SERVE_REPLY_MAX and refused there, memory bounded by it.
+t_liar_refs_huge() {
+	liar_copy refs-huge "reading the path infos of 1 paths: the reply passed its limit of 67108864 bytes\$" "$LIAR_REPLY_KIB"
 }
 
 # A builder that lies in its build result is a failed builder, not a

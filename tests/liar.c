@@ -17,6 +17,12 @@
  *			should be
  *	escapes		BuildDerivation fails, its message full of terminal
  *			escapes (a title, a screen clear, colours)
+ *	closure-big	QueryClosure: 100 000 valid-looking store paths of
+ *			the longest kind (255 bytes, 26 MB in all)
+ *	closure-junk	QueryClosure: the path asked for, then "/etc/passwd"
+ *	refs-huge	QueryPathInfos: the path asked for, with 2^20
+ *			references of 255 bytes (272 MB) and as many
+ *			signatures
  *
  * The NAR modes answer QueryClosure and QueryPathInfos truthfully about
  * the one path asked for, then send the bad NAR in DumpStorePath.  Every
@@ -31,6 +37,7 @@
 
 #define LIAR_STRING_MAX	65536	/* a path we keep from a request */
 #define LIAR_LIST_MAX	4096
+#define LIAR_NAME_LEN	211	/* the longest store path name */
 
 enum {
 	QUERY_VALID_PATHS = 1, QUERY_PATH_INFOS = 2, DUMP_STORE_PATH = 3,
@@ -160,6 +167,42 @@ lie_list(void)
 	done();
 }
 
+/* The i-th of many distinct store paths of the longest kind. */
+static const char *
+long_path(uint64_t i)
+{
+	static const char	 nix32[] = "0123456789abcdfghijklmnpqrsvwxyz";
+	static char		 p[11 + 32 + 1 + LIAR_NAME_LEN + 1];
+	int			 k;
+
+	memcpy(p, "/nix/store/", 11);
+	for (k = 0; k < 32; k++, i >>= 5)
+		p[11 + k] = nix32[i & 31];
+	p[43] = '-';
+	memset(p + 44, 'x', LIAR_NAME_LEN);
+	p[44 + LIAR_NAME_LEN] = '\0';
+	return p;
+}
+
+/* The lies about a closure. */
+static void
+lie_closure(void)
+{
+	uint64_t	 i;
+
+	if (is("closure-big")) {
+		put_u64(100000);
+		for (i = 0; i < 100000; i++)
+			put_str(long_path(i));
+	} else if (is("closure-junk")) {
+		put_u64(2);
+		put_str(asked);
+		put_str("/etc/passwd");
+	} else
+		return;
+	done();
+}
+
 /* A directory of the given entries (each a regular file "x"). */
 static void
 nar_dir(const char *const *names, size_t n)
@@ -238,6 +281,8 @@ main(int argc, char *argv[])
 			(void)get_u64();
 			get_strs();
 			lie_list();
+			if (cmd == QUERY_CLOSURE)
+				lie_closure();
 			put_u64(1);
 			put_str(asked);
 			break;
@@ -246,13 +291,23 @@ main(int argc, char *argv[])
 			lie_list();
 			put_str(asked);
 			put_str("");		/* deriver */
-			put_u64(0);		/* references */
+			if (is("refs-huge")) {
+				put_u64(1ULL << 20);
+				for (i = 0; i < 1ULL << 20; i++)
+					put_str(long_path(i));
+			} else
+				put_u64(0);	/* references */
 			put_u64(0);		/* download size */
 			put_u64(1000);		/* NAR size */
 			put_str("sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850"
 			    "ymkq1iyzicy5s");
 			put_str("");		/* ca */
-			put_u64(0);		/* signatures */
+			if (is("refs-huge")) {
+				put_u64(1ULL << 20);
+				for (i = 0; i < 1ULL << 20; i++)
+					put_str("cache.example.org-1:AAAA");
+			} else
+				put_u64(0);	/* signatures */
 			put_str("");
 			break;
 		case DUMP_STORE_PATH:

@@ -347,3 +347,24 @@ t_info_usage() {
 	expect_rc 0
 	expect_in "$T/d.out" 'store-info'
 }
+
+# A version with quotes, JSON and terminal escapes (tests/fake/version):
+# printed escaped, and a JSON string in --json.
+t_info_hostile_version() {
+	u="ssh://$H1?remote-program=$TOP/tests/fake/version&base64-ssh-public-host-key=$K1"
+	run a "$NO" store-info "$u"
+	expect_rc 0
+	version_learned
+	run b "$NO" store-info "$u"
+	expect_rc 0
+	grep -qxF 'Version: 2.8.0"},"evil":1,"x":"\x1b]0;title\x07\x1b[2J' "$T/b.out" ||
+	    fail "the version is not shown escaped"
+	[ "$(grep -c $'\033' "$T/b.out")" = 0 ] || fail "an escape reached the terminal"
+	run c "$NO" store-info --json "$u"
+	expect_rc 0
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["version"] == "2.8.0\"},\"evil\":1,\"x\":\"\x1b]0;title\x07\x1b[2J", d
+assert "evil" not in d, d' "$T/c.out" >"$T/c.py" 2>&1 ||
+	    fail "store-info --json: $(tail -1 "$T/c.py")"
+}

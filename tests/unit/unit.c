@@ -1440,6 +1440,194 @@ test_query_valid_paths(void)
 }
 
 /*
+ * The reply budget (wire_reply_begin): a list of k strings of len bytes
+ * costs k * (WIRE_ITEM_COST + len), counted as it is read.
+ */
+static const struct {
+	const char	*name;
+	size_t		 k, len;
+	uint64_t	 budget;	/* 0: not counted */
+	int		 rc;
+} budget_cases[] = {
+	{ "reply_budget_exact", 10, 8, 10 * (WIRE_ITEM_COST + 8), 0 },
+	{ "reply_budget_one_over", 10, 8, 10 * (WIRE_ITEM_COST + 8) - 1, -1 },
+	/* empty strings are not free */
+	{ "reply_budget_empty_strings", 100, 0, 100 * WIRE_ITEM_COST - 1, -1 },
+	{ "reply_budget_off", 100, 0, 0, 0 },
+};
+
+static void
+test_reply_budget(void)
+{
+	struct conn	*c;
+	struct strlist	 l;
+	char		 item[16];
+	size_t		 i, k;
+	int		 rc, good;
+
+	memset(item, 'x', sizeof(item));
+	for (i = 0; i < nitems(budget_cases); i++) {
+		c = loop_open();
+		memset(&l, 0, sizeof(l));
+		wire_write_u64(c, budget_cases[i].k);
+		for (k = 0; k < budget_cases[i].k; k++)
+			wire_write_string(c, item, budget_cases[i].len);
+		wire_flush(c);
+		wire_reply_begin(c, budget_cases[i].budget);
+		rc = wire_read_strings(c, WIRE_LIST_MAX, WIRE_PATH_MAX, &l);
+		wire_reply_end(c);
+		good = (rc == budget_cases[i].rc || no("returned %d, expected "
+		    "%d (%s)", rc, budget_cases[i].rc, c->why)) &&
+		    (rc == 0 || strstr(c->why, "limit of") != NULL ||
+		    no("why \"%s\"", c->why)) &&
+		    (rc != 0 || l.n == budget_cases[i].k ||
+		    no("%zu items", l.n));
+		report(budget_cases[i].name, good);
+		strlist_free(&l);
+		loop_close(c);
+	}
+
+	/* a claimed length is charged before a byte of it is read */
+	c = loop_open();
+	wire_write_u64(c, 1);
+	wire_write_u64(c, 1000000);
+	wire_flush(c);
+	wire_reply_begin(c, 1000000);
+	memset(&l, 0, sizeof(l));
+	rc = wire_read_strings(c, WIRE_LIST_MAX, WIRE_STRING_MAX, &l);
+	report("reply_budget_claim", (rc == -1 || no("returned %d", rc)) &&
+	    (strstr(c->why, "limit of 1000000 bytes") != NULL ||
+	    no("why \"%s\"", c->why)) && (!c->timedout ||
+	    no("waited for the bytes")));
+	strlist_free(&l);
+	loop_close(c);
+}
+
+/*
+ * serve_query_closure: at most SERVE_CLOSURE_MAX paths more than asked,
+ * every one a store path.  One path is asked about.
+ */
+static const struct {
+	const char	*name;
+	uint64_t	 count;		/* the list's length on the wire */
+	const char	*reply[3];	/* its first paths; then a hangup */
+	int		 rc;
+	enum fail	 fail;
+} qc_cases[] = {
+	{ "qc_two", 2, { PATH_A, PATH_B }, 0, FAIL_NONE },
+	{ "qc_not_store_path", 2, { PATH_A, "/etc/passwd" }, -1,
+	    FAIL_PROTOCOL },
+	{ "qc_other_store", 1, { "/gnu/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x" },
+	    -1, FAIL_PROTOCOL },
+	{ "qc_bad_hash", 1, { "/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-x" },
+	    -1, FAIL_PROTOCOL },
+	{ "qc_dotdot", 1, { "/nix/store/../../etc/passwd" }, -1,
+	    FAIL_PROTOCOL },
+	{ "qc_empty_name", 1, { "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-" },
+	    -1, FAIL_PROTOCOL },
+	/* refused from the count: nothing more is read (not "dropped") */
+	{ "qc_count_over", 1 + SERVE_CLOSURE_MAX + 1, { NULL }, -1,
+	    FAIL_PROTOCOL },
+	/* at the limit it reads on, and finds the hangup */
+	{ "qc_count_at_max", 1 + SERVE_CLOSURE_MAX, { PATH_A }, -1,
+	    FAIL_DROPPED },
+};
+
+static void
+test_query_closure(void)
+{
+	struct fake	 f;
+	struct strlist	 ask, closure;
+	struct buf	 reply;
+	unsigned char	 sent[1024];
+	size_t		 i, k;
+	int		 rc, good;
+
+	memset(&ask, 0, sizeof(ask));
+	strlist_add(&ask, PATH_A);
+	for (i = 0; i < nitems(qc_cases); i++) {
+		fake_open(&f);
+		f.c->timeout_ms = 2000;
+		reply.n = 0;
+		put_u64(&reply, qc_cases[i].count);
+		for (k = 0; k < nitems(qc_cases[i].reply) &&
+		    qc_cases[i].reply[k] != NULL; k++)
+			put_str(&reply, qc_cases[i].reply[k],
+			    strlen(qc_cases[i].reply[k]));
+		write_all(f.srv_out, reply.b, reply.n);
+		fake_hangup(&f);
+		memset(&closure, 0, sizeof(closure));
+		rc = serve_query_closure(f.c, &ask, 0, &closure);
+		drain(f.srv_in, sent, sizeof(sent));
+		good = (rc == qc_cases[i].rc || no("returned %d, expected %d",
+		    rc, qc_cases[i].rc)) && same_fail(f.c->fail,
+		    qc_cases[i].fail) && (f.c->reply_max == 0 ||
+		    no("the reply budget is still on"));
+		if (good && rc == 0) {
+			good = closure.n == qc_cases[i].count ||
+			    no("%zu paths", closure.n);
+			for (k = 0; good && k < closure.n; k++)
+				good = same("path", closure.v[k],
+				    qc_cases[i].reply[k]);
+		}
+		strlist_free(&closure);
+		report(qc_cases[i].name, good);
+		fake_close(&f);
+	}
+	strlist_free(&ask);
+}
+
+/*
+ * check_parse_load: the builder's /proc/loadavg, a number or nothing.
+ */
+static const struct {
+	const char	*name, *in;
+	int		 rc;
+	double		 want;
+} load_cases[] = {
+	{ "load_proc", "0.47 0.30 0.25 1/234 5678", 0, 0.47 },
+	{ "load_alone", "12.5", 0, 12.5 },
+	{ "load_integer", "3 1 1 1/2 3", 0, 3 },
+	{ "load_three_decimals", "1.125 x", 0, 1.125 },
+	{ "load_big", "999999.99 0 0", 0, 999999.99 },
+	{ "load_err_empty", "", -1, 0 },
+	{ "load_err_json", "1},\"evil\":1,\"x\":\"/", -1, 0 },
+	{ "load_err_json_space", "1, \"evil\":1 1/2", -1, 0 },
+	{ "load_err_escape", "0.5\x1b[2J 1/2", -1, 0 },
+	{ "load_err_sign", "-1.00 0 0 1/2", -1, 0 },
+	{ "load_err_plus", "+1.00 0 0 1/2", -1, 0 },
+	{ "load_err_point_first", ".5 0 0 1/2", -1, 0 },
+	{ "load_err_point_last", "5. 0 0 1/2", -1, 0 },
+	{ "load_err_four_decimals", "0.1234 0 0 1/2", -1, 0 },
+	{ "load_err_seven_digits", "1234567 0 0 1/2", -1, 0 },
+	{ "load_err_exponent", "1e3 0 0 1/2", -1, 0 },
+	{ "load_err_hex", "0x10 0 0 1/2", -1, 0 },
+	{ "load_err_nan", "nan 0 0 1/2", -1, 0 },
+	{ "load_err_tab", "0.5\t0 0 1/2", -1, 0 },
+	{ "load_err_leading_space", " 0.5 0 0 1/2", -1, 0 },
+	{ "load_err_two_points", "0.5.5 0 0 1/2", -1, 0 },
+};
+
+static void
+test_load(void)
+{
+	double	 v;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < nitems(load_cases); i++) {
+		v = -7;
+		rc = check_parse_load(load_cases[i].in, &v);
+		report(load_cases[i].name, (rc == load_cases[i].rc ||
+		    no("returned %d, expected %d", rc, load_cases[i].rc)) &&
+		    (rc == 0 ? (v > load_cases[i].want - 1e-9 &&
+		    v < load_cases[i].want + 1e-9) || no("load %g, expected %g",
+		    v, load_cases[i].want) : v == -7 || no("set the load on "
+		    "failure")));
+	}
+}
+
+/*
  * log.c and json_string
  */
 
@@ -1800,6 +1988,9 @@ main(void)
 	test_wire_string_growth();
 	test_handshake();
 	test_query_valid_paths();
+	test_reply_budget();
+	test_query_closure();
+	test_load();
 	test_json();
 	test_log();
 	test_health();
