@@ -41,12 +41,34 @@ ssh://$H2 - - - - - - $K2"
 	[ -n "$p" ] || fail "no test path in host1's store"
 	builder_ssh 1 nix-store --verify-path "/nix/store/$(basename "$p")" ||
 	    fail "not valid on the builder"
-	# a second check reuses the masters: no new connections
-	before=$(($(conns $H1) + $(conns $H2)))
+	# a second check reuses the masters: the same two sockets, the same
+	# master processes (other tests' connections do not count)
+	masters >"$T/before"
+	[ "$(wc -l <"$T/before")" = 2 ] || fail "expected 2 masters: $(cat "$T/before")"
 	run b "$NO" check --builders "ssh://$H1 - - - - - - $K1
 ssh://$H2 - - - - - - $K2"
 	expect_rc 0
-	[ $(($(conns $H1) + $(conns $H2))) -eq $before ] || fail "the second check opened connections"
+	masters >"$T/after"
+	cmp -s "$T/before" "$T/after" || fail "the second check made new masters"
+}
+
+# masters: our control sockets (inode) and their ssh masters (pid)
+masters() {
+	for s in "$NIX_OFFLOAD_RUNTIME_DIR"/*; do
+		[ -S "$s" ] || continue
+		echo "$(stat -c %i "$s") $(pgrep -f -- "-oControlPath=$s( |\$)" | sort | head -1)"
+	done | sort
+}
+
+# overlap A B SECONDS: did connections to A:22 and to B:22 stand at the
+# same moment, sampled every 0.1 s for SECONDS?  (prints yes or no)
+overlap() {
+	local i seen=no
+	for i in $(seq $(($3 * 10))); do
+		[ "$(conns $1)" -gt 0 ] && [ "$(conns $2)" -gt 0 ] && { seen=yes; break; }
+		sleep 0.1
+	done
+	echo $seen
 }
 
 # Two builders that never answer cost one connect timeout, not two.
@@ -56,14 +78,18 @@ t_check_parallel_timeouts() {
 	"$TOP/tests/silentd" $SILENT2 22 &
 	p2=$!
 	sleep 0.2
+	overlap $SILENT1 $SILENT2 3 >"$T/overlap" &
 	t0=$(ms)
 	NIX_OFFLOAD_CONNECT_TIMEOUT=2 run a "$NO" check --builders \
 	    "ssh://$SILENT1 ; ssh://$SILENT2 ; ssh://$H1 - - - - - - $K1"
 	t=$(($(ms) - t0))
+	wait $!
 	kill $p1 $p2
 	expect_rc 1
 	expect_in "$T/a.out" '^1 of 3 usable builders up$'
 	[ "$(grep -c 'timed out' "$T/a.out")" -eq 2 ] || fail "expected two timeouts"
+	# both silent builders were being probed at the same moment
+	[ "$(cat "$T/overlap")" = yes ] || fail "the probes never overlapped"
 	[ $t -lt 4500 ] || fail "took $t ms: probes did not run in parallel"
 	# -j 1 runs them one after the other
 	"$TOP/tests/silentd" $SILENT1 22 &
@@ -71,11 +97,14 @@ t_check_parallel_timeouts() {
 	"$TOP/tests/silentd" $SILENT2 22 &
 	p2=$!
 	sleep 0.2
+	overlap $SILENT1 $SILENT2 5 >"$T/overlap" &
 	t0=$(ms)
 	NIX_OFFLOAD_CONNECT_TIMEOUT=2 run b "$NO" check -j 1 --builders \
 	    "ssh://$SILENT1 ; ssh://$SILENT2"
 	t=$(($(ms) - t0))
+	wait $!
 	kill $p1 $p2
+	[ "$(cat "$T/overlap")" = no ] || fail "-j 1 probed both at once"
 	[ $t -ge 3800 ] || fail "-j 1 took only $t ms"
 }
 

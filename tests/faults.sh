@@ -240,6 +240,23 @@ t_liar_nar() {
 	verify_stores
 }
 
+# A valid NAR that is not what the builder announced, by hash or by size:
+# nothing is registered (the man page: outputs "come home with their NAR
+# hash and size checked").
+t_liar_nar_announced() {
+	liar_copy nar-hash "$P arrived with hash sha256:0rsv7kag23nvdpy4500mv2m0b4sm4c8fkgqrfsrmv1kgk77bi81c \\(120 bytes\\), but the builder said sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s \\(120 bytes\\): not imported"
+	liar_copy nar-size "$P arrived with hash sha256:0rsv7kag23nvdpy4500mv2m0b4sm4c8fkgqrfsrmv1kgk77bi81c \\(120 bytes\\), but the builder said sha256:0rsv7kag23nvdpy4500mv2m0b4sm4c8fkgqrfsrmv1kgk77bi81c \\(121 bytes\\): not imported"
+	verify_stores
+}
+
+# A builder that says its build is not deterministic: 104, as Nix exits.
+t_liar_nondeterministic() {
+	via "$LIAR%20nondet"
+	run a "$NO" build --builders "@$T/via" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 104
+	expect_in "$T/a.err" "building step1 failed: derivation may not be deterministic"
+}
+
 # A closure of 100 000 paths (26 MB) when one was asked about: refused
 # from its count (SERVE_CLOSURE_MAX more than asked), memory stays flat.
 t_liar_closure_big() {

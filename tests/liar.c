@@ -17,6 +17,10 @@
  *			should be
  *	escapes		BuildDerivation fails, its message full of terminal
  *			escapes (a title, a screen clear, colours)
+ *	nondet		BuildDerivation: not deterministic (status 12)
+ *	nar-hash	DumpStorePath: a valid NAR (a file "x", 120 bytes)
+ *			whose hash is not the one QueryPathInfos announced
+ *	nar-size	... whose size is not the one announced (the hash is)
  *	closure-big	QueryClosure: 100 000 valid-looking store paths of
  *			the longest kind (255 bytes, 26 MB in all)
  *	closure-junk	QueryClosure: the path asked for, then "/etc/passwd"
@@ -244,7 +248,16 @@ lie_nar(void)
 		nar_dir(empty, 1);
 	else if (is("nar-unsorted"))
 		nar_dir(unsorted, 2);
-	else if (is("nar-symlink")) {
+	else if (is("nar-hash") || is("nar-size")) {
+		put_str("nix-archive-1");	/* valid, just not as said */
+		put_str("(");
+		put_str("type");
+		put_str("regular");
+		put_str("contents");
+		put_str("x");
+		put_str(")");
+		return;
+	} else if (is("nar-symlink")) {
 		put_str("nix-archive-1");
 		put_str("(");
 		put_str("type");
@@ -298,9 +311,12 @@ main(int argc, char *argv[])
 			} else
 				put_u64(0);	/* references */
 			put_u64(0);		/* download size */
-			put_u64(1000);		/* NAR size */
-			put_str("sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850"
-			    "ymkq1iyzicy5s");
+			/* the NAR of a file "x" is 120 bytes, of this hash */
+			put_u64(is("nar-hash") ? 120 : is("nar-size") ? 121 :
+			    1000);		/* NAR size */
+			put_str(is("nar-size") ? "sha256:0rsv7kag23nvdpy4500mv2"
+			    "m0b4sm4c8fkgqrfsrmv1kgk77bi81c" : "sha256:1b8m03r6"
+			    "3zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s");
 			put_str("");		/* ca */
 			if (is("refs-huge")) {
 				put_u64(1ULL << 20);
@@ -333,13 +349,17 @@ main(int argc, char *argv[])
 				put_u64(3);	/* PermanentFailure */
 				put_str("\x1b]0;pwned\x07\x1b[2J\x1b[31mthe "
 				    "build\rfailed\x1b[0m");
+			} else if (is("nondet")) {
+				put_u64(12);	/* NotDeterministic */
+				put_str("derivation may not be deterministic: "
+				    "output differs");
 			} else
 				put_u64(0);	/* built */
 			if (is("strlen")) {
 				put_u64(1ULL << 62);
 				done();
 			}
-			if (!is("escapes"))
+			if (!is("escapes") && !is("nondet"))
 				put_str("");
 			put_u64(1);		/* times built */
 			put_u64(0);
