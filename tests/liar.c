@@ -207,6 +207,18 @@ lie_closure(void)
 	done();
 }
 
+/* A regular file "x": 120 bytes as a NAR, of a hash the liar knows. */
+static void
+nar_file(void)
+{
+	put_str("(");
+	put_str("type");
+	put_str("regular");
+	put_str("contents");
+	put_str("x");
+	put_str(")");
+}
+
 /* A directory of the given entries (each a regular file "x"). */
 static void
 nar_dir(const char *const *names, size_t n)
@@ -223,12 +235,7 @@ nar_dir(const char *const *names, size_t n)
 		put_str("name");
 		put_str(names[i]);
 		put_str("node");
-		put_str("(");
-		put_str("type");
-		put_str("regular");
-		put_str("contents");
-		put_str("x");
-		put_str(")");
+		nar_file();
 		put_str(")");
 	}
 	put_str(")");
@@ -250,12 +257,7 @@ lie_nar(void)
 		nar_dir(unsorted, 2);
 	else if (is("nar-hash") || is("nar-size")) {
 		put_str("nix-archive-1");	/* valid, just not as said */
-		put_str("(");
-		put_str("type");
-		put_str("regular");
-		put_str("contents");
-		put_str("x");
-		put_str(")");
+		nar_file();
 		return;
 	} else if (is("nar-symlink")) {
 		put_str("nix-archive-1");
