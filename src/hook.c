@@ -475,14 +475,14 @@ cmd_hook(int argc, char **argv)
 		/* that builder is gone: take a slot on another, waiting */
 		down[slot.machine] = 1;
 		sched_release(&sched, &slot);
-		if ((r = sched_pick(&sched, platform, &features, &slot, NULL,
-		    0)) < 0) {
+		r = sched_pick(&sched, platform, &features, &slot, NULL, 0);
+		if (r < 0 || (r == 0 && sched_queue(&sched, platform,
+		    &features, &slot) == -1)) {
 			log_errx("no other builder is up to build %s", drvpath);
 			break;
 		}
-		if (r == 0 && (sched_queue(&sched, platform, &features,
-		    &slot) == -1 || sched_wait(&sched, &slot,
-		    sched.slot_timeout) == -1))
+		if (r == 0 && sched_wait(&sched, &slot,
+		    sched.slot_timeout) == -1)
 			break;
 		log_warnx("trying %s instead", ms.v[slot.machine].uri_text);
 	}

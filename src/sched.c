@@ -9,7 +9,9 @@
  * file, so every nix-offload process of this user counts the same slots,
  * and the kernel releases a dead process's slots.  Record locks are
  * per-process (F_GETLK does not see our own), so our own slots are also
- * counted in memory.
+ * counted in memory.  The lock covers two bytes: the process that takes
+ * a slot holds one, the worker that builds in it the other (take_slot).
+ * No wait for a slot is without a bound (sched_wait).
  */
 #include <sys/stat.h>
 
@@ -407,7 +409,8 @@ sched_wait(struct sched *s, struct slot *slot, long timeout)
 			pid_t	 pid;
 
 			for (i = 0; i < m->max_jobs; i++)
-				if ((pid = holder(m, i)) != 0) {
+				if (!s->mine[slot->machine][i] &&
+				    (pid = holder(m, i)) != 0) {
 					snprintf(one, sizeof(one), "%s%ld",
 					    who[0] ? ", " : "", (long)pid);
 					strlcat(who, one, sizeof(who));
