@@ -152,17 +152,22 @@ sched_load(const struct machine *m, const int *mine)
 static int
 take_slot(const struct machine *m, const int *mine, long *index)
 {
-	char	 name[64];
-	long	 i;
-	int	 fd;
+	static int	 said;
+	char		 name[64];
+	long		 i;
+	int		 fd;
 
 	for (i = 0; i < m->max_jobs; i++) {
 		if (mine != NULL && mine[i])
 			continue;
 		slot_name(m, i, name, sizeof(name));
 		if ((fd = rundir_open("slots", name, O_RDWR | O_CREAT,
-		    0600)) == -1)
+		    0600)) == -1) {
+			/* a link, say: never followed, said once */
+			if (!said++)
+				log_err("%s/slots/%s", rundir_path(), name);
 			continue;
+		}
 		if (lock(fd, F_SETLK, F_WRLCK, 0, SLOT_LOCK_LEN, NULL) == 0) {
 			(void)lock(fd, F_SETLK, F_UNLCK, 1, 1, NULL);
 			*index = i;

@@ -195,6 +195,15 @@ t_kill9_build() {
 	    "$SUITE" >"$T/k.out" 2>"$T/k.err" &
 	pid=$!
 	wait_for "$T/k.err" "^cancel> started" 30 || fail "the build did not start"
+	# the slot is held by the worker itself, not only by its parent: who
+	# holds byte 1 of the slot file (x86_64's struct flock)
+	w=$(python3 -c 'import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fl = fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack("hh4xqqi4x", fcntl.F_WRLCK, 0, 1, 1, 0))
+t, _, _, _, pid = struct.unpack("hh4xqqi4x", fl)
+print(pid if t != fcntl.F_UNLCK else 0)' "$(slot_file "ssh://$H1" 0)")
+	[ "$w" != 0 ] && [ "$w" != $pid ] && [ "$(ps -o ppid= -p "$w" | tr -d ' ')" = $pid ] ||
+	    fail "byte 1 of the slot is held by '$w', not by a worker of $pid"
 	kill -KILL $pid
 	"$NO" build --builders "@$T/one1" -A timed1 --argstr nonce "$T-next" \
 	    "$SUITE" >"$T/n.out" 2>"$T/n.err" &

@@ -177,3 +177,24 @@ root_refuse_body() {
 t_root_refuse() {
 	as_root_ns root_refuse_body
 }
+
+# Links inside one's own runtime directory (left there by whoever: root
+# or the user) are never followed: slot files that are links to files
+# that do not exist yet are not created through, and the build says why
+# instead of waiting.
+t_rundir_links() {
+	both
+	mkdir -m 700 "$NIX_OFFLOAD_RUNTIME_DIR" "$NIX_OFFLOAD_RUNTIME_DIR/slots"
+	for h in $H1 $H2; do
+		key=$(printf '%s' "ssh://$h" | sha256sum | cut -c1-16)
+		for i in 0 1 2 3; do
+			ln -s "$T/created-$h-$i" "$NIX_OFFLOAD_RUNTIME_DIR/slots/$key.$i"
+		done
+	done
+	NIX_OFFLOAD_SLOT_TIMEOUT=3 run a timeout 60 "$NO" build --builders "@$T/both" \
+	    -A step1 --argstr nonce "$T" "$SUITE"
+	[ "$RC" != 124 ] || fail "build hung"
+	ls "$T" | grep -q '^created-' && fail "created through a link: $(ls "$T" | grep created)"
+	expect_rc 1
+	expect_in "$T/a.err" "slots/[0-9a-f]{16}\\.0: Too many levels of symbolic links"
+}
