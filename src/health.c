@@ -24,7 +24,7 @@
  * A record is trusted for nothing: FAILURES must be 1..HEALTH_FAILURES_MAX
  * and UNTIL no later than now plus the longest backoff and its jitter (a
  * later one was written by a clock that stepped back, or by someone
- * else).  Returns 0, or -1 with why (if not NULL) saying what is wrong.
+ * else).  Returns 0, or -1 with *why saying what is wrong.
  */
 int
 health_parse(const char *buf, size_t len, long long now, long *failures,
@@ -45,7 +45,8 @@ health_parse(const char *buf, size_t len, long long now, long *failures,
 			v[k] = v[k] * 10 + (*p - '0');
 		}
 		/* a space after each number; the reason may be empty */
-		if (p == d || p == end || (*p != ' ' && !(k == 1 && *p == '\n'))) {
+		if (p == d || p == end ||
+		    (*p != ' ' && !(k == 1 && *p == '\n'))) {
 			*why = "not \"FAILURES UNTIL REASON\"";
 			return -1;
 		}

@@ -124,21 +124,20 @@ t_hook_no_builder_fits() {
 	expect_in "$T/a.err" "ssh://$H1.*system riscv64-linux is not one of its systems"
 }
 
-# No builders: the hook bows out for good (Nix asks it once, not once per
+# No builders: the hook bows out for good (Nix starts it once, not once per
 # derivation) and Nix builds the chain locally.
 t_hook_no_builders() {
 	hook_install
-	printf '#!/bin/sh\ntee -a %s/hook.in | exec %s "$@"\n' "$T" "$HOOK" >"$T/hook"
+	# each start of the hook leaves a line first (the hook itself may be
+	# killed by Nix as soon as it has answered)
+	printf '#!/bin/sh\necho start >>%s/starts\nexec %s "$@"\n' "$T" "$HOOK" >"$T/hook"
 	chmod +x "$T/hook"
 	run a nix-build --no-out-link --option build-hook "$T/hook" --max-jobs 1 \
 	    --builders '' -A step3 --argstr nonce "$T-nb" "$SUITE"
 	expect_rc 0
 	[ "$(cat "$(cat "$T/a.out")")" = 3 ] || fail "step3 is not 3"
 	expect_not_in "$T/a.err" "on 'ssh://"
-	# "try" as a word on the wire: its length (3, 8 bytes), then padded
-	tries=$(python3 -c 'import sys
-print(open(sys.argv[1], "rb").read().count(b"\3" + b"\0" * 7 + b"try" + b"\0" * 5))' "$T/hook.in")
-	[ "$tries" = 1 ] || fail "Nix asked the hook $tries times"
+	[ "$(wc -l <"$T/starts")" = 1 ] || fail "Nix started the hook $(wc -l <"$T/starts") times"
 }
 
 # Eight nix-build leaves, builders of one slot each: the hook accepts them
