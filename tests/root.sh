@@ -17,11 +17,15 @@ as_root_ns() {
 	printf 'planter:x:%s:\nvictim:x:%s:\n' $PLANTER $VICTIM_USER >>"$T/group"
 	(cd "$WORK" && unshare -m --propagation private bash -c '
 		set -e
+		exec 8<"$TOP"	# the tree may be under /tmp too (a CI clone)
 		mount -t tmpfs -o mode=1777 tmpfs /tmp
 		mount -t tmpfs -o mode=755 tmpfs /run
-		mkdir -p "$WORK"
-		# the old $WORK, our working directory (not its path: hidden now)
+		mkdir -p "$WORK" "$TOP"
+		# the old $WORK, our working directory, and the old $TOP, by
+		# descriptor (not by their paths: hidden now)
 		mount --no-canonicalize --bind . "$WORK"
+		mount --no-canonicalize --bind /proc/self/fd/8 "$TOP"
+		exec 8<&-
 		mount --bind "$T/passwd" /etc/passwd
 		mount --bind "$T/group" /etc/group
 		set +e
