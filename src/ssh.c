@@ -142,6 +142,7 @@ ssh_init(void)
 		int		 rc;
 
 		if (shell_split(s, &words) == -1) {
+			args_free(&words);
 			log_errx("NIX_SSHOPTS cannot be split into words");
 			return -1;
 		}
