@@ -1653,7 +1653,6 @@ roots_sweep(void)
 {
 	DIR		*d;
 	struct dirent	*e;
-	struct flock	 fl;
 	int		 top, fd, lk;
 
 	if ((top = rundir_dirfd("")) == -1 || (fd = dup(top)) == -1)
@@ -1672,10 +1671,8 @@ roots_sweep(void)
 		snprintf(lockname, sizeof(lockname), "%s/lock", e->d_name);
 		if ((lk = openat(top, lockname, O_RDWR | O_NOFOLLOW |
 		    O_CLOEXEC)) != -1) {
-			memset(&fl, 0, sizeof(fl));
-			fl.l_type = F_WRLCK;
-			fl.l_whence = SEEK_SET;
-			if (fcntl(lk, F_SETLK, &fl) == -1) {
+			if (rundir_lock(lk, F_SETLK, F_WRLCK, 0, 0,
+			    NULL) == -1) {
 				close(lk);	/* its run goes on */
 				continue;
 			}
@@ -1696,7 +1693,6 @@ static int
 roots_make(char *dir, size_t sz)
 {
 	char		 name[64], tmp[64], lockname[80];
-	struct flock	 fl;
 	int		 top, lk;
 
 	roots_sweep();
@@ -1712,10 +1708,8 @@ roots_make(char *dir, size_t sz)
 		log_err("%s/%s", rundir_path(), tmp);
 		return -1;
 	}
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(lk, F_SETLK, &fl) == -1 || renameat(top, tmp, top, name) == -1) {
+	if (rundir_lock(lk, F_SETLK, F_WRLCK, 0, 0, NULL) == -1 ||
+	    renameat(top, tmp, top, name) == -1) {
 		log_err("%s", dir);
 		close(lk);
 		roots_remove(tmp);

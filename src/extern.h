@@ -289,6 +289,7 @@ ssize_t		 rundir_read(const char *, const char *, char *, size_t,
 		    struct stat *);
 int		 rundir_name(const char *, char *, size_t);
 void		 rundir_key(const char *, char *);
+int		 rundir_lock(int, int, short, off_t, off_t, pid_t *);
 
 /* ssh.c */
 struct ssh_config {

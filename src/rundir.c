@@ -314,3 +314,25 @@ rundir_key(const char *text, char *hex)
 	sha256_final(&h, d);
 	hash_hex(d, 8, hex);
 }
+
+/*
+ * A record lock on bytes [start, start + len) of fd (len 0: to the end):
+ * F_SETLK (never waits), F_GETLK (then *pid, if not NULL, gets the
+ * holder, 0 if none) or unlock.  Returns 0, or -1 (errno set).
+ */
+int
+rundir_lock(int fd, int cmd, short type, off_t start, off_t len, pid_t *pid)
+{
+	struct flock	 fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = start;
+	fl.l_len = len;
+	if (fcntl(fd, cmd, &fl) == -1)
+		return -1;
+	if (pid != NULL)
+		*pid = fl.l_type == F_UNLCK ? 0 : fl.l_pid;
+	return 0;
+}

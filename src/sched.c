@@ -85,27 +85,6 @@ slot_name(const struct machine *m, long i, char *name, size_t sz)
 }
 
 /*
- * A record lock on bytes [start, start + len) of fd: F_SETLK (never
- * waits), F_GETLK (then *pid gets the holder, 0 if none) or unlock.
- */
-static int
-lock(int fd, int cmd, short type, off_t start, off_t len, pid_t *pid)
-{
-	struct flock	 fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = start;
-	fl.l_len = len;
-	if (fcntl(fd, cmd, &fl) == -1)
-		return -1;
-	if (pid != NULL)
-		*pid = fl.l_type == F_UNLCK ? 0 : fl.l_pid;
-	return 0;
-}
-
-/*
  * Who holds slot i of m, if another process does: its pid, else 0.
  * Not for our own slots: closing a descriptor of a slot file would drop
  * the locks we hold on it.
@@ -120,7 +99,7 @@ holder(const struct machine *m, long i)
 	slot_name(m, i, name, sizeof(name));
 	if ((fd = rundir_open("slots", name, O_RDWR, 0)) == -1)
 		return 0;
-	if (lock(fd, F_GETLK, F_WRLCK, 0, SLOT_LOCK_LEN, &pid) == -1)
+	if (rundir_lock(fd, F_GETLK, F_WRLCK, 0, SLOT_LOCK_LEN, &pid) == -1)
 		pid = 0;
 	close(fd);
 	return pid;
@@ -168,8 +147,8 @@ take_slot(const struct machine *m, const int *mine, long *index)
 				log_err("%s/slots/%s", rundir_path(), name);
 			continue;
 		}
-		if (lock(fd, F_SETLK, F_WRLCK, 0, SLOT_LOCK_LEN, NULL) == 0) {
-			(void)lock(fd, F_SETLK, F_UNLCK, 1, 1, NULL);
+		if (rundir_lock(fd, F_SETLK, F_WRLCK, 0, SLOT_LOCK_LEN, NULL) == 0) {
+			(void)rundir_lock(fd, F_SETLK, F_UNLCK, 1, 1, NULL);
 			*index = i;
 			return fd;
 		}
@@ -188,7 +167,7 @@ int
 sched_adopt(const struct slot *slot)
 {
 	return slot->fd == -1 ? -1 :
-	    lock(slot->fd, F_SETLK, F_WRLCK, 1, 1, NULL);
+	    rundir_lock(slot->fd, F_SETLK, F_WRLCK, 1, 1, NULL);
 }
 
 void
@@ -329,9 +308,9 @@ waiters(const struct machine *m)
 			continue;
 		if ((fd = rundir_open("slots", e->d_name, O_RDWR, 0)) == -1)
 			continue;
-		if (lock(fd, F_GETLK, F_WRLCK, 0, 0, &pid) == 0 && pid != 0)
+		if (rundir_lock(fd, F_GETLK, F_WRLCK, 0, 0, &pid) == 0 && pid != 0)
 			n++;
-		else if (lock(fd, F_SETLK, F_WRLCK, 0, 0, NULL) == 0)
+		else if (rundir_lock(fd, F_SETLK, F_WRLCK, 0, 0, NULL) == 0)
 			(void)rundir_unlink("slots", e->d_name, 0); /* gone */
 		close(fd);
 	}
@@ -380,7 +359,7 @@ sched_queue(struct sched *s, const char *system,
 		log_err("%s/slots/%s", rundir_path(), s->waitname);
 		return -1;
 	}
-	if (lock(fd, F_SETLK, F_WRLCK, 0, 0, NULL) == -1) {
+	if (rundir_lock(fd, F_SETLK, F_WRLCK, 0, 0, NULL) == -1) {
 		log_err("%s/slots/%s", rundir_path(), s->waitname);
 		close(fd);
 		return -1;
