@@ -205,6 +205,9 @@ print(pid if t != fcntl.F_UNLCK else 0)' "$(slot_file "ssh://$H1" 0)")
 	[ "$w" != 0 ] && [ "$w" != $pid ] && [ "$(ps -o ppid= -p "$w" | tr -d ' ')" = $pid ] ||
 	    fail "byte 1 of the slot is held by '$w', not by a worker of $pid"
 	kill -KILL $pid
+	# reaped: it has exited, and let go of its locks (under load the next
+	# run could otherwise look before the kernel has ended it)
+	wait $pid 2>/dev/null
 	"$NO" build --builders "@$T/one1" -A timed1 --argstr nonce "$T-next" \
 	    "$SUITE" >"$T/n.out" 2>"$T/n.err" &
 	next=$!
