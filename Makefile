@@ -3,14 +3,13 @@
 
 include config.mk
 
-# LIBSRC: everything but build.c, which tests/unit/build includes whole
-LIBSRC = src/builders.c src/check.c src/compat.c src/conf.c src/copy.c \
-	src/drv.c src/hash.c src/health.c src/hook.c src/info.c src/log.c src/machines.c src/nar.c \
-	src/path.c src/rundir.c src/sched.c src/serve.c src/ssh.c src/store.c src/uri.c \
-	src/util.c src/wire.c
-SRC = src/build.c $(LIBSRC)
+SRC = src/build.c src/builders.c src/check.c src/compat.c src/conf.c \
+	src/copy.c src/dispatch.c src/drv.c src/graph.c src/hash.c \
+	src/health.c src/hook.c src/info.c src/job.c src/log.c \
+	src/machines.c src/nar.c src/path.c src/rundir.c src/sched.c \
+	src/serve.c src/ssh.c src/store.c src/uri.c src/util.c src/wire.c \
+	src/worker.c
 OBJ = $(SRC:.c=.o)
-LIBOBJ = $(LIBSRC:.c=.o)
 MAIN = src/main.o
 UNIT = tests/unit/unit tests/unit/parse tests/unit/nar tests/unit/drv \
 	tests/unit/build
@@ -41,8 +40,8 @@ tests/unit/drv: tests/unit/drv.c tests/unit/harness.h $(OBJ)
 	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/drv.c $(OBJ) \
 	    $(LDFLAGS) $(NOLDFLAGS)
 
-tests/unit/build: tests/unit/build.c src/build.c tests/unit/harness.h $(LIBOBJ)
-	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/build.c $(LIBOBJ) \
+tests/unit/build: tests/unit/build.c tests/unit/harness.h $(OBJ)
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/build.c $(OBJ) \
 	    $(LDFLAGS) $(NOLDFLAGS)
 
 tests/silentd: tests/silentd.c

@@ -24,6 +24,16 @@ struct strlist {
 };
 
 /*
+ * Nix's exit status after failed builds is EXIT_BUILD_BITS with a bit for
+ * each kind of failure that happened (job.c maps build results to them).
+ */
+#define EXIT_BUILD_BITS		0x60
+#define EXIT_BIT_TIMEOUT	0x01
+#define EXIT_BIT_HASH		0x02	/* an output was rejected */
+#define EXIT_BIT_FAILED		0x04
+#define EXIT_BIT_NONDET		0x08
+
+/*
  * Exit statuses (documented in nix-offload.1, EXIT STATUS).  The build
  * results 100..104 follow Nix; the connection failures are ours, one per
  * cause, so that scripts can tell them apart.
@@ -39,10 +49,10 @@ enum exit_status {
 	EXIT_BANNER = 7,	/* the remote shell printed text before the protocol */
 	EXIT_PROTOCOL = 8,	/* not a serve protocol we speak */
 	EXIT_DROPPED = 9,	/* the connection ended mid-conversation */
-	EXIT_BUILD_FAILED = 100,
-	EXIT_BUILD_TIMEOUT = 101,
-	EXIT_BUILD_HASH = 102,
-	EXIT_BUILD_NONDET = 104
+	EXIT_BUILD_FAILED = EXIT_BUILD_BITS | EXIT_BIT_FAILED,	/* 100 */
+	EXIT_BUILD_TIMEOUT = EXIT_BUILD_FAILED | EXIT_BIT_TIMEOUT, /* 101 */
+	EXIT_BUILD_HASH = EXIT_BUILD_FAILED | EXIT_BIT_HASH,	/* 102 */
+	EXIT_BUILD_NONDET = EXIT_BUILD_BITS | EXIT_BIT_NONDET	/* 104 */
 };
 
 /* Why a connection failed: set once, where the failure is reported. */
@@ -77,6 +87,17 @@ int		 log_quiet(int);
 void		 log_nix_json(int);
 char		*log_printable(const void *, size_t, char *, size_t);
 char		*log_clean(char *);
+void		 log_info(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 log_status(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 log_status_end(void);
+unsigned long long log_nix_start(const char *);
+void		 log_nix_stop(unsigned long long);
+int		 log_hook_answer(const char *, const char *);
+void		 log_text(const char *);
+void		 log_child(const void *, size_t);
+void		 log_build(int, const void *, size_t);
 
 /* compat.c: the BSD functions, when libbsd is not used */
 #ifndef HAVE_LIBBSD
@@ -290,6 +311,8 @@ ssize_t		 rundir_read(const char *, const char *, char *, size_t,
 int		 rundir_name(const char *, char *, size_t);
 void		 rundir_key(const char *, char *);
 int		 rundir_lock(int, int, short, off_t, off_t, pid_t *);
+int		 rundir_run_open(char *, size_t);
+void		 rundir_run_close(int);
 
 /* ssh.c */
 struct ssh_config {
@@ -325,6 +348,7 @@ void		 ssh_kill(struct conn *);
 					   rounding, the list's pointer */
 void		 wire_init(struct conn *, int, int, int, const char *);
 void		 wire_lifeline(int);
+void		 wire_discard(struct conn *);
 int		 wire_write(struct conn *, const void *, size_t);
 int		 wire_write_u64(struct conn *, uint64_t);
 int		 wire_write_string(struct conn *, const void *, size_t);
@@ -449,8 +473,6 @@ struct slot {
 struct sched {
 	const struct machines *ms;
 	int		**mine;		/* [machine][slot]: held by this process */
-	int		(*down)(void *, size_t); /* skip a builder (health) */
-	void		*arg;
 	int		 waitfd;	/* our place in a queue, -1 if none */
 	char		 waitname[64];	/* its name in the slots directory */
 	long		 slot_timeout;	/* seconds to wait for a slot */
@@ -461,10 +483,10 @@ int		 sched_fits(const struct machine *, const char *,
 		    const struct strlist *, char *, size_t);
 int		 sched_load(const struct machine *, const int *);
 int		 sched_pick(struct sched *, const char *, const struct strlist *,
-		    struct slot *, char *, size_t);
+		    const char *, struct slot *, char *, size_t);
 void		 sched_release(struct sched *, struct slot *);
 int		 sched_queue(struct sched *, const char *,
-		    const struct strlist *, struct slot *);
+		    const struct strlist *, const char *, struct slot *);
 int		 sched_wait(struct sched *, struct slot *, long);
 int		 sched_adopt(const struct slot *);
 
@@ -502,6 +524,170 @@ int		 cmd_store_info(int, char **);
 /* check.c */
 int		 cmd_check(int, char **);
 int		 check_parse_load(const char *, double *);
+
+/* graph.c: the derivations of one build, their edges and states */
+#define GRAPH_NODES_MAX		(1u << 20)
+enum node_state {
+	N_SKIP,		/* outputs valid locally, or not needed */
+	N_WAIT,		/* waiting for dependencies */
+	N_READY,
+	N_RUNNING,
+	N_BUILT,	/* outputs exist on builder node->where */
+	N_FETCHING,
+	N_LOCAL,	/* outputs valid locally */
+	N_FAILED
+};
+struct node {
+	char		*path;		/* the .drv */
+	char		 name[256];
+	struct drv	 d;
+	struct strlist	 features;
+	size_t		*deps;		/* nodes of d.inputs, in order */
+	size_t		 ndeps;
+	size_t		*users;		/* nodes that depend on this one */
+	size_t		 nusers;
+	size_t		 nusers_alloc;
+	int		 root;		/* named by the user: comes home */
+	int		 valid;		/* all outputs valid locally */
+	int		 needed;
+	enum node_state	 state;
+	size_t		 where;		/* the builder that has the outputs */
+	int		 attempts;	/* builders lost while it was there */
+	int		 waiting;	/* unfinished dependencies */
+};
+struct graph {
+	struct node	*nodes;
+	size_t		 nnodes;
+	size_t		 total;		/* needed: to build */
+};
+long		 graph_add(struct graph *, const char *);
+int		 graph_load(struct graph *);
+void		 graph_free(struct graph *);
+int		 graph_inputs(const struct graph *, const struct node *,
+		    struct strlist *);
+int		 graph_outputs(const struct node *, struct strlist *);
+void		 graph_set_valid(struct graph *, const struct strlist *);
+void		 graph_mark_needed(struct graph *);
+int		 graph_same_kind(const struct node *, const struct node *);
+void		 graph_fail(struct graph *, size_t);
+void		 graph_finished(struct graph *, size_t);
+int		 graph_dep_failed(const struct graph *, const struct node *);
+void		 graph_recount(struct graph *);
+int		 graph_still_wanted(const struct graph *, size_t);
+int		 graph_unfinished(const struct graph *);
+
+/* job.c: one build on one builder, for build's workers and the hook */
+enum job_step { JOB_INPUTS, JOB_BUILD, JOB_OUTPUTS };
+struct job {
+	const char	*host;		/* the builder, for messages */
+	struct conn	*remote;	/* the caller's session with it */
+	struct conn	 local;		/* the local store, once needed */
+	int		 have_local;
+	int		 substitutes;	/* builders-use-substitutes */
+	struct build_options opts;
+	int		 log_fd;	/* where the build log goes, -1: stderr */
+	const char	*log_prefix;	/* before each line of it, or NULL */
+	void		(*step)(void *, enum job_step, int); /* begins, ends */
+	void		*arg;
+	uint64_t	 bytes;		/* copied, both ways */
+	int64_t		 ms[3];		/* per step, of the last job_run */
+};
+struct job_spec {
+	const char		*name;		/* the derivation, for messages */
+	const char		*drvpath;
+	const struct drv	*drv;
+	const struct strlist	*inputs;	/* BuildDerivation's inputs */
+	const struct strlist	*send;		/* paths the builder needs */
+	int			 closed;	/* send is a whole closure */
+	const struct strlist	*fetch;		/* outputs to bring home */
+};
+void		 job_init(struct job *, const char *, struct conn *);
+int		 job_run(struct job *, const struct job_spec *,
+		    struct build_result *);
+int		 job_fetch(struct job *, const struct strlist *);
+int		 job_close(struct job *, int);
+int		 job_ok(int);
+unsigned	 job_fail_bits(int);
+int		 job_hook_exit(int);
+
+/* worker.c: build's worker processes, and both ends of their pipes */
+#define WORKERS_MAX		256
+#define WORKER_LINE_MAX		4096
+#define WORKER_FETCH_MAX	256	/* nodes fetched by one job */
+struct worker {
+	pid_t		 pid;
+	int		 cmd;		/* we write jobs here */
+	int		 res;		/* and read answers here */
+	struct slot	 slot;
+	int		 busy;
+	size_t		 node;
+	int		 fetch;		/* the job is a fetch */
+	size_t		 fnodes[WORKER_FETCH_MAX]; /* of that fetch */
+	size_t		 nfnodes;
+	int64_t		 started;
+	char		 buf[WORKER_LINE_MAX];
+	size_t		 len;
+};
+struct workers {
+	struct worker		*v;		/* WORKERS_MAX entries */
+	size_t			 n;		/* used so far */
+	const struct graph	*g;
+	const struct machines	*ms;
+	struct sched		*sched;
+	int			 substitutes;	/* for each job */
+	struct build_options	 opts;
+};
+struct answer {
+	size_t		 node;
+	int		 status;	/* BuildResult status, -1: job failed */
+	int		 fail;		/* then why: enum fail */
+	uint64_t	 bytes;		/* copied */
+	char		 msg[WORKER_LINE_MAX];
+};
+struct worker	*worker_start(struct workers *, struct slot *);
+int		 worker_build(struct worker *, size_t, int);
+int		 worker_fetch(struct worker *, const size_t *, size_t);
+int		 worker_read(struct worker *, char **);
+void		 worker_answer(const struct workers *, struct worker *,
+		    const char *, struct answer *);
+void		 worker_retire(struct workers *, struct worker *);
+void		 worker_lost(struct workers *, struct worker *);
+void		 workers_stop(struct workers *, int);
+
+/* dispatch.c: build's run, what goes where, builders lost */
+#define DISPATCH_ATTEMPTS	3	/* builders one derivation may lose */
+struct loss {				/* a builder given up, and since */
+	enum fail	 why;		/* the first failure */
+	char		 first[512];	/* and its message */
+	int		 said;		/* the user has been told */
+	size_t		 moved;		/* derivations another builder can take */
+	char		 names[256];	/* the first few moved */
+};
+struct dispatch {
+	struct graph		*g;
+	const struct machines	*ms;
+	struct sched		 sched;
+	struct workers		 ws;
+	long			 jobs;		/* workers at most (-j) */
+	int			 keep_going;
+	int			 json;		/* no progress lines but on a tty */
+	int			 tty;		/* a live progress line */
+	int			 slot_wait;	/* a builder fit, had no free slot */
+	char			*down;		/* [machine]: given up */
+	struct loss		*loss;		/* [machine] */
+	unsigned		 mask;		/* EXIT_BIT_* of failed builds */
+	int			 misc;		/* a failure without a bit */
+	size_t			 done, running;
+	uint64_t		 copied;
+};
+int		 dispatch_init(struct dispatch *, struct graph *,
+		    const struct machines *, long);
+void		 dispatch_free(struct dispatch *);
+int		 dispatch_check_fits(const struct graph *,
+		    const struct machines *);
+int		 dispatch_run(struct dispatch *);
+void		 dispatch_answer(struct dispatch *, struct worker *,
+		    const char *);
 
 /* build.c */
 int		 cmd_build(int, char **);

@@ -122,17 +122,6 @@ nix_supported(void)
 	return 1;
 }
 
-static int
-reply(const char *a, const char *b)
-{
-	char	 line[URI_MAX + 64];
-	size_t	 n;
-
-	n = (size_t)snprintf(line, sizeof(line), "# %s\n%s%s", a, b ? b : "",
-	    b ? "\n" : "");
-	return write(STDERR_FILENO, line, n) == (ssize_t)n ? 0 : -1;
-}
-
 /* The first message: u64 1, name, value ... u64 0. */
 static int
 read_settings(struct conn *in, struct conf *conf)
@@ -229,31 +218,27 @@ held_locks(const struct drv *d, const struct strlist *wanted_outputs)
 }
 
 /*
- * Progress in Nix's own form: an activity on our stderr, which Nix shows
- * as it shows its own hook's ("copying 3 paths to 'ssh://...'").
+ * Progress in Nix's own form: an activity on our stderr around each copy,
+ * which Nix shows as it shows its own hook's ("copying 3 paths to
+ * 'ssh://...'").
  */
-static unsigned long long
-act_start(const char *fmt, const char *arg)
+static void
+activity(void *arg, enum job_step step, int begin)
 {
-	static unsigned long long	 seq;
-	unsigned long long		 id;
+	static unsigned long long	 id;
+	const struct machine		*m = arg;
 	char				 text[URI_MAX + 128];
 
-	id = ((unsigned long long)getpid() << 20) + ++seq;
-	snprintf(text, sizeof(text), fmt, arg);
-	fprintf(stderr, "@nix {\"action\":\"start\",\"id\":%llu,"
-	    "\"level\":3,\"text\":", id);
-	json_string(stderr, text);
-	fprintf(stderr, ",\"type\":0}\n");
-	fflush(stderr);
-	return id;
-}
-
-static void
-act_stop(unsigned long long id)
-{
-	fprintf(stderr, "@nix {\"action\":\"stop\",\"id\":%llu}\n", id);
-	fflush(stderr);
+	if (step == JOB_BUILD)
+		return;
+	if (!begin) {
+		log_nix_stop(id);
+		return;
+	}
+	snprintf(text, sizeof(text), step == JOB_INPUTS ?
+	    "copying dependencies to '%s'" : "copying outputs from '%s'",
+	    m->uri_text);
+	id = log_nix_start(text);
 }
 
 /*
@@ -265,15 +250,13 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
     const struct drv *d, const struct strlist *inputs,
     const struct strlist *wanted_outputs, int *retry)
 {
-	struct conn		 local, remote;
-	struct build_options	 o;
+	struct conn		 remote;
+	struct job		 job;
+	struct job_spec		 s;
 	struct build_result	 r;
-	struct copy_stats	 st = { 0, 0 };
 	struct strlist		 outs = { NULL, 0, 0 };
-	struct strlist		 closure = { NULL, 0, 0 };
 	size_t			 i, j;
-	int			 rc = EXIT_ERROR, have_local = 0, r2;
-	unsigned long long	 act;
+	int			 rc = EXIT_ERROR;
 
 	*retry = 0;
 	memset(&r, 0, sizeof(r));
@@ -283,73 +266,53 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
 		return EXIT_ERROR;
 	}
 	health_ok(m);
-	if (store_open(&local) == -1)
-		goto out;
-	have_local = 1;
-	act = act_start("copying dependencies to '%s'", m->uri_text);
-	r2 = copy_to(&local, &remote, inputs, conf->builders_use_substitutes,
-	    &st);
-	act_stop(act);
-	if (r2 == -1)
-		goto fail_remote;
-	memset(&o, 0, sizeof(o));
-	o.max_silent_time = (uint64_t)conf->max_silent_time;
-	o.timeout = (uint64_t)conf->timeout;
-	o.max_log_size = (uint64_t)conf->max_log_size;
-	remote.echo_stderr = 1;
-	remote.echo_fd = HOOK_LOG_FD;
-	if (serve_build_derivation(&remote, drvpath, d,
-	    d->ninputs > 0 ? inputs : d->srcs, &o, &r) == -1)
-		goto fail_remote;
-	remote.echo_stderr = 0;
-	if (r.status > BUILD_ALREADY_VALID &&
-	    r.status != BUILD_RESOLVES_TO_ALREADY_VALID) {
-		log_errx("%s: building %s failed: %s", m->uri_text, drvpath,
-		    r.error && *r.error ? r.error : "no message");
-		rc = r.status == BUILD_TIMED_OUT ? EXIT_BUILD_TIMEOUT :
-		    EXIT_BUILD_FAILED;
-		goto out;
-	}
+	job_init(&job, m->uri_text, &remote);
+	job.substitutes = conf->builders_use_substitutes;
+	job.opts.max_silent_time = (uint64_t)conf->max_silent_time;
+	job.opts.timeout = (uint64_t)conf->timeout;
+	job.opts.max_log_size = (uint64_t)conf->max_log_size;
+	job.log_fd = HOOK_LOG_FD;
+	job.step = activity;
+	job.arg = (void *)m;
 	for (i = 0; i < d->noutputs; i++)
 		for (j = 0; j < wanted_outputs->n; j++)
 			if (strcmp(wanted_outputs->v[j],
 			    d->outputs[i].name) == 0 &&
 			    strlist_add(&outs, d->outputs[i].path) == -1)
 				goto out;
-	act = act_start("copying outputs from '%s'", m->uri_text);
-	r2 = serve_query_closure(&remote, &outs, 0, &closure) == -1 ||
-	    copy_from(&remote, &local, &closure, &st) == -1 ? -1 : 0;
-	act_stop(act);
-	if (r2 == -1)
-		goto fail_remote;
+	memset(&s, 0, sizeof(s));
+	s.name = drvpath;
+	s.drvpath = drvpath;
+	s.drv = d;
+	/* Nix sends the whole input closure, to send as it is */
+	s.send = inputs;
+	s.closed = 1;
+	s.inputs = d->ninputs > 0 ? inputs : d->srcs;
+	s.fetch = &outs;
+	if (job_run(&job, &s, &r) == -1) {
+		/* a builder that went away may be retried elsewhere */
+		if (FAIL_BUILDER(remote.fail)) {
+			health_failed(m, log_last());
+			*retry = 1;
+		}
+		goto out;
+	}
+	if (!job_ok(r.status)) {
+		rc = job_hook_exit(r.status);
+		goto out;
+	}
 	if (ssh_close(&remote) == -1)
 		log_debug(1, "%s: the session did not end cleanly",
 		    m->uri_text);
-	remote.pid = -1;
-	rc = store_close(&local) == 0 ? EXIT_OK : EXIT_ERROR;
-	have_local = 0;
+	rc = job_close(&job, 1) == 0 ? EXIT_OK : EXIT_ERROR;
 	goto done;
-fail_remote:
-	/* a builder that went away may be retried elsewhere */
-	if (FAIL_BUILDER(remote.fail)) {
-		health_failed(m, log_last());
-		*retry = 1;
-	}
 out:
 	ssh_kill(&remote);
+	(void)job_close(&job, 0);
 done:
-	if (have_local)
-		store_close(&local);
 	free(r.error);
 	strlist_free(&outs);
-	strlist_free(&closure);
 	return rc;
-}
-
-static int
-hook_down(void *arg, size_t m)
-{
-	return ((char *)arg)[m];
 }
 
 int
@@ -369,7 +332,7 @@ cmd_hook(int argc, char **argv)
 	long		 v;
 	int		 rc = EXIT_ERROR, r, attempt, retry, have_sched = 0;
 	int		 queued = 0;
-	char		*down = NULL;
+	char		*down = NULL;	/* [machine]: lost after an accept */
 
 	memset(&d, 0, sizeof(d));
 	slot.fd = -1;
@@ -388,7 +351,7 @@ cmd_hook(int argc, char **argv)
 		goto out;
 	/* without a runtime directory of our own, nothing is safe to do */
 	if (ms.n == 0 || rundir_fd() == -1 || !nix_supported()) {
-		reply("decline-permanently", NULL);
+		log_hook_answer("decline-permanently", NULL);
 		rc = EXIT_OK;
 		goto out;
 	}
@@ -396,8 +359,6 @@ cmd_hook(int argc, char **argv)
 	have_sched = 1;
 	if ((down = calloc(ms.n, 1)) == NULL)
 		goto out;
-	sched.down = hook_down;	/* builders lost after an accept */
-	sched.arg = down;
 	for (;;) {
 		free(cmd);
 		cmd = NULL;
@@ -418,16 +379,16 @@ cmd_hook(int argc, char **argv)
 			wire_fail(&in, "reading a build request");
 			goto out;
 		}
-		r = sched_pick(&sched, platform, &features, &slot, why,
+		r = sched_pick(&sched, platform, &features, down, &slot, why,
 		    sizeof(why));
 		if (r == 1)
 			break;
 		if (can_build_locally(&conf, willing != 0, platform, &features))
-			reply("decline", NULL);
+			log_hook_answer("decline", NULL);
 		else if (r == -2) {
 			log_errx("every builder that could build %s is down: %s",
 			    drvpath, why);
-			reply("decline", NULL);
+			log_hook_answer("decline", NULL);
 		} else if (r == 0) {
 			/*
 			 * Every fitting builder is busy.  Nix 2.8 asks a
@@ -435,20 +396,20 @@ cmd_hook(int argc, char **argv)
 			 * (5 s): accept, and wait for a slot ourselves, in
 			 * the shortest queue.
 			 */
-			if (sched_queue(&sched, platform, &features,
+			if (sched_queue(&sched, platform, &features, down,
 			    &slot) == 0) {
 				queued = 1;
 				break;
 			}
-			reply("postpone", NULL);
+			log_hook_answer("postpone", NULL);
 		} else {
 			/* say why once, as the line Nix copies to the user */
 			log_errx("no builder can build %s (system %s): %s",
 			    drvpath, platform, why);
-			reply("decline", NULL);
+			log_hook_answer("decline", NULL);
 		}
 	}
-	if (reply("accept", ms.v[slot.machine].uri_text) == 0)
+	if (log_hook_answer("accept", ms.v[slot.machine].uri_text) == 0)
 		log_nix_json(1);
 	if (
 	    wire_read_strings(&in, WIRE_LIST_MAX, WIRE_PATH_MAX, &inputs) == -1 ||
@@ -475,9 +436,10 @@ cmd_hook(int argc, char **argv)
 		/* that builder is gone: take a slot on another, waiting */
 		down[slot.machine] = 1;
 		sched_release(&sched, &slot);
-		r = sched_pick(&sched, platform, &features, &slot, NULL, 0);
+		r = sched_pick(&sched, platform, &features, down, &slot, NULL,
+		    0);
 		if (r < 0 || (r == 0 && sched_queue(&sched, platform,
-		    &features, &slot) == -1)) {
+		    &features, down, &slot) == -1)) {
 			log_errx("no other builder is up to build %s", drvpath);
 			break;
 		}

@@ -1,12 +1,15 @@
 /*
  * Messages.  log.c owns stderr: in hook mode Nix reads it, so every line we
- * print goes through here.  Errors are one line, "nix-offload: ...", and the
- * last one is kept for --json output.
+ * print goes through here: errors, warnings and -v lines, build's progress,
+ * the hook's answers and activities, the logs of builds and of local
+ * children.  Errors are one line, "nix-offload: ...", and the last one is
+ * kept for --json output.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "extern.h"
 
@@ -30,6 +33,118 @@ nix_msg(int level, const char *prefix, const char *msg)
 	json_string(stderr, full);
 	fputs("}\n", stderr);
 	fflush(stderr);
+}
+
+/*
+ * The start of an activity in Nix's form (a type 0 activity at level 3,
+ * which Nix shows as it shows its own hook's).  Returns its id, for
+ * log_nix_stop.
+ */
+unsigned long long
+log_nix_start(const char *text)
+{
+	static unsigned long long	 seq;
+	unsigned long long		 id;
+
+	id = ((unsigned long long)getpid() << 20) + ++seq;
+	fprintf(stderr, "@nix {\"action\":\"start\",\"id\":%llu,"
+	    "\"level\":3,\"text\":", id);
+	json_string(stderr, text);
+	fprintf(stderr, ",\"type\":0}\n");
+	fflush(stderr);
+	return id;
+}
+
+void
+log_nix_stop(unsigned long long id)
+{
+	fprintf(stderr, "@nix {\"action\":\"stop\",\"id\":%llu}\n", id);
+	fflush(stderr);
+}
+
+/* Write all of p to fd; errors are ignored (stderr may be gone). */
+static void
+write_all(int fd, const void *p, size_t n)
+{
+	const char	*b = p;
+	ssize_t		 w;
+
+	while (n > 0) {
+		if ((w = write(fd, b, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+}
+
+/*
+ * The build hook's answer to Nix: "# WORD" and, if arg, a line of it
+ * ("# accept" and the builder), in one write.
+ */
+int
+log_hook_answer(const char *word, const char *arg)
+{
+	char	 line[URI_MAX + 64];
+	size_t	 n;
+
+	n = (size_t)snprintf(line, sizeof(line), "# %s\n%s%s", word,
+	    arg ? arg : "", arg ? "\n" : "");
+	return write(STDERR_FILENO, line, n) == (ssize_t)n ? 0 : -1;
+}
+
+/* A plain line for the user, as is: build's progress off a terminal. */
+void
+log_info(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The live status line on a terminal, written over the last one. */
+void
+log_status(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("\r\033[K", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+/* The status line is done with: cleared. */
+void
+log_status_end(void)
+{
+	fputs("\r\033[K", stderr);
+}
+
+/* Text for the user as it is: the usage. */
+void
+log_text(const char *text)
+{
+	fputs(text, stderr);
+}
+
+/* What a local child (nix-instantiate, nix-store) wrote on its stderr. */
+void
+log_child(const void *p, size_t n)
+{
+	write_all(STDERR_FILENO, p, n);
+}
+
+/* Lines of a build's log, to fd: stderr, or Nix's log pipe in the hook. */
+void
+log_build(int fd, const void *p, size_t n)
+{
+	write_all(fd, p, n);
 }
 
 /* Speak to Nix in JSON log lines from now on (see nix_msg). */

@@ -129,7 +129,7 @@ main(int argc, char *argv[])
 		}
 	}
 	if (i == argc) {
-		fputs(usage_text, stderr);
+		log_text(usage_text);
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[i], "help") == 0) {

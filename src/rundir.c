@@ -17,6 +17,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -335,4 +336,122 @@ rundir_lock(int fd, int cmd, short type, off_t start, off_t len, pid_t *pid)
 	if (pid != NULL)
 		*pid = fl.l_type == F_UNLCK ? 0 : fl.l_pid;
 	return 0;
+}
+
+/*
+ * A run's own directory, where build keeps the GC roots nix-instantiate
+ * makes: "roots.PID" in the runtime directory, with a file "lock" that the
+ * run holds locked: a run killed by SIGKILL leaves its directory behind, and
+ * the next run, finding it unlocked, removes it.  It is made and locked
+ * as "roots-new.PID" and renamed, so that no sweep finds it unlocked while
+ * it is being made; a run with the same pid removes one left behind.
+ */
+#define ROOTS_PREFIX	"roots."
+#define ROOTS_NEW	"roots-new."	/* being made: not yet locked */
+
+/* Remove directory name of the runtime directory and what is in it. */
+static void
+remove_run(const char *name)
+{
+	DIR		*d;
+	struct dirent	*e;
+	int		 top, fd;
+
+	if ((top = rundir_dirfd("")) == -1 || (fd = openat(top, name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			(void)unlinkat(fd, e->d_name, 0);
+	closedir(d);
+	(void)unlinkat(top, name, AT_REMOVEDIR);
+}
+
+/* Remove what runs that were killed left behind. */
+static void
+sweep_runs(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	int		 top, fd, lk;
+
+	if ((top = rundir_dirfd("")) == -1 || (fd = dup(top)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		char	 lockname[RUNDIR_NAME_MAX + 8];
+
+		if (strncmp(e->d_name, ROOTS_PREFIX,
+		    strlen(ROOTS_PREFIX)) != 0)
+			continue;
+		snprintf(lockname, sizeof(lockname), "%s/lock", e->d_name);
+		if ((lk = openat(top, lockname, O_RDWR | O_NOFOLLOW |
+		    O_CLOEXEC)) != -1) {
+			if (rundir_lock(lk, F_SETLK, F_WRLCK, 0, 0,
+			    NULL) == -1) {
+				close(lk);	/* its run goes on */
+				continue;
+			}
+			close(lk);
+		}
+		log_debug(1, "removing %s/%s, left by a run that was killed",
+		    rundir_path(), e->d_name);
+		remove_run(e->d_name);
+	}
+	closedir(d);
+}
+
+/*
+ * Make this run's own directory; its path goes into dir.  Returns the
+ * descriptor of its lock, to hold until rundir_run_close, or -1
+ * (reported).
+ */
+int
+rundir_run_open(char *dir, size_t sz)
+{
+	char		 name[64], tmp[64], lockname[80];
+	int		 top, lk;
+
+	sweep_runs();
+	snprintf(name, sizeof(name), ROOTS_PREFIX "%ld", (long)getpid());
+	snprintf(tmp, sizeof(tmp), ROOTS_NEW "%ld", (long)getpid());
+	snprintf(lockname, sizeof(lockname), "%s/lock", tmp);
+	if ((top = rundir_dirfd("")) == -1 || rundir_name(name, dir, sz) == -1)
+		return -1;
+	/* made and locked under another name: a sweep never sees it unlocked */
+	remove_run(tmp);
+	if (mkdirat(top, tmp, 0700) == -1 || (lk = openat(top, lockname,
+	    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		log_err("%s/%s", rundir_path(), tmp);
+		return -1;
+	}
+	if (rundir_lock(lk, F_SETLK, F_WRLCK, 0, 0, NULL) == -1 ||
+	    renameat(top, tmp, top, name) == -1) {
+		log_err("%s", dir);
+		close(lk);
+		remove_run(tmp);
+		return -1;
+	}
+	return lk;
+}
+
+/* The end of this run's directory (rundir_run_open's lock): removed. */
+void
+rundir_run_close(int lock)
+{
+	char	 name[64];
+
+	if (lock == -1)
+		return;
+	snprintf(name, sizeof(name), ROOTS_PREFIX "%ld", (long)getpid());
+	remove_run(name);
+	close(lock);
 }

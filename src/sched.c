@@ -198,14 +198,16 @@ sched_free(struct sched *s)
 }
 
 /*
- * Pick a builder for a derivation and take one of its slots.  Returns 1
- * with *slot filled, 0 when builders fit but all their slots are taken,
- * -2 when the builders that fit are all down (skipped, see health.c), or
- * -1 when none fits: then why (if not NULL) tells, builder by builder.
+ * Pick a builder for a derivation and take one of its slots, skipping the
+ * builders i with skip[i] set (skip may be NULL): the caller's, lost or
+ * unwanted.  Returns 1 with *slot filled, 0 when builders fit but all
+ * their slots are taken, -2 when the builders that fit are all skipped or
+ * down (see health.c), or -1 when none fits: then why (if not NULL)
+ * tells, builder by builder.
  */
 int
 sched_pick(struct sched *s, const char *system, const struct strlist *features,
-    struct slot *slot, char *why, size_t whysz)
+    const char *skip, struct slot *slot, char *why, size_t whysz)
 {
 	size_t		 i, best = 0;
 	double		 bestscore = 0;
@@ -232,7 +234,7 @@ sched_pick(struct sched *s, const char *system, const struct strlist *features,
 			continue;
 		}
 		fits = 1;
-		if (s->down != NULL && s->down(s->arg, i))
+		if (skip != NULL && skip[i])
 			continue;
 		if ((wait = health_backoff(m)) > 0) {
 			if (why != NULL) {
@@ -320,12 +322,13 @@ waiters(const struct machine *m)
 
 /*
  * All fitting builders are busy: join the shortest queue (slots in use
- * plus waiters, per unit of speed).  Returns 0 with slot->machine set and
- * the wait registered (finish it with sched_wait), or -1.
+ * plus waiters, per unit of speed), skipping as sched_pick does.  Returns
+ * 0 with slot->machine set and the wait registered (finish it with
+ * sched_wait), or -1.
  */
 int
 sched_queue(struct sched *s, const char *system,
-    const struct strlist *features, struct slot *slot)
+    const struct strlist *features, const char *skip, struct slot *slot)
 {
 	size_t		 i, best = 0;
 	double		 bestscore = 0, score;
@@ -337,7 +340,7 @@ sched_queue(struct sched *s, const char *system,
 	for (i = 0; i < s->ms->n; i++) {
 		const struct machine *m = &s->ms->v[i];
 		if (!sched_fits(m, system, features, r, sizeof(r)) ||
-		    (s->down != NULL && s->down(s->arg, i)) ||
+		    (skip != NULL && skip[i]) ||
 		    health_backoff(m) > 0)
 			continue;
 		score = (sched_load(m, s->mine[i]) + waiters(m) + 1) /

@@ -411,23 +411,6 @@ fail:
 	return -1;
 }
 
-/* Write all of buf to fd; errors are ignored (stderr may be gone). */
-static void
-write_all(int fd, const char *buf, size_t n)
-{
-	ssize_t	 w;
-
-	while (n > 0) {
-		if ((w = write(fd, buf, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		buf += w;
-		n -= (size_t)w;
-	}
-}
-
 /* Reap pid, waiting at most until deadline (ms, 0: for ever); -1 if not. */
 static int
 reap(pid_t pid, int64_t deadline, int *status)
@@ -506,7 +489,7 @@ spawn_lines(char *const *argv, const char *hint, int timeout,
 			if (n > 0 && deadline)
 				deadline = now_ms() + (int64_t)timeout * 1000;
 			if (n > 0 && k == 1) {
-				write_all(STDERR_FILENO, buf, (size_t)n);
+				log_child(buf, (size_t)n);
 				continue;
 			}
 			if (n > 0 && fn == NULL)

@@ -53,17 +53,6 @@ why(struct conn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void
-write_all(int fd, const char *b, size_t n)
-{
-	ssize_t	 w;
-
-	while (n > 0 && (w = write(fd, b, n)) > 0) {
-		b += w;
-		n -= (size_t)w;
-	}
-}
-
 /*
  * Copy the remote's stderr to ours a whole line at a time, each line
  * behind c->log_prefix, so that the logs of builds running at once stay
@@ -92,7 +81,7 @@ echo_lines(struct conn *c, const char *b, size_t n)
 		n -= take;
 		if (c->logline[c->loglen - 1] == '\n' ||
 		    c->loglen == sizeof(c->logline)) {
-			write_all(c->echo_fd, c->logline, c->loglen);
+			log_build(c->echo_fd, c->logline, c->loglen);
 			c->loglen = 0;
 		}
 	}
@@ -457,6 +446,13 @@ wire_read_strings(struct conn *c, size_t maxn, size_t maxlen,
 		}
 	}
 	return 0;
+}
+
+/* Drop what is buffered and not sent yet: the conversation is over. */
+void
+wire_discard(struct conn *c)
+{
+	c->wlen = 0;
 }
 
 int

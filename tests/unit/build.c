@@ -1,22 +1,31 @@
 /*
- * Unit tests for the scheduler of src/build.c when a builder goes away:
- * what moves, what is given up, what is retired, what the user is told,
- * in orders of events that the integration tests cannot force (a fetch
- * finishing after its builder was lost, outputs nobody needs any more, a
- * dependency given up under a running build, a worker that dies).
+ * Unit tests for build's dispatch (src/dispatch.c) when a builder goes
+ * away: what moves, what is given up, what is retired, what the user is
+ * told, in orders of events that the integration tests cannot force (a
+ * fetch finishing after its builder was lost, outputs nobody needs any
+ * more, a dependency given up under a running build, a worker that dies).
  *
- * build.c is included whole, to reach its static functions; it is linked
- * with every other object.  No process is started: workers are entries
- * with pipes for their command ends, and the answers are the lines a
- * worker would send.  Run from tests/.
+ * Linked with the modules (graph, worker, dispatch); no process is
+ * started: workers are entries with pipes for their job ends, and the
+ * answers are the lines a worker would send.  Run from tests/.
  */
-#include "../../src/build.c"
-
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "extern.h"
 #include "harness.h"
 
 static char	 ctl[64];
+
+/* What cmd_build holds for a run. */
+struct build {
+	struct machines	 ms;
+	struct graph	 g;
+	struct dispatch	 ds;
+};
 
 static int
 same_text(const char *got, const char *want)
@@ -31,7 +40,7 @@ same_text(const char *got, const char *want)
  * and waiting or ready.
  */
 static void
-graph(struct build *b, const char *const *deps, size_t n)
+fixture(struct build *b, const char *const *deps, size_t n)
 {
 	static const char spec[] = "ssh://a x86_64-linux - 2 1 ; "
 	    "ssh://b x86_64-linux - 2 1";
@@ -43,25 +52,18 @@ graph(struct build *b, const char *const *deps, size_t n)
 	if (machines_parse(spec, strlen(spec), "test", "x86_64-linux",
 	    &b->ms) == -1 || b->ms.n != 2)
 		abort();
-	sched_init(&b->sched, &b->ms);
-	b->sched.down = machine_down;
-	b->sched.arg = b;
-	b->down = calloc(2, 1);
-	b->loss = calloc(2, sizeof(*b->loss));
-	b->workers = calloc(BUILD_WORKERS_MAX, sizeof(*b->workers));
-	b->nodes = calloc(n, sizeof(*b->nodes));
-	b->json = 1;	/* no progress lines */
-	b->jobs = 4;
-	if (b->down == NULL || b->loss == NULL || b->workers == NULL ||
-	    b->nodes == NULL)
+	b->g.nodes = calloc(n, sizeof(*b->g.nodes));
+	if (b->g.nodes == NULL || dispatch_init(&b->ds, &b->g, &b->ms,
+	    4) == -1)
 		abort();
-	b->nnodes = n;
+	b->ds.json = 1;	/* no progress lines */
+	b->g.nnodes = n;
 	for (i = 0; i < n; i++) {
-		struct node *v = &b->nodes[i];
+		struct node *v = &b->g.nodes[i];
 		snprintf(v->name, sizeof(v->name), "n%zu", i);
 		v->d.platform = plat;
 		v->needed = 1;
-		v->state = N_WAIT;	/* recount() decides */
+		v->state = N_WAIT;	/* graph_recount() decides */
 		v->deps = calloc(8, sizeof(*v->deps));
 		v->users = calloc(8, sizeof(*v->users));
 		v->nusers_alloc = 8;
@@ -70,32 +72,29 @@ graph(struct build *b, const char *const *deps, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		size_t j;
-		for (j = 0; j < b->nodes[i].ndeps; j++) {
-			struct node *d = &b->nodes[b->nodes[i].deps[j]];
+		for (j = 0; j < b->g.nodes[i].ndeps; j++) {
+			struct node *d = &b->g.nodes[b->g.nodes[i].deps[j]];
 			d->users[d->nusers++] = i;
 		}
 	}
-	b->nodes[n - 1].root = 1;
-	recount(b);
+	b->g.nodes[n - 1].root = 1;
+	graph_recount(&b->g);
 }
 
 static void
-graph_free(struct build *b)
+fixture_free(struct build *b)
 {
 	size_t	 i;
 
-	for (i = 0; i < b->nworkers; i++)
-		if (b->workers[i].cmd != -1)
-			close(b->workers[i].cmd);
-	for (i = 0; i < b->nnodes; i++) {
-		free(b->nodes[i].deps);
-		free(b->nodes[i].users);
+	for (i = 0; i < b->ds.ws.n; i++)
+		if (b->ds.ws.v[i].cmd != -1)
+			close(b->ds.ws.v[i].cmd);
+	for (i = 0; i < b->g.nnodes; i++) {
+		free(b->g.nodes[i].deps);
+		free(b->g.nodes[i].users);
 	}
-	free(b->nodes);
-	free(b->workers);
-	free(b->down);
-	free(b->loss);
-	sched_free(&b->sched);
+	free(b->g.nodes);
+	dispatch_free(&b->ds);
 	machines_free(&b->ms);
 }
 
@@ -103,7 +102,7 @@ graph_free(struct build *b)
 static struct worker *
 busy_worker(struct build *b, size_t m, size_t node, int fetch)
 {
-	struct worker	*w = &b->workers[b->nworkers++];
+	struct worker	*w = &b->ds.ws.v[b->ds.ws.n++];
 	int		 p[2];
 
 	if (pipe(p) == -1)
@@ -121,10 +120,10 @@ busy_worker(struct build *b, size_t m, size_t node, int fetch)
 	if (fetch) {
 		w->fnodes[0] = node;
 		w->nfnodes = 1;
-		b->nodes[node].state = N_FETCHING;
+		b->g.nodes[node].state = N_FETCHING;
 	} else {
-		b->nodes[node].state = N_RUNNING;
-		b->running++;
+		b->g.nodes[node].state = N_RUNNING;
+		b->ds.running++;
 	}
 	return w;
 }
@@ -136,14 +135,14 @@ answer_line(struct build *b, struct worker *w, int status, int fail)
 
 	snprintf(line, sizeof(line), "R %zu %d %d 0 %s: it went", w->node,
 	    status, fail, b->ms.v[w->slot.machine].uri_text);
-	result(b, w, line);
+	dispatch_answer(&b->ds, w, line);
 }
 
 static int
 state_is(const struct build *b, size_t i, enum node_state want)
 {
-	return b->nodes[i].state == want || no("n%zu in state %d, expected "
-	    "%d", i, (int)b->nodes[i].state, (int)want);
+	return b->g.nodes[i].state == want || no("n%zu in state %d, "
+	    "expected %d", i, (int)b->g.nodes[i].state, (int)want);
 }
 
 /* A builder drops a build while a fetch from it is on its way; the fetch
@@ -157,23 +156,23 @@ test_fetch_after_drop(void)
 	struct worker	*w0, *w1;
 	int		 good;
 
-	graph(&b, deps, 3);
+	fixture(&b, deps, 3);
 	w0 = busy_worker(&b, 0, 0, 0);
 	w1 = busy_worker(&b, 0, 1, 1);
 	answer_line(&b, w0, -1, FAIL_DROPPED);
-	good = (b.down[0] || no("builder a not down")) &&
+	good = (b.ds.down[0] || no("builder a not down")) &&
 	    (w0->cmd != -1 || no("retired while a fetch still ran")) &&
-	    (!b.loss[0].said || no("told before the fetch ended")) &&
+	    (!b.ds.loss[0].said || no("told before the fetch ended")) &&
 	    state_is(&b, 0, N_READY);
 	answer_line(&b, w1, BUILD_BUILT, 0);
 	good = good && state_is(&b, 1, N_LOCAL) &&
 	    (w0->cmd == -1 || no("w0 not retired")) &&
 	    (w1->cmd == -1 || no("w1 not retired")) &&
-	    (b.loss[0].said || no("the user was not told")) &&
-	    (b.loss[0].moved == 1 || no("%zu moved, expected 1",
-	    b.loss[0].moved)) && state_is(&b, 2, N_WAIT);
+	    (b.ds.loss[0].said || no("the user was not told")) &&
+	    (b.ds.loss[0].moved == 1 || no("%zu moved, expected 1",
+	    b.ds.loss[0].moved)) && state_is(&b, 2, N_WAIT);
 	report("lost_fetch_succeeds_after_the_drop", good);
-	graph_free(&b);
+	fixture_free(&b);
 }
 
 /* Outputs on the lost builder that nothing needs any more stay put. */
@@ -186,18 +185,18 @@ test_stale_outputs(void)
 	int		 good;
 
 	/* n0 built on a, its only user n1 done and home; n2 building on a */
-	graph(&b, deps, 4);
-	b.nodes[0].state = N_BUILT;
-	b.nodes[0].where = 0;
-	b.nodes[1].state = N_LOCAL;
+	fixture(&b, deps, 4);
+	b.g.nodes[0].state = N_BUILT;
+	b.g.nodes[0].where = 0;
+	b.g.nodes[1].state = N_LOCAL;
 	w = busy_worker(&b, 0, 2, 0);
 	answer_line(&b, w, -1, FAIL_DROPPED);
 	good = state_is(&b, 0, N_BUILT) && state_is(&b, 2, N_READY) &&
-	    (b.nodes[0].attempts == 0 || no("n0 lost an attempt")) &&
-	    (b.loss[0].moved == 1 || no("%zu moved, expected 1",
-	    b.loss[0].moved)) && same_text(b.loss[0].names, "n2");
+	    (b.g.nodes[0].attempts == 0 || no("n0 lost an attempt")) &&
+	    (b.ds.loss[0].moved == 1 || no("%zu moved, expected 1",
+	    b.ds.loss[0].moved)) && same_text(b.ds.loss[0].names, "n2");
 	report("lost_outputs_nobody_needs_stay", good);
-	graph_free(&b);
+	fixture_free(&b);
 }
 
 /* A dependency given up under a running build: that build fails with
@@ -210,18 +209,18 @@ test_dep_given_up(void)
 	struct worker	*w;
 	int		 good;
 
-	graph(&b, deps, 2);
-	b.nodes[0].state = N_BUILT;
-	b.nodes[0].where = 0;
-	b.nodes[0].attempts = BUILD_ATTEMPTS - 1;
+	fixture(&b, deps, 2);
+	b.g.nodes[0].state = N_BUILT;
+	b.g.nodes[0].where = 0;
+	b.g.nodes[0].attempts = DISPATCH_ATTEMPTS - 1;
 	w = busy_worker(&b, 0, 1, 0);
 	answer_line(&b, w, -1, FAIL_TIMEOUT);
 	good = state_is(&b, 0, N_FAILED) && state_is(&b, 1, N_FAILED) &&
-	    (b.misc || no("misc not set")) &&
-	    (b.loss[0].moved == 0 || no("%zu moved, expected 0",
-	    b.loss[0].moved)) && (!b.loss[0].said || no("told of a move"));
+	    (b.ds.misc || no("misc not set")) &&
+	    (b.ds.loss[0].moved == 0 || no("%zu moved, expected 0",
+	    b.ds.loss[0].moved)) && (!b.ds.loss[0].said || no("told of a move"));
 	report("lost_dependency_given_up_fails_its_user", good);
-	graph_free(&b);
+	fixture_free(&b);
 }
 
 /* The second slot of a lost builder answers late, and fails too: said
@@ -234,19 +233,19 @@ test_two_slots(void)
 	struct worker	*w0, *w1;
 	int		 good;
 
-	graph(&b, deps, 3);
+	fixture(&b, deps, 3);
 	w0 = busy_worker(&b, 0, 0, 0);
 	w1 = busy_worker(&b, 0, 1, 0);
 	answer_line(&b, w0, -1, FAIL_DROPPED);
 	answer_line(&b, w1, -1, FAIL_DROPPED);
 	good = state_is(&b, 0, N_READY) && state_is(&b, 1, N_READY) &&
-	    state_is(&b, 2, N_WAIT) && (b.nodes[2].waiting == 2 ||
-	    no("n2 waits for %d", b.nodes[2].waiting)) &&
-	    (b.loss[0].moved == 2 || no("%zu moved", b.loss[0].moved)) &&
-	    same_text(b.loss[0].names, "n0, n1") &&
-	    (b.running == 0 || no("%zu running", b.running));
+	    state_is(&b, 2, N_WAIT) && (b.g.nodes[2].waiting == 2 ||
+	    no("n2 waits for %d", b.g.nodes[2].waiting)) &&
+	    (b.ds.loss[0].moved == 2 || no("%zu moved", b.ds.loss[0].moved)) &&
+	    same_text(b.ds.loss[0].names, "n0, n1") &&
+	    (b.ds.running == 0 || no("%zu running", b.ds.running));
 	report("lost_two_slots_said_once", good);
-	graph_free(&b);
+	fixture_free(&b);
 }
 
 /* A build that succeeds on a builder already lost, its outputs meant to
@@ -259,20 +258,20 @@ test_late_success(void)
 	struct worker	*w0, *w1, *w2;
 	int		 good;
 
-	graph(&b, deps, 4);
+	fixture(&b, deps, 4);
 	w0 = busy_worker(&b, 0, 0, 0);
 	w1 = busy_worker(&b, 0, 1, 0);
 	w2 = busy_worker(&b, 0, 2, 0);
 	answer_line(&b, w0, -1, FAIL_DROPPED);
 	answer_line(&b, w1, BUILD_BUILT, 0);	/* stays on a: lost */
-	b.nodes[3].root = 0;
-	b.nodes[2].root = 1;			/* n2 comes home */
+	b.g.nodes[3].root = 0;
+	b.g.nodes[2].root = 1;			/* n2 comes home */
 	answer_line(&b, w2, BUILD_BUILT, 0);
 	good = state_is(&b, 0, N_READY) && state_is(&b, 1, N_READY) &&
-	    state_is(&b, 2, N_LOCAL) && (b.done == 1 || no("done %zu",
-	    b.done)) && (b.loss[0].said || no("not told"));
+	    state_is(&b, 2, N_LOCAL) && (b.ds.done == 1 || no("done %zu",
+	    b.ds.done)) && (b.ds.loss[0].said || no("not told"));
 	report("lost_builder_late_success", good);
-	graph_free(&b);
+	fixture_free(&b);
 }
 
 /* A worker that dies is a dropped job, and its builder is lost. */
@@ -284,21 +283,21 @@ test_worker_dies(void)
 	struct worker	*w;
 	int		 good;
 
-	graph(&b, deps, 1);
+	fixture(&b, deps, 1);
 	w = busy_worker(&b, 1, 0, 0);
-	result(&b, w, NULL);
-	good = (b.down[1] || no("builder b not down")) &&
+	dispatch_answer(&b.ds, w, NULL);
+	good = (b.ds.down[1] || no("builder b not down")) &&
 	    state_is(&b, 0, N_READY) && (w->cmd == -1 || no("not retired")) &&
-	    (b.loss[1].why == FAIL_DROPPED || no("why %d", b.loss[1].why));
+	    (b.ds.loss[1].why == FAIL_DROPPED || no("why %d", b.ds.loss[1].why));
 	report("worker_dies", good);
 	/* nonsense from a worker is the same */
-	graph_free(&b);
-	graph(&b, deps, 1);
+	fixture_free(&b);
+	fixture(&b, deps, 1);
 	w = busy_worker(&b, 1, 0, 0);
-	result(&b, w, "R x y z");
-	report("worker_answers_nonsense", (b.down[1] || no("not down")) &&
+	dispatch_answer(&b.ds, w, "R x y z");
+	report("worker_answers_nonsense", (b.ds.down[1] || no("not down")) &&
 	    state_is(&b, 0, N_READY) && !w->busy);
-	graph_free(&b);
+	fixture_free(&b);
 }
 
 /* Every builder lost, three times over: given up, with the reason. */
@@ -310,14 +309,14 @@ test_given_up(void)
 	struct worker	*w;
 	int		 good;
 
-	graph(&b, deps, 1);
-	b.nodes[0].attempts = BUILD_ATTEMPTS - 1;
+	fixture(&b, deps, 1);
+	b.g.nodes[0].attempts = DISPATCH_ATTEMPTS - 1;
 	w = busy_worker(&b, 1, 0, 0);
 	answer_line(&b, w, -1, FAIL_PROTOCOL);
-	good = state_is(&b, 0, N_FAILED) && (b.misc || no("misc not set")) &&
-	    same_text(b.loss[1].first, "ssh://b: it went");
+	good = state_is(&b, 0, N_FAILED) && (b.ds.misc || no("misc not set")) &&
+	    same_text(b.ds.loss[1].first, "ssh://b: it went");
 	report("given_up_after_attempts", good);
-	graph_free(&b);
+	fixture_free(&b);
 }
 
 int

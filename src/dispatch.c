@@ -1,0 +1,655 @@
+/*
+ * The run of `build`: which derivation goes to which builder, when, and
+ * what happens when a builder goes away, until the graph is done.
+ *
+ * Each builder slot in use has a worker (worker.c).  A ready node whose
+ * missing inputs all sit on one builder goes there; a node whose inputs
+ * sit on several (or on one that cannot build it) goes to the fitting
+ * builder that holds most of them, and the others come home first.
+ * Outputs that only a later build on the same builder needs stay there;
+ * the rest come home with the build.
+ *
+ * A builder that goes away (the connection drops, stops answering, or
+ * never comes up) is given up for the rest of the run: what it was
+ * building, and the outputs that were only there, go back in the queue
+ * for the other builders, DISPATCH_ATTEMPTS times at most per derivation,
+ * and the user reads one line, "builder X disconnected; N derivations
+ * moved".
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "extern.h"
+
+#define DISPATCH_SLOT_POLL_MS	50	/* between tries for a taken slot */
+#define DISPATCH_NAMES_SHOWN	5	/* moved derivations named in the line */
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+/*
+ * Ready to run the graph g on the builders ms: at most jobs workers at
+ * once (0: the builders' max-jobs together).  Returns 0, or -1 (reported).
+ */
+int
+dispatch_init(struct dispatch *ds, struct graph *g,
+    const struct machines *ms, long jobs)
+{
+	size_t	 i, n = ms->n ? ms->n : 1;
+
+	memset(ds, 0, sizeof(*ds));
+	ds->g = g;
+	ds->ms = ms;
+	if ((ds->down = calloc(n, 1)) == NULL ||
+	    (ds->loss = calloc(n, sizeof(*ds->loss))) == NULL ||
+	    (ds->ws.v = calloc(WORKERS_MAX, sizeof(*ds->ws.v))) == NULL) {
+		log_err("build");
+		dispatch_free(ds);
+		return -1;
+	}
+	ds->jobs = jobs;
+	if (ds->jobs == 0)
+		for (i = 0; i < ms->n; i++)
+			ds->jobs += ms->v[i].usable ? ms->v[i].max_jobs : 0;
+	if (ds->jobs > WORKERS_MAX)
+		ds->jobs = WORKERS_MAX;
+	sched_init(&ds->sched, ms);
+	ds->ws.g = g;
+	ds->ws.ms = ms;
+	ds->ws.sched = &ds->sched;
+	return 0;
+}
+
+void
+dispatch_free(struct dispatch *ds)
+{
+	sched_free(&ds->sched);
+	free(ds->down);
+	free(ds->loss);
+	free(ds->ws.v);
+	ds->down = NULL;
+	ds->loss = NULL;
+	ds->ws.v = NULL;
+}
+
+/* Progress: a live line on a terminal, a plain line per event elsewhere. */
+static void
+progress(struct dispatch *ds, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+progress(struct dispatch *ds, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ds->json && !ds->tty)
+		return;
+	if (ds->tty)
+		log_status("[%zu/%zu/%zu built, %.1f MiB copied] %s",
+		    ds->done, ds->running, ds->g->total,
+		    ds->copied / 1048576.0, msg);
+	else
+		log_info("%s", msg);
+}
+
+static int
+fits(const struct dispatch *ds, size_t m, const struct node *n)
+{
+	char	 r[256];
+
+	return sched_fits(&ds->ms->v[m], n->d.platform, &n->features, r,
+	    sizeof(r));
+}
+
+/* Must node n's outputs come home right after it is built on machine m? */
+static int
+want_home(const struct dispatch *ds, const struct node *n, size_t m)
+{
+	size_t	 u;
+
+	if (n->root)
+		return 1;
+	for (u = 0; u < n->nusers; u++) {
+		const struct node *user = &ds->g->nodes[n->users[u]];
+		if (user->needed && !fits(ds, m, user))
+			return 1;
+	}
+	return 0;
+}
+
+/* An idle worker on machine m (any machine if m is -1) fitting node n. */
+static struct worker *
+idle_worker(struct dispatch *ds, long m, const struct node *n)
+{
+	size_t	 i;
+
+	for (i = 0; i < ds->ws.n; i++) {
+		struct worker *w = &ds->ws.v[i];
+		if (w->busy || w->pid == -1 || ds->down[w->slot.machine])
+			continue;
+		if (m != -1 && w->slot.machine != (size_t)m)
+			continue;
+		if (n != NULL && !fits(ds, w->slot.machine, n))
+			continue;
+		return w;
+	}
+	return NULL;
+}
+
+/* Take a new slot on machine m (or the best fitting one, m = -1). */
+static struct worker *
+new_worker(struct dispatch *ds, long m, const struct node *n)
+{
+	struct worker	*w;
+	struct slot	 slot;
+	size_t		 busy = 0, i;
+	char		*only = NULL;
+	int		 r;
+
+	/* retired workers count no more */
+	for (i = 0; i < ds->ws.n; i++)
+		busy += ds->ws.v[i].pid != -1 && ds->ws.v[i].cmd != -1;
+	/* at -j: an idle worker (on a builder that does not fit, or the
+	 * caller would have taken it) gives its place up */
+	for (i = 0; (long)busy >= ds->jobs && i < ds->ws.n; i++) {
+		struct worker *w = &ds->ws.v[i];
+		if (w->pid != -1 && w->cmd != -1 && !w->busy) {
+			worker_retire(&ds->ws, w);
+			busy--;
+		}
+	}
+	if ((long)busy >= ds->jobs)
+		return NULL;
+	if (m != -1) {
+		/* only machine m will do: the picker skips the others */
+		if ((only = calloc(ds->ms->n, 1)) == NULL)
+			return NULL;
+		for (i = 0; i < ds->ms->n; i++)
+			only[i] = i != (size_t)m || ds->down[i];
+	}
+	r = sched_pick(&ds->sched, n->d.platform, &n->features,
+	    only != NULL ? only : ds->down, &slot, NULL, 0);
+	free(only);
+	if (r == 0)
+		ds->slot_wait = 1;	/* busy, maybe with other processes */
+	if (r != 1)
+		return NULL;
+	log_debug(1, "%s: chosen for %s (system %s)",
+	    ds->ms->v[slot.machine].uri_text, n->name, n->d.platform);
+	if ((w = worker_start(&ds->ws, &slot)) == NULL)
+		sched_release(&ds->sched, &slot);
+	return w;
+}
+
+/* Ask w to bring nodes home. */
+static void
+send_fetch(struct dispatch *ds, struct worker *w, const size_t *nodes,
+    size_t k)
+{
+	size_t	 i;
+
+	if (worker_fetch(w, nodes, k) == -1)
+		return;
+	for (i = 0; i < w->nfnodes; i++)
+		ds->g->nodes[nodes[i]].state = N_FETCHING;
+}
+
+/*
+ * The inputs of n sit on several builders (or on one that cannot build
+ * n): n goes to the fitting builder that holds most of them, and the
+ * others come home first, one fetch job per builder.
+ */
+static void
+fetch_for(struct dispatch *ds, struct node *n)
+{
+	struct graph	*g = ds->g;
+	size_t		*count, m, j, best = 0, k;
+	long		 target = -1;
+	size_t		 list[WORKER_FETCH_MAX];
+	struct worker	*w;
+
+	if ((count = calloc(ds->ms->n, sizeof(*count))) == NULL)
+		return;
+	for (j = 0; j < n->ndeps; j++)
+		if (g->nodes[n->deps[j]].state == N_BUILT)
+			count[g->nodes[n->deps[j]].where]++;
+	for (m = 0; m < ds->ms->n; m++)
+		if (count[m] > best && !ds->down[m] && fits(ds, m, n)) {
+			best = count[m];
+			target = (long)m;
+		}
+	for (m = 0; m < ds->ms->n; m++) {
+		if ((long)m == target || count[m] == 0)
+			continue;
+		for (j = 0, k = 0; j < n->ndeps && k < WORKER_FETCH_MAX; j++) {
+			struct node *d = &g->nodes[n->deps[j]];
+			if (d->state == N_BUILT && d->where == m)
+				list[k++] = n->deps[j];
+		}
+		if ((w = idle_worker(ds, (long)m, NULL)) == NULL &&
+		    (w = new_worker(ds, (long)m, &g->nodes[list[0]])) == NULL)
+			continue;
+		send_fetch(ds, w, list, k);
+	}
+	free(count);
+}
+
+/*
+ * Start what can start.  A ready node whose missing inputs all sit on one
+ * builder goes there; if they sit on several, see fetch_for.
+ */
+static void
+dispatch(struct dispatch *ds)
+{
+	struct graph	*g = ds->g;
+	size_t		 i, j;
+
+	for (i = 0; i < g->nnodes; i++) {
+		struct node	*n = &g->nodes[i];
+		long		 at = -1;
+		int		 spread = 0;
+		struct worker	*w;
+
+		if (n->state != N_READY)
+			continue;
+		for (j = 0; j < n->ndeps; j++) {
+			struct node *d = &g->nodes[n->deps[j]];
+			if (d->state == N_FETCHING)
+				break;	/* on its way home: wait */
+			if (d->state != N_BUILT)
+				continue;
+			if (at == -1)
+				at = (long)d->where;
+			else if ((size_t)at != d->where)
+				spread = 1;
+		}
+		if (j < n->ndeps)
+			continue;
+		if (at != -1 && (spread || ds->down[at] ||
+		    !fits(ds, (size_t)at, n))) {
+			fetch_for(ds, n);
+			continue;
+		}
+		if ((w = idle_worker(ds, at, n)) == NULL &&
+		    (w = new_worker(ds, at, n)) == NULL)
+			continue;
+		if (worker_build(w, i, want_home(ds, n, w->slot.machine)) == 0) {
+			ds->running++;
+			n->state = N_RUNNING;
+			progress(ds, "building %s on %s", n->name,
+			    ds->ms->v[w->slot.machine].uri_text);
+		}
+	}
+}
+
+/*
+ * Node i was being built on builder m, or its outputs were there only,
+ * and m went away: back in the queue, unless it has lost too many or
+ * what it needs failed meanwhile.  The caller recounts what waits for
+ * what (graph_recount).
+ */
+static void
+requeue(struct dispatch *ds, size_t i, size_t m)
+{
+	struct graph	*g = ds->g;
+	struct node	*n = &g->nodes[i];
+	struct loss	*l = &ds->loss[m];
+	size_t		 k;
+
+	if (n->state == N_BUILT || n->state == N_FETCHING)
+		ds->done--;
+	if (graph_dep_failed(g, n)) {
+		n->state = N_FAILED;
+		graph_fail(g, i);
+		return;
+	}
+	if (++n->attempts >= DISPATCH_ATTEMPTS) {
+		log_errx("%s: given up: %d builders went away while building "
+		    "it or holding its outputs", n->name, n->attempts);
+		n->state = N_FAILED;
+		graph_fail(g, i);
+		ds->misc = 1;
+		return;
+	}
+	n->state = N_READY;
+	for (k = 0; k < ds->ms->n; k++)
+		if (!ds->down[k] && fits(ds, k, n))
+			break;
+	if (k == ds->ms->n)
+		return;		/* nowhere to go: stuck() says why */
+	if (l->moved < DISPATCH_NAMES_SHOWN) {
+		if (l->moved > 0)
+			strlcat(l->names, ", ", sizeof(l->names));
+		strlcat(l->names, n->name, sizeof(l->names));
+	} else if (l->moved == DISPATCH_NAMES_SHOWN)
+		strlcat(l->names, ", ...", sizeof(l->names));
+	l->moved++;
+}
+
+/*
+ * Builder m failed: no more jobs there, its outputs are lost to us, and
+ * every process skips it for a while (once per failure, not per slot).
+ */
+static void
+machine_lost(struct dispatch *ds, size_t m, enum fail why, const char *msg)
+{
+	size_t	 i;
+
+	if (ds->down[m])
+		return;
+	ds->down[m] = 1;
+	ds->loss[m].why = why;
+	strlcpy(ds->loss[m].first, msg, sizeof(ds->loss[m].first));
+	health_failed(&ds->ms->v[m], msg);
+	for (i = 0; i < ds->g->nnodes; i++)
+		if (ds->g->nodes[i].state == N_BUILT &&
+		    ds->g->nodes[i].where == m && graph_still_wanted(ds->g, i))
+			requeue(ds, i, m);
+}
+
+/*
+ * Once nothing runs on a builder that went down any more: retire its
+ * workers, and tell the user, once, what moved.
+ */
+static void
+machine_settle(struct dispatch *ds, size_t m)
+{
+	struct loss	*l = &ds->loss[m];
+	size_t		 i;
+
+	for (i = 0; i < ds->ws.n; i++)
+		if (ds->ws.v[i].slot.machine == m && ds->ws.v[i].busy)
+			return;
+	for (i = 0; i < ds->ws.n; i++)
+		if (ds->ws.v[i].slot.machine == m)
+			worker_retire(&ds->ws, &ds->ws.v[i]);
+	if (l->said || l->moved == 0)
+		return;
+	l->said = 1;
+	log_warnx("builder %s %s; %zu derivation%s moved (%s)",
+	    ds->ms->v[m].uri_text, l->why == FAIL_DROPPED ? "disconnected" :
+	    l->why == FAIL_TIMEOUT ? "stopped answering" :
+	    l->why == FAIL_PROTOCOL ? "broke the serve protocol" : "is down",
+	    l->moved, l->moved == 1 ? "" : "s", l->names);
+}
+
+/* What a worker's answer means for its node(s) and its builder. */
+static void
+take_result(struct dispatch *ds, struct worker *w, const struct answer *a)
+{
+	struct graph	*g = ds->g;
+	struct node	*n = &g->nodes[a->node];
+	size_t		 m = w->slot.machine, k;
+	int64_t		 ms = now_ms() - w->started;
+
+	if (a->status == -1 && FAIL_BUILDER(a->fail)) {
+		/* the builder failed, not the derivation: say it once */
+		if (ds->down[m])
+			log_debug(1, "%s", a->msg);
+		else
+			log_errx("%s", a->msg);
+		machine_lost(ds, m, (enum fail)a->fail, a->msg);
+		if (w->fetch)
+			for (k = 0; k < w->nfnodes; k++)
+				requeue(ds, w->fnodes[k], m);
+		else
+			requeue(ds, a->node, m);
+		graph_recount(g);
+		return;
+	}
+	if (a->status == -1) {
+		/* here, not there: the local store, a bad .drv... */
+		log_errx("%s", a->msg);
+		ds->misc = 1;
+		if (w->fetch)
+			for (k = 0; k < w->nfnodes; k++) {
+				g->nodes[w->fnodes[k]].state = N_FAILED;
+				graph_fail(g, w->fnodes[k]);
+			}
+		else {
+			n->state = N_FAILED;
+			graph_fail(g, a->node);
+		}
+		return;
+	}
+	if (w->fetch) {
+		for (k = 0; k < w->nfnodes; k++)
+			g->nodes[w->fnodes[k]].state = N_LOCAL;
+		progress(ds, "fetched %zu outputs from %s in %lld ms",
+		    w->nfnodes, ds->ms->v[m].uri_text, (long long)ms);
+		return;
+	}
+	if (!job_ok(a->status)) {
+		n->state = N_FAILED;
+		ds->mask |= job_fail_bits(a->status);
+		if (job_fail_bits(a->status) == 0)
+			ds->misc = 1;
+		graph_fail(g, a->node);
+		progress(ds, "failed %s on %s", n->name, ds->ms->v[m].uri_text);
+		return;
+	}
+	ds->done++;
+	n->where = m;
+	n->state = want_home(ds, n, m) ? N_LOCAL : N_BUILT;
+	progress(ds, "built %s on %s in %lld ms", n->name,
+	    ds->ms->v[m].uri_text, (long long)ms);
+	graph_finished(g, a->node);
+	if (ds->down[m] && n->state == N_BUILT &&
+	    graph_still_wanted(g, a->node)) {
+		/* built, but where nothing more can reach it */
+		requeue(ds, a->node, m);
+		graph_recount(g);
+	}
+}
+
+/* A worker answered line, or (line NULL) died. */
+void
+dispatch_answer(struct dispatch *ds, struct worker *w, const char *line)
+{
+	struct answer	 a;
+
+	worker_answer(&ds->ws, w, line, &a);
+	ds->copied += a.bytes;
+	if (!w->fetch)
+		ds->running--;
+	take_result(ds, w, &a);
+	if (ds->down[w->slot.machine])
+		machine_settle(ds, w->slot.machine);
+}
+
+/* Node i is ready, and no builder can take it: say why, builder by builder. */
+static void
+stuck(struct dispatch *ds, size_t i)
+{
+	struct node	*n = &ds->g->nodes[i];
+	struct slot	 s;
+	char		 why[4096], line[URI_MAX + CONF_SRC_MAX + 600];
+	size_t		 m;
+
+	why[0] = '\0';
+	for (m = 0; m < ds->ms->n; m++) {
+		if (!ds->down[m] || !fits(ds, m, n))
+			continue;
+		snprintf(line, sizeof(line), "\n  %s (%s): failed during "
+		    "this build: %s", ds->ms->v[m].uri_text,
+		    ds->ms->v[m].source, ds->loss[m].first);
+		strlcat(why, line, sizeof(why));
+	}
+	/* and the others, as the scheduler sees them */
+	if (sched_pick(&ds->sched, n->d.platform, &n->features, ds->down, &s,
+	    why + strlen(why), sizeof(why) - strlen(why)) == 1) {
+		sched_release(&ds->sched, &s);
+		log_errx("%s: no worker could be started for it (%ld at "
+		    "most, -j)", n->name, ds->jobs);
+		return;
+	}
+	log_errx("%s: every builder that could build it is down%s", n->name,
+	    why);
+}
+
+static int
+busy_workers(const struct dispatch *ds)
+{
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i < ds->ws.n; i++)
+		n += ds->ws.v[i].busy;
+	return n;
+}
+
+/* Nothing runs and nothing can start: fail what is ready, say why. */
+static void
+give_up(struct dispatch *ds)
+{
+	size_t	 i;
+
+	if (ds->slot_wait)
+		log_errx("no slot came free in %ld s on the builders that "
+		    "fit (other processes hold them; "
+		    "NIX_OFFLOAD_SLOT_TIMEOUT)", ds->sched.slot_timeout);
+	for (i = 0; i < ds->g->nnodes; i++)
+		if (ds->g->nodes[i].state == N_READY) {
+			if (!ds->slot_wait)
+				stuck(ds, i);
+			ds->g->nodes[i].state = N_FAILED;
+			graph_fail(ds->g, i);
+		}
+	ds->misc = 1;
+}
+
+/* Wait for answers (a second at most) and take them. */
+static void
+take_answers(struct dispatch *ds)
+{
+	struct pollfd	 pfd[WORKERS_MAX];
+	size_t		 i;
+	char		*line;
+	int		 r;
+
+	for (i = 0; i < ds->ws.n; i++) {
+		pfd[i].fd = ds->ws.v[i].busy ? ds->ws.v[i].res : -1;
+		pfd[i].events = POLLIN;
+	}
+	if (poll(pfd, ds->ws.n, 1000) <= 0)
+		return;
+	for (i = 0; i < ds->ws.n; i++) {
+		struct worker *w = &ds->ws.v[i];
+
+		if (pfd[i].fd == -1 || pfd[i].revents == 0)
+			continue;
+		if ((r = worker_read(w, &line)) == -1) {
+			/* the worker died: its job is lost */
+			dispatch_answer(ds, w, NULL);
+			worker_lost(&ds->ws, w);
+		} else if (r == 1)
+			dispatch_answer(ds, w, line);
+	}
+}
+
+/*
+ * Run the schedule to the end (or the first failure, without
+ * keep_going), then stop the workers.  Returns the signal that
+ * interrupted the run, or 0.
+ */
+int
+dispatch_run(struct dispatch *ds)
+{
+	int64_t		 waiting = 0;	/* for other processes' slots, since */
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	for (;;) {
+		if (interrupted)
+			break;
+		ds->slot_wait = 0;
+		if (ds->mask == 0 && !ds->misc)
+			dispatch(ds);
+		else if (ds->keep_going)
+			dispatch(ds);
+		if (busy_workers(ds) == 0) {
+			if (!graph_unfinished(ds->g) || ds->mask || ds->misc)
+				break;
+			if (ds->slot_wait && waiting == 0)
+				waiting = now_ms();
+			if (ds->slot_wait && now_ms() - waiting <
+			    (int64_t)ds->sched.slot_timeout * 1000) {
+				/* other processes hold the slots: wait */
+				poll(NULL, 0, DISPATCH_SLOT_POLL_MS);
+				continue;
+			}
+			give_up(ds);
+			break;
+		}
+		waiting = 0;
+		take_answers(ds);
+	}
+	if (ds->tty)
+		log_status_end();
+	workers_stop(&ds->ws, interrupted != 0);
+	return interrupted;
+}
+
+/*
+ * Before anything starts: every derivation to build must fit some builder.
+ * If one does not, say why for every builder, once per kind of
+ * derivation (system and features), not once per derivation.
+ */
+int
+dispatch_check_fits(const struct graph *g, const struct machines *ms)
+{
+	size_t		 i, j, k;
+	char		 why[8192], r[256], line[512], feat[512];
+	int		 bad = 0, seen;
+
+	for (i = 0; i < g->nnodes; i++) {
+		const struct node	*n = &g->nodes[i];
+		int			 ok = 0;
+
+		if (!n->needed)
+			continue;
+		for (j = 0; j < ms->n && !ok; j++)
+			ok = sched_fits(&ms->v[j], n->d.platform,
+			    &n->features, r, sizeof(r));
+		if (ok)
+			continue;
+		bad++;
+		/* said already for an earlier node of the same kind? */
+		for (k = 0, seen = 0; k < i && !seen; k++)
+			seen = g->nodes[k].needed &&
+			    graph_same_kind(&g->nodes[k], n);
+		if (seen)
+			continue;
+		why[0] = '\0';
+		for (j = 0; j < ms->n; j++) {
+			sched_fits(&ms->v[j], n->d.platform, &n->features, r,
+			    sizeof(r));
+			snprintf(line, sizeof(line), "\n  %s: %s",
+			    ms->v[j].uri_text, r);
+			strlcat(why, line, sizeof(why));
+		}
+		feat[0] = '\0';
+		for (j = 0; j < n->features.n; j++) {
+			strlcat(feat, j ? "," : ", features ", sizeof(feat));
+			strlcat(feat, n->features.v[j], sizeof(feat));
+		}
+		log_errx("no builder can build %s (system %s%s)%s%s",
+		    n->name, n->d.platform, feat,
+		    ms->n == 0 ? ": no builders are configured "
+		    "(builders = ... in nix.conf, or --builders)" : ":", why);
+	}
+	return bad ? -1 : 0;
+}

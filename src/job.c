@@ -1,0 +1,212 @@
+/*
+ * One build on one builder, for `build`'s workers and for the hook alike:
+ * send the inputs the builder lacks, have it build with BuildDerivation,
+ * bring the wanted outputs home.  The caller owns the conversation with
+ * the builder (it opens it, and knows when it is lost); the job opens the
+ * local store when it first needs it, and keeps it for the next job.
+ *
+ * Here too, once: which build results are successes, and what a failed
+ * one means as Nix's exit statuses.
+ */
+#include <string.h>
+
+#include "extern.h"
+
+void
+job_init(struct job *j, const char *host, struct conn *remote)
+{
+	memset(j, 0, sizeof(*j));
+	j->host = host;
+	j->remote = remote;
+	j->log_fd = -1;
+}
+
+/* Did the builder build, or have, the outputs? */
+int
+job_ok(int status)
+{
+	return status <= BUILD_ALREADY_VALID ||
+	    status == BUILD_RESOLVES_TO_ALREADY_VALID;
+}
+
+/*
+ * What a failed build result adds to Nix's exit status (nix-build and
+ * nix-store -r): EXIT_BUILD_BITS | these bits, 100 for a build that
+ * failed, 101 timed out, 102 output rejected (a hash mismatch), 104 not
+ * deterministic.  0 for a failure without a bit of its own (exit 1).
+ */
+unsigned
+job_fail_bits(int status)
+{
+	switch (status) {
+	case BUILD_TIMED_OUT:
+		return EXIT_BIT_FAILED | EXIT_BIT_TIMEOUT;
+	case BUILD_OUTPUT_REJECTED:
+		return EXIT_BIT_FAILED | EXIT_BIT_HASH;
+	case BUILD_NOT_DETERMINISTIC:
+		return EXIT_BIT_NONDET;
+	case BUILD_PERMANENT_FAILURE:
+	case BUILD_INPUT_REJECTED:
+	case BUILD_TRANSIENT_FAILURE:
+	case BUILD_LOG_LIMIT_EXCEEDED:
+		return EXIT_BIT_FAILED;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * A build hook's exit status for a failed build: Nix reads only 101 (timed
+ * out) and 100 (failed); anything else it takes for the hook's own failure.
+ */
+int
+job_hook_exit(int status)
+{
+	return status == BUILD_TIMED_OUT ? EXIT_BUILD_TIMEOUT :
+	    EXIT_BUILD_FAILED;
+}
+
+/*
+ * The local store, opened on first use: leaves with no inputs whose
+ * outputs stay on the builder never need it, and starting a nix-store
+ * costs more than building a trivial derivation.
+ */
+static int
+local_ready(struct job *j)
+{
+	if (j->have_local)
+		return 0;
+	if (store_open(&j->local) == -1)
+		return -1;
+	j->have_local = 1;
+	return 0;
+}
+
+static void
+step(struct job *j, enum job_step s, int begin)
+{
+	if (j->step != NULL)
+		j->step(j->arg, s, begin);
+}
+
+/* Bring outputs (with their closure) home from the builder, in one stream. */
+int
+job_fetch(struct job *j, const struct strlist *outputs)
+{
+	struct strlist	 closure = { NULL, 0, 0 };
+	struct copy_stats st = { 0, 0 };
+	int		 rc = -1;
+
+	if (local_ready(j) == -1)
+		return -1;
+	step(j, JOB_OUTPUTS, 1);
+	if (serve_query_closure(j->remote, outputs, 0, &closure) == 0 &&
+	    copy_from(j->remote, &j->local, &closure, &st) == 0)
+		rc = 0;
+	step(j, JOB_OUTPUTS, 0);
+	j->bytes += st.bytes;
+	strlist_free(&closure);
+	return rc;
+}
+
+/*
+ * Of paths, those in the local store, with their closure, into closure:
+ * the others were built on the builder and are there already.
+ */
+static int
+local_closure(struct job *j, const struct strlist *paths,
+    struct strlist *closure)
+{
+	struct strlist	 valid = { NULL, 0, 0 };
+	int		 rc = -1;
+
+	if (paths->n == 0)
+		return 0;
+	if (local_ready(j) == -1 ||
+	    serve_query_valid_paths(&j->local, paths, 0, 0, &valid) == -1)
+		goto out;
+	if (valid.n > 0 &&
+	    serve_query_closure(&j->local, &valid, 0, closure) == -1)
+		goto out;
+	rc = 0;
+out:
+	strlist_free(&valid);
+	return rc;
+}
+
+/*
+ * Run the job s on the builder.  Returns 0 when the conversation went as
+ * it should, with the build's result in r (a failed build is reported
+ * here, and its outputs not fetched); -1 (reported) when it did not: the
+ * connection's fail tells whether the builder is to blame.
+ */
+int
+job_run(struct job *j, const struct job_spec *s, struct build_result *r)
+{
+	struct strlist		 closure = { NULL, 0, 0 };
+	const struct strlist	*send = s->send;
+	struct copy_stats	 st = { 0, 0 };
+	int			 rc = -1, was, k;
+	int64_t			 t0, t1, t2;
+
+	memset(r, 0, sizeof(*r));
+	/* Nix gives the hook a whole closure, to send even when empty */
+	if (!s->closed) {
+		if (local_closure(j, s->send, &closure) == -1)
+			goto out;
+		send = &closure;
+	}
+	t0 = now_ms();
+	if (send->n > 0 || s->closed) {
+		if (local_ready(j) == -1)
+			goto out;
+		step(j, JOB_INPUTS, 1);
+		k = copy_to(&j->local, j->remote, send, j->substitutes, &st);
+		step(j, JOB_INPUTS, 0);
+		j->bytes += st.bytes;
+		if (k == -1)
+			goto out;
+	}
+	t1 = now_ms();
+	j->remote->echo_stderr = 1;
+	if (j->log_fd != -1)
+		j->remote->echo_fd = j->log_fd;
+	j->remote->log_prefix = j->log_prefix;
+	if (serve_build_derivation(j->remote, s->drvpath, s->drv, s->inputs,
+	    &j->opts, r) == -1)
+		goto out;
+	j->remote->echo_stderr = 0;
+	t2 = now_ms();
+	if (!job_ok(r->status)) {
+		/* the derivation's own failure: the user's to read */
+		was = log_quiet(0);
+		log_errx("%s: building %s failed: %s", j->host, s->name,
+		    r->error && *r->error ? r->error : "no message");
+		log_quiet(was);
+	} else if (s->fetch != NULL && job_fetch(j, s->fetch) == -1)
+		goto out;
+	j->ms[JOB_INPUTS] = t1 - t0;
+	j->ms[JOB_BUILD] = t2 - t1;
+	j->ms[JOB_OUTPUTS] = now_ms() - t2;
+	rc = 0;
+out:
+	j->remote->echo_stderr = 0;
+	strlist_free(&closure);
+	return rc;
+}
+
+/*
+ * Done with the local store: closed, after what is pending if ok, else
+ * dropping it (an import cut off in the middle cannot go on).  Returns
+ * -1 when the local nix-store did not end well.
+ */
+int
+job_close(struct job *j, int ok)
+{
+	if (!j->have_local)
+		return 0;
+	j->have_local = 0;
+	if (!ok)
+		wire_discard(&j->local);
+	return store_close(&j->local);
+}
