@@ -16,6 +16,7 @@
  * which the local nix-store checks before it registers anything; we check
  * them too, and stop the stream at the first mismatch.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,6 +257,138 @@ copy_from(struct conn *remote, struct conn *local, const struct strlist *paths,
     struct copy_stats *st)
 {
 	return transfer(remote, local, paths, 0, 0, 1, st);
+}
+
+/* Add printf-style text to the buffer *bp (length *lenp, size *capp). */
+static int
+append(char **bp, size_t *lenp, size_t *capp, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*nb;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if (*lenp + (size_t)n + 1 > *capp) {
+		size_t	 cap = (*lenp + (size_t)n + 1) * 2;
+		if ((nb = realloc(*bp, cap)) == NULL) {
+			log_err("copy");
+			return -1;
+		}
+		*bp = nb;
+		*capp = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(*bp + *lenp, *capp - *lenp, fmt, ap);
+	va_end(ap);
+	*lenp += (size_t)n;
+	return 0;
+}
+
+/*
+ * Bring outputs home without the store's path locks, for a build hook on
+ * Nix 2.29 and newer, where Nix holds them for the whole build and no
+ * other process may import the outputs through the store.  The rest of
+ * their closure comes as copy_from brings it.  Each missing output is
+ * unpacked in place by `nix-store --restore`, its NAR checked on the way
+ * against the hash and size the builder gave, and all are registered at
+ * once by `nix-store --register-validity --hash-given`, held meanwhile as
+ * temporary roots of local's session (QueryValidPaths with lock).  What
+ * this leaves out: the outputs carry no signatures nor content address.
+ */
+int
+copy_outputs_unlocked(struct conn *remote, struct conn *local,
+    const struct strlist *closure, const struct strlist *outputs,
+    struct copy_stats *st)
+{
+	struct strlist	 others = { NULL, 0, 0 }, valid = { NULL, 0, 0 };
+	struct strlist	 missing = { NULL, 0, 0 };
+	struct path_info *pi = NULL;
+	struct conn	 rs;
+	char		*text = NULL;
+	size_t		 n = 0, i, j, len = 0, cap = 0;
+	int		 rc = -1;
+
+	for (i = 0; i < closure->n; i++)
+		if (!strlist_has(outputs, closure->v[i]) &&
+		    strlist_add(&others, closure->v[i]) == -1)
+			goto out;
+	if (copy_from(remote, local, &others, st) == -1)
+		goto out;
+	/* temporary roots, for as long as local's session lasts */
+	if (serve_query_valid_paths(local, outputs, 1, 0, &valid) == -1)
+		goto out;
+	for (i = 0; i < outputs->n; i++)
+		if (!strlist_has(&valid, outputs->v[i]) &&
+		    strlist_add(&missing, outputs->v[i]) == -1)
+			goto out;
+	if (missing.n == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (serve_query_path_infos(remote, &missing, &pi, &n) == -1)
+		goto out;
+	if (n != missing.n) {
+		log_errx("%s: %zu of %zu outputs are not valid there",
+		    remote->host, missing.n - n, missing.n);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct xfer	 x = { remote, &pi[i], st };
+		struct nar_sink	 s;
+		unsigned char	 h[SHA256_LEN];
+		char		 b32[64], got[80];
+
+		if (pi[i].nar_hash == NULL) {
+			log_errx("%s: no hash for %s", remote->host, pi[i].path);
+			goto out;
+		}
+		if (serve_dump_request(remote, pi[i].path) == -1 ||
+		    store_restore_open(&rs, pi[i].path) == -1)
+			goto out;
+		nar_sink_init(&s, sink_wire, &rs);
+		if (serve_dump_read(remote, pi[i].path, &s) == -1) {
+			store_restore_close(&rs, pi[i].path);
+			goto out;
+		}
+		if (store_restore_close(&rs, pi[i].path) == -1)
+			goto out;
+		sha256_final(&s.hash, h);
+		nix32_encode(h, SHA256_LEN, b32);
+		snprintf(got, sizeof(got), "sha256:%s", b32);
+		if (s.size != x.pi->nar_size ||
+		    strcmp(x.pi->nar_hash, got) != 0) {
+			log_errx("%s: %s arrived with hash %s (%llu bytes), "
+			    "but the builder said otherwise: not registered",
+			    remote->host, pi[i].path, got,
+			    (unsigned long long)s.size);
+			remote->fail = FAIL_PROTOCOL;
+			goto out;
+		}
+		st->bytes += s.size;
+		st->paths++;
+		/* its record: path, hash, size, deriver, references */
+		if (append(&text, &len, &cap, "%s\n%s\n%llu\n%s\n%zu\n",
+		    pi[i].path, pi[i].nar_hash,
+		    (unsigned long long)pi[i].nar_size, pi[i].deriver,
+		    pi[i].refs.n) == -1)
+			goto out;
+		for (j = 0; j < pi[i].refs.n; j++)
+			if (append(&text, &len, &cap, "%s\n",
+			    pi[i].refs.v[j]) == -1)
+				goto out;
+	}
+	rc = store_register(text, len);
+out:
+	free(text);
+	serve_path_infos_free(pi, n);
+	strlist_free(&others);
+	strlist_free(&valid);
+	strlist_free(&missing);
+	return rc;
 }
 
 /*

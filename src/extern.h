@@ -499,6 +499,9 @@ int		 copy_to(struct conn *, struct conn *, const struct strlist *, int,
 		    struct copy_stats *);
 int		 copy_from(struct conn *, struct conn *, const struct strlist *,
 		    struct copy_stats *);
+int		 copy_outputs_unlocked(struct conn *, struct conn *,
+		    const struct strlist *, const struct strlist *,
+		    struct copy_stats *);
 int		 cmd_copy(int, char **);
 
 /* health.c: builders that failed, remembered across processes */
@@ -517,6 +520,9 @@ int		 cmd_enable(int, char **);
 /* store.c: the local store */
 int		 store_open(struct conn *);
 int		 store_close(struct conn *);
+int		 store_restore_open(struct conn *, const char *);
+int		 store_restore_close(struct conn *, const char *);
+int		 store_register(const char *, size_t);
 
 /* info.c */
 int		 cmd_store_info(int, char **);
@@ -584,6 +590,7 @@ struct job {
 	struct conn	 local;		/* the local store, once needed */
 	int		 have_local;
 	int		 substitutes;	/* builders-use-substitutes */
+	int		 unlocked;	/* outputs home without path locks */
 	struct build_options opts;
 	int		 log_fd;	/* where the build log goes, -1: stderr */
 	const char	*log_prefix;	/* before each line of it, or NULL */

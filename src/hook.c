@@ -39,11 +39,20 @@ static const char *const wanted[] = {
 };
 
 #define HOOK_NIX_MAX_MINOR	28	/* the last Nix 2.x with NIX_HELD_LOCKS */
+#define HOOK_LIX_CAPNP_MINOR	94	/* Lix 2.x that speaks Cap'n Proto */
+
+/* How the outputs reach the local store, by the local Nix's version. */
+enum route {
+	ROUTE_DECLINE = -1,	/* a hook protocol we do not speak */
+	ROUTE_HELD_LOCKS,	/* through nix-store, NIX_HELD_LOCKS set */
+	ROUTE_UNLOCKED		/* restored and registered (copy.c) */
+};
 
 /*
- * The local Nix's version, "2.8.0", into buf: from the runtime directory's
- * cache when nix-store has not changed since, else from nix-store
- * --version (a hook process runs per build: the cache saves a process).
+ * The local Nix's version, "2.8.0" (or "lix-2.93.0" for Lix), into buf:
+ * from the runtime directory's cache when nix-store has not changed
+ * since, else from nix-store --version (a hook process runs per build:
+ * the cache saves a process).
  */
 static int
 local_nix_version(char *buf, size_t sz)
@@ -82,11 +91,17 @@ local_nix_version(char *buf, size_t sz)
 	if (n <= 0)
 		return -1;
 	line[n] = '\0';
-	if ((p = strstr(line, "(Nix) ")) == NULL)
+	if ((p = strstr(line, "(Lix")) != NULL &&
+	    (p = strstr(p, ") ")) != NULL) {
+		p += 2;
+		p[strcspn(p, " \r\n")] = '\0';
+		snprintf(buf, sz, "lix-%s", p);
+	} else if ((p = strstr(line, "(Nix) ")) != NULL) {
+		p += 6;
+		p[strcspn(p, " \r\n")] = '\0';
+		snprintf(buf, sz, "%s", p);
+	} else
 		return -1;
-	p += 6;
-	p[strcspn(p, " \n")] = '\0';
-	snprintf(buf, sz, "%s", p);
 	if (mtime != -1) {
 		char	 rec[128];
 		int	 k = snprintf(rec, sizeof(rec), "%lld %s\n", mtime, buf);
@@ -99,27 +114,39 @@ local_nix_version(char *buf, size_t sz)
 
 /*
  * Nix 2.29 dropped NIX_HELD_LOCKS: there, a hook in its own process cannot
- * import outputs whose locks Nix holds (the import would wait for ever).
- * Is the local Nix one where it can?
+ * import outputs whose locks Nix holds through the store (the import
+ * would wait for ever), so the outputs take the unlocked route.  Lix 2.94
+ * and newer speak Cap'n Proto to their hook.
  */
-static int
-nix_supported(void)
+static enum route
+nix_route(void)
 {
 	char	 v[64];
 	int	 major, minor;
 
-	if (local_nix_version(v, sizeof(v)) == -1 ||
-	    sscanf(v, "%d.%d", &major, &minor) != 2)
-		return 1;	/* unknown: try, as before */
-	if (major > 2 || (major == 2 && minor > HOOK_NIX_MAX_MINOR)) {
-		log_errx("hook: Nix %s no longer lets a build hook import the "
-		    "outputs it locks (NIX_HELD_LOCKS is gone since 2.29): "
-		    "declining, so Nix builds as it would without "
-		    "nix-offload; use `nix-offload build`, or Nix's own hook",
-		    v);
-		return 0;
+	if (local_nix_version(v, sizeof(v)) == -1)
+		return ROUTE_HELD_LOCKS;	/* unknown: try, as before */
+	if (strncmp(v, "lix-", 4) == 0) {
+		if (sscanf(v + 4, "%d.%d", &major, &minor) == 2 &&
+		    (major > 2 || (major == 2 &&
+		    minor >= HOOK_LIX_CAPNP_MINOR))) {
+			log_errx("hook: Lix %s speaks Cap'n Proto to its build "
+			    "hook, which nix-offload does not: declining, so "
+			    "Lix builds as it would without nix-offload; use "
+			    "`nix-offload build`, or Lix's own hook", v + 4);
+			return ROUTE_DECLINE;
+		}
+		return ROUTE_HELD_LOCKS;
 	}
-	return 1;
+	if (sscanf(v, "%d.%d", &major, &minor) == 2 && (major > 2 ||
+	    (major == 2 && minor > HOOK_NIX_MAX_MINOR))) {
+		log_debug(1, "hook: Nix %s: outputs are restored and "
+		    "registered without the store's locks", v);
+		return ROUTE_UNLOCKED;
+	}
+	log_debug(1, "hook: Nix %s: outputs are imported with "
+	    "NIX_HELD_LOCKS", v);
+	return ROUTE_HELD_LOCKS;
 }
 
 /* The first message: u64 1, name, value ... u64 0. */
@@ -248,7 +275,7 @@ activity(void *arg, enum job_step step, int begin)
 static int
 build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
     const struct drv *d, const struct strlist *inputs,
-    const struct strlist *wanted_outputs, int *retry)
+    const struct strlist *wanted_outputs, enum route route, int *retry)
 {
 	struct conn		 remote;
 	struct job		 job;
@@ -268,6 +295,7 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
 	health_ok(m);
 	job_init(&job, m->uri_text, &remote);
 	job.substitutes = conf->builders_use_substitutes;
+	job.unlocked = route == ROUTE_UNLOCKED;
 	job.opts.max_silent_time = (uint64_t)conf->max_silent_time;
 	job.opts.timeout = (uint64_t)conf->timeout;
 	job.opts.max_log_size = (uint64_t)conf->max_log_size;
@@ -332,6 +360,7 @@ cmd_hook(int argc, char **argv)
 	long		 v;
 	int		 rc = EXIT_ERROR, r, attempt, retry, have_sched = 0;
 	int		 queued = 0;
+	enum route	 route = ROUTE_HELD_LOCKS;
 	char		*down = NULL;	/* [machine]: lost after an accept */
 
 	memset(&d, 0, sizeof(d));
@@ -350,7 +379,8 @@ cmd_hook(int argc, char **argv)
 	    strlen(conf.builders), conf.builders_src, conf.system, &ms) == -1)
 		goto out;
 	/* without a runtime directory of our own, nothing is safe to do */
-	if (ms.n == 0 || rundir_fd() == -1 || !nix_supported()) {
+	if (ms.n == 0 || rundir_fd() == -1 ||
+	    (route = nix_route()) == ROUTE_DECLINE) {
 		log_hook_answer("decline-permanently", NULL);
 		rc = EXIT_OK;
 		goto out;
@@ -418,7 +448,8 @@ cmd_hook(int argc, char **argv)
 		wire_fail(&in, "reading the inputs of %s", drvpath);
 		goto out;
 	}
-	if (drv_read(drvpath, &d) == -1 || held_locks(&d, &outputs) == -1)
+	if (drv_read(drvpath, &d) == -1 || (route == ROUTE_HELD_LOCKS &&
+	    held_locks(&d, &outputs) == -1))
 		goto out;
 	if (queued) {
 		log_debug(1, "waiting for a slot on %s",
@@ -430,7 +461,7 @@ cmd_hook(int argc, char **argv)
 		log_debug(1, "building %s on %s", drvpath,
 		    ms.v[slot.machine].uri_text);
 		rc = build_on(&ms.v[slot.machine], &conf, drvpath, &d, &inputs,
-		    &outputs, &retry);
+		    &outputs, route, &retry);
 		if (!retry || attempt == HOOK_ATTEMPTS)
 			break;
 		/* that builder is gone: take a slot on another, waiting */

@@ -101,7 +101,9 @@ job_fetch(struct job *j, const struct strlist *outputs)
 		return -1;
 	step(j, JOB_OUTPUTS, 1);
 	if (serve_query_closure(j->remote, outputs, 0, &closure) == 0 &&
-	    copy_from(j->remote, &j->local, &closure, &st) == 0)
+	    (j->unlocked ? copy_outputs_unlocked(j->remote, &j->local,
+	    &closure, outputs, &st) : copy_from(j->remote, &j->local,
+	    &closure, &st)) == 0)
 		rc = 0;
 	step(j, JOB_OUTPUTS, 0);
 	j->bytes += st.bytes;

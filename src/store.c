@@ -93,3 +93,107 @@ store_close(struct conn *c)
 	c->from = c->err = -1;
 	return WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0 ? 0 : -1;
 }
+
+/*
+ * Ends a helper nix-store (stdin closed, reaped): 0 when it exited 0,
+ * else -1, reported with what it said.
+ */
+static int
+helper_close(struct conn *c, const char *what)
+{
+	int	 ok;
+
+	if (c->to != -1 && c->wlen > 0 && wire_flush(c) == -1) {
+		diagnose(c, what);	/* closes stdin, reaps it */
+		store_close(c);
+		return -1;
+	}
+	if (c->to != -1) {
+		close(c->to);
+		c->to = -1;
+	}
+	if (c->pid != -1) {
+		waitpid(c->pid, &c->status, 0);
+		c->pid = -1;
+	}
+	ok = WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0;
+	if (!ok) {
+		snprintf(c->why, sizeof(c->why), "nix-store exited with %d",
+		    WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1);
+		diagnose(c, what);
+	}
+	store_close(c);
+	return ok ? 0 : -1;
+}
+
+static int
+helper_open(struct conn *c, char *const *argv)
+{
+	int	 fds[3];
+	pid_t	 pid;
+
+	if (spawn(argv, fds, &pid, " (install Nix: nix-offload uses the "
+	    "local nix-store)") == -1)
+		return -1;
+	wire_init(c, fds[0], fds[1], fds[2], "local store");
+	c->pid = pid;
+	c->timeout_ms = 0;
+	return 0;
+}
+
+/*
+ * Unpack a NAR into path with `nix-store --restore` (no store lock, no
+ * registration): write the NAR on c, then store_restore_close.  A path
+ * already there (left by an attempt that failed) is removed first.
+ */
+int
+store_restore_open(struct conn *c, const char *path)
+{
+	char	*rm[] = { "rm", "-rf", "--", (char *)path, NULL };
+	char	*argv[] = { "nix-store", "--restore", (char *)path, NULL };
+	int	 status;
+
+	if (!path_valid(STORE_DIR, path)) {
+		log_errx("local store: %s is not a store path", path);
+		return -1;
+	}
+	if (access(path, F_OK) == 0 && (spawn_lines(rm, NULL, 0, NULL, NULL,
+	    &status) == -1 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)) {
+		log_errx("local store: cannot remove %s, left by an attempt "
+		    "that failed", path);
+		return -1;
+	}
+	return helper_open(c, argv);
+}
+
+int
+store_restore_close(struct conn *c, const char *path)
+{
+	char	 what[PATH_MAX_LEN + 32];
+
+	snprintf(what, sizeof(what), "restoring %s", path);
+	return helper_close(c, what);
+}
+
+/*
+ * Make paths valid at once, as `nix-store --register-validity
+ * --hash-given` does from text (for each path: path, hash, size, deriver,
+ * the number of references and each).  No path lock is taken.
+ */
+int
+store_register(const char *text, size_t len)
+{
+	char		*argv[] = { "nix-store", "--register-validity",
+	    "--hash-given", NULL };
+	struct conn	 c;
+
+	if (helper_open(&c, argv) == -1)
+		return -1;
+	if (wire_write(&c, text, len) == -1) {
+		diagnose(&c, "registering outputs");
+		store_close(&c);
+		return -1;
+	}
+	return helper_close(&c, "registering outputs");
+}
