@@ -152,17 +152,56 @@ t_hook_slots() {
 	    fail "one builder did it all"
 }
 
-# A Nix without NIX_HELD_LOCKS (2.29 on): the hook bows out, loudly, and
-# Nix builds locally instead of waiting for ever on its own locks.
-t_hook_newer_nix_declines() {
+# fake_nix_version VERSION-LINE: nix-store --version says so, in $T/bin;
+# every other call is logged in $T/calls, with NIX_HELD_LOCKS
+fake_nix_version() {
+	mkdir -p "$T/bin"
+	printf '#!/bin/sh\n[ "$1" = --version ] && { echo "%s"; exit 0; }\necho "$* held=${NIX_HELD_LOCKS:-}" >>"%s"\nexec /usr/bin/nix-store "$@"\n' \
+	    "$1" "$T/calls" >"$T/bin/nix-store"
+	chmod +x "$T/bin/nix-store"
+}
+
+# Lix 2.94 and newer speak Cap'n Proto to their hook: the hook bows out,
+# loudly, and Lix builds locally instead.
+t_hook_lix_declines() {
 	hook_install
 	both
-	mkdir -p "$T/bin"
-	printf '#!/bin/sh\n[ "$1" = --version ] && { echo "nix-store (Nix) 2.30.1"; exit 0; }\nexec /usr/bin/nix-store "$@"\n' >"$T/bin/nix-store"
-	chmod +x "$T/bin/nix-store"
+	fake_nix_version "nix-store (Lix, like Nix) 2.94.0"
 	PATH=$T/bin:$PATH run a nix-build --no-out-link --option build-hook "$HOOK" \
 	    --max-jobs 1 --builders "@$T/both" -A step1 --argstr nonce "$T-new" "$SUITE"
 	expect_rc 0
-	expect_in "$T/a.err" 'Nix 2.30.1 no longer lets a build hook import'
+	expect_in "$T/a.err" "Lix 2.94.0 speaks Cap'n Proto to its build hook"
 	expect_not_in "$T/a.err" "on 'ssh://"
+}
+
+# A Nix without NIX_HELD_LOCKS (2.29 on): the outputs are restored and
+# registered without the store's locks, which nix-build holds meanwhile.
+# Nix 2.8 told it is 2.30 takes that route: valid outputs, the same paths
+# and NAR hashes as Nix's own hook gives, the deriver recorded, and
+# NIX_HELD_LOCKS never set.
+t_hook_unlocked_route() {
+	hook_install
+	both
+	fake_nix_version "nix-store (Nix) 2.30.1"
+	drv=$(nix-instantiate -A multi --argstr nonce "$T" "$SUITE" 2>/dev/null)
+	PATH=$T/bin:$PATH run a nix-store --realise --option build-hook "$HOOK" \
+	    --max-jobs 0 --builders "@$T/both" "$drv"
+	expect_rc 0
+	expect_in "$T/calls" "^--restore /nix/store/"
+	expect_in "$T/calls" "^--register-validity --hash-given"
+	expect_not_in "$T/calls" "held=/"
+	for p in $(cat "$T/a.out"); do
+		nix-store --verify-path "$p" || fail "$p is not valid"
+		[ "$(nix-store -q --deriver "$p")" = "$drv" ] || fail "$p: deriver $(nix-store -q --deriver "$p")"
+		echo "$p $(nix-store -q --hash "$p") $(nix-store -q --references "$p" | sort | tr '\n' ' ')"
+	done | sort >"$T/ours"
+	# again through Nix's own hook, in a store of its own
+	nix-store --delete $(cat "$T/a.out") >/dev/null 2>&1 ||
+	    fail "cannot delete the outputs to build them again"
+	run b nix-store --realise --max-jobs 0 --builders "@$T/both" "$drv"
+	expect_rc 0
+	for p in $(cat "$T/b.out"); do
+		echo "$p $(nix-store -q --hash "$p") $(nix-store -q --references "$p" | sort | tr '\n' ' ')"
+	done | sort >"$T/nixs"
+	cmp -s "$T/ours" "$T/nixs" || fail "not as Nix's own hook: $(diff "$T/ours" "$T/nixs")"
 }

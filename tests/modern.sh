@@ -1,0 +1,41 @@
+# Today's Nix on the local side: nix-build and nix-offload build running
+# in the trees of scripts/trees (Debian 13's Nix 2.26, sid's 2.34), against
+# the test bed's builders, compared with what that Nix's own hook does.
+# (The builders themselves run today's Nix when TESTBED_TREES is set: see
+# tests/run.)
+
+# nix-build of that Nix through our hook (NIX_HELD_LOCKS on 2.26, restored
+# and registered on 2.34): valid outputs, the same paths, NAR hashes and
+# references as through that Nix's own hook.
+modern_hook() {	# suite route
+	hook_install
+	both
+	drv=$(in_tree "$1" nix-instantiate -A multi --argstr nonce "$T" "$SUITE" 2>"$T/inst.err") ||
+	    fail "nix-instantiate in $1: $(tail -3 "$T/inst.err")"
+	run a in_tree "$1" nix-store -vv --realise --option build-hook "$HOOK" \
+	    --max-jobs 0 --builders "@$T/both" "$drv"
+	expect_rc 0
+	expect_lines "$T/a.out" 2
+	expect_in "$T/a.err" "building '$drv' on 'ssh://"
+	expect_in "$T/a.err" "hook: Nix [0-9.]+: outputs are $2"
+	for p in $(cat "$T/a.out"); do
+		in_tree "$1" nix-store --verify-path "$p" || fail "$p is not valid"
+		echo "$p $(in_tree "$1" nix-store -q --hash "$p") $(in_tree "$1" nix-store -q --references "$p" | sort | tr '\n' ' ')"
+	done | sort >"$T/ours"
+	in_tree "$1" nix-store --delete $(cat "$T/a.out") >/dev/null 2>&1 ||
+	    fail "cannot delete the outputs to build them again"
+	run b in_tree "$1" nix-store --realise --max-jobs 0 --builders "@$T/both" "$drv"
+	expect_rc 0
+	for p in $(cat "$T/b.out"); do
+		echo "$p $(in_tree "$1" nix-store -q --hash "$p") $(in_tree "$1" nix-store -q --references "$p" | sort | tr '\n' ' ')"
+	done | sort >"$T/nixs"
+	cmp -s "$T/ours" "$T/nixs" || fail "not as Nix's own hook: $(diff "$T/ours" "$T/nixs")"
+}
+
+t_modern_hook_2_34() {
+	modern_hook sid "restored and registered without the store's locks"
+}
+
+t_modern_hook_2_26() {
+	modern_hook trixie "imported with NIX_HELD_LOCKS"
+}
