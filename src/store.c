@@ -20,7 +20,7 @@ static void
 diagnose(struct conn *c, const char *what)
 {
 	char	 line[600];
-	char	*e = c->errtail + c->errlen, *s;
+	char	*e, *s;
 
 	if (c->to != -1) {
 		close(c->to);
@@ -40,11 +40,24 @@ diagnose(struct conn *c, const char *what)
 		c->pid = -1;
 	}
 	wire_drain_stderr(c);
+	e = c->errtail + c->errlen;
 	while (e > c->errtail && (e[-1] == '\n' || e[-1] == ' '))
 		e--;
 	for (s = e; s > c->errtail && s[-1] != '\n'; s--)
 		;
 	log_printable(s, (size_t)(e - s), line, sizeof(line));
+	if (strstr(c->errtail, "lacks a valid signature") != NULL) {
+		/* a daemon's answer to a user it does not trust */
+		log_errx("local store: %s: the local Nix refused what the "
+		    "builder built: no key in its trusted-public-keys signed "
+		    "it, and this user (uid %ld) is not in its trusted-users. "
+		    "Build through the daemon (nix-offload as Nix's build "
+		    "hook), have the builders sign their outputs "
+		    "(secret-key-files) with a key trusted here, or add the "
+		    "user to trusted-users (%s)", what, (long)getuid(), line);
+		c->fail = FAIL_OTHER;
+		return;
+	}
 	log_errx("local store: %s: %s%s%s", what, c->why[0] ? c->why : "failed",
 	    line[0] ? ": " : "", line);
 	c->fail = c->eof ? FAIL_DROPPED : FAIL_PROTOCOL;

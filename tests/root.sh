@@ -202,3 +202,63 @@ t_rundir_links() {
 	expect_rc 1
 	expect_in "$T/a.err" "slots/[0-9a-f]{16}\\.0: Too many levels of symbolic links"
 }
+
+# An ordinary user's build on a multi-user install: a nix-daemon owns the
+# store, and planter (not in trusted-users) runs nix-offload build.  The
+# outputs the builder built unsigned are refused by the daemon: one error
+# says why and what to do, and the builder is not counted down.  When the
+# builder signs with a key the daemon trusts, the same build works.
+user_build_body() {
+	set -u
+	both
+	chmod 711 "$WORK"
+	chmod 755 "$T"
+	mkdir -p "$T/uhome"
+	cp "$TB/id_user" "$T/uhome/id"
+	chown -R $PLANTER "$T/uhome"
+	chmod 600 "$T/uhome/id"
+	awk -v k="$T/uhome/id" '{ sub("ssh://", "ssh://root@", $1); $3 = k; print }' "$T/both" >"$T/ubuilders"
+	chmod 644 "$T/ubuilders"
+	nix-store --generate-binary-cache-key testbed-1 "$T/key.sec" "$T/key.pub" ||
+	    fail "no signing key"
+	NIX_CONFIG="trusted-public-keys = $(cat "$T/key.pub")" nix-daemon \
+	    >"$T/daemon.log" 2>&1 &
+	dpid=$!
+	for i in $(seq 100); do
+		[ -S /nix/var/nix/daemon-socket/socket ] && break
+		sleep 0.05
+	done
+	ubuild() {	# name nonce
+		run "$1" as $PLANTER env HOME="$T/uhome" NIX_REMOTE=daemon \
+		    NIX_OFFLOAD_RUNTIME_DIR="$T/uhome/run" "$NO" build \
+		    --builders "@$T/ubuilders" -A step1 --argstr nonce "$2" "$SUITE"
+	}
+	ubuild a "$T-unsigned"
+	expect_rc 1
+	expect_in "$T/a.err" "the local Nix refused what the builder built: no key in its trusted-public-keys signed it, and this user \\(uid $PLANTER\\) is not in its trusted-users"
+	expect_in "$T/a.err" "secret-key-files"
+	expect_not_in "$T/a.err" "is down|disconnected|moved"
+	[ -z "$(ls -A "$T/uhome/run/health" 2>/dev/null)" ] ||
+	    fail "a builder was counted down: $(ls "$T/uhome/run/health")"
+	# the builders sign: the daemon takes the same build
+	for h in 1 2; do
+		cp "$TB/host$h/etc-nix/nix.conf" "$T/nix.conf.$h"
+		echo "secret-key-files = $T/key.sec" >>"$TB/host$h/etc-nix/nix.conf"
+	done
+	ubuild b "$T-signed"
+	for h in 1 2; do
+		cp "$T/nix.conf.$h" "$TB/host$h/etc-nix/nix.conf"
+	done
+	kill $dpid
+	wait $dpid 2>/dev/null
+	expect_rc 0
+	out=$(cat "$T/b.out")
+	nix-store --verify-path "$out" || fail "$out is not valid here"
+	nix --extra-experimental-features nix-command path-info --sigs "$out" 2>/dev/null |
+	    grep -q testbed-1 ||
+	    fail "$out came without the builder's signature"
+}
+
+t_user_build_daemon() {
+	as_root_ns user_build_body
+}
