@@ -104,7 +104,9 @@ t_build_fails() {
 	expect_rc 100
 	expect_in "$T/a.err" '^fails> this build is going to fail$'
 	expect_in "$T/a.err" '^fails> on stderr$'
-	expect_in "$T/a.err" 'building fails failed: .*exit code 3'
+	# Nix 2.8 says why on the same line, newer Nix on a line of its own
+	expect_in "$T/a.err" 'building fails failed: '
+	expect_in "$T/a.err" 'exit code 3'
 	# the derivation's own failure: not tried on the other builder
 	[ "$(grep -c '^fails> on stderr$' "$T/a.err")" = 1 ] || fail "built more than once"
 	expect_not_in "$T/a.err" 'moved'
@@ -371,7 +373,11 @@ t_build_silent_time_sent() {
 	run a "$NO" build --builders "@$T/both" --option max-silent-time 1 -A silent \
 	    --argstr nonce "$T" "$SUITE"
 	expect_rc 101
-	expect_in "$T/a.err" "building silent failed: .*timed out after 1 seconds? of silence"
+	# Nix 2.8 says "of silence"; 2.34's builders say less
+	case $BV1 in
+	2.8.*)	expect_in "$T/a.err" "building silent failed: .*timed out after 1 seconds? of silence" ;;
+	*)	expect_in "$T/a.err" "building silent failed: .*timed out after 1 seconds?" ;;
+	esac
 	[ $(($(ms) - t0)) -lt 4000 ] || fail "took $(($(ms) - t0)) ms: the builder did not stop it"
 }
 

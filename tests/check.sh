@@ -12,7 +12,7 @@ t_check_mixed() {
 	run a "$NO" check --builders "$(mixed_spec)"
 	expect_rc 1
 	expect_in "$T/a.out" '^BUILDER +STATUS +RTT +PROTO +NIX +SYSTEMS +FEATURES +DISK +LOAD$'
-	expect_in "$T/a.out" "^ssh://$H1 +up +[0-9]+ms +2\\.7 +2\\.8\\.0 +x86_64-linux +big-parallel +[0-9.]+G +[0-9.]+/[0-9]+$"
+	expect_in "$T/a.out" "^ssh://$H1 +up +[0-9]+ms +2\\.7 +$BV1RE +x86_64-linux +big-parallel +[0-9.]+G +[0-9.]+/[0-9]+$"
 	expect_in "$T/a.out" "^ssh://$H2 +down +- +- +- +x86_64-linux,i686-linux "
 	expect_in "$T/a.out" "^  nix-offload: ssh://$H2: the builder's host key is not the pinned one|^  ssh://$H2: the builder's host key is not the pinned one"
 	expect_in "$T/a.out" "^ssh://$DOWN +down "
@@ -25,7 +25,7 @@ t_check_json() {
 	run a "$NO" check --json --builders "$(mixed_spec)"
 	expect_rc 1
 	expect_lines "$T/a.out" 1
-	expect_in "$T/a.out" "^\\[\\{\"uri\":\"ssh://$H1\",\"usable\":true,\"ok\":true,\"latencyMs\":[0-9]+,\"protocol\":\"2\\.7\",\"remoteProtocol\":\"2\\.7\",\"writable\":true,\"version\":\"2\\.8\\.0\",\"diskFreeBytes\":[0-9]+,\"load\":[0-9.]+,\"cpus\":[0-9]+,\"systems\":\\[\"x86_64-linux\"\\],\"supportedFeatures\":\\[\"big-parallel\"\\],\"mandatoryFeatures\":\\[\\]\\}"
+	expect_in "$T/a.out" "^\\[\\{\"uri\":\"ssh://$H1\",\"usable\":true,\"ok\":true,\"latencyMs\":[0-9]+,\"protocol\":\"2\\.7\",\"remoteProtocol\":\"2\\.7\",\"writable\":true,\"version\":\"$BV1RE\",\"diskFreeBytes\":[0-9]+,\"load\":[0-9.]+,\"cpus\":[0-9]+,\"systems\":\\[\"x86_64-linux\"\\],\"supportedFeatures\":\\[\"big-parallel\"\\],\"mandatoryFeatures\":\\[\\]\\}"
 	expect_in "$T/a.out" "\\{\"uri\":\"ssh://$H2\",\"usable\":true,\"ok\":false,\"error\":\"[^\"]*not the pinned one[^\"]*\",\"kind\":\"hostkey\""
 	expect_in "$T/a.out" "\\{\"uri\":\"ssh://$DOWN\",\"usable\":true,\"ok\":false,\"error\":\"[^\"]*Connection refused[^\"]*\",\"kind\":\"unreachable\""
 	expect_in "$T/a.out" "\\{\"uri\":\"ssh-ng://$H1\",\"usable\":false,\"ok\":false,\"error\":"

@@ -9,7 +9,9 @@ NO=$TOP/nix-offload
 
 tb_start() {
 	TB=$WORK/testbed
-	"$TOP/scripts/testbed" claim "$TB" "$1" || return 1
+	# builders in trees (TESTBED_TREES) see $WORK: tests put remote
+	# programs there
+	TESTBED_BIND=$WORK "$TOP/scripts/testbed" claim "$TB" "$1" || return 1
 	export TESTBED_BASE=$(cat "$TB/base") B
 	B=$TESTBED_BASE
 	. "$TB/env"
@@ -21,6 +23,10 @@ tb_start() {
 	export K2=$(awk 'NR==2 {print $8}' "$TB/machines")
 	export U1="ssh://$H1?base64-ssh-public-host-key=$K1"
 	export U2="ssh://$H2?base64-ssh-public-host-key=$K2"
+	# the builders' Nix versions, and as regular expressions
+	export BV1=$(builder_ssh 1 nix-store --version | awk '{print $NF}')
+	export BV2=$(builder_ssh 2 nix-store --version | awk '{print $NF}')
+	export BV1RE=$(printf '%s' "$BV1" | sed 's/\./\\./g')
 }
 
 tb_stop() {

@@ -21,7 +21,7 @@ t_info_ok() {
 	version_learned "$U1"
 	run b "$NO" store-info "$U1"
 	expect_rc 0
-	expect_in "$T/b.out" "^Version: $(nix-store --version | awk '{print $3}')\$"
+	expect_in "$T/b.out" "^Version: $BV1RE\$"
 	expect_lines "$T/b.out" 3
 	[ -s "$T/b.err" ] && fail "stderr not empty"
 	return 0
