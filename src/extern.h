@@ -544,6 +544,7 @@ int		 conf_set(struct conf *, const char *, const char *,
 int		 conf_option(struct conf *, int, char **, int *);
 void		 conf_free(struct conf *);
 int		 conf_value(const struct conf *, const char *, char *, size_t);
+int		 conf_setting_known(const char *);
 int		 conf_path(char *, size_t, const char *);
 int		 conf_read_file(const char *, size_t, char **, size_t *,
 		    struct stat *);
