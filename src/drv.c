@@ -1535,29 +1535,3 @@ bad:
 	strlist_free(&l);
 	return -1;
 }
-
-/*
- * Does d ask to be built locally?  preferLocalBuild: "1" in the env, or
- * true in the structured attrs.  Returns 1 or 0, or -1 (reported) when the
- * structured attrs are malformed or hold something other than a boolean.
- */
-int
-drv_prefer_local(const struct drv *d)
-{
-	struct json	 j;
-	const char	*v;
-	size_t		 at;
-
-	if ((v = drv_env(d, "__json")) == NULL) {
-		v = drv_env(d, "preferLocalBuild");
-		return v != NULL && strcmp(v, "1") == 0;
-	}
-	if (structured(d, v, "preferLocalBuild", &j, &at) == -1)
-		return -1;
-	if (at == SIZE_MAX || j.b[at] == 'f')
-		return 0;
-	if (j.b[at] == 't')
-		return 1;
-	log_errx("%s: preferLocalBuild must be a Boolean", drv_file(d));
-	return -1;
-}

@@ -213,7 +213,6 @@ void		 drv_free(struct drv *);
 const char	*drv_env(const struct drv *, const char *);
 int		 drv_name(const char *, char *, size_t);
 int		 drv_required_features(const struct drv *, struct strlist *);
-int		 drv_prefer_local(const struct drv *);
 /* ---- drv.c (end) ---- */
 
 /* uri.c: ssh:// store URIs */

@@ -1,7 +1,6 @@
 /*
  * Unit tests for drv.c: the .drv (ATerm) parser, its limits and messages,
- * and the structured-attrs JSON reader behind drv_required_features() and
- * drv_prefer_local().
+ * and the structured-attrs JSON reader behind drv_required_features().
  *
  * Run from tests/: the golden derivations are data/drv/NAME.drv, written by
  * the real Nix 2.8, and data/drv/NAME.expect says what `nix
@@ -259,7 +258,7 @@ golden(const char *name)
 	char		*drvpath = NULL;
 	size_t		 len, i;
 	FILE		*f;
-	int		 ok = 0, pl;
+	int		 ok = 0;
 
 	snprintf(ename, sizeof(ename), "data/drv/%s.expect", name);
 	if ((want = slurp(ename, &len)) == NULL)
@@ -282,8 +281,6 @@ golden(const char *name)
 	memset(&feat, 0, sizeof(feat));
 	if (drv_required_features(&d, &feat) == -1)
 		no("features: %s", log_last());
-	if ((pl = drv_prefer_local(&d)) == -1)
-		no("prefer local: %s", log_last());
 	if (drv_name(drvpath, dname, sizeof(dname)) == -1)
 		no("drv_name(%s) failed", drvpath);
 	if ((f = open_memstream(&got, &len)) != NULL) {
@@ -298,7 +295,7 @@ golden(const char *name)
 			fputc(' ', f);
 			enc(f, feat.v[i]);
 		}
-		fprintf(f, "\npreferlocal %d\n", pl);
+		fputc('\n', f);
 		fclose(f);
 		ok = strcmp(got, want) == 0 ? 1 : differ(name, got, want);
 	}
@@ -383,7 +380,6 @@ mutated(const char *name)
 				strlist_free(&feat);
 			else if (feat.n != 0)
 				no("byte %zu: features left after failure", i);
-			drv_prefer_local(&d);
 			drv_free(&d);
 		}
 	free(m);
@@ -893,7 +889,7 @@ too_big(void)
 	return ok;
 }
 
-/* ---- required features and preferLocalBuild ---- */
+/* ---- required features ---- */
 
 /* A derivation with one output (path or none) and at most one variable. */
 static void
@@ -1144,49 +1140,6 @@ many_features(int json)
 		return no("parsed");
 	if (strstr(log_last(), "more than 1024 requiredSystemFeatures") == NULL)
 		return no("message \"%s\"", log_last());
-	return 1;
-}
-
-static const struct {
-	const char	*name;
-	const char	*key;
-	const char	*value;
-	int		 want;
-} prefer[] = {
-	{ "prefer local: env 1", "preferLocalBuild", "1", 1 },
-	{ "prefer local: env empty", "preferLocalBuild", "", 0 },
-	{ "prefer local: env true is not 1", "preferLocalBuild", "true", 0 },
-	{ "prefer local: env \" 1\"", "preferLocalBuild", " 1", 0 },
-	{ "prefer local: none", NULL, NULL, 0 },
-	{ "prefer local: json true", "__json",
-	    "{\"preferLocalBuild\":true}", 1 },
-	{ "prefer local: json false", "__json",
-	    "{\"preferLocalBuild\":false}", 0 },
-	{ "prefer local: json without it", "__json", "{\"a\":true}", 0 },
-	{ "prefer local: json, nested is not it", "__json",
-	    "{\"a\":{\"preferLocalBuild\":true}}", 0 },
-	{ "prefer local: json string", "__json",
-	    "{\"preferLocalBuild\":\"1\"}", -1 },
-	{ "prefer local: json number", "__json",
-	    "{\"preferLocalBuild\":1}", -1 },
-	{ "prefer local: json null", "__json",
-	    "{\"preferLocalBuild\":null}", -1 },
-	{ "prefer local: bad json", "__json", "{\"preferLocalBuild\":true",
-	    -1 },
-};
-
-static int
-prefer_case(size_t t)
-{
-	struct drv		 d;
-	struct drv_output	 o;
-	struct drv_env		 e;
-	int			 got;
-
-	fake(&d, &o, &e, prefer[t].key, prefer[t].value, 0);
-	if ((got = drv_prefer_local(&d)) != prefer[t].want)
-		return no("got %d, want %d (%s)", got, prefer[t].want,
-		    log_last());
 	return 1;
 }
 
@@ -1453,8 +1406,6 @@ main(void)
 	report("features: json, a name over DRV_NAME_MAX", long_feature(1));
 	report("features: env, over DRV_FEATURES_MAX", many_features(0));
 	report("features: json, over DRV_FEATURES_MAX", many_features(1));
-	for (i = 0; i < nitems(prefer); i++)
-		report(prefer[i].name, prefer_case(i));
 	for (i = 0; i < nitems(names); i++) {
 		snprintf(name, sizeof(name), "drv_name(\"%.60s\", %zu)",
 		    names[i].in, names[i].sz);
