@@ -163,6 +163,25 @@ int		 nar_copy(struct nar_source *, struct nar_sink *, char *,
 int		 nar_dump_path(const char *, struct nar_sink *);
 /* ---- nar.c (end) ---- */
 
+/* json.c: JSON text, checked whole (the structured attrs of a .drv) */
+#define JSON_DEPTH_MAX	128	/* nesting of arrays and objects */
+enum json_type {
+	JSON_NONE,	/* past the end */
+	JSON_OBJECT,
+	JSON_ARRAY,
+	JSON_STRING,
+	JSON_NUMBER,
+	JSON_TRUE,
+	JSON_FALSE,
+	JSON_NULL
+};
+int		 json_find(const char *, size_t, const char *, size_t *, char *,
+		    size_t);
+enum json_type	 json_type(const char *, size_t, size_t);
+int		 json_array_next(const char *, size_t, size_t *);
+int		 json_string_dup(const char *, size_t, size_t *, size_t,
+		    const char *, char **, char *, size_t);
+
 /* ---- drv.c: .drv files (begin) ---- */
 #define DRV_FILE_MAX	(64u * 1024 * 1024)	/* a .drv file */
 #define DRV_STRING_MAX	WIRE_STRING_MAX	/* builder, an arg, env name, value */
@@ -174,7 +193,6 @@ int		 nar_dump_path(const char *, struct nar_sink *);
 #define DRV_ARGS_MAX	(1u << 20)
 #define DRV_ENV_MAX	(1u << 20)
 #define DRV_FEATURES_MAX 1024	/* requiredSystemFeatures */
-#define DRV_JSON_DEPTH_MAX 128	/* nesting in the structured attrs */
 struct drv_output {
 	char		*name;
 	char		*path;		/* "" if not known in advance */
