@@ -39,11 +39,6 @@ struct probe {
 	long		 cpus;		/* 0: unknown */
 };
 
-static const char *const kinds[] = {
-	"none", "other", "unreachable", "auth", "hostkey", "no-remote-nix",
-	"banner", "protocol", "dropped", "timeout"
-};
-
 static int
 sink_wire(void *arg, const void *p, size_t n)
 {
@@ -380,7 +375,7 @@ print_json(const struct machines *ms, const struct probe *res)
 		} else if (!r->ok) {
 			printf(",\"error\":");
 			json_string(stdout, r->error);
-			printf(",\"kind\":\"%s\"", kinds[r->kind]);
+			printf(",\"kind\":\"%s\"", fail_name(r->kind));
 			if (health_get(m, &fails, &until, NULL, 0) == 0)
 				printf(",\"health\":{\"failures\":%ld,"
 				    "\"downSeconds\":%ld}", fails,

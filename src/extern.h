@@ -56,7 +56,8 @@ enum fail {
 	FAIL_BANNER,
 	FAIL_PROTOCOL,
 	FAIL_DROPPED,
-	FAIL_TIMEOUT
+	FAIL_TIMEOUT,
+	FAIL_KINDS	/* not a failure: how many there are, for tables */
 };
 /* After FAIL_OTHER: the builder failed, not the build nor this machine. */
 #define FAIL_BUILDER(f)	((f) > FAIL_OTHER)
@@ -102,6 +103,7 @@ int64_t		 now_ms(void);
 void		 json_string(FILE *, const char *);
 void		 json_list(FILE *, const struct strlist *);
 int		 exit_for(enum fail);
+const char	*fail_name(enum fail);
 int		 spawn(char *const *, int[3], pid_t *, const char *);
 #define SPAWN_LINE_MAX	8192	/* a line of a child's stdout (spawn_lines) */
 int		 spawn_lines(char *const *, const char *, int,

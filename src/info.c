@@ -19,11 +19,6 @@
 
 #define VERSION_OUT_MAX	256
 
-static const char *const fail_names[] = {
-	"none", "other", "unreachable", "auth", "hostkey", "no-remote-nix",
-	"banner", "protocol", "dropped", "timeout"
-};
-
 static int
 start_version(const struct store_uri *u, struct conn *vc)
 {
@@ -147,7 +142,7 @@ cmd_store_info(int argc, char **argv)
 			json_string(stdout, u.display);
 			printf(",\"ok\":false,\"error\":");
 			json_string(stdout, log_last());
-			printf(",\"kind\":\"%s\"}\n", fail_names[c.fail]);
+			printf(",\"kind\":\"%s\"}\n", fail_name(c.fail));
 		}
 		uri_free(&u);
 		return rc;

@@ -1,6 +1,7 @@
 /*
  * Small helpers: argv building, shell quoting and splitting, numbers from the
- * environment, a monotonic clock, running a child.
+ * environment, a monotonic clock, failures' exit statuses and names,
+ * running a child.
  */
 #include <sys/wait.h>
 
@@ -310,9 +311,30 @@ exit_for(enum fail f)
 	case FAIL_TIMEOUT:
 		return EXIT_DROPPED;
 	case FAIL_OTHER:
+	case FAIL_KINDS:
 		break;
 	}
 	return EXIT_ERROR;
+}
+
+/* In the order of enum fail: one name each, or this does not compile. */
+static const char *const fail_names[] = {
+	"none", "other", "unreachable", "auth", "hostkey", "no-remote-nix",
+	"banner", "protocol", "dropped", "timeout"
+};
+typedef char fail_names_one_per_kind[
+    sizeof(fail_names) / sizeof(fail_names[0]) == FAIL_KINDS ? 1 : -1];
+
+/*
+ * The name of a kind of failure, as --json prints it ("unreachable",
+ * "no-remote-nix"...); "other" for a value that is not one.
+ */
+const char *
+fail_name(enum fail f)
+{
+	if ((unsigned)f >= FAIL_KINDS)
+		return fail_names[FAIL_OTHER];
+	return fail_names[f];
 }
 
 static void

@@ -1628,6 +1628,27 @@ test_load(void)
 }
 
 /*
+ * util.c: the names of failures
+ */
+
+static void
+test_fail_name(void)
+{
+	static const char *const want[] = {
+		"none", "other", "unreachable", "auth", "hostkey",
+		"no-remote-nix", "banner", "protocol", "dropped", "timeout"
+	};
+	size_t	 i;
+	int	 ok = nitems(want) == FAIL_KINDS ||
+		    no("%d kinds, %zu names here", FAIL_KINDS, nitems(want));
+
+	for (i = 0; ok && i < nitems(want); i++)
+		ok = same(fail_names[i], fail_name((enum fail)i), want[i]);
+	report("fail_name", ok && same("FAIL_KINDS", fail_name(FAIL_KINDS),
+	    "other"));
+}
+
+/*
  * log.c and json_string
  */
 
@@ -1991,6 +2012,7 @@ main(void)
 	test_reply_budget();
 	test_query_closure();
 	test_load();
+	test_fail_name();
 	test_json();
 	test_log();
 	test_health();
