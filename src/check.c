@@ -193,7 +193,7 @@ check_parse_load(const char *s, double *load)
 static void
 finish_info(struct conn *ic, struct probe *r)
 {
-	char		 buf[CHECK_INFO_MAX], *line, *next, *s;
+	char		 buf[CHECK_INFO_MAX], *line, *next;
 	int		 k = 0;
 	long long	 n;
 
@@ -206,9 +206,9 @@ finish_info(struct conn *ic, struct probe *r)
 	for (line = buf; line != NULL && *line != '\0'; line = next, k++) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		if ((s = strstr(line, "(Nix) ")) != NULL)
-			snprintf(r->version, sizeof(r->version), "%.*s",
-			    (int)strcspn(s + 6, " "), s + 6);
+		if (strstr(line, "(Nix) ") != NULL)
+			(void)nix_version_parse(line, r->version,
+			    sizeof(r->version));
 		else if (line[0] == '/' || strncmp(line, "Filesystem", 10) == 0) {
 			/* df -P: FS 1024-blocks Used Available Capacity Mount */
 			char fs[256], blocks[32], used[32], avail[32];

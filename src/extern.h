@@ -104,6 +104,7 @@ void		 json_string(FILE *, const char *);
 void		 json_list(FILE *, const struct strlist *);
 int		 exit_for(enum fail);
 const char	*fail_name(enum fail);
+int		 nix_version_parse(const char *, char *, size_t);
 int		 spawn(char *const *, int[3], pid_t *, const char *);
 #define SPAWN_LINE_MAX	8192	/* a line of a child's stdout (spawn_lines) */
 int		 spawn_lines(char *const *, const char *, int,

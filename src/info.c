@@ -39,19 +39,12 @@ start_version(const struct store_uri *u, struct conn *vc)
 static void
 finish_version(struct conn *vc, char *out, size_t sz)
 {
-	char	 buf[VERSION_OUT_MAX], *p, *e;
+	char	 buf[VERSION_OUT_MAX];
 
 	out[0] = '\0';
 	vc->timeout_ms = 10000;
-	if (wire_read_all(vc, buf, sizeof(buf)) > 0 &&
-	    (p = strstr(buf, "(Nix) ")) != NULL) {
-		p += 6;
-		e = p + strcspn(p, " \r\n");
-		if (e > p && (size_t)(e - p) < sz) {
-			memcpy(out, p, (size_t)(e - p));
-			out[e - p] = '\0';
-		}
-	}
+	if (wire_read_all(vc, buf, sizeof(buf)) > 0)
+		(void)nix_version_parse(buf, out, sz);
 	if (ssh_close(vc) == -1 || out[0] == '\0')
 		log_debug(1, "%s: could not learn the remote Nix version",
 		    vc->host);
