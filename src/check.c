@@ -39,11 +39,6 @@ struct probe {
 	long		 cpus;		/* 0: unknown */
 };
 
-static const char *const kinds[] = {
-	"none", "other", "unreachable", "auth", "hostkey", "no-remote-nix",
-	"banner", "protocol", "dropped", "timeout"
-};
-
 static int
 sink_wire(void *arg, const void *p, size_t n)
 {
@@ -198,7 +193,7 @@ check_parse_load(const char *s, double *load)
 static void
 finish_info(struct conn *ic, struct probe *r)
 {
-	char		 buf[CHECK_INFO_MAX], *line, *next, *s;
+	char		 buf[CHECK_INFO_MAX], *line, *next;
 	int		 k = 0;
 	long long	 n;
 
@@ -211,9 +206,9 @@ finish_info(struct conn *ic, struct probe *r)
 	for (line = buf; line != NULL && *line != '\0'; line = next, k++) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		if ((s = strstr(line, "(Nix) ")) != NULL)
-			snprintf(r->version, sizeof(r->version), "%.*s",
-			    (int)strcspn(s + 6, " "), s + 6);
+		if (strstr(line, "(Nix) ") != NULL)
+			(void)nix_version_parse(line, r->version,
+			    sizeof(r->version));
 		else if (line[0] == '/' || strncmp(line, "Filesystem", 10) == 0) {
 			/* df -P: FS 1024-blocks Used Available Capacity Mount */
 			char fs[256], blocks[32], used[32], avail[32];
@@ -380,7 +375,7 @@ print_json(const struct machines *ms, const struct probe *res)
 		} else if (!r->ok) {
 			printf(",\"error\":");
 			json_string(stdout, r->error);
-			printf(",\"kind\":\"%s\"", kinds[r->kind]);
+			printf(",\"kind\":\"%s\"", fail_name(r->kind));
 			if (health_get(m, &fails, &until, NULL, 0) == 0)
 				printf(",\"health\":{\"failures\":%ld,"
 				    "\"downSeconds\":%ld}", fails,

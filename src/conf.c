@@ -37,6 +37,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,27 +47,61 @@
 
 #define WS	" \t\r\n"	/* Nix's word separators */
 
-enum type { T_STRING, T_BOOL, T_JOBS, T_SECONDS, T_BYTES, T_SET };
+/*
+ * How a setting's value is read, printed and kept.  Each type knows the C
+ * type of its field in struct conf: a char * (T_BUILDERS, T_STRING), an
+ * int (T_BOOL), a long (T_JOBS, T_SECONDS), a uint64_t (T_BYTES) or a
+ * struct strlist (T_SET).
+ */
+enum type {
+	T_BUILDERS,	/* a string; also records builders_src, and when unset
+			   defaults to the machines files (conf_value) */
+	T_STRING,	/* a string, "" when unset */
+	T_BOOL,		/* true/yes/1 or false/no/0 */
+	T_JOBS,		/* "auto" (the core count) or a whole number */
+	T_SECONDS,	/* a whole number of seconds, 0 = none */
+	T_BYTES,	/* a whole number of bytes, 0 = no limit */
+	T_SET		/* words, kept sorted and unique; extra-NAME appends */
+};
 
-/* In the order of `nix show-config`; the enum follows the table. */
-enum { S_BUILDERS, S_SUBST, S_PLATFORMS, S_LOGSIZE, S_JOBS, S_SILENT,
-    S_SYSTEM, S_FEATURES, S_TIMEOUT };
+/*
+ * The settings nix-offload uses, in the order of `nix show-config`: the
+ * one list that conf_set, conf_value, --option, the -v dump and the hook
+ * (conf_setting_known) work from.  def is Nix's default as text, set like
+ * a value at each load; NULL when it is computed (defaults(), conf_value).
+ * A new setting is one line here and its field in struct conf.
+ */
 static const struct setting {
 	const char	*name;
 	const char	*alias;		/* the older name Nix 2.8 still takes */
 	enum type	 type;
+	size_t		 off;		/* its field in struct conf */
+	const char	*def;
 } settings[] = {
-	{ "builders", NULL, T_STRING },
-	{ "builders-use-substitutes", NULL, T_BOOL },
-	{ "extra-platforms", NULL, T_SET },
-	{ "max-build-log-size", "build-max-log-size", T_BYTES },
-	{ "max-jobs", "build-max-jobs", T_JOBS },
-	{ "max-silent-time", "build-max-silent-time", T_SECONDS },
-	{ "system", NULL, T_STRING },
-	{ "system-features", NULL, T_SET },
-	{ "timeout", "build-timeout", T_SECONDS },
-	{ NULL, NULL, T_STRING }
+	{ "builders", NULL, T_BUILDERS, offsetof(struct conf, builders),
+	    NULL },
+	{ "builders-use-substitutes", NULL, T_BOOL,
+	    offsetof(struct conf, builders_use_substitutes), "false" },
+	{ "extra-platforms", NULL, T_SET,
+	    offsetof(struct conf, extra_platforms), NULL },
+	{ "max-build-log-size", "build-max-log-size", T_BYTES,
+	    offsetof(struct conf, max_log_size), "0" },
+	{ "max-jobs", "build-max-jobs", T_JOBS,
+	    offsetof(struct conf, max_jobs), "1" },
+	{ "max-silent-time", "build-max-silent-time", T_SECONDS,
+	    offsetof(struct conf, max_silent_time), "0" },
+	{ "system", NULL, T_STRING, offsetof(struct conf, system), NULL },
+	{ "system-features", NULL, T_SET,
+	    offsetof(struct conf, system_features), NULL },
+	{ "timeout", "build-timeout", T_SECONDS,
+	    offsetof(struct conf, timeout), "0" },
+	{ NULL, NULL, T_STRING, 0, NULL }
 };
+
+/* Setting s's field in c, a t (CFIELD: read-only). */
+#define FIELD(c, s, t)	((t *)(void *)((char *)(c) + (s)->off))
+#define CFIELD(c, s, t)	((t const *)(const void *)((const char *)(c) + \
+			    (s)->off))
 
 /* The files being read, outermost first: for include cycles. */
 struct loader {
@@ -80,6 +115,8 @@ struct loader {
 
 static int	 apply_text(struct loader *, const char *, size_t,
 		    const char *, int);
+static int	 set(struct conf *, const struct setting *, const char *,
+		    const char *, const char *, int);
 
 /*
  * Read a whole file of at most max bytes into a NUL-terminated buffer that
@@ -248,17 +285,35 @@ local_system(char *buf, size_t sz)
 	return 0;
 }
 
-/* Free the settings, keeping the command line. */
+/* Free the settings and zero them, keeping the command line. */
 static void
 clear(struct conf *c)
 {
-	free(c->builders);
-	c->builders = NULL;
-	c->builders_src[0] = '\0';
-	free(c->system);
-	c->system = NULL;
-	strlist_free(&c->extra_platforms);
-	strlist_free(&c->system_features);
+	const struct setting	*s;
+
+	for (s = settings; s->name != NULL; s++)
+		switch (s->type) {
+		case T_BUILDERS:
+			c->builders_src[0] = '\0';
+			/* FALLTHROUGH */
+		case T_STRING:
+			free(*FIELD(c, s, char *));
+			*FIELD(c, s, char *) = NULL;
+			break;
+		case T_BOOL:
+			*FIELD(c, s, int) = 0;
+			break;
+		case T_JOBS:
+		case T_SECONDS:
+			*FIELD(c, s, long) = 0;
+			break;
+		case T_BYTES:
+			*FIELD(c, s, uint64_t) = 0;
+			break;
+		case T_SET:
+			strlist_free(FIELD(c, s, struct strlist));
+			break;
+		}
 }
 
 /*
@@ -269,13 +324,13 @@ clear(struct conf *c)
 static int
 defaults(struct conf *c)
 {
-	char	 sys[256];
+	const struct setting	*s;
+	char			 sys[256];
 
-	c->builders_use_substitutes = 0;
-	c->max_jobs = 1;
-	c->max_silent_time = 0;
-	c->timeout = 0;
-	c->max_log_size = 0;
+	for (s = settings; s->name != NULL; s++)
+		if (s->def != NULL &&
+		    set(c, s, s->name, s->def, "default", 0) == -1)
+			return -1;
 	if (local_system(sys, sizeof(sys)) == -1)
 		return -1;
 	if ((c->system = strdup(sys)) == NULL) {
@@ -367,6 +422,93 @@ whole_u64(const char *s, uint64_t *v)
 }
 
 /*
+ * Set s, called name where it was read, to value, read at src; append adds
+ * the words of a T_SET instead of replacing it.  Returns 0, or -1
+ * (reported, naming src) when the value is not valid for it.
+ */
+static int
+set(struct conf *c, const struct setting *s, const char *name,
+    const char *value, const char *src, int append)
+{
+	struct strlist	 w = { NULL, 0, 0 };
+	struct strlist	*l;
+	size_t		 i;
+	char		*d;
+	long		 n;
+
+	switch (s->type) {
+	case T_BUILDERS:
+	case T_STRING:
+		if ((d = strdup(value)) == NULL) {
+			log_err("conf");
+			return -1;
+		}
+		free(*FIELD(c, s, char *));
+		*FIELD(c, s, char *) = d;
+		if (s->type == T_BUILDERS)
+			strlcpy(c->builders_src, src, sizeof(c->builders_src));
+		return 0;
+	case T_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
+		    strcmp(value, "1") == 0)
+			*FIELD(c, s, int) = 1;
+		else if (strcmp(value, "false") == 0 ||
+		    strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
+			*FIELD(c, s, int) = 0;
+		else {
+			log_errx("%s: %s = %s: expected true or false",
+			    src, name, value);
+			return -1;
+		}
+		return 0;
+	case T_JOBS:
+		if (strcmp(value, "auto") == 0) {
+			n = sysconf(_SC_NPROCESSORS_ONLN);
+			*FIELD(c, s, long) = n < 1 ? 1 : n;
+		} else if (whole(value, CONF_NUM_MAX,
+		    FIELD(c, s, long)) == -1) {
+			log_errx("%s: %s = %s: expected auto or a whole number "
+			    "from 0 to %ld", src, name, value, CONF_NUM_MAX);
+			return -1;
+		}
+		return 0;
+	case T_SECONDS:
+		/* Nix 2.8 takes a negative number, and then times out at once */
+		if (whole(value, CONF_NUM_MAX, FIELD(c, s, long)) == -1) {
+			log_errx("%s: %s = %s: expected a whole number of "
+			    "seconds from 0 (none) to %ld", src, name, value,
+			    CONF_NUM_MAX);
+			return -1;
+		}
+		return 0;
+	case T_BYTES:
+		/* Nix 2.8: an unsigned long, bytes; "-1" and "10MB" refused */
+		if (whole_u64(value, FIELD(c, s, uint64_t)) == -1) {
+			log_errx("%s: %s = %s: expected a whole number of bytes "
+			    "from 0 (no limit) to %" PRIu64, src, name, value,
+			    UINT64_MAX);
+			return -1;
+		}
+		return 0;
+	case T_SET:
+		break;
+	}
+	l = FIELD(c, s, struct strlist);
+	if (words(value, &w) == -1)
+		goto fail;
+	if (!append)
+		strlist_free(l);
+	for (i = 0; i < w.n; i++)
+		if (set_add(l, w.v[i]) == -1)
+			goto fail;
+	strlist_free(&w);
+	return 0;
+fail:
+	strlist_free(&w);
+	return -1;
+}
+
+/*
  * Set the setting name (or extra-name, for a list) to value, as read at
  * src ("FILE:LINE", "--builders", "--option").  Returns 0; 1 when name is
  * not a setting nix-offload uses (nothing is done); -1 (reported, naming
@@ -377,10 +519,6 @@ conf_set(struct conf *c, const char *name, const char *value,
     const char *src)
 {
 	const struct setting	*s;
-	struct strlist		 w = { NULL, 0, 0 };
-	size_t			 i;
-	char			*d;
-	long			 n;
 	int			 append = 0;
 
 	if ((s = lookup(name)) == NULL && strncmp(name, "extra-", 6) == 0 &&
@@ -394,89 +532,17 @@ conf_set(struct conf *c, const char *name, const char *value,
 		    src, name);
 		return 1;
 	}
-	switch (s->type) {
-	case T_STRING:
-		if ((d = strdup(value)) == NULL) {
-			log_err("conf");
-			return -1;
-		}
-		if (s - settings == S_BUILDERS) {
-			free(c->builders);
-			c->builders = d;
-			strlcpy(c->builders_src, src, sizeof(c->builders_src));
-		} else {
-			free(c->system);
-			c->system = d;
-		}
-		return 0;
-	case T_BOOL:
-		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
-		    strcmp(value, "1") == 0)
-			c->builders_use_substitutes = 1;
-		else if (strcmp(value, "false") == 0 ||
-		    strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
-			c->builders_use_substitutes = 0;
-		else {
-			log_errx("%s: %s = %s: expected true or false",
-			    src, name, value);
-			return -1;
-		}
-		return 0;
-	case T_JOBS:
-		if (strcmp(value, "auto") == 0) {
-			n = sysconf(_SC_NPROCESSORS_ONLN);
-			c->max_jobs = n < 1 ? 1 : n;
-		} else if (whole(value, CONF_NUM_MAX, &c->max_jobs) == -1) {
-			log_errx("%s: %s = %s: expected auto or a whole number "
-			    "from 0 to %ld", src, name, value, CONF_NUM_MAX);
-			return -1;
-		}
-		return 0;
-	case T_SECONDS:
-		/* Nix 2.8 takes a negative number, and then times out at once */
-		if (whole(value, CONF_NUM_MAX, &n) == -1) {
-			log_errx("%s: %s = %s: expected a whole number of "
-			    "seconds from 0 (none) to %ld", src, name, value,
-			    CONF_NUM_MAX);
-			return -1;
-		}
-		if (s - settings == S_SILENT)
-			c->max_silent_time = n;
-		else
-			c->timeout = n;
-		return 0;
-	case T_BYTES:
-		/* Nix 2.8: an unsigned long, bytes; "-1" and "10MB" refused */
-		if (whole_u64(value, &c->max_log_size) == -1) {
-			log_errx("%s: %s = %s: expected a whole number of bytes "
-			    "from 0 (no limit) to %" PRIu64, src, name, value,
-			    UINT64_MAX);
-			return -1;
-		}
-		return 0;
-	case T_SET:
-		break;
-	}
-	if (words(value, &w) == -1)
-		goto fail;
-	if (s - settings == S_PLATFORMS) {
-		if (!append)
-			strlist_free(&c->extra_platforms);
-		for (i = 0; i < w.n; i++)
-			if (set_add(&c->extra_platforms, w.v[i]) == -1)
-				goto fail;
-	} else {
-		if (!append)
-			strlist_free(&c->system_features);
-		for (i = 0; i < w.n; i++)
-			if (set_add(&c->system_features, w.v[i]) == -1)
-				goto fail;
-	}
-	strlist_free(&w);
-	return 0;
-fail:
-	strlist_free(&w);
-	return -1;
+	return set(c, s, name, value, src, append);
+}
+
+/*
+ * Is name (or its older alias) a setting nix-offload uses?  1 or 0.  Not
+ * extra-NAME: Nix sends each setting under its own name.
+ */
+int
+conf_setting_known(const char *name)
+{
+	return lookup(name) != NULL;
 }
 
 /*
@@ -843,16 +909,16 @@ int
 conf_value(const struct conf *c, const char *name, char *buf, size_t sz)
 {
 	const struct setting	*s;
-	const char		*env;
+	const char		*env, *str;
 	size_t			 k, o;
-	int			 n;
+	int			 n = -1;
 
 	if ((s = lookup(name)) == NULL)
 		return -1;
-	switch (s - settings) {
-	case S_BUILDERS:
-		if (c->builders != NULL)
-			n = snprintf(buf, sz, "%s", c->builders);
+	switch (s->type) {
+	case T_BUILDERS:
+		if ((str = *CFIELD(c, s, char *)) != NULL)
+			n = snprintf(buf, sz, "%s", str);
 		else if ((env = getenv("NIX_REMOTE_SYSTEMS")) != NULL &&
 		    *env != '\0') {
 			/* Nix 2.8's default then: "@FILE @FILE..." */
@@ -874,29 +940,23 @@ conf_value(const struct conf *c, const char *name, char *buf, size_t sz)
 			n = (int)strlen(buf);
 		}
 		break;
-	case S_SUBST:
+	case T_STRING:
+		str = *CFIELD(c, s, char *);
+		n = snprintf(buf, sz, "%s", str != NULL ? str : "");
+		break;
+	case T_BOOL:
 		n = snprintf(buf, sz, "%s",
-		    c->builders_use_substitutes ? "true" : "false");
+		    *CFIELD(c, s, int) ? "true" : "false");
 		break;
-	case S_PLATFORMS:
-		return join(&c->extra_platforms, buf, sz);
-	case S_LOGSIZE:
-		n = snprintf(buf, sz, "%" PRIu64, c->max_log_size);
+	case T_JOBS:
+	case T_SECONDS:
+		n = snprintf(buf, sz, "%ld", *CFIELD(c, s, long));
 		break;
-	case S_JOBS:
-		n = snprintf(buf, sz, "%ld", c->max_jobs);
+	case T_BYTES:
+		n = snprintf(buf, sz, "%" PRIu64, *CFIELD(c, s, uint64_t));
 		break;
-	case S_SILENT:
-		n = snprintf(buf, sz, "%ld", c->max_silent_time);
-		break;
-	case S_SYSTEM:
-		n = snprintf(buf, sz, "%s", c->system ? c->system : "");
-		break;
-	case S_FEATURES:
-		return join(&c->system_features, buf, sz);
-	default:
-		n = snprintf(buf, sz, "%ld", c->timeout);
-		break;
+	case T_SET:
+		return join(CFIELD(c, s, struct strlist), buf, sz);
 	}
 	return n < 0 || (size_t)n >= sz ? -1 : 0;
 }

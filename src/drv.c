@@ -41,9 +41,8 @@
  * "offset 123: expected ',' or ']' in inputSrcs, got 'x'".
  *
  * Structured attrs (__structuredAttrs = true) put every attribute in the
- * JSON text of the env entry "__json"; the small JSON reader at the end
- * checks the whole text and finds top-level members in it.  Its errors
- * name offsets in that text.
+ * JSON text of the env entry "__json"; json.c checks the whole text and
+ * finds top-level members in it.  Its errors name offsets in that text.
  */
 #include <sys/stat.h>
 
@@ -943,445 +942,6 @@ drv_name(const char *drvpath, char *out, size_t sz)
 	return 0;
 }
 
-/*
- * JSON (RFC 8259), just enough for structured attrs: the whole text is
- * checked (strings must be UTF-8, surrogates paired, nesting at most
- * DRV_JSON_DEPTH_MAX deep), and top-level members can be found by name.
- * Nix reads __json with nlohmann::json, which refuses what this refuses.
- */
-struct json {
-	const char	*b;
-	size_t		 len;
-	size_t		 pos;
-	char		 err[DRV_ERR_MAX];
-};
-
-static int	 jfail(struct json *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-static int
-jfail(struct json *j, size_t at, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	if (j->err[0] != '\0')
-		return -1;
-	n = snprintf(j->err, sizeof(j->err), "offset %zu: ", at);
-	va_start(ap, fmt);
-	vsnprintf(j->err + n, sizeof(j->err) - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static const char *
-jshown(struct json *j, char *out, size_t sz)
-{
-	return shown(j->b, j->len, j->pos, "the end", out, sz);
-}
-
-static void
-jspace(struct json *j)
-{
-	while (j->pos < j->len && (j->b[j->pos] == ' ' ||
-	    j->b[j->pos] == '\t' || j->b[j->pos] == '\n' ||
-	    j->b[j->pos] == '\r'))
-		j->pos++;
-}
-
-static int
-jexpect(struct json *j, char c)
-{
-	char	 got[16];
-
-	if (j->pos < j->len && j->b[j->pos] == c) {
-		j->pos++;
-		return 0;
-	}
-	return jfail(j, j->pos, "expected '%c', got %s", c,
-	    jshown(j, got, sizeof(got)));
-}
-
-/* The length of the well-formed UTF-8 sequence at s, or 0. */
-static size_t
-utf8_len(const unsigned char *s, size_t avail)
-{
-	unsigned long	 cp;
-	size_t		 n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (avail < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 ||
-	    cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-static int
-hex4(const char *s, unsigned long *u)
-{
-	int	 i;
-
-	*u = 0;
-	for (i = 0; i < 4; i++) {
-		*u <<= 4;
-		if (s[i] >= '0' && s[i] <= '9')
-			*u |= (unsigned long)(s[i] - '0');
-		else if (s[i] >= 'a' && s[i] <= 'f')
-			*u |= (unsigned long)(s[i] - 'a' + 10);
-		else if (s[i] >= 'A' && s[i] <= 'F')
-			*u |= (unsigned long)(s[i] - 'A' + 10);
-		else
-			return -1;
-	}
-	return 0;
-}
-
-static size_t
-utf8_put(unsigned long u, char *o)
-{
-	if (u < 0x80) {
-		o[0] = (char)u;
-		return 1;
-	}
-	if (u < 0x800) {
-		o[0] = (char)(0xc0 | u >> 6);
-		o[1] = (char)(0x80 | (u & 0x3f));
-		return 2;
-	}
-	if (u < 0x10000) {
-		o[0] = (char)(0xe0 | u >> 12);
-		o[1] = (char)(0x80 | (u >> 6 & 0x3f));
-		o[2] = (char)(0x80 | (u & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | u >> 18);
-	o[1] = (char)(0x80 | (u >> 12 & 0x3f));
-	o[2] = (char)(0x80 | (u >> 6 & 0x3f));
-	o[3] = (char)(0x80 | (u & 0x3f));
-	return 4;
-}
-
-/*
- * The string at j->pos: check it and leave j->pos after it; *np is its
- * decoded length, and the bytes go to o unless o is NULL.  The decoded
- * form is never longer than the text, and may contain NUL.
- */
-static int
-jstring(struct json *j, char *o, size_t *np)
-{
-	size_t		 n = 0, k, at;
-	unsigned long	 u, lo;
-	unsigned char	 c;
-	char		 t[4], got[16];
-
-	if (jexpect(j, '"') == -1)
-		return -1;
-	for (;;) {
-		if (j->pos >= j->len)
-			return jfail(j, j->pos, "expected '\"' ending a "
-			    "string, got the end");
-		c = (unsigned char)j->b[j->pos];
-		if (c == '"')
-			break;
-		if (c < 0x20)
-			return jfail(j, j->pos, "a control character %s in "
-			    "a string", jshown(j, got, sizeof(got)));
-		if (c != '\\') {
-			if ((k = utf8_len((const unsigned char *)j->b + j->pos,
-			    j->len - j->pos)) == 0)
-				return jfail(j, j->pos, "ill-formed UTF-8");
-			if (o != NULL)
-				memcpy(o + n, j->b + j->pos, k);
-			n += k;
-			j->pos += k;
-			continue;
-		}
-		at = j->pos++;
-		if (j->pos >= j->len)
-			return jfail(j, j->pos, "expected an escape after "
-			    "'\\', got the end");
-		k = 1;
-		switch (j->b[j->pos++]) {
-		case '"':
-			t[0] = '"';
-			break;
-		case '\\':
-			t[0] = '\\';
-			break;
-		case '/':
-			t[0] = '/';
-			break;
-		case 'b':
-			t[0] = '\b';
-			break;
-		case 'f':
-			t[0] = '\f';
-			break;
-		case 'n':
-			t[0] = '\n';
-			break;
-		case 'r':
-			t[0] = '\r';
-			break;
-		case 't':
-			t[0] = '\t';
-			break;
-		case 'u':
-			if (j->len - j->pos < 4 ||
-			    hex4(j->b + j->pos, &u) == -1)
-				return jfail(j, at, "expected four hex digits "
-				    "after \\u");
-			j->pos += 4;
-			if (u >= 0xdc00 && u <= 0xdfff)
-				return jfail(j, at, "a lone low surrogate");
-			if (u >= 0xd800 && u <= 0xdbff) {
-				if (j->len - j->pos < 6 ||
-				    j->b[j->pos] != '\\' ||
-				    j->b[j->pos + 1] != 'u' ||
-				    hex4(j->b + j->pos + 2, &lo) == -1 ||
-				    lo < 0xdc00 || lo > 0xdfff)
-					return jfail(j, at, "a high surrogate "
-					    "without a low one");
-				j->pos += 6;
-				u = 0x10000 + ((u - 0xd800) << 10) +
-				    (lo - 0xdc00);
-			}
-			k = utf8_put(u, t);
-			break;
-		default:
-			return jfail(j, at, "an unknown escape '\\%s'",
-			    log_printable(j->b + j->pos - 1, 1, got,
-			    sizeof(got)));
-		}
-		if (o != NULL)
-			memcpy(o + n, t, k);
-		n += k;
-	}
-	j->pos++;
-	*np = n;
-	return 0;
-}
-
-/* The string at j->pos as a new C string at *out. */
-static int
-jstring_dup(struct json *j, size_t max, const char *what, char **out)
-{
-	size_t	 start = j->pos, n;
-
-	*out = NULL;
-	if (jstring(j, NULL, &n) == -1)
-		return -1;
-	if (n > max)
-		return jfail(j, start, "%s longer than %zu bytes", what, max);
-	if ((*out = malloc(n + 1)) == NULL)
-		return jfail(j, start, "out of memory");
-	j->pos = start;
-	jstring(j, *out, &n);
-	(*out)[n] = '\0';
-	if (strlen(*out) != n) {
-		free(*out);
-		*out = NULL;
-		return jfail(j, start, "a NUL character in %s", what);
-	}
-	return 0;
-}
-
-static int
-jliteral(struct json *j, const char *word)
-{
-	size_t	 n = strlen(word);
-	char	 got[16];
-
-	if (j->len - j->pos < n || memcmp(j->b + j->pos, word, n) != 0)
-		return jfail(j, j->pos, "expected \"%s\", got %s", word,
-		    jshown(j, got, sizeof(got)));
-	j->pos += n;
-	return 0;
-}
-
-static int
-jdigits(struct json *j)
-{
-	char	 got[16];
-
-	if (j->pos >= j->len || j->b[j->pos] < '0' || j->b[j->pos] > '9')
-		return jfail(j, j->pos, "expected a digit, got %s",
-		    jshown(j, got, sizeof(got)));
-	while (j->pos < j->len && j->b[j->pos] >= '0' && j->b[j->pos] <= '9')
-		j->pos++;
-	return 0;
-}
-
-/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int
-jnumber(struct json *j)
-{
-	if (j->b[j->pos] == '-')
-		j->pos++;
-	if (j->pos < j->len && j->b[j->pos] == '0')
-		j->pos++;
-	else if (jdigits(j) == -1)
-		return -1;
-	if (j->pos < j->len && j->b[j->pos] == '.') {
-		j->pos++;
-		if (jdigits(j) == -1)
-			return -1;
-	}
-	if (j->pos < j->len && (j->b[j->pos] == 'e' || j->b[j->pos] == 'E')) {
-		j->pos++;
-		if (j->pos < j->len && (j->b[j->pos] == '+' ||
-		    j->b[j->pos] == '-'))
-			j->pos++;
-		if (jdigits(j) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/* Check the value at j->pos, depth levels deep, and step over it. */
-static int
-jvalue(struct json *j, int depth)
-{
-	size_t	 n;
-	char	 close, got[16];
-
-	jspace(j);
-	if (j->pos >= j->len)
-		return jfail(j, j->pos, "expected a value, got the end");
-	switch (j->b[j->pos]) {
-	case '{':
-	case '[':
-		close = j->b[j->pos] == '{' ? '}' : ']';
-		if (depth >= DRV_JSON_DEPTH_MAX)
-			return jfail(j, j->pos, "nested more than %d deep",
-			    DRV_JSON_DEPTH_MAX);
-		j->pos++;
-		jspace(j);
-		if (j->pos < j->len && j->b[j->pos] == close) {
-			j->pos++;
-			return 0;
-		}
-		for (;;) {
-			if (close == '}') {
-				jspace(j);
-				if (jstring(j, NULL, &n) == -1)
-					return -1;
-				jspace(j);
-				if (jexpect(j, ':') == -1)
-					return -1;
-			}
-			if (jvalue(j, depth + 1) == -1)
-				return -1;
-			jspace(j);
-			if (j->pos < j->len && j->b[j->pos] == ',') {
-				j->pos++;
-				continue;
-			}
-			if (j->pos < j->len && j->b[j->pos] == close) {
-				j->pos++;
-				return 0;
-			}
-			return jfail(j, j->pos, "expected ',' or '%c', got %s",
-			    close, jshown(j, got, sizeof(got)));
-		}
-	case '"':
-		return jstring(j, NULL, &n);
-	case 't':
-		return jliteral(j, "true");
-	case 'f':
-		return jliteral(j, "false");
-	case 'n':
-		return jliteral(j, "null");
-	case '-':
-		return jnumber(j);
-	default:
-		if (j->b[j->pos] >= '0' && j->b[j->pos] <= '9')
-			return jnumber(j);
-		return jfail(j, j->pos, "expected a value, got %s",
-		    jshown(j, got, sizeof(got)));
-	}
-}
-
-/*
- * Check the whole JSON text, which must be an object, and find its member
- * key: *at is the offset of its value (of the last one, as in Nix), or
- * SIZE_MAX when there is none.
- */
-static int
-jfind(struct json *j, const char *key, size_t *at)
-{
-	size_t	 klen = strlen(key), start, n;
-	char	 name[64], got[16];
-
-	*at = SIZE_MAX;
-	j->pos = 0;
-	jspace(j);
-	if (j->pos >= j->len || j->b[j->pos] != '{')
-		return jfail(j, j->pos, "expected '{' starting an object, "
-		    "got %s", jshown(j, got, sizeof(got)));
-	j->pos++;
-	jspace(j);
-	if (j->pos < j->len && j->b[j->pos] == '}')
-		j->pos++;
-	else
-		for (;;) {
-			jspace(j);
-			start = j->pos;
-			if (jstring(j, NULL, &n) == -1)
-				return -1;
-			if (n == klen && n < sizeof(name)) {
-				j->pos = start;
-				jstring(j, name, &n);
-				if (memcmp(name, key, n) != 0)
-					start = SIZE_MAX;
-			} else
-				start = SIZE_MAX;
-			jspace(j);
-			if (jexpect(j, ':') == -1)
-				return -1;
-			jspace(j);
-			if (start != SIZE_MAX)
-				*at = j->pos;
-			if (jvalue(j, 1) == -1)
-				return -1;
-			jspace(j);
-			if (j->pos < j->len && j->b[j->pos] == ',') {
-				j->pos++;
-				continue;
-			}
-			if (j->pos < j->len && j->b[j->pos] == '}') {
-				j->pos++;
-				break;
-			}
-			return jfail(j, j->pos, "expected ',' or '}', got %s",
-			    jshown(j, got, sizeof(got)));
-		}
-	jspace(j);
-	if (j->pos != j->len)
-		return jfail(j, j->pos, "expected the end after the object, "
-		    "got %s", jshown(j, got, sizeof(got)));
-	return 0;
-}
-
 static const char *
 drv_file(const struct drv *d)
 {
@@ -1389,18 +949,18 @@ drv_file(const struct drv *d)
 }
 
 /*
- * Find the top-level member key of the structured attrs (d has __json):
- * *at as for jfind.  Reports a malformed __json.
+ * Check the structured attrs (d has __json, json of len bytes) and find
+ * their top-level member key: *at as for json_find.  Reports a malformed
+ * __json.
  */
 static int
-structured(const struct drv *d, const char *json, const char *key,
-    struct json *j, size_t *at)
+structured(const struct drv *d, const char *json, size_t len,
+    const char *key, size_t *at)
 {
-	memset(j, 0, sizeof(*j));
-	j->b = json;
-	j->len = strlen(json);
-	if (jfind(j, key, at) == -1) {
-		log_errx("%s: __json: %s", drv_file(d), j->err);
+	char	 err[DRV_ERR_MAX];
+
+	if (json_find(json, len, key, at, err, sizeof(err)) == -1) {
+		log_errx("%s: __json: %s", drv_file(d), err);
 		return -1;
 	}
 	return 0;
@@ -1409,34 +969,26 @@ structured(const struct drv *d, const char *json, const char *key,
 static int
 features_json(const struct drv *d, const char *json, struct strlist *l)
 {
-	struct json	 j;
-	size_t		 at;
-	char		*s;
+	size_t	 len = strlen(json), pos;
+	char	 err[DRV_ERR_MAX], *s;
+	int	 more;
 
-	if (structured(d, json, "requiredSystemFeatures", &j, &at) == -1)
+	if (structured(d, json, len, "requiredSystemFeatures", &pos) == -1)
 		return -1;
-	if (at == SIZE_MAX)
+	if (pos == SIZE_MAX)
 		return 0;
-	j.pos = at;
-	if (j.b[j.pos] != '[')
-		goto notlist;
-	j.pos++;
-	jspace(&j);
-	if (j.b[j.pos] == ']')
-		return 0;
-	for (;;) {
-		/* already checked: only the types are left to see */
-		jspace(&j);
-		if (j.b[j.pos] != '"')
+	/* already checked: only the types are left to see */
+	while ((more = json_array_next(json, len, &pos)) == 1) {
+		if (json_type(json, len, pos) != JSON_STRING)
 			goto notlist;
 		if (l->n == DRV_FEATURES_MAX) {
 			log_errx("%s: more than %zu requiredSystemFeatures",
 			    drv_file(d), (size_t)DRV_FEATURES_MAX);
 			return -1;
 		}
-		if (jstring_dup(&j, DRV_NAME_MAX, "a system feature",
-		    &s) == -1) {
-			log_errx("%s: __json: %s", drv_file(d), j.err);
+		if (json_string_dup(json, len, &pos, DRV_NAME_MAX,
+		    "a system feature", &s, err, sizeof(err)) == -1) {
+			log_errx("%s: __json: %s", drv_file(d), err);
 			return -1;
 		}
 		if (strlist_add(l, s) == -1) {
@@ -1445,10 +997,9 @@ features_json(const struct drv *d, const char *json, struct strlist *l)
 			return -1;
 		}
 		free(s);
-		jspace(&j);
-		if (j.b[j.pos++] == ']')
-			return 0;
 	}
+	if (more == 0)
+		return 0;
 notlist:
 	log_errx("%s: requiredSystemFeatures must be a list of strings",
 	    drv_file(d));
@@ -1533,31 +1084,5 @@ drv_required_features(const struct drv *d, struct strlist *out)
 	return 0;
 bad:
 	strlist_free(&l);
-	return -1;
-}
-
-/*
- * Does d ask to be built locally?  preferLocalBuild: "1" in the env, or
- * true in the structured attrs.  Returns 1 or 0, or -1 (reported) when the
- * structured attrs are malformed or hold something other than a boolean.
- */
-int
-drv_prefer_local(const struct drv *d)
-{
-	struct json	 j;
-	const char	*v;
-	size_t		 at;
-
-	if ((v = drv_env(d, "__json")) == NULL) {
-		v = drv_env(d, "preferLocalBuild");
-		return v != NULL && strcmp(v, "1") == 0;
-	}
-	if (structured(d, v, "preferLocalBuild", &j, &at) == -1)
-		return -1;
-	if (at == SIZE_MAX || j.b[at] == 'f')
-		return 0;
-	if (j.b[at] == 't')
-		return 1;
-	log_errx("%s: preferLocalBuild must be a Boolean", drv_file(d));
 	return -1;
 }

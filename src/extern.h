@@ -66,7 +66,8 @@ enum fail {
 	FAIL_BANNER,
 	FAIL_PROTOCOL,
 	FAIL_DROPPED,
-	FAIL_TIMEOUT
+	FAIL_TIMEOUT,
+	FAIL_KINDS	/* not a failure: how many there are, for tables */
 };
 /* After FAIL_OTHER: the builder failed, not the build nor this machine. */
 #define FAIL_BUILDER(f)	((f) > FAIL_OTHER)
@@ -123,6 +124,8 @@ int64_t		 now_ms(void);
 void		 json_string(FILE *, const char *);
 void		 json_list(FILE *, const struct strlist *);
 int		 exit_for(enum fail);
+const char	*fail_name(enum fail);
+int		 nix_version_parse(const char *, char *, size_t);
 int		 spawn(char *const *, int[3], pid_t *, const char *);
 #define SPAWN_LINE_MAX	8192	/* a line of a child's stdout (spawn_lines) */
 int		 spawn_lines(char *const *, const char *, int,
@@ -184,6 +187,25 @@ int		 nar_copy(struct nar_source *, struct nar_sink *, char *,
 int		 nar_dump_path(const char *, struct nar_sink *);
 /* ---- nar.c (end) ---- */
 
+/* json.c: JSON text, checked whole (the structured attrs of a .drv) */
+#define JSON_DEPTH_MAX	128	/* nesting of arrays and objects */
+enum json_type {
+	JSON_NONE,	/* past the end */
+	JSON_OBJECT,
+	JSON_ARRAY,
+	JSON_STRING,
+	JSON_NUMBER,
+	JSON_TRUE,
+	JSON_FALSE,
+	JSON_NULL
+};
+int		 json_find(const char *, size_t, const char *, size_t *, char *,
+		    size_t);
+enum json_type	 json_type(const char *, size_t, size_t);
+int		 json_array_next(const char *, size_t, size_t *);
+int		 json_string_dup(const char *, size_t, size_t *, size_t,
+		    const char *, char **, char *, size_t);
+
 /* ---- drv.c: .drv files (begin) ---- */
 #define DRV_FILE_MAX	(64u * 1024 * 1024)	/* a .drv file */
 #define DRV_STRING_MAX	WIRE_STRING_MAX	/* builder, an arg, env name, value */
@@ -195,7 +217,6 @@ int		 nar_dump_path(const char *, struct nar_sink *);
 #define DRV_ARGS_MAX	(1u << 20)
 #define DRV_ENV_MAX	(1u << 20)
 #define DRV_FEATURES_MAX 1024	/* requiredSystemFeatures */
-#define DRV_JSON_DEPTH_MAX 128	/* nesting in the structured attrs */
 struct drv_output {
 	char		*name;
 	char		*path;		/* "" if not known in advance */
@@ -234,7 +255,6 @@ void		 drv_free(struct drv *);
 const char	*drv_env(const struct drv *, const char *);
 int		 drv_name(const char *, char *, size_t);
 int		 drv_required_features(const struct drv *, struct strlist *);
-int		 drv_prefer_local(const struct drv *);
 /* ---- drv.c (end) ---- */
 
 /* uri.c: ssh:// store URIs */
@@ -737,6 +757,7 @@ int		 conf_set(struct conf *, const char *, const char *,
 int		 conf_option(struct conf *, int, char **, int *);
 void		 conf_free(struct conf *);
 int		 conf_value(const struct conf *, const char *, char *, size_t);
+int		 conf_setting_known(const char *);
 int		 conf_path(char *, size_t, const char *);
 int		 conf_read_file(const char *, size_t, char **, size_t *,
 		    struct stat *);

@@ -31,13 +31,6 @@
 #define HOOK_ATTEMPTS		3	/* builders tried after an accept */
 #define HOOK_VERSION_CACHE	"local-nix-version"
 
-/* The settings Nix sends that decide where and how we build. */
-static const char *const wanted[] = {
-	"builders", "builders-use-substitutes", "extra-platforms",
-	"max-build-log-size", "max-jobs", "max-silent-time", "system",
-	"system-features", "timeout", NULL
-};
-
 #define HOOK_NIX_MAX_MINOR	28	/* the last Nix 2.x with NIX_HELD_LOCKS */
 #define HOOK_LIX_CAPNP_MINOR	94	/* Lix 2.x that speaks Cap'n Proto */
 
@@ -96,11 +89,7 @@ local_nix_version(char *buf, size_t sz)
 		p += 2;
 		p[strcspn(p, " \r\n")] = '\0';
 		snprintf(buf, sz, "lix-%s", p);
-	} else if ((p = strstr(line, "(Nix) ")) != NULL) {
-		p += 6;
-		p[strcspn(p, " \r\n")] = '\0';
-		snprintf(buf, sz, "%s", p);
-	} else
+	} else if (nix_version_parse(line, buf, sz) == -1)
 		return -1;
 	if (mtime != -1) {
 		char	 rec[128];
@@ -155,7 +144,7 @@ read_settings(struct conn *in, struct conf *conf)
 {
 	uint64_t	 more;
 	char		*name = NULL, *value = NULL;
-	size_t		 i, n;
+	size_t		 n;
 
 	for (n = 0;; n++) {
 		if (wire_read_u64(in, &more) == -1) {
@@ -172,10 +161,8 @@ read_settings(struct conn *in, struct conf *conf)
 		if (wire_read_string(in, WIRE_PATH_MAX, &name, NULL) == -1 ||
 		    wire_read_string(in, WIRE_STRING_MAX, &value, NULL) == -1)
 			goto fail;
-		for (i = 0; wanted[i] != NULL; i++)
-			if (strcmp(name, wanted[i]) == 0)
-				break;
-		if (wanted[i] != NULL && conf_set(conf, name, value,
+		/* Nix sends every setting: we take those conf.c knows */
+		if (conf_setting_known(name) && conf_set(conf, name, value,
 		    "Nix's settings") == -1) {
 			free(name);
 			free(value);

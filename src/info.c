@@ -19,11 +19,6 @@
 
 #define VERSION_OUT_MAX	256
 
-static const char *const fail_names[] = {
-	"none", "other", "unreachable", "auth", "hostkey", "no-remote-nix",
-	"banner", "protocol", "dropped", "timeout"
-};
-
 static int
 start_version(const struct store_uri *u, struct conn *vc)
 {
@@ -44,19 +39,12 @@ start_version(const struct store_uri *u, struct conn *vc)
 static void
 finish_version(struct conn *vc, char *out, size_t sz)
 {
-	char	 buf[VERSION_OUT_MAX], *p, *e;
+	char	 buf[VERSION_OUT_MAX];
 
 	out[0] = '\0';
 	vc->timeout_ms = 10000;
-	if (wire_read_all(vc, buf, sizeof(buf)) > 0 &&
-	    (p = strstr(buf, "(Nix) ")) != NULL) {
-		p += 6;
-		e = p + strcspn(p, " \r\n");
-		if (e > p && (size_t)(e - p) < sz) {
-			memcpy(out, p, (size_t)(e - p));
-			out[e - p] = '\0';
-		}
-	}
+	if (wire_read_all(vc, buf, sizeof(buf)) > 0)
+		(void)nix_version_parse(buf, out, sz);
 	if (ssh_close(vc) == -1 || out[0] == '\0')
 		log_debug(1, "%s: could not learn the remote Nix version",
 		    vc->host);
@@ -147,7 +135,7 @@ cmd_store_info(int argc, char **argv)
 			json_string(stdout, u.display);
 			printf(",\"ok\":false,\"error\":");
 			json_string(stdout, log_last());
-			printf(",\"kind\":\"%s\"}\n", fail_names[c.fail]);
+			printf(",\"kind\":\"%s\"}\n", fail_name(c.fail));
 		}
 		uri_free(&u);
 		return rc;

@@ -1,6 +1,7 @@
 /*
  * Small helpers: argv building, shell quoting and splitting, numbers from the
- * environment, a monotonic clock, running a child.
+ * environment, a monotonic clock, failures' exit statuses and names, Nix's
+ * version line, running a child.
  */
 #include <sys/wait.h>
 
@@ -310,9 +311,55 @@ exit_for(enum fail f)
 	case FAIL_TIMEOUT:
 		return EXIT_DROPPED;
 	case FAIL_OTHER:
+	case FAIL_KINDS:
 		break;
 	}
 	return EXIT_ERROR;
+}
+
+/* In the order of enum fail: one name each, or this does not compile. */
+static const char *const fail_names[] = {
+	"none", "other", "unreachable", "auth", "hostkey", "no-remote-nix",
+	"banner", "protocol", "dropped", "timeout"
+};
+typedef char fail_names_one_per_kind[
+    sizeof(fail_names) / sizeof(fail_names[0]) == FAIL_KINDS ? 1 : -1];
+
+/*
+ * The name of a kind of failure, as --json prints it ("unreachable",
+ * "no-remote-nix"...); "other" for a value that is not one.
+ */
+const char *
+fail_name(enum fail f)
+{
+	if ((unsigned)f >= FAIL_KINDS)
+		return fail_names[FAIL_OTHER];
+	return fail_names[f];
+}
+
+/*
+ * The version in what `nix-store --version` prints, "nix-store (Nix)
+ * 2.8.0\n": the word after the first "(Nix) ", up to a space, CR or LF,
+ * copied into out as written (callers filter it where they show it).
+ * Returns 0, or -1 with out empty when text has no such word or it does
+ * not fit in sz bytes.  Prints nothing.
+ */
+int
+nix_version_parse(const char *text, char *out, size_t sz)
+{
+	const char	*p;
+	size_t		 n;
+
+	if (sz > 0)
+		out[0] = '\0';
+	if ((p = strstr(text, "(Nix) ")) == NULL)
+		return -1;
+	p += 6;
+	if ((n = strcspn(p, " \r\n")) == 0 || n >= sz)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
 }
 
 static void

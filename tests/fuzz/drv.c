@@ -1,8 +1,8 @@
 /*
  * Fuzz target: .drv files (drv_parse), and what is read out of a parsed
  * derivation: its required system features (the env, or the JSON of the
- * structured attrs), preferLocalBuild, and the names of its output and
- * input paths (drv_name).
+ * structured attrs), and the names of its output and input paths
+ * (drv_name).
  */
 #include <stdio.h>
 #include <string.h>
@@ -44,7 +44,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strlist_free(&features);
 	else if (features.n != 0)
 		abort();
-	(void)drv_prefer_local(&d);
 	(void)drv_env(&d, "__json");
 	for (i = 0; i < d.noutputs; i++)
 		(void)drv_name(d.outputs[i].path, name, sizeof(name));

@@ -1,7 +1,6 @@
 /*
  * Unit tests for drv.c: the .drv (ATerm) parser, its limits and messages,
- * and the structured-attrs JSON reader behind drv_required_features() and
- * drv_prefer_local().
+ * and the structured-attrs JSON reader behind drv_required_features().
  *
  * Run from tests/: the golden derivations are data/drv/NAME.drv, written by
  * the real Nix 2.8, and data/drv/NAME.expect says what `nix
@@ -259,7 +258,7 @@ golden(const char *name)
 	char		*drvpath = NULL;
 	size_t		 len, i;
 	FILE		*f;
-	int		 ok = 0, pl;
+	int		 ok = 0;
 
 	snprintf(ename, sizeof(ename), "data/drv/%s.expect", name);
 	if ((want = slurp(ename, &len)) == NULL)
@@ -282,8 +281,6 @@ golden(const char *name)
 	memset(&feat, 0, sizeof(feat));
 	if (drv_required_features(&d, &feat) == -1)
 		no("features: %s", log_last());
-	if ((pl = drv_prefer_local(&d)) == -1)
-		no("prefer local: %s", log_last());
 	if (drv_name(drvpath, dname, sizeof(dname)) == -1)
 		no("drv_name(%s) failed", drvpath);
 	if ((f = open_memstream(&got, &len)) != NULL) {
@@ -298,7 +295,7 @@ golden(const char *name)
 			fputc(' ', f);
 			enc(f, feat.v[i]);
 		}
-		fprintf(f, "\npreferlocal %d\n", pl);
+		fputc('\n', f);
 		fclose(f);
 		ok = strcmp(got, want) == 0 ? 1 : differ(name, got, want);
 	}
@@ -383,7 +380,6 @@ mutated(const char *name)
 				strlist_free(&feat);
 			else if (feat.n != 0)
 				no("byte %zu: features left after failure", i);
-			drv_prefer_local(&d);
 			drv_free(&d);
 		}
 	free(m);
@@ -893,7 +889,7 @@ too_big(void)
 	return ok;
 }
 
-/* ---- required features and preferLocalBuild ---- */
+/* ---- required features ---- */
 
 /* A derivation with one output (path or none) and at most one variable. */
 static void
@@ -1049,6 +1045,79 @@ features_case(size_t t)
 	return 1;
 }
 
+/*
+ * json.c's own calls on a checked text: members found by name, each
+ * value's type, an array stepped through, strings read out of it.
+ */
+static int
+json_api(void)
+{
+	static const char	 t[] = " { \"s\" : \"x\", \"n\": -1.5e3, "
+	    "\"o\": {\"a\": [1]}, \"t\": true, \"f\": false, \"z\": null, "
+	    "\"e\": [ ], \"a\": [ \"p\" , [2], \"q\\u00e9\" ], "
+	    "\"a\": [\"last\"] } ";
+	static const struct {
+		const char	*key;
+		enum json_type	 type;
+	} m[] = {
+		{ "s", JSON_STRING }, { "n", JSON_NUMBER }, { "o", JSON_OBJECT },
+		{ "t", JSON_TRUE }, { "f", JSON_FALSE }, { "z", JSON_NULL },
+		{ "e", JSON_ARRAY }, { "a", JSON_ARRAY }
+	};
+	char		 err[512], want[64], *s = NULL;
+	size_t		 at, pos, len = sizeof(t) - 1, i;
+
+	for (i = 0; i < nitems(m); i++) {
+		if (json_find(t, len, m[i].key, &at, err, sizeof(err)) == -1)
+			return no("%s", err);
+		if (at == SIZE_MAX || json_type(t, len, at) != m[i].type)
+			return no("member %s: type %d, want %d", m[i].key,
+			    at == SIZE_MAX ? -1 : (int)json_type(t, len, at),
+			    (int)m[i].type);
+	}
+	if (json_find(t, len, "x", &at, err, sizeof(err)) == -1 ||
+	    at != SIZE_MAX)
+		return no("found a member x");
+	if (json_type(t, len, len) != JSON_NONE)
+		return no("a type past the end");
+	json_find(t, len, "s", &pos, err, sizeof(err));
+	if (json_array_next(t, len, &pos) != -1)
+		return no("a string stepped through as an array");
+	json_find(t, len, "e", &pos, err, sizeof(err));
+	if (json_array_next(t, len, &pos) != 0 || t[pos] != ',')
+		return no("[ ]: not empty at once");
+	/* the first of the two "a": the last is what json_find gives */
+	pos = (size_t)(strstr(t, "[ \"p\"") - t);
+	if (json_array_next(t, len, &pos) != 1 ||
+	    json_string_dup(t, len, &pos, 16, "p", &s, err, sizeof(err)) == -1 ||
+	    strcmp(s, "p") != 0)
+		return no("first element: %s", s ? s : err);
+	free(s);
+	s = NULL;
+	if (json_array_next(t, len, &pos) != 1 ||
+	    json_type(t, len, pos) != JSON_ARRAY)
+		return no("second element not an array");
+	snprintf(want, sizeof(want), "offset %zu: expected '\"', got '['",
+	    (size_t)(strstr(t, "[2]") - t));
+	if (json_string_dup(t, len, &pos, 16, "an array", &s, err,
+	    sizeof(err)) != -1 || s != NULL || strcmp(err, want) != 0)
+		return no("an array read as a string: \"%s\"", err);
+	pos += 3;
+	snprintf(want, sizeof(want), "offset %zu: q longer than 2 bytes",
+	    (size_t)(strstr(t, "\"q") - t));
+	if (json_array_next(t, len, &pos) != 1 ||
+	    json_string_dup(t, len, &pos, 2, "q", &s, err, sizeof(err)) != -1 ||
+	    strcmp(err, want) != 0)
+		return no("a long string: \"%s\"", err);
+	if (json_string_dup(t, len, &pos, 3, "q", &s, err, sizeof(err)) == -1 ||
+	    strcmp(s, "q\xc3\xa9") != 0)
+		return no("\\u00e9: %s", err);
+	free(s);
+	if (json_array_next(t, len, &pos) != 0 || t[pos] != ',')
+		return no("the end of the array not seen");
+	return 1;
+}
+
 /* Nesting: up to the limit, and one more. */
 static int
 json_depth(int levels, int good)
@@ -1144,49 +1213,6 @@ many_features(int json)
 		return no("parsed");
 	if (strstr(log_last(), "more than 1024 requiredSystemFeatures") == NULL)
 		return no("message \"%s\"", log_last());
-	return 1;
-}
-
-static const struct {
-	const char	*name;
-	const char	*key;
-	const char	*value;
-	int		 want;
-} prefer[] = {
-	{ "prefer local: env 1", "preferLocalBuild", "1", 1 },
-	{ "prefer local: env empty", "preferLocalBuild", "", 0 },
-	{ "prefer local: env true is not 1", "preferLocalBuild", "true", 0 },
-	{ "prefer local: env \" 1\"", "preferLocalBuild", " 1", 0 },
-	{ "prefer local: none", NULL, NULL, 0 },
-	{ "prefer local: json true", "__json",
-	    "{\"preferLocalBuild\":true}", 1 },
-	{ "prefer local: json false", "__json",
-	    "{\"preferLocalBuild\":false}", 0 },
-	{ "prefer local: json without it", "__json", "{\"a\":true}", 0 },
-	{ "prefer local: json, nested is not it", "__json",
-	    "{\"a\":{\"preferLocalBuild\":true}}", 0 },
-	{ "prefer local: json string", "__json",
-	    "{\"preferLocalBuild\":\"1\"}", -1 },
-	{ "prefer local: json number", "__json",
-	    "{\"preferLocalBuild\":1}", -1 },
-	{ "prefer local: json null", "__json",
-	    "{\"preferLocalBuild\":null}", -1 },
-	{ "prefer local: bad json", "__json", "{\"preferLocalBuild\":true",
-	    -1 },
-};
-
-static int
-prefer_case(size_t t)
-{
-	struct drv		 d;
-	struct drv_output	 o;
-	struct drv_env		 e;
-	int			 got;
-
-	fake(&d, &o, &e, prefer[t].key, prefer[t].value, 0);
-	if ((got = drv_prefer_local(&d)) != prefer[t].want)
-		return no("got %d, want %d (%s)", got, prefer[t].want,
-		    log_last());
 	return 1;
 }
 
@@ -1447,14 +1473,13 @@ main(void)
 
 	for (i = 0; i < nitems(features); i++)
 		report(features[i].name, features_case(i));
-	report("json: nested 128 deep", json_depth(DRV_JSON_DEPTH_MAX, 1));
-	report("json: nested 129 deep", json_depth(DRV_JSON_DEPTH_MAX + 1, 0));
+	report("json: find, types, arrays, strings", json_api());
+	report("json: nested 128 deep", json_depth(JSON_DEPTH_MAX, 1));
+	report("json: nested 129 deep", json_depth(JSON_DEPTH_MAX + 1, 0));
 	report("features: env, a name over DRV_NAME_MAX", long_feature(0));
 	report("features: json, a name over DRV_NAME_MAX", long_feature(1));
 	report("features: env, over DRV_FEATURES_MAX", many_features(0));
 	report("features: json, over DRV_FEATURES_MAX", many_features(1));
-	for (i = 0; i < nitems(prefer); i++)
-		report(prefer[i].name, prefer_case(i));
 	for (i = 0; i < nitems(names); i++) {
 		snprintf(name, sizeof(name), "drv_name(\"%.60s\", %zu)",
 		    names[i].in, names[i].sz);

@@ -1055,6 +1055,42 @@ test_defaults(void)
 	report("parse_conf_defaults");
 }
 
+/* The settings the hook forwards: the table's names and old aliases. */
+static void
+test_setting_known(void)
+{
+	static const struct {
+		const char	*name;
+		int		 known;
+	} t[] = {
+		{ "builders", 1 }, { "builders-use-substitutes", 1 },
+		{ "extra-platforms", 1 }, { "max-build-log-size", 1 },
+		{ "build-max-log-size", 1 }, { "max-jobs", 1 },
+		{ "build-max-jobs", 1 }, { "max-silent-time", 1 },
+		{ "build-max-silent-time", 1 }, { "system", 1 },
+		{ "system-features", 1 }, { "timeout", 1 },
+		{ "build-timeout", 1 },
+		{ "extra-system-features", 0 }, { "extra-max-jobs", 0 },
+		{ "substituters", 0 }, { "max-jobs ", 0 }, { "Builders", 0 },
+		{ "", 0 }
+	};
+	struct conf	 c;
+	char		 val[4096];
+	size_t		 i;
+
+	conf_init(&c);
+	for (i = 0; i < nitems(t); i++) {
+		if (conf_setting_known(t[i].name) != t[i].known)
+			no("%s: known %d, expected %d", t[i].name,
+			    conf_setting_known(t[i].name), t[i].known);
+		if (t[i].known && conf_value(&c, t[i].name, val,
+		    sizeof(val)) == -1)
+			no("%s: known, yet no value", t[i].name);
+	}
+	conf_free(&c);
+	report("parse_conf_setting_known");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1094,6 +1130,7 @@ main(int argc, char *argv[])
 	test_cmdline();
 	test_options();
 	test_defaults();
+	test_setting_known();
 	xsnprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	if (system(cmd) != 0)
 		fprintf(stderr, "parse: could not remove %s\n", tmp);

@@ -8,7 +8,7 @@
 #	drv PATH		name NAME		platform P
 #	builder B		output NAME PATH HASHALGO HASH
 #	input DRVPATH OUT...	src PATH		arg A
-#	env KEY VALUE		features F...		preferlocal 0|1
+#	env KEY VALUE		features F...
 #
 # Every field is percent-encoded: bytes other than [A-Za-z0-9_.~/:-] as %XX
 # (jq's @uri, made to agree across jq versions); "-" stands for the empty
@@ -64,9 +64,7 @@ to_entries[0] as $e | $e.value as $d |
     else [($d.env.requiredSystemFeatures // "") | splits("[ \t\n\r]+")]
     | map(select(. != "")) end) +
     (if any($d.outputs[]; (.path // "") == "") then ["ca-derivations"]
-    else [] end) | unique | map(" " + enc) | join("")),
-"preferlocal \(if $j then (if $j.preferLocalBuild == true then 1 else 0 end)
-    elif $d.env.preferLocalBuild == "1" then 1 else 0 end)"
+    else [] end) | unique | map(" " + enc) | join(""))
 '
 
 for attr in simple escapes multi fodFlat fodRec structured features deps \
