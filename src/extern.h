@@ -217,6 +217,7 @@ int		 json_string_dup(const char *, size_t, size_t *, size_t,
 #define DRV_ARGS_MAX	(1u << 20)
 #define DRV_ENV_MAX	(1u << 20)
 #define DRV_FEATURES_MAX 1024	/* requiredSystemFeatures */
+#define DRV_ERR_MAX	512	/* a parse error message */
 struct drv_output {
 	char		*name;
 	char		*path;		/* "" if not known in advance */
@@ -254,8 +255,10 @@ int		 drv_path_valid(const char *);
 void		 drv_free(struct drv *);
 const char	*drv_env(const struct drv *, const char *);
 int		 drv_name(const char *, char *, size_t);
-int		 drv_required_features(const struct drv *, struct strlist *);
 /* ---- drv.c (end) ---- */
+
+/* features.c: what a derivation asks of its builder */
+int		 features_required(const struct drv *, struct strlist *);
 
 /* uri.c: ssh:// store URIs */
 #define URI_MAX		4096

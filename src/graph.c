@@ -86,7 +86,7 @@ graph_load(struct graph *g)
 		struct node *n = &g->nodes[i];
 
 		if (drv_read(n->path, &n->d) == -1 ||
-		    drv_required_features(&n->d, &n->features) == -1)
+		    features_required(&n->d, &n->features) == -1)
 			return -1;
 		if (n->d.ninputs > 0 &&
 		    (n->deps = calloc(n->d.ninputs, sizeof(*n->deps))) == NULL) {

@@ -40,7 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    d.platform == NULL || d.builder == NULL)
 		abort();
 	memset(&features, 0, sizeof(features));
-	if (drv_required_features(&d, &features) == 0)
+	if (features_required(&d, &features) == 0)
 		strlist_free(&features);
 	else if (features.n != 0)
 		abort();

@@ -1,6 +1,6 @@
 /*
  * Unit tests for drv.c: the .drv (ATerm) parser, its limits and messages,
- * and the structured-attrs JSON reader behind drv_required_features().
+ * and the structured-attrs JSON reader behind features_required().
  *
  * Run from tests/: the golden derivations are data/drv/NAME.drv, written by
  * the real Nix 2.8, and data/drv/NAME.expect says what `nix
@@ -279,7 +279,7 @@ golden(const char *name)
 	if (d.file == NULL || strcmp(d.file, path) != 0)
 		no("d.file is %s", d.file ? d.file : "NULL");
 	memset(&feat, 0, sizeof(feat));
-	if (drv_required_features(&d, &feat) == -1)
+	if (features_required(&d, &feat) == -1)
 		no("features: %s", log_last());
 	if (drv_name(drvpath, dname, sizeof(dname)) == -1)
 		no("drv_name(%s) failed", drvpath);
@@ -376,7 +376,7 @@ mutated(const char *name)
 				continue;
 			}
 			memset(&feat, 0, sizeof(feat));
-			if (drv_required_features(&d, &feat) == 0)
+			if (features_required(&d, &feat) == 0)
 				strlist_free(&feat);
 			else if (feat.n != 0)
 				no("byte %zu: features left after failure", i);
@@ -1022,7 +1022,7 @@ features_case(size_t t)
 	fake(&d, &o, &e, features[t].key, features[t].value,
 	    features[t].nopath);
 	memset(&l, 0, sizeof(l));
-	if (drv_required_features(&d, &l) == -1) {
+	if (features_required(&d, &l) == -1) {
 		if (features[t].want != NULL)
 			return no("%s", log_last());
 		if (l.n != 0 || l.v != NULL)
@@ -1144,7 +1144,7 @@ json_depth(int levels, int good)
 	s[n] = '\0';
 	fake(&d, &o, &e, "__json", s, 0);
 	memset(&l, 0, sizeof(l));
-	rc = drv_required_features(&d, &l);
+	rc = features_required(&d, &l);
 	strlist_free(&l);
 	free(s);
 	if (good && rc == -1)
@@ -1174,7 +1174,7 @@ long_feature(int json)
 	strlcpy(s + n, json ? "\"]}" : " big", sizeof(s) - n);
 	fake(&d, &o, &e, json ? "__json" : RSF, s, 0);
 	memset(&l, 0, sizeof(l));
-	rc = drv_required_features(&d, &l);
+	rc = features_required(&d, &l);
 	strlist_free(&l);
 	if (rc == 0)
 		return no("parsed");
@@ -1206,7 +1206,7 @@ many_features(int json)
 		sprintf(s + n, "]}");
 	fake(&d, &o, &e, json ? "__json" : RSF, s, 0);
 	memset(&l, 0, sizeof(l));
-	rc = drv_required_features(&d, &l);
+	rc = features_required(&d, &l);
 	strlist_free(&l);
 	free(s);
 	if (rc == 0)
