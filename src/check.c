@@ -4,8 +4,8 @@
  * The doctor: probe every usable builder in parallel (at most N at a time,
  * each in a child process of its own, over the builder's control master)
  * and print a table.  A probe proves the builder is useful, not just up:
- * the serve handshake, then a tiny path written to its store and read back
- * (its NAR hash must match), and, from a second session in parallel, the
+ * the serve handshake, then a tiny path written to its store (AddToStoreNar)
+ * and read back (its NAR hash must match), and, from a second session in parallel, the
  * remote Nix version, free disk and load.
  */
 #include <sys/wait.h>
@@ -65,8 +65,8 @@ write_test(struct conn *c, const struct store_uri *u)
 	char		 text[256], path[512], hash[80], b32[60];
 	unsigned char	 d[SHA256_LEN];
 	struct nar_sink	 s;
-	struct strlist	 want = { NULL, 0, 0 }, none = { NULL, 0, 0 };
-	struct path_info *pi = NULL;
+	struct strlist	 want = { NULL, 0, 0 };
+	struct path_info *pi = NULL, add;
 	size_t		 n = 0;
 	struct timespec	 ts;
 	int		 rc = -1;
@@ -85,9 +85,16 @@ write_test(struct conn *c, const struct store_uri *u)
 		log_errx("%s: cannot make the test path", u->display);
 		goto out;
 	}
-	if (serve_import_begin(c) == -1 ||
-	    serve_import_path(c, path, &none, "", send_nar, text) == -1 ||
-	    serve_import_end(c) == -1 ||
+	/* AddToStoreNar, which every protocol we accept has (ImportPaths
+	 * is missing from Nix 2.32.0 and 2.32.1) */
+	memset(&add, 0, sizeof(add));
+	add.path = path;
+	add.deriver = "";
+	add.nar_hash = hash;
+	add.nar_size = s.size;
+	add.ca = "";
+	if (serve_add_nar(c, &add, send_nar, text) == -1 ||
+	    serve_add_nar_acks(c, 1) == -1 ||
 	    serve_query_path_infos(c, &want, &pi, &n) == -1)
 		goto out;
 	if (n != 1 || pi[0].nar_hash == NULL ||
@@ -186,6 +193,43 @@ check_parse_load(const char *s, double *load)
 }
 
 /*
+ * df -P's line for the store, "FS 1024-blocks Used Available Capacity
+ * Mount", whatever FS is called ("/dev/sda1", "rpool/nix", "tmpfs", or
+ * "-" in a container): its free kilobytes into *kb.  Returns 0, or -1
+ * when line is not such a line.
+ */
+int
+check_parse_df(const char *line, long long *kb)
+{
+	char		 fs[256], blocks[32], used[32], avail[32], cap[32];
+	char		 mnt[2];
+	long long	 n;
+	size_t		 l;
+
+	if (sscanf(line, "%255s %31s %31s %31s %31s %1s", fs, blocks, used,
+	    avail, cap, mnt) != 6)
+		return -1;
+	l = strlen(cap);
+	if ((cap[l - 1] != '%' && strcmp(cap, "-") != 0) ||
+	    number(blocks, CHECK_DISK_KB_MAX, &n) == -1 ||
+	    number(used, CHECK_DISK_KB_MAX, &n) == -1 ||
+	    number(avail, CHECK_DISK_KB_MAX, &n) == -1)
+		return -1;
+	*kb = n;
+	return 0;
+}
+
+/* Is line shaped like /proc/loadavg, "0.10 0.20 0.30 1/234 5678"? */
+static int
+loadavg(const char *line)
+{
+	char	 f[5][32], end[2];
+
+	return sscanf(line, "%31s %31s %31s %31s %31s %1s", f[0], f[1], f[2],
+	    f[3], f[4], end) == 5 && strchr(f[3], '/') != NULL;
+}
+
+/*
  * Everything here comes from the builder: the version is kept as written
  * (it is filtered where it is printed), the numbers only when they are
  * numbers.
@@ -209,16 +253,9 @@ finish_info(struct conn *ic, struct probe *r)
 		if (strstr(line, "(Nix) ") != NULL)
 			(void)nix_version_parse(line, r->version,
 			    sizeof(r->version));
-		else if (line[0] == '/' || strncmp(line, "Filesystem", 10) == 0) {
-			/* df -P: FS 1024-blocks Used Available Capacity Mount */
-			char fs[256], blocks[32], used[32], avail[32];
-			if (sscanf(line, "%255s %31s %31s %31s", fs, blocks,
-			    used, avail) == 4 &&
-			    number(blocks, CHECK_DISK_KB_MAX, &n) == 0 &&
-			    number(used, CHECK_DISK_KB_MAX, &n) == 0 &&
-			    number(avail, CHECK_DISK_KB_MAX, &n) == 0)
-				r->disk_free_kb = n;
-		} else if (strchr(line, '/') != NULL && r->load < 0)
+		else if (check_parse_df(line, &n) == 0)
+			r->disk_free_kb = n;
+		else if (loadavg(line) && r->load < 0)
 			check_parse_load(line, &r->load);
 		else if (r->cpus == 0 && number(line, CHECK_CPUS_MAX, &n) == 0)
 			r->cpus = (long)n;

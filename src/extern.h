@@ -414,7 +414,6 @@ enum serve_cmd {
 	SERVE_BUILD_DERIVATION = 8,
 	SERVE_ADD_TO_STORE_NAR = 9
 };
-#define SERVE_EXPORT_MAGIC	0x4558494eULL	/* "NIXE" */
 /*
  * What one reply may cost us, counted as it is read: the bytes of its
  * strings, WIRE_ITEM_COST per string, and each record's struct.  64 MiB
@@ -472,11 +471,6 @@ int		 serve_handshake(struct conn *);
 int		 serve_query_path_infos(struct conn *, const struct strlist *,
 		    struct path_info **, size_t *);
 void		 serve_path_infos_free(struct path_info *, size_t);
-int		 serve_import_begin(struct conn *);
-int		 serve_import_path(struct conn *, const char *,
-		    const struct strlist *, const char *,
-		    int (*)(void *, struct conn *), void *);
-int		 serve_import_end(struct conn *);
 int		 serve_add_nar(struct conn *, const struct path_info *,
 		    int (*)(void *, struct conn *), void *);
 int		 serve_add_nar_acks(struct conn *, size_t);
@@ -553,6 +547,7 @@ int		 cmd_store_info(int, char **);
 /* check.c */
 int		 cmd_check(int, char **);
 int		 check_parse_load(const char *, double *);
+int		 check_parse_df(const char *, long long *);
 
 /* graph.c: the derivations of one build, their edges and states */
 #define GRAPH_NODES_MAX		(1u << 20)

@@ -298,66 +298,6 @@ serve_path_infos_free(struct path_info *v, size_t n)
 }
 
 /*
- * Import paths, in one stream (the remote acknowledges once, at the end):
- * serve_import_begin, then serve_import_path for each path, dependencies
- * first, then serve_import_end.  nar writes the path's NAR with
- * wire_write and returns 0 or -1.
- */
-int
-serve_import_begin(struct conn *c)
-{
-	if (wire_write_u64(c, SERVE_IMPORT_PATHS) == -1) {
-		wire_fail(c, "starting to import paths");
-		return -1;
-	}
-	return 0;
-}
-
-int
-serve_import_path(struct conn *c, const char *path, const struct strlist *refs,
-    const char *deriver, int (*nar)(void *, struct conn *), void *arg)
-{
-	if (wire_write_u64(c, 1) == -1)
-		goto fail;
-	if (nar(arg, c) == -1) {
-		/* the NAR's source failed (and said why), or the wire did */
-		if (c->why[0] != '\0')
-			goto fail;
-		if (c->fail == FAIL_NONE)
-			c->fail = FAIL_OTHER;
-		return -1;
-	}
-	if (wire_write_u64(c, SERVE_EXPORT_MAGIC) == -1 ||
-	    wire_write_str(c, path) == -1 || wire_write_strings(c, refs) == -1 ||
-	    wire_write_str(c, deriver ? deriver : "") == -1 ||
-	    wire_write_u64(c, 0) == -1)
-		goto fail;
-	return 0;
-fail:
-	wire_fail(c, "sending %s", path);
-	return -1;
-}
-
-int
-serve_import_end(struct conn *c)
-{
-	uint64_t	 ack;
-
-	if (wire_write_u64(c, 0) == -1 || wire_flush(c) == -1 ||
-	    wire_read_u64(c, &ack) == -1) {
-		wire_fail(c, "importing paths");
-		return -1;
-	}
-	if (ack != 1) {
-		log_errx("%s: import acknowledged with %llu, expected 1",
-		    c->host, (unsigned long long)ack);
-		c->fail = FAIL_PROTOCOL;
-		return -1;
-	}
-	return 0;
-}
-
-/*
  * The closure of paths under references (with outputs of .drv paths),
  * appended to closure.  It may hold SERVE_CLOSURE_MAX paths more than
  * were asked about, each a store path.

@@ -1628,6 +1628,48 @@ test_load(void)
 }
 
 /*
+ * check_parse_df: df -P's line for the store, whatever its file system is
+ * called (a ZFS dataset, tmpfs, "-" in a container), and never the lines
+ * around it.
+ */
+static const struct {
+	const char	*name, *in;
+	int		 rc;
+	long long	 want;
+} df_cases[] = {
+	{ "df_device", "/dev/sda1 81000000 20000000 61000000 25% /", 0, 61000000 },
+	{ "df_zfs", "rpool/nix 1000 400 600 40% /nix", 0, 600 },
+	{ "df_tmpfs", "tmpfs 2048 0 2048 0% /nix", 0, 2048 },
+	{ "df_container", "- 82432 10 82422 1% /nix", 0, 82422 },
+	{ "df_no_capacity", "- 0 0 0 - /nix", 0, 0 },
+	{ "df_err_header", "Filesystem 1024-blocks Used Available Capacity Mounted on", -1, 0 },
+	{ "df_err_loadavg", "0.47 0.30 0.25 1/234 5678", -1, 0 },
+	{ "df_err_nproc", "2", -1, 0 },
+	{ "df_err_version", "nix-store (Nix) 2.34.8", -1, 0 },
+	{ "df_err_negative", "- 10 5 -5 50% /nix", -1, 0 },
+	{ "df_err_huge", "- 10 5 99999999999999999999 50% /nix", -1, 0 },
+	{ "df_err_no_mount", "- 10 5 5 50%", -1, 0 },
+};
+
+static void
+test_df(void)
+{
+	long long	 v;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < nitems(df_cases); i++) {
+		v = -7;
+		rc = check_parse_df(df_cases[i].in, &v);
+		report(df_cases[i].name, (rc == df_cases[i].rc ||
+		    no("returned %d, expected %d", rc, df_cases[i].rc)) &&
+		    (rc == 0 ? v == df_cases[i].want || no("%lld free, "
+		    "expected %lld", v, df_cases[i].want) : v == -7 ||
+		    no("set the size on failure")));
+	}
+}
+
+/*
  * util.c: the version in `nix-store --version`, the names of failures
  */
 
@@ -2053,6 +2095,7 @@ main(void)
 	test_reply_budget();
 	test_query_closure();
 	test_load();
+	test_df();
 	test_version();
 	test_fail_name();
 	test_json();
