@@ -173,8 +173,9 @@ static int
 usage(void)
 {
 	log_errx("usage: nix-offload build [--builders SPEC] [--option NAME "
-	    "VALUE] [-o LINK] [-j N] [--keep-going] [--json] [-A ATTR] "
-	    "[--arg NAME EXPR] [--argstr NAME STRING] DRV|FILE.nix|EXPR ...");
+	    "VALUE] [-o LINK] [-j N] [--keep-going] [--keep-failed] [--json] "
+	    "[-A ATTR] [--arg NAME EXPR] [--argstr NAME STRING] "
+	    "DRV|FILE.nix|EXPR ...");
 	return EXIT_USAGE;
 }
 
@@ -215,6 +216,12 @@ cmd_build(int argc, char **argv)
 		} else if (strcmp(argv[i], "--keep-going") == 0 ||
 		    strcmp(argv[i], "-k") == 0)
 			keep_going = 1;
+		else if (strcmp(argv[i], "--keep-failed") == 0 ||
+		    strcmp(argv[i], "-K") == 0) {
+			if (conf_cmdline(&b.conf, "keep-failed", "true",
+			    argv[i]) == -1)
+				goto out;
+		}
 		else if (strcmp(argv[i], "--json") == 0)
 			json = 1;
 		else if (strcmp(argv[i], "-v") == 0)
@@ -319,6 +326,7 @@ cmd_build(int argc, char **argv)
 		b.ds.ws.opts.max_silent_time = (uint64_t)b.conf.max_silent_time;
 		b.ds.ws.opts.timeout = (uint64_t)b.conf.timeout;
 		b.ds.ws.opts.max_log_size = (uint64_t)b.conf.max_log_size;
+		b.ds.ws.opts.keep_failed = b.conf.keep_failed;
 		sig = dispatch_run(&b.ds);
 		dispatch_free(&b.ds);
 		if (sig != 0) {

@@ -78,12 +78,16 @@ static const struct setting {
 	size_t		 off;		/* its field in struct conf */
 	const char	*def;
 } settings[] = {
+	{ "build-hook", NULL, T_STRING, offsetof(struct conf, build_hook),
+	    NULL },	/* NULL: Nix's own, whose path we do not know */
 	{ "builders", NULL, T_BUILDERS, offsetof(struct conf, builders),
 	    NULL },
 	{ "builders-use-substitutes", NULL, T_BOOL,
 	    offsetof(struct conf, builders_use_substitutes), "false" },
 	{ "extra-platforms", NULL, T_SET,
 	    offsetof(struct conf, extra_platforms), NULL },
+	{ "keep-failed", NULL, T_BOOL, offsetof(struct conf, keep_failed),
+	    "false" },
 	{ "max-build-log-size", "build-max-log-size", T_BYTES,
 	    offsetof(struct conf, max_log_size), "0" },
 	{ "max-jobs", "build-max-jobs", T_JOBS,
@@ -828,7 +832,9 @@ conf_load(struct conf *c)
 	c->loaded = 1;
 	if (verbose >= 1 && (val = malloc(CONF_LINE_MAX + PATH_MAX)) != NULL) {
 		for (i = 0; settings[i].name != NULL; i++)
-			if (conf_value(c, settings[i].name, val,
+			if ((settings[i].type != T_STRING ||
+			    *CFIELD(c, &settings[i], char *) != NULL) &&
+			    conf_value(c, settings[i].name, val,
 			    CONF_LINE_MAX + PATH_MAX) == 0)
 				log_debug(1, "conf: %s = %s", settings[i].name,
 				    val);
@@ -840,6 +846,23 @@ conf_load(struct conf *c)
 fail:
 	strlist_free(&files);
 	return -1;
+}
+
+/*
+ * A setting from the command line (src names the option): applied now,
+ * and again by conf_load after the files.  Returns as conf_set does.
+ */
+int
+conf_cmdline(struct conf *c, const char *name, const char *value,
+    const char *src)
+{
+	if (strlist_add(&c->cmdline, name) == -1 ||
+	    strlist_add(&c->cmdline, value) == -1 ||
+	    strlist_add(&c->cmdline, src) == -1) {
+		log_err("conf");
+		return -1;
+	}
+	return conf_set(c, name, value, src);
 }
 
 /*
@@ -873,13 +896,7 @@ conf_option(struct conf *c, int argc, char **argv, int *i)
 	}
 	name = n == 1 ? "builders" : argv[*i + 1];
 	value = argv[*i + n];
-	if (strlist_add(&c->cmdline, name) == -1 ||
-	    strlist_add(&c->cmdline, value) == -1 ||
-	    strlist_add(&c->cmdline, src) == -1) {
-		log_err("conf");
-		return -1;
-	}
-	if ((rc = conf_set(c, name, value, src)) == -1)
+	if ((rc = conf_cmdline(c, name, value, src)) == -1)
 		return -1;
 	if (rc == 1)
 		log_warnx("--option %s: not a setting nix-offload uses, "

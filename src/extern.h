@@ -446,6 +446,7 @@ struct build_options {
 	uint64_t	 max_silent_time;	/* seconds, 0 = none */
 	uint64_t	 timeout;		/* seconds, 0 = none */
 	uint64_t	 max_log_size;		/* bytes, 0 = none */
+	int		 keep_failed;		/* from minor 7 */
 };
 enum build_status {			/* BuildResult status on the wire */
 	BUILD_BUILT = 0, BUILD_SUBSTITUTED = 1, BUILD_ALREADY_VALID = 2,
@@ -734,6 +735,7 @@ int		 cmd_hook(int, char **);
  * are sets: sorted, without duplicates, as Nix keeps them.
  */
 struct conf {
+	char		*build_hook;	/* NULL: not set, Nix's own */
 	char		*builders;	/* NULL: @$NIX_CONF_DIR/machines */
 	char		 builders_src[CONF_SRC_MAX]; /* FILE:LINE, --builders... */
 	int		 builders_use_substitutes;
@@ -744,6 +746,7 @@ struct conf {
 	long		 max_silent_time; /* seconds, 0 = none */
 	long		 timeout;	/* seconds, 0 = none */
 	uint64_t	 max_log_size;	/* bytes, 0 = none */
+	int		 keep_failed;	/* the builder keeps what failed */
 	struct strlist	 cmdline;	/* name, value, source: replayed last */
 	int		 loaded;	/* conf_load has run */
 };
@@ -753,6 +756,8 @@ int		 conf_load(struct conf *);
 int		 conf_set(struct conf *, const char *, const char *,
 		    const char *);
 int		 conf_option(struct conf *, int, char **, int *);
+int		 conf_cmdline(struct conf *, const char *, const char *,
+		    const char *);
 void		 conf_free(struct conf *);
 int		 conf_value(const struct conf *, const char *, char *, size_t);
 int		 conf_setting_known(const char *);

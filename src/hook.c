@@ -286,6 +286,7 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
 	job.opts.max_silent_time = (uint64_t)conf->max_silent_time;
 	job.opts.timeout = (uint64_t)conf->timeout;
 	job.opts.max_log_size = (uint64_t)conf->max_log_size;
+	job.opts.keep_failed = conf->keep_failed;
 	job.log_fd = HOOK_LOG_FD;
 	job.step = activity;
 	job.arg = (void *)m;

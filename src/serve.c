@@ -441,7 +441,9 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 	if (SERVE_MINOR(c->version) >= 3 &&
 	    (wire_write_u64(c, 0) == -1 || wire_write_u64(c, 0) == -1))
 		goto fail;
-	if (SERVE_MINOR(c->version) >= 7 && wire_write_u64(c, 0) == -1)
+	/* keep-failed: the builder keeps the build directory of a failure */
+	if (SERVE_MINOR(c->version) >= 7 &&
+	    wire_write_u64(c, o->keep_failed != 0) == -1)
 		goto fail;
 	if (wire_flush(c) == -1)
 		goto fail;

@@ -114,6 +114,22 @@ t_build_fails() {
 	return 0
 }
 
+# --keep-failed reaches the builder (serve protocol 2.7's keepFailed): it
+# keeps the failed build's directory, and says where.  Without it, none.
+t_build_keep_failed() {
+	one1="ssh://$H1 x86_64-linux - 1 1 - - $K1"
+	echo "$one1" >"$T/one1"
+	run a "$NO" build --builders "@$T/one1" -A fails --argstr nonce "$T-a" "$SUITE"
+	expect_rc 100
+	expect_not_in "$T/a.err" 'keeping build directory'
+	run b "$NO" build --builders "@$T/one1" -K -A fails --argstr nonce "$T-b" "$SUITE"
+	expect_rc 100
+	expect_in "$T/b.err" "keeping build directory '[^']*'"
+	dir=$(sed -n "s/.*keeping build directory '\([^']*\)'.*/\1/p" "$T/b.err" | head -1)
+	builder_ssh 1 "test -d '$dir' && rm -rf '$dir'" ||
+	    fail "$dir is not on the builder"
+}
+
 t_build_timeout() {
 	both
 	t0=$(ms)

@@ -84,6 +84,19 @@ t_hook_fails() {
 	expect_in "$T/a.err" 'exit code 3'
 }
 
+# nix-build -K: Nix passes keep-failed to the hook, which passes it to the
+# builder (Nix's own hook does too): the failed build's directory is kept.
+t_hook_keep_failed() {
+	hook_install
+	echo "ssh://$H1 x86_64-linux - 1 1 - - $K1" >"$T/one1"
+	run a nb -K --builders "@$T/one1" -A fails --argstr nonce "$T" "$SUITE"
+	expect_rc 100
+	expect_in "$T/a.err" "keeping build directory '[^']*'"
+	dir=$(sed -n "s/.*keeping build directory '\([^']*\)'.*/\1/p" "$T/a.err" | head -1)
+	builder_ssh 1 "test -d '$dir' && rm -rf '$dir'" ||
+	    fail "$dir is not on the builder"
+}
+
 t_hook_timeout() {
 	hook_install
 	both
