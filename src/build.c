@@ -90,7 +90,7 @@ instantiate(struct graph *g, struct args *ia, const char *gcdir)
 	    args_add(ia, "%s/drv", gcdir) == -1 ||
 	    args_add(ia, "--indirect") == -1)
 		return -1;
-	rc = spawn_lines(ia->list, " (install Nix)", 0, instantiated, g,
+	rc = spawn_lines(ia->list, " (install Nix)", 0, 0, instantiated, g,
 	    &status);
 	if (status == -1)
 		return -1;
@@ -128,7 +128,7 @@ make_links(const struct graph *g, size_t nroots, const char *link)
 			    strcmp(n->d.outputs[o].name, "out") ?
 			    n->d.outputs[o].name : "");
 			if (spawn_lines(argv, NULL, (int)sshconf.io_timeout,
-			    NULL, NULL, &status) == -1 && status == -1)
+			    0, NULL, NULL, &status) == -1 && status == -1)
 				return -1;
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 				log_errx("cannot make the GC root %s", name);

@@ -24,6 +24,8 @@
 #define CHECK_PATH_NAME		"nix-offload-check"
 #define CHECK_DISK_KB_MAX	(1LL << 50)	/* an exbibyte free: more is a lie */
 #define CHECK_CPUS_MAX		(1L << 20)
+#define CHECK_LINE_MAX		4096	/* a line of the local nix's output */
+#define CHECK_NIX_TIMEOUT	30	/* seconds the local nix may take */
 
 struct probe {
 	int		 done;
@@ -548,6 +550,83 @@ print_table(const struct machines *ms, const struct probe *res)
 	}
 }
 
+/* The first line a child printed, into the buffer arg (CHECK_LINE_MAX). */
+static int
+first_line(void *arg, const char *line)
+{
+	char	*out = arg;
+
+	if (out[0] == '\0')
+		strlcpy(out, line, CHECK_LINE_MAX);
+	return 0;
+}
+
+/* The value of "build-hook = VALUE" among show-config's lines. */
+static int
+hook_line(void *arg, const char *line)
+{
+	if (strncmp(line, "build-hook = ", 13) == 0)
+		strlcpy(arg, line + 13, CHECK_LINE_MAX);
+	return 0;
+}
+
+/*
+ * Will Nix run the build hook the configuration names?  Nix 2.25 to 2.33
+ * put their own in place of a build-hook set in nix.conf (fixed in 2.34);
+ * NIX_CONFIG and --option still work.  When the configuration names
+ * nix-offload's hook and the local Nix says it runs another, say so in
+ * one line, and give the fix: the setting in nix-daemon's environment.
+ */
+static void
+check_hook(const struct conf *c)
+{
+	char	*show[] = { "nix", "--extra-experimental-features",
+	    "nix-command", "config", "show", "build-hook", NULL };
+	char	*old[] = { "nix", "--extra-experimental-features",
+	    "nix-command", "show-config", NULL };
+	char	*ver[] = { "nix", "--version", NULL };
+	char	 runs[CHECK_LINE_MAX] = "", line[CHECK_LINE_MAX + 64] = "";
+	char	 version[64] = "", hook[CHECK_LINE_MAX], shown[CHECK_LINE_MAX];
+	int	 status;
+
+	if (c->build_hook == NULL || strstr(c->build_hook, "nix-offload") == NULL)
+		return;
+	/* nix config show NAME (2.20 on), else show-config (2.8 on) */
+	if (spawn_lines(show, NULL, CHECK_NIX_TIMEOUT, SPAWN_QUIET,
+	    first_line, runs, &status) == -1 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		runs[0] = '\0';
+		if (spawn_lines(old, NULL, CHECK_NIX_TIMEOUT, SPAWN_QUIET,
+		    hook_line, runs, &status) == -1 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			runs[0] = '\0';
+	}
+	if (runs[0] == '\0') {
+		log_debug(1, "check: cannot learn which build hook Nix runs");
+		return;
+	}
+	if (strcmp(runs, c->build_hook) == 0) {
+		log_debug(1, "check: Nix runs the build hook %s", runs);
+		return;
+	}
+	if (spawn_lines(ver, NULL, CHECK_NIX_TIMEOUT, SPAWN_QUIET,
+	    first_line, line, &status) == 0)
+		(void)nix_version_parse(line, version, sizeof(version));
+	log_printable(c->build_hook, strlen(c->build_hook), hook, sizeof(hook));
+	log_printable(runs, strlen(runs), shown, sizeof(shown));
+	log_warnx("the configuration sets build-hook = %s, but Nix%s%s runs "
+	    "%s instead: Nix 2.25 to 2.33 ignore build-hook in nix.conf "
+	    "(2.34 honours it). Give it to nix-daemon in its environment, "
+	    "with a systemd drop-in such as "
+	    "/etc/systemd/system/nix-daemon.service.d/nix-offload.conf, then "
+	    "systemctl daemon-reload and restart nix-daemon (without a "
+	    "daemon: --option build-hook on the command line):", hook,
+	    version[0] ? " " : "", version, shown);
+	snprintf(line, sizeof(line), "[Service]\nEnvironment=\"NIX_CONFIG="
+	    "build-hook = %s\"\n", hook);
+	log_text(line);
+}
+
 int
 cmd_check(int argc, char **argv)
 {
@@ -617,6 +696,8 @@ cmd_check(int argc, char **argv)
 	rc = up == usable ? EXIT_OK : EXIT_ERROR;
 	if (!json && ms.n > 0)
 		printf("%d of %d usable builders up\n", up, usable);
+	fflush(stdout);
+	check_hook(&conf);
 	free(res);
 	machines_free(&ms);
 	conf_free(&conf);

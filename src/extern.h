@@ -128,7 +128,8 @@ const char	*fail_name(enum fail);
 int		 nix_version_parse(const char *, char *, size_t);
 int		 spawn(char *const *, int[3], pid_t *, const char *);
 #define SPAWN_LINE_MAX	8192	/* a line of a child's stdout (spawn_lines) */
-int		 spawn_lines(char *const *, const char *, int,
+#define SPAWN_QUIET	0x1	/* drop the child's stderr */
+int		 spawn_lines(char *const *, const char *, int, int,
 		    int (*)(void *, const char *), void *, int *);
 
 /* hash.c */

@@ -170,8 +170,8 @@ store_restore_open(struct conn *c, const char *path)
 		log_errx("local store: %s is not a store path", path);
 		return -1;
 	}
-	if (access(path, F_OK) == 0 && (spawn_lines(rm, NULL, 0, NULL, NULL,
-	    &status) == -1 || !WIFEXITED(status) ||
+	if (access(path, F_OK) == 0 && (spawn_lines(rm, NULL,
+	    (int)sshconf.io_timeout, 0, NULL, NULL, &status) == -1 || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0)) {
 		log_errx("local store: cannot remove %s, left by an attempt "
 		    "that failed", path);

@@ -483,7 +483,8 @@ reap(pid_t pid, int64_t deadline, int *status)
  * Run argv as spawn() does, with an empty stdin, and read its stdout and
  * stderr together, so that a child filling one pipe never waits for us to
  * finish reading the other: each line of its stdout, without the newline,
- * goes to fn (NULL: dropped); its stderr is copied to ours as it comes.
+ * goes to fn (NULL: dropped); its stderr is copied to ours as it comes,
+ * or dropped with SPAWN_QUIET in flags.
  * timeout: seconds the child may stay silent, with its pipes open or after
  * closing them, before it is killed (0: no limit).  The child is always
  * reaped, and *status is its wait status (-1 when it was not started).
@@ -492,7 +493,7 @@ reap(pid_t pid, int64_t deadline, int *status)
  * holding a NUL byte, timed out, or fn returned -1 (fn reports).
  */
 int
-spawn_lines(char *const *argv, const char *hint, int timeout,
+spawn_lines(char *const *argv, const char *hint, int timeout, int flags,
     int (*fn)(void *, const char *), void *arg, int *status)
 {
 	struct pollfd	 pfd[2];
@@ -536,7 +537,8 @@ spawn_lines(char *const *argv, const char *hint, int timeout,
 			if (n > 0 && deadline)
 				deadline = now_ms() + (int64_t)timeout * 1000;
 			if (n > 0 && k == 1) {
-				log_child(buf, (size_t)n);
+				if (!(flags & SPAWN_QUIET))
+					log_child(buf, (size_t)n);
 				continue;
 			}
 			if (n > 0 && fn == NULL)

@@ -39,3 +39,37 @@ t_modern_hook_2_34() {
 t_modern_hook_2_26() {
 	modern_hook trixie "imported with NIX_HELD_LOCKS"
 }
+
+# check says when Nix will not run the hook nix.conf names: Nix 2.26 puts
+# its own in place of nix.conf's build-hook, 2.34 and 2.8 honour it.
+modern_check_hook() {	# suite warns
+	hook_install
+	both
+	mkdir -p "$T/$1/etc-nix"
+	printf 'build-users-group =\nsandbox = false\nsubstituters =\nbuild-hook = %s\n' \
+	    "$HOOK" >"$T/$1/etc-nix/nix.conf"
+	run a in_tree "$1" "$NO" check --builders "@$T/both"
+	expect_rc 0
+	if [ "$2" = yes ]; then
+		expect_in "$T/a.err" "warning: the configuration sets build-hook = $HOOK, but Nix 2\\.26\\.[0-9]+ runs /[^ ]*/nix __build-remote instead"
+		expect_in "$T/a.err" "^Environment=\"NIX_CONFIG=build-hook = $HOOK\"$"
+	else
+		expect_not_in "$T/a.err" "build-hook"
+	fi
+}
+
+t_modern_check_hook_2_26() {
+	modern_check_hook trixie yes
+}
+
+t_modern_check_hook_2_34() {
+	modern_check_hook sid no
+}
+
+t_check_hook_honoured() {
+	hook_install
+	both
+	run a env NIX_CONFIG="build-hook = $HOOK" "$NO" check --builders "@$T/both"
+	expect_rc 0
+	expect_not_in "$T/a.err" "build-hook"
+}

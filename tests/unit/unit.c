@@ -1971,7 +1971,7 @@ lines_of(const char *script, int timeout, struct lines *l, int *status,
 	dup2(fd, STDERR_FILENO);
 	alarm(60);	/* a hang fails the test instead */
 	t0 = now_ms();
-	rc = spawn_lines(argv, NULL, timeout, take_line, l, status);
+	rc = spawn_lines(argv, NULL, timeout, 0, take_line, l, status);
 	*ms = now_ms() - t0;
 	alarm(0);
 	dup2(saved, STDERR_FILENO);
@@ -2061,7 +2061,7 @@ test_spawn_lines(void)
 	    (WIFSIGNALED(status) || no("status %d", status)));
 
 	log_quiet(1);
-	rc = spawn_lines(argv, NULL, 0, take_line, &l, &status);
+	rc = spawn_lines(argv, NULL, 0, 0, take_line, &l, &status);
 	log_quiet(0);
 	report("spawn_lines_not_found", (rc == -1 || no("rc %d", rc)) &&
 	    (status == -1 || no("status %d", status)));
