@@ -179,6 +179,33 @@ fail:
 	return -1;
 }
 
+/*
+ * Are the output paths of drvpath known before it is built?  Not for a
+ * floating content-addressed derivation: the hook would not know what to
+ * bring home.  Said once, and declined, so that Nix builds it itself;
+ * nothing here blames a builder.
+ */
+static int
+known_outputs(const char *drvpath)
+{
+	struct drv	 d;
+	size_t		 i;
+	int		 known = 1;
+
+	if (drv_read(drvpath, &d) == -1)
+		return 0;	/* reported */
+	for (i = 0; i < d.noutputs; i++)
+		if (d.outputs[i].path[0] == '\0')
+			known = 0;
+	drv_free(&d);
+	if (!known)
+		log_errx("hook: %s is content-addressed: its outputs' paths "
+		    "are known only once it is built, and nix-offload does "
+		    "not build such derivations yet; declining, so Nix builds "
+		    "it itself", drvpath);
+	return known;
+}
+
 /* Could Nix build this itself right now? (Then we decline rather than wait.) */
 static int
 can_build_locally(const struct conf *conf, int willing, const char *system,
@@ -396,6 +423,10 @@ cmd_hook(int argc, char **argv)
 		    &features) == -1) {
 			wire_fail(&in, "reading a build request");
 			goto out;
+		}
+		if (!known_outputs(drvpath)) {
+			log_hook_answer("decline", NULL);
+			continue;
 		}
 		r = sched_pick(&sched, platform, &features, down, &slot, why,
 		    sizeof(why));

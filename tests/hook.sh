@@ -219,3 +219,19 @@ t_hook_unlocked_route() {
 	done | sort >"$T/nixs"
 	cmp -s "$T/ours" "$T/nixs" || fail "not as Nix's own hook: $(diff "$T/ours" "$T/nixs")"
 }
+
+# A floating content-addressed derivation: the hook declines it, in one
+# line, and Nix builds it itself; no builder is blamed.
+t_hook_floating_declined() {
+	hook_install
+	both
+	run a nix-build --no-out-link --option build-hook "$HOOK" \
+	    --option experimental-features ca-derivations --max-jobs 1 \
+	    --builders "@$T/both" -A floating --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" "floating.drv is content-addressed: its outputs' paths are known only once it is built"
+	expect_not_in "$T/a.err" "on 'ssh://"
+	[ -z "$(ls -A "$NIX_OFFLOAD_RUNTIME_DIR/health" 2>/dev/null)" ] ||
+	    fail "a builder was counted down: $(ls "$NIX_OFFLOAD_RUNTIME_DIR/health")"
+	[ "$(cat "$(cat "$T/a.out")")" = floating ] || fail "not built"
+}

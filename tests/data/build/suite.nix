@@ -104,4 +104,11 @@ in rec {
     args = [ "-c" "echo > $out" ];
   };
   both-riscv = sh "echo ${riscv} ${riscv2} > $out" "both-riscv" {};
+
+  # floating content-addressed: its output's path is known only once built
+  # (instantiate with experimental-features = ca-derivations)
+  floating = sh "echo floating > $out" "floating" {
+    __contentAddressed = true; outputHashMode = "recursive";
+    outputHashAlgo = "sha256";
+  };
 }
