@@ -73,3 +73,24 @@ t_check_hook_honoured() {
 	expect_rc 0
 	expect_not_in "$T/a.err" "build-hook"
 }
+
+# A failed build through the hook: Nix 2.26 exits 100 as 2.8 does; Nix
+# 2.34 takes any failure of a hook for its own (MiscFailure) and exits 1,
+# as the man page says.  The build's own error reaches the user both ways.
+modern_hook_fails() {	# suite status
+	hook_install
+	both
+	run a in_tree "$1" nix-build --no-out-link --option build-hook "$HOOK" \
+	    --max-jobs 0 --builders "@$T/both" -A fails --argstr nonce "$T" "$SUITE"
+	expect_rc "$2"
+	expect_in "$T/a.err" 'this build is going to fail'
+	expect_in "$T/a.err" 'exit code 3'
+}
+
+t_modern_hook_fails_2_26() {
+	modern_hook_fails trixie 100
+}
+
+t_modern_hook_fails_2_34() {
+	modern_hook_fails sid 1
+}
