@@ -109,29 +109,11 @@ conns() {
 }
 
 # in_tree SUITE CMD...: run CMD as a local side running SUITE's Nix (a tree
-# of scripts/trees): chrooted into the tree, with a /nix and /etc/nix of its
-# own ($T/SUITE/nix, $T/SUITE/etc-nix), /proc and /dev, tmpfs /run and
-# /tmp, and $WORK and (read-only) $TOP bound at their own paths, in $PWD.
+# of scripts/trees, see scripts/intree), with a /nix and /etc/nix of its
+# own in $T/SUITE, and $WORK bound in.
 in_tree() {
-	local s=$1 tree
+	local s=$1
 	shift
-	tree=$("$TOP/scripts/trees" dir "$s") || fail "no $s tree: run scripts/trees"
-	mkdir -p "$T/$s/nix" "$T/$s/etc-nix"
-	[ -f "$T/$s/etc-nix/nix.conf" ] ||
-	    printf 'build-users-group =\nsandbox = false\nsubstituters =\n' \
-	    >"$T/$s/etc-nix/nix.conf"
-	unshare -m --propagation private sh -c '
-		tree=$1 d=$2 w=$3 top=$4 here=$5
-		shift 5
-		mount --bind "$d/nix" "$tree/nix" &&
-		mount --bind "$d/etc-nix" "$tree/etc/nix" &&
-		mount --rbind /proc "$tree/proc" &&
-		mount --rbind /dev "$tree/dev" &&
-		mount -t tmpfs tmpfs "$tree/run" &&
-		mount -t tmpfs tmpfs "$tree/tmp" &&
-		mkdir -p "$tree$w" "$tree$top" &&
-		mount --bind "$w" "$tree$w" &&
-		mount --bind -o ro "$top" "$tree$top" &&
-		exec chroot "$tree" sh -c "cd \"\$0\" && exec \"\$@\"" "$here" "$@"
-	' sh "$tree" "$T/$s" "$WORK" "$TOP" "$PWD" "$@"
+	"$TOP/scripts/trees" dir "$s" >/dev/null || fail "no $s tree: run scripts/trees"
+	INTREE_BIND=$WORK "$TOP/scripts/intree" "$s" "$T/$s" "$@"
 }
