@@ -94,3 +94,53 @@ t_modern_hook_fails_2_26() {
 t_modern_hook_fails_2_34() {
 	modern_hook_fails sid 1
 }
+
+# Under nix-daemon, for an ordinary user: the daemon (root) runs our hook,
+# named in its environment (NIX_CONFIG, which every version honours), and
+# the user's nix-build gets valid outputs.  On 2.34 the outputs take the
+# unlocked route, on 2.26 NIX_HELD_LOCKS.
+modern_daemon_hook() {	# suite route
+	hook_install
+	both
+	chmod 711 "$WORK"
+	chmod 755 "$T"
+	mkdir -p "$T/$1/etc-nix"
+	printf 'build-users-group =\nsandbox = false\nsubstituters =\nmax-jobs = 0\nbuilders = @%s\n' \
+	    "$T/both" >"$T/$1/etc-nix/nix.conf"
+	cat >"$T/daemon.sh" <<-EOS
+	NIX_CONFIG="build-hook = $HOOK" nix-daemon >"$T/daemon.log" 2>&1 &
+	d=\$!
+	i=0
+	while [ ! -S /nix/var/nix/daemon-socket/socket ] && [ \$i -lt 200 ]; do
+		i=\$((i + 1)); sleep 0.05
+	done
+	setpriv --reuid=4242 --regid=4242 --clear-groups env HOME=/tmp \\
+	    NIX_REMOTE=daemon nix-build -vv --no-out-link -A multi \\
+	    --argstr nonce "$T" "$SUITE" >"$T/a.out" 2>"$T/a.err"
+	rc=\$?
+	kill \$d
+	wait \$d
+	exit \$rc
+	EOS
+	in_tree "$1" sh "$T/daemon.sh"
+	RC=$?
+	sed 's/^/  err: /' "$T/a.err" | tail -20
+	expect_rc 0
+	expect_lines "$T/a.out" 1
+	expect_in "$T/a.err" "building '[^']*-multi.drv' on 'ssh://"
+	# said before the accept: the daemon keeps such lines for itself
+	expect_in "$T/daemon.log" "hook: Nix [0-9.]+: outputs are $2"
+	for p in $(cat "$T/a.out"); do
+		in_tree "$1" nix-store --verify-path "$p" || fail "$p is not valid"
+	done
+	[ "$(in_tree "$1" cat "$(head -1 "$T/a.out")/quotes")" = "$(printf 'a "double" '"'"'single'"'"' back\\slash\nnew line\ttab $dollar `tick`')" ] ||
+	    fail "wrong contents"
+}
+
+t_modern_daemon_hook_2_34() {
+	modern_daemon_hook sid "restored and registered without the store's locks"
+}
+
+t_modern_daemon_hook_2_26() {
+	modern_daemon_hook trixie "imported with NIX_HELD_LOCKS"
+}
