@@ -144,3 +144,26 @@ t_modern_daemon_hook_2_34() {
 t_modern_daemon_hook_2_26() {
 	modern_daemon_hook trixie "imported with NIX_HELD_LOCKS"
 }
+
+# nix-offload build on a local side running today's Nix: its own
+# nix-instantiate and nix-store, the outputs valid in its store, the paths
+# that Nix says.
+modern_build() {	# suite
+	both
+	run a in_tree "$1" "$NO" build --builders "@$T/both" -A step3 \
+	    --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	want=$(in_tree "$1" nix-instantiate --eval \
+	    -E "(import $SUITE { nonce = \"$T\"; }).step3.outPath" 2>/dev/null | tr -d '"')
+	[ "$(cat "$T/a.out")" = "$want" ] || fail "built $(cat "$T/a.out"), Nix says $want"
+	in_tree "$1" nix-store --verify-path "$want" || fail "$want is not valid"
+	[ "$(in_tree "$1" cat "$want")" = 3 ] || fail "step3 is not 3"
+}
+
+t_modern_build_2_34() {
+	modern_build sid
+}
+
+t_modern_build_2_26() {
+	modern_build trixie
+}
