@@ -293,11 +293,13 @@ append(char **bp, size_t *lenp, size_t *capp, const char *fmt, ...)
  * Nix 2.29 and newer, where Nix holds them for the whole build and no
  * other process may import the outputs through the store.  The rest of
  * their closure comes as copy_from brings it.  Each missing output is
- * unpacked in place by `nix-store --restore`, its NAR checked on the way
- * against the hash and size the builder gave, and all are registered at
- * once by `nix-store --register-validity --hash-given`, held meanwhile as
- * temporary roots of local's session (QueryValidPaths with lock).  What
- * this leaves out: the outputs carry no signatures nor content address.
+ * unpacked in place (store_unpack, as `nix-store --restore` would), its
+ * NAR checked on the way against the hash and size the builder gave, and
+ * all are registered at once by `nix-store --register-validity
+ * --hash-given`, held meanwhile as temporary roots of local's session
+ * (QueryValidPaths with lock).  A NAR whose hash is not the builder's is
+ * removed before anything is registered.  What this leaves out: the
+ * outputs carry no signatures nor content address.
  */
 int
 copy_outputs_unlocked(struct conn *remote, struct conn *local,
@@ -307,10 +309,10 @@ copy_outputs_unlocked(struct conn *remote, struct conn *local,
 	struct strlist	 others = { NULL, 0, 0 }, valid = { NULL, 0, 0 };
 	struct strlist	 missing = { NULL, 0, 0 };
 	struct path_info *pi = NULL;
-	struct conn	 rs;
+	struct store_unpack u;
 	char		*text = NULL;
 	size_t		 n = 0, i, j, len = 0, cap = 0;
-	int		 rc = -1;
+	int		 rc = -1, k;
 
 	for (i = 0; i < closure->n; i++)
 		if (!strlist_has(outputs, closure->v[i]) &&
@@ -346,28 +348,35 @@ copy_outputs_unlocked(struct conn *remote, struct conn *local,
 			log_errx("%s: no hash for %s", remote->host, pi[i].path);
 			goto out;
 		}
-		if (serve_dump_request(remote, pi[i].path) == -1 ||
-		    store_restore_open(&rs, pi[i].path) == -1)
-			goto out;
-		nar_sink_init(&s, sink_wire, &rs);
-		if (serve_dump_read(remote, pi[i].path, &s) == -1) {
-			store_restore_close(&rs, pi[i].path);
+		if (!path_valid(STORE_DIR, pi[i].path)) {
+			log_errx("%s: %s is not a store path", remote->host,
+			    pi[i].path);
 			goto out;
 		}
-		if (store_restore_close(&rs, pi[i].path) == -1)
+		if (serve_dump_request(remote, pi[i].path) == -1 ||
+		    store_unpack_begin(&u, STORE_DIR, pi[i].path +
+		    strlen(STORE_DIR) + 1) == -1)
 			goto out;
-		sha256_final(&s.hash, h);
-		nix32_encode(h, SHA256_LEN, b32);
-		snprintf(got, sizeof(got), "sha256:%s", b32);
-		if (s.size != x.pi->nar_size ||
-		    strcmp(x.pi->nar_hash, got) != 0) {
+		nar_sink_init(&s, NULL, NULL);
+		s.tree = &u.tree;
+		k = serve_dump_read(remote, pi[i].path, &s);
+		if (k == 0) {
+			sha256_final(&s.hash, h);
+			nix32_encode(h, SHA256_LEN, b32);
+			snprintf(got, sizeof(got), "sha256:%s", b32);
+		}
+		if (k == 0 && (s.size != x.pi->nar_size ||
+		    strcmp(x.pi->nar_hash, got) != 0)) {
 			log_errx("%s: %s arrived with hash %s (%llu bytes), "
 			    "but the builder said otherwise: not registered",
 			    remote->host, pi[i].path, got,
 			    (unsigned long long)s.size);
 			remote->fail = FAIL_PROTOCOL;
-			goto out;
+			k = -1;
 		}
+		/* removed again unless it is what the builder said */
+		if (store_unpack_end(&u, k == 0) == -1 || k == -1)
+			goto out;
 		st->bytes += s.size;
 		st->paths++;
 		/* its record: path, hash, size, deriver, references */

@@ -156,9 +156,24 @@ int		 path_make(const char *, const char *, const unsigned char *,
 		    const char *, char *, size_t);
 
 /* ---- nar.c: Nix archives (begin) ---- */
+/*
+ * What a NAR holds, as nar_copy reads it: each node, named as an entry of
+ * the directory being read (NULL for the top one), a regular file's
+ * contents, a directory's end.  Each returns 0, or -1 to stop the copy.
+ */
+struct nar_tree {
+	int		(*dir)(void *, const char *);
+	int		(*dir_end)(void *);
+	int		(*file)(void *, const char *, int);	/* executable */
+	int		(*data)(void *, const void *, size_t);
+	int		(*file_end)(void *);
+	int		(*link)(void *, const char *, const char *);
+	void		*arg;
+};
 struct nar_sink {
 	int		(*put)(void *, const void *, size_t);
 	void		*arg;
+	const struct nar_tree *tree;	/* nar_copy's events too, if not NULL */
 	struct sha256	 hash;
 	uint64_t	 size;
 	int		 failed;
@@ -539,8 +554,18 @@ int		 cmd_enable(int, char **);
 /* store.c: the local store */
 int		 store_open(struct conn *);
 int		 store_close(struct conn *);
-int		 store_restore_open(struct conn *, const char *);
-int		 store_restore_close(struct conn *, const char *);
+#define STORE_UNPACK_DEPTH	(NAR_DEPTH_MAX + 2)
+struct store_unpack {			/* a NAR unpacked into dir/name */
+	const char	*dir;
+	const char	*name;
+	struct nar_tree	 tree;		/* for the sink of nar_copy */
+	int		 dirs[STORE_UNPACK_DEPTH]; /* [0]: dir; open ones */
+	size_t		 depth;
+	int		 file;		/* being written, -1 */
+};
+int		 store_unpack_begin(struct store_unpack *, const char *,
+		    const char *);
+int		 store_unpack_end(struct store_unpack *, int);
 int		 store_register(const char *, size_t);
 
 /* info.c */

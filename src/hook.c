@@ -38,7 +38,7 @@
 enum route {
 	ROUTE_DECLINE = -1,	/* a hook protocol we do not speak */
 	ROUTE_HELD_LOCKS,	/* through nix-store, NIX_HELD_LOCKS set */
-	ROUTE_UNLOCKED		/* restored and registered (copy.c) */
+	ROUTE_UNLOCKED		/* unpacked and registered (copy.c) */
 };
 
 /*
@@ -129,7 +129,7 @@ nix_route(void)
 	}
 	if (sscanf(v, "%d.%d", &major, &minor) == 2 && (major > 2 ||
 	    (major == 2 && minor > HOOK_NIX_MAX_MINOR))) {
-		log_debug(1, "hook: Nix %s: outputs are restored and "
+		log_debug(1, "hook: Nix %s: outputs are unpacked and "
 		    "registered without the store's locks", v);
 		return ROUTE_UNLOCKED;
 	}

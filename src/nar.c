@@ -323,17 +323,38 @@ get_magic(struct reader *r)
 	return get_pad(r, len);
 }
 
+/* The tree of the sink, told of a node or an end; -1 stops the copy. */
+#define TREE(r)	((r)->dst->tree)
+static int
+told(struct reader *r, int rc)
+{
+	if (rc == -1) {
+		r->dst->failed = 1;
+		return bad(r, r->off, "the NAR's destination failed");
+	}
+	return 0;
+}
+
+/* The name of the node beginning: the entry being read, NULL at the top. */
+static const char *
+node_name(const struct reader *r)
+{
+	return r->depth == 0 ? NULL : r->dir[r->depth - 1].name;
+}
+
 /* A regular file, after "regular": the contents stream through buf. */
 static int
 get_regular(struct reader *r)
 {
 	char		 tag[NAR_TAG_MAX + 1];
+	int		 executable = 0;
 	size_t		 len, take;
 	uint64_t	 off, n, left;
 
 	if (get_tag(r, tag, &len, &off, "\"executable\" or \"contents\"") == -1)
 		return -1;
 	if (is_tag(tag, len, "executable")) {
+		executable = 1;
 		if (get_tag(r, tag, &len, &off, "\"\" after \"executable\"")
 		    == -1)
 			return -1;
@@ -347,6 +368,9 @@ get_regular(struct reader *r)
 	} else if (!is_tag(tag, len, "contents"))
 		return wrong_tag(r, off, "\"executable\" or \"contents\"",
 		    tag, len);
+	if (TREE(r) != NULL && told(r, TREE(r)->file(TREE(r)->arg,
+	    node_name(r), executable)) == -1)
+		return -1;
 
 	off = r->off;
 	if (get_u64(r, &n, "the size of the contents") == -1)
@@ -364,8 +388,13 @@ get_regular(struct reader *r)
 			    (unsigned long long)(n - left));
 		if (get(r, r->buf, take, NULL) == -1)
 			return -1;
+		if (TREE(r) != NULL && told(r, TREE(r)->data(TREE(r)->arg,
+		    r->buf, take)) == -1)
+			return -1;
 	}
 	if (get_pad(r, n) == -1)
+		return -1;
+	if (TREE(r) != NULL && told(r, TREE(r)->file_end(TREE(r)->arg)) == -1)
 		return -1;
 	return expect(r, ")");
 }
@@ -385,6 +414,9 @@ get_symlink(struct reader *r)
 		return bad(r, off, "empty symlink target");
 	if (memchr(target, '\0', len) != NULL)
 		return bad(r, off, "symlink target contains a NUL byte");
+	if (TREE(r) != NULL && told(r, TREE(r)->link(TREE(r)->arg,
+	    node_name(r), target)) == -1)
+		return -1;
 	return expect(r, ")");
 }
 
@@ -483,6 +515,9 @@ node:
 		if (get_symlink(r) == -1)
 			goto out;
 	} else if (is_tag(tag, len, "directory")) {
+		if (TREE(r) != NULL && told(r, TREE(r)->dir(TREE(r)->arg,
+		    node_name(r))) == -1)
+			goto out;
 		d = &r->dir[r->depth++];
 		d->namelen = 0;
 		d->any = d->open = 0;
@@ -510,6 +545,9 @@ entry:
 		goto out;
 	if (is_tag(tag, len, ")")) {
 		r->depth--;
+		if (TREE(r) != NULL &&
+		    told(r, TREE(r)->dir_end(TREE(r)->arg)) == -1)
+			goto out;
 		goto done;
 	}
 	if (!is_tag(tag, len, "entry")) {

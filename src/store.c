@@ -4,8 +4,11 @@
  * builder.  It takes care of locking, registration and validity, so no
  * path ever appears in the local store half-written.
  */
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -155,38 +158,183 @@ helper_open(struct conn *c, char *const *argv)
 }
 
 /*
- * Unpack a NAR into path with `nix-store --restore` (no store lock, no
- * registration): write the NAR on c, then store_restore_close.  A path
- * already there (left by an attempt that failed) is removed first.
+ * Unpack a NAR into DIR/NAME ourselves, as `nix-store --restore` would but
+ * without a process: through nar_copy's tree events (nar.c has checked
+ * every name: not empty, ".", "..", nor holding "/" or NUL; sorted and
+ * unique), each node made relative to its directory's descriptor with
+ * O_EXCL and O_NOFOLLOW, so that nothing already there is followed or
+ * written through.  Modes are 0444 or 0555; registration canonicalises
+ * them, owner and times as for any output.
+ */
+static int
+parent(struct store_unpack *u)
+{
+	return u->dirs[u->depth];
+}
+
+static const char *
+name_of(struct store_unpack *u, const char *name)
+{
+	return name != NULL ? name : u->name;
+}
+
+static int
+failed(struct store_unpack *u, const char *what, const char *name)
+{
+	log_err("local store: %s/%s: %s %s", u->dir, u->name, what,
+	    name != NULL ? name : "");
+	return -1;
+}
+
+static int
+un_dir(void *arg, const char *name)
+{
+	struct store_unpack	*u = arg;
+	int			 fd;
+
+	if (u->depth + 1 >= STORE_UNPACK_DEPTH)
+		return failed(u, "too deep at", name);
+	if (mkdirat(parent(u), name_of(u, name), 0755) == -1 ||
+	    (fd = openat(parent(u), name_of(u, name), O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return failed(u, "cannot make the directory", name);
+	u->dirs[++u->depth] = fd;
+	return 0;
+}
+
+static int
+un_dir_end(void *arg)
+{
+	struct store_unpack	*u = arg;
+
+	if (u->depth == 0)
+		return -1;
+	close(u->dirs[u->depth--]);
+	return 0;
+}
+
+static int
+un_file(void *arg, const char *name, int executable)
+{
+	struct store_unpack	*u = arg;
+
+	if ((u->file = openat(parent(u), name_of(u, name), O_WRONLY |
+	    O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    executable ? 0555 : 0444)) == -1)
+		return failed(u, "cannot make the file", name);
+	return 0;
+}
+
+static int
+un_data(void *arg, const void *p, size_t n)
+{
+	struct store_unpack	*u = arg;
+	const char		*b = p;
+	ssize_t			 w;
+
+	while (n > 0) {
+		if ((w = write(u->file, b, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return failed(u, "cannot write a file", NULL);
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+un_file_end(void *arg)
+{
+	struct store_unpack	*u = arg;
+	int			 rc = close(u->file);
+
+	u->file = -1;
+	return rc == -1 ? failed(u, "cannot write a file", NULL) : 0;
+}
+
+static int
+un_link(void *arg, const char *name, const char *target)
+{
+	struct store_unpack	*u = arg;
+
+	if (symlinkat(target, parent(u), name_of(u, name)) == -1)
+		return failed(u, "cannot make the link", name);
+	return 0;
+}
+
+/*
+ * Ready to unpack into dir/name, which must not exist: a path left
+ * there by an attempt that failed is removed first.  The NAR's events go
+ * to u->tree.  Returns 0, or -1 (reported).
  */
 int
-store_restore_open(struct conn *c, const char *path)
+store_unpack_begin(struct store_unpack *u, const char *dir, const char *name)
 {
-	char	*rm[] = { "rm", "-rf", "--", (char *)path, NULL };
-	char	*argv[] = { "nix-store", "--restore", (char *)path, NULL };
+	char	 path[PATH_MAX_LEN];
+	char	*rm[] = { "rm", "-rf", "--", path, NULL };
 	int	 status;
 
-	if (!path_valid(STORE_DIR, path)) {
-		log_errx("local store: %s is not a store path", path);
+	memset(u, 0, sizeof(*u));
+	u->dir = dir;
+	u->name = name;
+	u->file = -1;
+	u->tree.dir = un_dir;
+	u->tree.dir_end = un_dir_end;
+	u->tree.file = un_file;
+	u->tree.data = un_data;
+	u->tree.file_end = un_file_end;
+	u->tree.link = un_link;
+	u->tree.arg = u;
+	if (name[0] == '\0' || strchr(name, '/') != NULL ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path)) {
+		log_errx("local store: \"%s\" is not a name to unpack to",
+		    name);
 		return -1;
 	}
-	if (access(path, F_OK) == 0 && (spawn_lines(rm, NULL,
-	    (int)sshconf.io_timeout, 0, NULL, NULL, &status) == -1 || !WIFEXITED(status) ||
+	if ((u->dirs[0] = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_err("local store: %s", dir);
+		return -1;
+	}
+	if (faccessat(u->dirs[0], name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (spawn_lines(rm, NULL, (int)sshconf.io_timeout, 0, NULL, NULL,
+	    &status) == -1 || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0)) {
 		log_errx("local store: cannot remove %s, left by an attempt "
 		    "that failed", path);
+		close(u->dirs[0]);
 		return -1;
 	}
-	return helper_open(c, argv);
+	return 0;
 }
 
+/*
+ * The end of an unpacking: descriptors closed, and, unless ok, what was
+ * unpacked removed.  Returns 0, or -1 when that removal failed.
+ */
 int
-store_restore_close(struct conn *c, const char *path)
+store_unpack_end(struct store_unpack *u, int ok)
 {
-	char	 what[PATH_MAX_LEN + 32];
+	char	 path[PATH_MAX_LEN];
+	char	*rm[] = { "rm", "-rf", "--", path, NULL };
+	int	 status, rc = 0;
 
-	snprintf(what, sizeof(what), "restoring %s", path);
-	return helper_close(c, what);
+	if (u->file != -1)
+		close(u->file);
+	while (u->depth > 0)
+		close(u->dirs[u->depth--]);
+	close(u->dirs[0]);
+	u->file = -1;
+	if (ok)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", u->dir, u->name);
+	if (spawn_lines(rm, NULL, (int)sshconf.io_timeout, 0, NULL, NULL,
+	    &status) == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		rc = -1;
+	return rc;
 }
 
 /*

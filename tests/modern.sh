@@ -33,7 +33,7 @@ modern_hook() {	# suite route
 }
 
 t_modern_hook_2_34() {
-	modern_hook sid "restored and registered without the store's locks"
+	modern_hook sid "unpacked and registered without the store's locks"
 }
 
 t_modern_hook_2_26() {
@@ -138,7 +138,7 @@ modern_daemon_hook() {	# suite route
 }
 
 t_modern_daemon_hook_2_34() {
-	modern_daemon_hook sid "restored and registered without the store's locks"
+	modern_daemon_hook sid "unpacked and registered without the store's locks"
 }
 
 t_modern_daemon_hook_2_26() {

@@ -258,6 +258,50 @@ make_tricky(const char *d)
  * Dump path ourselves and with nix-store; the bytes, the size and the hash
  * must agree, and nar_copy must pass the archive through unchanged.
  */
+/*
+ * store_unpack: the NAR unpacked by nar_copy's tree events into the
+ * scratch directory, over a link planted where it goes (removed, never
+ * followed), dumps to the same NAR again.
+ */
+static int
+check_unpack(struct mem *nar)
+{
+	static int		 nth;
+	struct store_unpack	 u;
+	struct nar_sink		 s;
+	struct nar_source	 src;
+	struct mem		 again = { 0 };
+	char			 name[32], path[128], victim[128], err[512];
+	int			 ok = 1, rc;
+
+	snprintf(name, sizeof(name), "unpacked-%d", nth++);
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	snprintf(victim, sizeof(victim), "%s/victim-%d", tmp, nth);
+	if (mkdir(victim, 0700) == -1 || symlink(victim, path) == -1)
+		return no("cannot plant %s: %s", path, strerror(errno));
+	if (store_unpack_begin(&u, tmp, name) == -1)
+		return no("store_unpack_begin: %s", log_last());
+	nar->pos = 0;
+	src.read = mem_read;
+	src.arg = nar;
+	nar_sink_init(&s, NULL, NULL);
+	s.tree = &u.tree;
+	rc = nar_copy(&src, &s, err, sizeof(err));
+	if (store_unpack_end(&u, rc == 0) == -1)
+		ok = no("store_unpack_end failed");
+	if (rc == -1)
+		return no("unpacking: %s (%s)", err, log_last());
+	nar_sink_init(&s, mem_put, &again);
+	if (nar_dump_path(path, &s) == -1)
+		ok = no("dumping what was unpacked: %s", log_last());
+	else
+		ok = ok && same_bytes("unpacked, dumped again", &again, nar);
+	if (rmdir(victim) == -1)
+		ok = no("the planted link was followed: %s", strerror(errno));
+	mem_free(&again);
+	return ok;
+}
+
 static int
 check_dump(const char *path, const char *golden)
 {
@@ -316,6 +360,8 @@ check_dump(const char *path, const char *golden)
 				    h1);
 		}
 	}
+	if (ok)
+		ok = check_unpack(&ours);
 	mem_free(&ours);
 	mem_free(&theirs);
 	mem_free(&copy);
