@@ -240,9 +240,13 @@ user_build_body() {
 	expect_not_in "$T/a.err" "is down|disconnected|moved"
 	[ -z "$(ls -A "$T/uhome/run/health" 2>/dev/null)" ] ||
 	    fail "a builder was counted down: $(ls "$T/uhome/run/health")"
-	# the builders sign: the daemon takes the same build
+	# the builders sign: the daemon takes the same build (their nix.conf
+	# comes back whatever happens: the test bed is shared)
 	for h in 1 2; do
 		cp "$TB/host$h/etc-nix/nix.conf" "$T/nix.conf.$h"
+	done
+	trap 'for h in 1 2; do cp "$T/nix.conf.$h" "$TB/host$h/etc-nix/nix.conf"; done; kill $dpid 2>/dev/null' EXIT
+	for h in 1 2; do
 		echo "secret-key-files = $T/key.sec" >>"$TB/host$h/etc-nix/nix.conf"
 	done
 	ubuild b "$T-signed"
@@ -261,4 +265,37 @@ user_build_body() {
 
 t_user_build_daemon() {
 	as_root_ns user_build_body
+}
+
+# Nix 2.8's nix-daemon runs our hook (named in its environment) for an
+# ordinary user's nix-build: valid outputs, built on the builders.
+daemon_hook_body() {
+	set -u
+	hook_install
+	both
+	chmod 711 "$WORK"
+	chmod 755 "$T"
+	cp /etc/nix/nix.conf "$T/nix.conf.saved"
+	dpid=
+	# whatever happens, the shared nix.conf comes back, the daemon goes
+	trap 'cp "$T/nix.conf.saved" /etc/nix/nix.conf; [ -z "$dpid" ] || kill $dpid' EXIT
+	printf 'max-jobs = 0\nbuilders = @%s\n' "$T/both" >>/etc/nix/nix.conf
+	NIX_CONFIG="build-hook = $HOOK" nix-daemon >"$T/daemon.log" 2>&1 &
+	dpid=$!
+	for i in $(seq 100); do
+		[ -S /nix/var/nix/daemon-socket/socket ] && break
+		sleep 0.05
+	done
+	run a as $PLANTER env HOME="$T" NIX_REMOTE=daemon nix-build -vv \
+	    --no-out-link -A step3 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	[ "$(grep -c "building '[^']*-step[123].drv' on 'ssh://" "$T/a.err")" = 3 ] ||
+	    fail "not all three steps went to the builders"
+	expect_in "$T/daemon.log" "hook: Nix 2\\.8\\.[0-9]+: outputs are imported with NIX_HELD_LOCKS"
+	nix-store --verify-path "$(cat "$T/a.out")" || fail "not valid"
+	[ "$(cat "$(cat "$T/a.out")")" = 3 ] || fail "step3 is not 3"
+}
+
+t_hook_daemon_user() {
+	as_root_ns daemon_hook_body
 }
