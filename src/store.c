@@ -66,11 +66,10 @@ diagnose(struct conn *c, const char *what)
 	c->fail = c->eof ? FAIL_DROPPED : FAIL_PROTOCOL;
 }
 
-/* Start the local nix-store --serve --write and shake hands. */
-int
-store_open(struct conn *c)
+/* A local nix-store with argv on c; local: a slow disk is not a dead peer. */
+static int
+helper_open(struct conn *c, char *const *argv)
 {
-	char	*argv[] = { "nix-store", "--serve", "--write", NULL };
 	int	 fds[3];
 	pid_t	 pid;
 
@@ -79,8 +78,19 @@ store_open(struct conn *c)
 		return -1;
 	wire_init(c, fds[0], fds[1], fds[2], "local store");
 	c->pid = pid;
+	c->timeout_ms = 0;
+	return 0;
+}
+
+/* Start the local nix-store --serve --write and shake hands. */
+int
+store_open(struct conn *c)
+{
+	char	*argv[] = { "nix-store", "--serve", "--write", NULL };
+
+	if (helper_open(c, argv) == -1)
+		return -1;
 	c->diagnose = diagnose;
-	c->timeout_ms = 0;	/* local: a slow disk is not a dead peer */
 	if (serve_handshake(c) == -1) {
 		store_close(c);
 		return -1;
@@ -140,21 +150,6 @@ helper_close(struct conn *c, const char *what)
 	}
 	store_close(c);
 	return ok ? 0 : -1;
-}
-
-static int
-helper_open(struct conn *c, char *const *argv)
-{
-	int	 fds[3];
-	pid_t	 pid;
-
-	if (spawn(argv, fds, &pid, " (install Nix: nix-offload uses the "
-	    "local nix-store)") == -1)
-		return -1;
-	wire_init(c, fds[0], fds[1], fds[2], "local store");
-	c->pid = pid;
-	c->timeout_ms = 0;
-	return 0;
 }
 
 /*
