@@ -56,10 +56,14 @@ builders_load(struct conf *c, struct machines *ms)
 	char		 path[PATH_MAX];
 	const char	*env;
 	size_t		 n;
+	char		 v[64];
 
 	memset(ms, 0, sizeof(*ms));
 	if (!c->loaded && conf_load(c) == -1)
 		return -1;
+	/* as the installed Nix reads them */
+	log_debug(1, "builders: read as Nix %s reads them", machines_rules(
+	    nix_local_version(v, sizeof(v)) == 0 ? v : NULL));
 	if (c->builders != NULL)
 		return machines_parse(c->builders, strlen(c->builders),
 		    c->builders_src, c->system, ms);

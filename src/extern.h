@@ -126,6 +126,8 @@ void		 json_list(FILE *, const struct strlist *);
 int		 exit_for(enum fail);
 const char	*fail_name(enum fail);
 int		 nix_version_parse(const char *, char *, size_t);
+int		 nix_local_version(char *, size_t);
+int		 nix_version_at_least(const char *, int, int, int);
 int		 spawn(char *const *, int[3], pid_t *, const char *);
 #define SPAWN_LINE_MAX	8192	/* a line of a child's stdout (spawn_lines) */
 #define SPAWN_QUIET	0x1	/* drop the child's stderr */
@@ -824,6 +826,7 @@ int		 machines_parse(const char *, size_t, const char *,
 int		 machines_parse_file(const char *, int, const char *,
 		    struct machines *);
 void		 machines_free(struct machines *);
+const char	*machines_rules(const char *);
 int		 builders_load(struct conf *, struct machines *);
 void		 builders_print(FILE *, const struct machines *, int);
 int		 cmd_machines(int, char **);

@@ -15,7 +15,6 @@
  * outputs into the local store, whose locks Nix holds (NIX_HELD_LOCKS),
  * and exit: 0, 100 for a failed build, 101 for a timeout.
  */
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -29,7 +28,6 @@
 #define HOOK_LOG_FD		4	/* the daemon's builder-log pipe */
 #define HOOK_SETTINGS_MAX	4096	/* settings in the first message */
 #define HOOK_ATTEMPTS		3	/* builders tried after an accept */
-#define HOOK_VERSION_CACHE	"local-nix-version"
 
 #define HOOK_NIX_MAX_MINOR	28	/* the last Nix 2.x with NIX_HELD_LOCKS */
 #define HOOK_LIX_CAPNP_MINOR	94	/* Lix 2.x that speaks Cap'n Proto */
@@ -40,66 +38,6 @@ enum route {
 	ROUTE_HELD_LOCKS,	/* through nix-store, NIX_HELD_LOCKS set */
 	ROUTE_UNLOCKED		/* unpacked and registered (copy.c) */
 };
-
-/*
- * The local Nix's version, "2.8.0" (or "lix-2.93.0" for Lix), into buf:
- * from the runtime directory's cache when nix-store has not changed
- * since, else from nix-store --version (a hook process runs per build:
- * the cache saves a process).
- */
-static int
-local_nix_version(char *buf, size_t sz)
-{
-	char		 line[128], *p;
-	char		*argv[] = { "nix-store", "--version", NULL };
-	const char	*path = getenv("PATH");
-	struct stat	 st;
-	long long	 mtime = -1, cm;
-	int		 fds[3], status;
-	pid_t		 pid;
-	ssize_t		 n;
-
-	/* which nix-store, and when it last changed */
-	while (path != NULL && *path != '\0') {
-		size_t	 l = strcspn(path, ":");
-		char	 cand[PATH_MAX_LEN];
-		snprintf(cand, sizeof(cand), "%.*s/nix-store", (int)l, path);
-		if (stat(cand, &st) == 0) {
-			mtime = (long long)st.st_mtime;
-			break;
-		}
-		path += l + (path[l] == ':');
-	}
-	if (mtime != -1 && sz >= 64 && rundir_read("", HOOK_VERSION_CACHE,
-	    line, sizeof(line), NULL) > 0 &&
-	    sscanf(line, "%lld %63s", &cm, buf) == 2 && cm == mtime)
-		return 0;
-	if (spawn(argv, fds, &pid, NULL) == -1)
-		return -1;
-	close(fds[0]);
-	n = read(fds[1], line, sizeof(line) - 1);
-	close(fds[1]);
-	close(fds[2]);
-	waitpid(pid, &status, 0);
-	if (n <= 0)
-		return -1;
-	line[n] = '\0';
-	if ((p = strstr(line, "(Lix")) != NULL &&
-	    (p = strstr(p, ") ")) != NULL) {
-		p += 2;
-		p[strcspn(p, " \r\n")] = '\0';
-		snprintf(buf, sz, "lix-%s", p);
-	} else if (nix_version_parse(line, buf, sz) == -1)
-		return -1;
-	if (mtime != -1) {
-		char	 rec[128];
-		int	 k = snprintf(rec, sizeof(rec), "%lld %s\n", mtime, buf);
-		if (k > 0 && (size_t)k < sizeof(rec))
-			(void)rundir_write("", HOOK_VERSION_CACHE, rec,
-			    (size_t)k);
-	}
-	return 0;
-}
 
 /*
  * Nix 2.29 dropped NIX_HELD_LOCKS: there, a hook in its own process cannot
@@ -113,7 +51,7 @@ nix_route(void)
 	char	 v[64];
 	int	 major, minor;
 
-	if (local_nix_version(v, sizeof(v)) == -1)
+	if (nix_local_version(v, sizeof(v)) == -1)
 		return ROUTE_HELD_LOCKS;	/* unknown: try, as before */
 	if (strncmp(v, "lix-", 4) == 0) {
 		if (sscanf(v + 4, "%d.%d", &major, &minor) == 2 &&
@@ -376,6 +314,7 @@ cmd_hook(int argc, char **argv)
 	int		 rc = EXIT_ERROR, r, attempt, retry, have_sched = 0;
 	int		 queued = 0;
 	enum route	 route = ROUTE_HELD_LOCKS;
+	char		 ver[64];
 	char		*down = NULL;	/* [machine]: lost after an accept */
 
 	memset(&d, 0, sizeof(d));
@@ -390,6 +329,9 @@ cmd_hook(int argc, char **argv)
 		rc = r == 1 ? EXIT_OK : EXIT_ERROR;
 		goto out;
 	}
+	/* Nix sends its builders setting: read it as that Nix does */
+	if (nix_local_version(ver, sizeof(ver)) == 0)
+		(void)machines_rules(ver);
 	if (conf.builders != NULL && machines_parse(conf.builders,
 	    strlen(conf.builders), conf.builders_src, conf.system, &ms) == -1)
 		goto out;

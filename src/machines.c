@@ -4,6 +4,12 @@
  *
  *	spec	= { line "\n" }
  *	line	= piece { ";" piece } [ "#" comment ]
+ *
+ * but for the comment, which, as the installed Nix reads it
+ * (machines_rules), runs to the end of the line from Nix 2.28.2 on, and
+ * before, to the next ";" only:
+ *
+ *	line	= piece [ "#" comment ] { ";" piece [ "#" comment ] }
  *	piece	= "" | "@" FILE | URI [ SYSTEMS [ KEY [ JOBS [ SPEED
  *		  [ SUPPORTED [ MANDATORY [ HOSTKEY ] ] ] ] ] ] ]
  *
@@ -48,6 +54,9 @@
 #include "extern.h"
 
 #define WS	" \t\r\n"	/* Nix's field separators, and trim's */
+
+/* Nix before 2.28.2 cut a "#" comment at the next ";" (machines_rules). */
+static int	 comment_to_semicolon;
 
 struct parser {
 	const char	*system;	/* the local system: default field 2 */
@@ -505,11 +514,13 @@ text(struct parser *p, const char *buf, size_t len, const char *src,
 		}
 		memcpy(line, s, n);
 		line[n] = '\0';
-		line[strcspn(line, "#")] = '\0';
+		if (!comment_to_semicolon)
+			line[strcspn(line, "#")] = '\0';
 		for (piece = line; piece != NULL &&
 		    p->errors < MACHINES_ERRORS_MAX; piece = semi) {
 			if ((semi = strchr(piece, ';')) != NULL)
 				*semi++ = '\0';
+			piece[strcspn(piece, "#")] = '\0';
 			piece = trim(piece);
 			if (*piece == '\0')
 				continue;
@@ -520,6 +531,19 @@ text(struct parser *p, const char *buf, size_t len, const char *src,
 		}
 	}
 	free(line);
+}
+
+/*
+ * Read specs as Nix nix_version does where that changes which builders
+ * there are: before 2.28.2 a "#" comment ends at the next ";".  NULL, or
+ * a version not known: the newest rules.  Returns the version followed.
+ */
+const char *
+machines_rules(const char *nix_version)
+{
+	comment_to_semicolon = nix_version != NULL &&
+	    !nix_version_at_least(nix_version, 2, 28, 2);
+	return nix_version != NULL ? nix_version : "the newest";
 }
 
 static void

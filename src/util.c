@@ -3,6 +3,7 @@
  * environment, a monotonic clock, failures' exit statuses and names, Nix's
  * version line, running a child.
  */
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -360,6 +361,97 @@ nix_version_parse(const char *text, char *out, size_t sz)
 	memcpy(out, p, n);
 	out[n] = '\0';
 	return 0;
+}
+
+#define NIX_VERSION_CACHE	"local-nix-version"	/* in the runtime dir */
+#define NIX_VERSION_TIMEOUT	10	/* seconds nix-store --version may take */
+
+/* The first line of nix-store --version, into arg (128 bytes). */
+static int
+version_line(void *arg, const char *line)
+{
+	char	*out = arg;
+
+	if (out[0] == '\0')
+		snprintf(out, 128, "%s", line);
+	return 0;
+}
+
+/*
+ * The local Nix's version, "2.8.0" (or "lix-2.93.0" for Lix), into buf:
+ * from the runtime directory's cache when nix-store has not changed
+ * since, else from nix-store --version (a hook process runs per build:
+ * the cache saves a process).  Returns 0, or -1 when there is no Nix, or
+ * it does not say.
+ */
+int
+nix_local_version(char *buf, size_t sz)
+{
+	char		 line[128], *p;
+	char		*argv[] = { "nix-store", "--version", NULL };
+	const char	*path = getenv("PATH");
+	struct stat	 st;
+	long long	 mtime = -1, cm, ino = -1, ci;
+	int		 status;
+
+	/* which nix-store, and when it last changed */
+	while (path != NULL && *path != '\0') {
+		size_t	 l = strcspn(path, ":");
+		char	 cand[PATH_MAX_LEN];
+		snprintf(cand, sizeof(cand), "%.*s/nix-store", (int)l, path);
+		if (stat(cand, &st) == 0) {
+			mtime = (long long)st.st_mtime;
+			ino = (long long)st.st_ino;
+			break;
+		}
+		path += l + (path[l] == ':');
+	}
+	if (mtime != -1 && sz >= 64 && rundir_read("", NIX_VERSION_CACHE,
+	    line, sizeof(line), NULL) > 0 &&
+	    sscanf(line, "%lld %lld %63s", &cm, &ci, buf) == 3 &&
+	    cm == mtime && ci == ino)
+		return 0;
+	if (mtime == -1)
+		return -1;	/* no Nix here */
+	line[0] = '\0';
+	if (spawn_lines(argv, NULL, NIX_VERSION_TIMEOUT, SPAWN_QUIET,
+	    version_line, line, &status) == -1 || line[0] == '\0')
+		return -1;
+	if ((p = strstr(line, "(Lix")) != NULL &&
+	    (p = strstr(p, ") ")) != NULL) {
+		p += 2;
+		p[strcspn(p, " \r\n")] = '\0';
+		snprintf(buf, sz, "lix-%s", p);
+	} else if (nix_version_parse(line, buf, sz) == -1)
+		return -1;
+	if (mtime != -1) {
+		char	 rec[128];
+		int	 k = snprintf(rec, sizeof(rec), "%lld %lld %s\n", mtime,
+		    ino, buf);
+		if (k > 0 && (size_t)k < sizeof(rec))
+			(void)rundir_write("", NIX_VERSION_CACHE, rec,
+			    (size_t)k);
+	}
+	return 0;
+}
+
+/*
+ * Is version v ("2.28.2", "lix-2.93.0") at least major.minor.patch?  Lix
+ * counts as the Nix it forked from, 2.18.  An unknown version is the
+ * newest.
+ */
+int
+nix_version_at_least(const char *v, int major, int minor, int patch)
+{
+	int	 a = 0, b = 0, c = 0;
+
+	if (strncmp(v, "lix-", 4) == 0)
+		return 2 > major || (2 == major && (18 > minor ||
+		    (18 == minor && 0 >= patch)));
+	if (sscanf(v, "%d.%d.%d", &a, &b, &c) < 2)
+		return 1;
+	return a > major || (a == major && (b > minor ||
+	    (b == minor && c >= patch)));
 }
 
 static void

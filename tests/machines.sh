@@ -301,3 +301,29 @@ t_machines_testbed() {
 	nix_builders -- --builders "@$TB/machines" >"$T/a.nix"
 	same_builders a "$T/a.nix" "$T/a.out"
 }
+
+# A "#" comment with a ";" after it, in a machines file: Nix before 2.28.2
+# cut the comment at the ";" (the builder after it counts), newer Nix at
+# the end of the line.  We read it as the installed Nix does: here Nix
+# 2.8's own hook gets the same builders; in the trees, 2.26 keeps b too,
+# 2.34 does not.
+t_machines_comment_rules() {
+	printf '%s\n' 'ssh://a x86_64-linux # a comment ; ssh://b x86_64-linux' \
+	    'ssh://c x86_64-linux' >"$T/m"
+	chmod 755 "$T"
+	run a "$NO" -v machines --builders "@$T/m"
+	expect_rc 0
+	expect_in "$T/a.err" "builders: read as Nix 2\\.8\\.0 reads them"
+	[ "$(awk '{print $1}' "$T/a.out" | tr '\n' ' ')" = "ssh://a ssh://b ssh://c " ] ||
+	    fail "Nix 2.8's rules: $(cat "$T/a.out")"
+	nix_builders NIX_CONFIG="builders = @$T/m" >"$T/a.nix"
+	same_builders a "$T/a.nix" "$T/a.out"
+	run b in_tree trixie "$NO" machines --builders "@$T/m"
+	expect_rc 0
+	[ "$(awk '{print $1}' "$T/b.out" | tr '\n' ' ')" = "ssh://a ssh://b ssh://c " ] ||
+	    fail "Nix 2.26's rules: $(cat "$T/b.out")"
+	run c in_tree sid "$NO" machines --builders "@$T/m"
+	expect_rc 0
+	[ "$(awk '{print $1}' "$T/c.out" | tr '\n' ' ')" = "ssh://a ssh://c " ] ||
+	    fail "Nix 2.34's rules: $(cat "$T/c.out")"
+}
