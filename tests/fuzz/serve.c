@@ -138,7 +138,7 @@ ask_closure(void)
 static int
 build(void)
 {
-	struct build_options	 o = { 60, 3600, 0 };
+	struct build_options	 o = { 60, 3600, 0, 0 };
 	struct build_result	 r;
 	int			 rc;
 
