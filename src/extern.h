@@ -99,6 +99,7 @@ int		 log_hook_answer(const char *, const char *);
 void		 log_text(const char *);
 void		 log_child(const void *, size_t);
 void		 log_build(int, const void *, size_t);
+size_t		 log_filter(const char *, size_t, char *, int);
 
 /* compat.c: the BSD functions, when libbsd is not used */
 #ifndef HAVE_LIBBSD

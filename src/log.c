@@ -140,11 +140,83 @@ log_child(const void *p, size_t n)
 	write_all(STDERR_FILENO, p, n);
 }
 
-/* Lines of a build's log, to fd: stderr, or Nix's log pipe in the hook. */
+/*
+ * What a builder wrote, made safe for our terminal into out (at least n
+ * bytes), as Nix shows build logs: escape sequences go, but for colours
+ * (CSI ... m) when keep_colour; carriage returns go; other control bytes,
+ * C1 controls in UTF-8 among them, become '?'; lines and tabs stay.
+ * Returns the length of out.
+ */
+size_t
+log_filter(const char *in, size_t n, char *out, int keep_colour)
+{
+	const unsigned char	*r = (const unsigned char *)in, *end = r + n;
+	const unsigned char	*seq;
+	size_t			 o = 0;
+
+	while (r < end) {
+		if (*r == 0x1b) {
+			seq = r++;
+			if (r < end && *r == '[') {	/* CSI: to a final byte */
+				for (r++; r < end && (*r < 0x40 || *r > 0x7e);
+				    r++)
+					;
+				if (r < end && *r == 'm' && keep_colour) {
+					memcpy(out + o, seq, (size_t)(r - seq) + 1);
+					o += (size_t)(r - seq) + 1;
+				}
+			} else if (r < end && *r == ']') {	/* OSC */
+				for (r++; r < end && *r != 0x07 &&
+				    !(*r == 0x1b && r + 1 < end && r[1] == '\\');
+				    r++)
+					;
+				if (r < end && *r == 0x1b)
+					r++;
+			} else
+				while (r < end && *r >= 0x20 && *r <= 0x2f)
+					r++;
+			if (r < end)
+				r++;
+			continue;
+		}
+		if (*r == 0xc2 && r + 1 < end && r[1] >= 0x80 && r[1] <= 0x9f) {
+			out[o++] = '?';
+			r += 2;
+			continue;
+		}
+		if (*r == '\r') {
+			r++;
+			continue;
+		}
+		if ((*r < 0x20 && *r != '\n' && *r != '\t') || *r == 0x7f)
+			out[o++] = '?';
+		else
+			out[o++] = (char)*r;
+		r++;
+	}
+	return o;
+}
+
+/*
+ * Lines of a build's log, to fd: our stderr, filtered (log_filter,
+ * colours kept on a terminal, as Nix does), or, in the hook, Nix's log
+ * pipe, as they come: Nix filters what it shows.
+ */
 void
 log_build(int fd, const void *p, size_t n)
 {
-	write_all(fd, p, n);
+	char	 buf[2048];
+	size_t	 take;
+
+	if (fd != STDERR_FILENO) {
+		write_all(fd, p, n);
+		return;
+	}
+	for (; n > 0; p = (const char *)p + take, n -= take) {
+		take = n < sizeof(buf) ? n : sizeof(buf);
+		write_all(fd, buf, log_filter(p, take, buf,
+		    isatty(STDERR_FILENO)));
+	}
 }
 
 /* Speak to Nix in JSON log lines from now on (see nix_msg). */

@@ -528,3 +528,23 @@ t_settings_substitutes() {
 		    fail "the hook with builders-use-substitutes $v sent $(first_query)"
 	done
 }
+
+# What a builder writes in its log reaches our terminal filtered, as Nix
+# shows build logs: off a terminal no escape sequence at all, on one (a
+# real pseudo-terminal) never a title or a screen clear.  (Nix on the
+# builder filters too, in its own way: 2.8 leaves a title's text, newer
+# Nix drops colours.  log_filter's unit tests cover what they let by.)
+t_build_log_filtered() {
+	both
+	run a "$NO" build --builders "@$T/both" -A logescapes --argstr nonce "$T-a" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" '^logescapes> plain .*red end$'
+	! grep -q "$(printf '\033')" "$T/a.err" || fail "an escape sequence reached stderr"
+	! grep -q "$(printf '\r')" "$T/a.err" || fail "a carriage return reached stderr"
+	script -qec "$NO build --builders @$T/both -A logescapes --argstr nonce $T-b $SUITE" \
+	    /dev/null >"$T/tty.out" 2>&1 </dev/null
+	grep -q 'logescapes> plain' "$T/tty.out" || fail "no build log on the terminal"
+	grep -q "$(printf '\033\\]0;')" "$T/tty.out" && fail "a title escape reached the terminal"
+	grep -q "$(printf '\033\\[2J')" "$T/tty.out" && fail "a screen clear reached the terminal"
+	return 0
+}

@@ -1670,6 +1670,44 @@ test_df(void)
 }
 
 /*
+ * log_filter: a builder's log, as our terminal may show it.
+ */
+static const struct {
+	const char	*name, *in, *want;
+	int		 colour;
+} filter_cases[] = {
+	{ "filter_plain", "hello\tworld\n", "hello\tworld\n", 0 },
+	{ "filter_colour_tty", "\033[31mred\033[0m", "\033[31mred\033[0m", 1 },
+	{ "filter_colour_pipe", "\033[31mred\033[0m", "red", 0 },
+	{ "filter_title", "a\033]0;pwned\007b", "ab", 1 },
+	{ "filter_title_st", "a\033]0;pwned\033\\b", "ab", 1 },
+	{ "filter_clear", "a\033[2Jb", "ab", 1 },
+	{ "filter_cursor", "a\033[10;20Hb", "ab", 1 },
+	{ "filter_charset", "a\033(0b", "ab", 1 },
+	{ "filter_cr", "50%\r100%\n", "50%100%\n", 0 },
+	{ "filter_c1", "a\xc2\x9b" "2Jb", "a?2Jb", 1 },
+	{ "filter_bell", "a\007b", "a?b", 0 },
+	{ "filter_del", "a\177b", "a?b", 0 },
+	{ "filter_utf8", "gr\xc3\xbc\xc3\x9f", "gr\xc3\xbc\xc3\x9f", 0 },
+	{ "filter_trailing_esc", "a\033", "a", 1 },
+};
+
+static void
+test_filter(void)
+{
+	char	 out[256];
+	size_t	 i, n;
+
+	for (i = 0; i < nitems(filter_cases); i++) {
+		n = log_filter(filter_cases[i].in, strlen(filter_cases[i].in),
+		    out, filter_cases[i].colour);
+		out[n] = '\0';
+		report(filter_cases[i].name, strcmp(out,
+		    filter_cases[i].want) == 0 || no("got \"%s\"", out));
+	}
+}
+
+/*
  * util.c: the version in `nix-store --version`, the names of failures
  */
 
@@ -2096,6 +2134,7 @@ main(void)
 	test_query_closure();
 	test_load();
 	test_df();
+	test_filter();
 	test_version();
 	test_fail_name();
 	test_json();

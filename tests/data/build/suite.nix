@@ -111,4 +111,7 @@ in rec {
     __contentAddressed = true; outputHashMode = "recursive";
     outputHashAlgo = "sha256";
   };
+
+  # a build log with terminal escapes: a title, a screen clear, a colour
+  logescapes = sh "printf 'plain \\033]0;pwned\\007\\033[2J\\033[31mred\\033[0m end\\r\\n'; echo > $out" "logescapes" {};
 }
