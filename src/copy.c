@@ -130,6 +130,36 @@ send_local(void *arg, struct conn *c)
 }
 
 /*
+ * Is the NAR that went through s the one the builder announced for x's
+ * path (its hash and size)?  Then it is counted, and 0 returned; else -1,
+ * reported: the builder lied, and nothing of it may be kept (what says
+ * which verb: "imported", "registered").
+ */
+static int
+as_announced(struct xfer *x, struct nar_sink *s, const char *what)
+{
+	unsigned char	 h[SHA256_LEN];
+	char		 b32[64], got[80], said[WIRE_HASH_MAX * 4 + 4];
+
+	sha256_final(&s->hash, h);
+	nix32_encode(h, SHA256_LEN, b32);
+	snprintf(got, sizeof(got), "sha256:%s", b32);
+	if (s->size != x->pi->nar_size || strcmp(x->pi->nar_hash, got) != 0) {
+		log_errx("%s: %s arrived with hash %s (%llu bytes), but the "
+		    "builder said %s (%llu bytes): not %s",
+		    x->src->host, x->pi->path, got, (unsigned long long)s->size,
+		    log_printable(x->pi->nar_hash, strlen(x->pi->nar_hash),
+		    said, sizeof(said)), (unsigned long long)x->pi->nar_size,
+		    what);
+		x->src->fail = FAIL_PROTOCOL;
+		return -1;
+	}
+	x->st->bytes += s->size;
+	x->st->paths++;
+	return 0;
+}
+
+/*
  * Pass a builder's NAR on to the local store, checking its hash and size
  * against what the builder said (the local nix-store checks them too).
  */
@@ -138,28 +168,11 @@ recv_remote(void *arg, struct conn *local)
 {
 	struct xfer	*x = arg;
 	struct nar_sink	 s;
-	unsigned char	 h[SHA256_LEN];
-	char		 b32[64], got[80];
 
 	nar_sink_init(&s, sink_wire, local);
 	if (serve_dump_read(x->src, x->pi->path, &s) == -1)
 		return -1;
-	sha256_final(&s.hash, h);
-	nix32_encode(h, SHA256_LEN, b32);
-	snprintf(got, sizeof(got), "sha256:%s", b32);
-	if (s.size != x->pi->nar_size || strcmp(x->pi->nar_hash, got) != 0) {
-		char	 said[WIRE_HASH_MAX * 4 + 4];
-		log_errx("%s: %s arrived with hash %s (%llu bytes), but the "
-		    "builder said %s (%llu bytes): not imported",
-		    x->src->host, x->pi->path, got, (unsigned long long)s.size,
-		    log_printable(x->pi->nar_hash, strlen(x->pi->nar_hash),
-		    said, sizeof(said)), (unsigned long long)x->pi->nar_size);
-		x->src->fail = FAIL_PROTOCOL;
-		return -1;
-	}
-	x->st->bytes += s.size;
-	x->st->paths++;
-	return 0;
+	return as_announced(x, &s, "imported");
 }
 
 /*
@@ -341,8 +354,6 @@ copy_outputs_unlocked(struct conn *remote, struct conn *local,
 	for (i = 0; i < n; i++) {
 		struct xfer	 x = { remote, &pi[i], st };
 		struct nar_sink	 s;
-		unsigned char	 h[SHA256_LEN];
-		char		 b32[64], got[80];
 
 		if (pi[i].nar_hash == NULL) {
 			log_errx("%s: no hash for %s", remote->host, pi[i].path);
@@ -360,25 +371,11 @@ copy_outputs_unlocked(struct conn *remote, struct conn *local,
 		nar_sink_init(&s, NULL, NULL);
 		s.tree = &u.tree;
 		k = serve_dump_read(remote, pi[i].path, &s);
-		if (k == 0) {
-			sha256_final(&s.hash, h);
-			nix32_encode(h, SHA256_LEN, b32);
-			snprintf(got, sizeof(got), "sha256:%s", b32);
-		}
-		if (k == 0 && (s.size != x.pi->nar_size ||
-		    strcmp(x.pi->nar_hash, got) != 0)) {
-			log_errx("%s: %s arrived with hash %s (%llu bytes), "
-			    "but the builder said otherwise: not registered",
-			    remote->host, pi[i].path, got,
-			    (unsigned long long)s.size);
-			remote->fail = FAIL_PROTOCOL;
-			k = -1;
-		}
+		if (k == 0)
+			k = as_announced(&x, &s, "registered");
 		/* removed again unless it is what the builder said */
 		if (store_unpack_end(&u, k == 0) == -1 || k == -1)
 			goto out;
-		st->bytes += s.size;
-		st->paths++;
 		/* its record: path, hash, size, deriver, references */
 		if (append(&text, &len, &cap, "%s\n%s\n%llu\n%s\n%zu\n",
 		    pi[i].path, pi[i].nar_hash,

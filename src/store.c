@@ -259,6 +259,21 @@ un_link(void *arg, const char *name, const char *target)
 	return 0;
 }
 
+/* Remove dir/name and all in it (spawned rm, argv only).  0 or -1. */
+static int
+remove_tree(const char *dir, const char *name)
+{
+	char	 path[PATH_MAX_LEN];
+	char	*rm[] = { "rm", "-rf", "--", path, NULL };
+	int	 status;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path) || spawn_lines(rm, NULL, (int)sshconf.io_timeout, 0,
+	    NULL, NULL, &status) == -1)
+		return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 /*
  * Ready to unpack into dir/name, which must not exist: a path left
  * there by an attempt that failed is removed first.  The NAR's events go
@@ -267,10 +282,6 @@ un_link(void *arg, const char *name, const char *target)
 int
 store_unpack_begin(struct store_unpack *u, const char *dir, const char *name)
 {
-	char	 path[PATH_MAX_LEN];
-	char	*rm[] = { "rm", "-rf", "--", path, NULL };
-	int	 status;
-
 	memset(u, 0, sizeof(*u));
 	u->dir = dir;
 	u->name = name;
@@ -284,8 +295,7 @@ store_unpack_begin(struct store_unpack *u, const char *dir, const char *name)
 	u->tree.arg = u;
 	if (name[0] == '\0' || strchr(name, '/') != NULL ||
 	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    sizeof(path)) {
+	    strlen(dir) + 1 + strlen(name) >= PATH_MAX_LEN) {
 		log_errx("local store: \"%s\" is not a name to unpack to",
 		    name);
 		return -1;
@@ -295,11 +305,9 @@ store_unpack_begin(struct store_unpack *u, const char *dir, const char *name)
 		return -1;
 	}
 	if (faccessat(u->dirs[0], name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (spawn_lines(rm, NULL, (int)sshconf.io_timeout, 0, NULL, NULL,
-	    &status) == -1 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0)) {
-		log_errx("local store: cannot remove %s, left by an attempt "
-		    "that failed", path);
+	    remove_tree(dir, name) == -1) {
+		log_errx("local store: cannot remove %s/%s, left by an attempt "
+		    "that failed", dir, name);
 		close(u->dirs[0]);
 		return -1;
 	}
@@ -313,23 +321,13 @@ store_unpack_begin(struct store_unpack *u, const char *dir, const char *name)
 int
 store_unpack_end(struct store_unpack *u, int ok)
 {
-	char	 path[PATH_MAX_LEN];
-	char	*rm[] = { "rm", "-rf", "--", path, NULL };
-	int	 status, rc = 0;
-
 	if (u->file != -1)
 		close(u->file);
 	while (u->depth > 0)
 		close(u->dirs[u->depth--]);
 	close(u->dirs[0]);
 	u->file = -1;
-	if (ok)
-		return 0;
-	snprintf(path, sizeof(path), "%s/%s", u->dir, u->name);
-	if (spawn_lines(rm, NULL, (int)sshconf.io_timeout, 0, NULL, NULL,
-	    &status) == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		rc = -1;
-	return rc;
+	return ok ? 0 : remove_tree(u->dir, u->name);
 }
 
 /*

@@ -209,16 +209,14 @@ t_hook_unlocked_route() {
 	for p in $(cat "$T/a.out"); do
 		nix-store --verify-path "$p" || fail "$p is not valid"
 		[ "$(nix-store -q --deriver "$p")" = "$drv" ] || fail "$p: deriver $(nix-store -q --deriver "$p")"
-		echo "$p $(nix-store -q --hash "$p") $(nix-store -q --references "$p" | sort | tr '\n' ' ')"
-	done | sort >"$T/ours"
+	done
+	records "$T/a.out" >"$T/ours"
 	# again through Nix's own hook, in a store of its own
 	nix-store --delete $(cat "$T/a.out") >/dev/null 2>&1 ||
 	    fail "cannot delete the outputs to build them again"
 	run b nix-store --realise --max-jobs 0 --builders "@$T/both" "$drv"
 	expect_rc 0
-	for p in $(cat "$T/b.out"); do
-		echo "$p $(nix-store -q --hash "$p") $(nix-store -q --references "$p" | sort | tr '\n' ' ')"
-	done | sort >"$T/nixs"
+	records "$T/b.out" >"$T/nixs"
 	cmp -s "$T/ours" "$T/nixs" || fail "not as Nix's own hook: $(diff "$T/ours" "$T/nixs")"
 }
 
@@ -250,7 +248,7 @@ t_hook_unlocked_liar() {
 	PATH=$T/bin:$PATH run a nix-build --no-out-link --option build-hook "$HOOK" \
 	    --max-jobs 0 --builders "@$T/liar" -A step1 --argstr nonce "$T" "$SUITE"
 	[ "$RC" != 0 ] || fail "built from a liar"
-	expect_in "$T/a.err" "$out arrived with hash sha256:[0-9a-z]+ \\(120 bytes\\), but the builder said otherwise: not registered"
+	expect_in "$T/a.err" "$out arrived with hash sha256:[0-9a-z]+ \\(120 bytes\\), but the builder said sha256:[0-9a-z]+ \\(120 bytes\\): not registered"
 	[ -e "$out" ] && fail "$out was left on disk"
 	nix-store --check-validity "$out" 2>/dev/null && fail "$out was registered"
 	expect_not_in "$T/calls" "register-validity"
