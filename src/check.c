@@ -550,17 +550,6 @@ print_table(const struct machines *ms, const struct probe *res)
 	}
 }
 
-/* The first line a child printed, into the buffer arg (CHECK_LINE_MAX). */
-static int
-first_line(void *arg, const char *line)
-{
-	char	*out = arg;
-
-	if (out[0] == '\0')
-		strlcpy(out, line, CHECK_LINE_MAX);
-	return 0;
-}
-
 /* The value of "build-hook = VALUE" among show-config's lines. */
 static int
 hook_line(void *arg, const char *line)
@@ -584,18 +573,14 @@ check_hook(const struct conf *c)
 	    "nix-command", "config", "show", "build-hook", NULL };
 	char	*old[] = { "nix", "--extra-experimental-features",
 	    "nix-command", "show-config", NULL };
-	char	*ver[] = { "nix", "--version", NULL };
-	char	 runs[CHECK_LINE_MAX] = "", line[CHECK_LINE_MAX + 64] = "";
+	char	 runs[CHECK_LINE_MAX] = "", line[CHECK_LINE_MAX + 64];
 	char	 version[64] = "", hook[CHECK_LINE_MAX], shown[CHECK_LINE_MAX];
 	int	 status;
 
 	if (c->build_hook == NULL || strstr(c->build_hook, "nix-offload") == NULL)
 		return;
 	/* nix config show NAME (2.20 on), else show-config (2.8 on) */
-	if (spawn_lines(show, NULL, CHECK_NIX_TIMEOUT, SPAWN_QUIET,
-	    first_line, runs, &status) == -1 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0) {
-		runs[0] = '\0';
+	if (spawn_first_line(show, CHECK_NIX_TIMEOUT, runs, sizeof(runs)) == -1) {
 		if (spawn_lines(old, NULL, CHECK_NIX_TIMEOUT, SPAWN_QUIET,
 		    hook_line, runs, &status) == -1 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status) != 0)
@@ -609,9 +594,8 @@ check_hook(const struct conf *c)
 		log_debug(1, "check: Nix runs the build hook %s", runs);
 		return;
 	}
-	if (spawn_lines(ver, NULL, CHECK_NIX_TIMEOUT, SPAWN_QUIET,
-	    first_line, line, &status) == 0)
-		(void)nix_version_parse(line, version, sizeof(version));
+	if (nix_local_version(version, sizeof(version)) == -1)
+		version[0] = '\0';
 	log_printable(c->build_hook, strlen(c->build_hook), hook, sizeof(hook));
 	log_printable(runs, strlen(runs), shown, sizeof(shown));
 	log_warnx("the configuration sets build-hook = %s, but Nix%s%s runs "

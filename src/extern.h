@@ -99,6 +99,8 @@ int		 log_hook_answer(const char *, const char *);
 void		 log_text(const char *);
 void		 log_child(const void *, size_t);
 void		 log_build(int, const void *, size_t);
+#define LOG_COLOUR	0x1	/* log_filter keeps colours */
+#define LOG_NO_CR	0x2	/* and drops carriage returns */
 size_t		 log_filter(const char *, size_t, char *, int);
 
 /* compat.c: the BSD functions, when libbsd is not used */
@@ -134,6 +136,7 @@ int		 spawn(char *const *, int[3], pid_t *, const char *);
 #define SPAWN_QUIET	0x1	/* drop the child's stderr */
 int		 spawn_lines(char *const *, const char *, int, int,
 		    int (*)(void *, const char *), void *, int *);
+int		 spawn_first_line(char *const *, int, char *, size_t);
 
 /* hash.c */
 #define SHA256_LEN	32

@@ -46,12 +46,11 @@ enum route {
  * and newer speak Cap'n Proto to their hook.
  */
 static enum route
-nix_route(void)
+nix_route(const char *v)
 {
-	char	 v[64];
 	int	 major, minor;
 
-	if (nix_local_version(v, sizeof(v)) == -1)
+	if (v == NULL)
 		return ROUTE_HELD_LOCKS;	/* unknown: try, as before */
 	if (strncmp(v, "lix-", 4) == 0) {
 		if (sscanf(v + 4, "%d.%d", &major, &minor) == 2 &&
@@ -330,14 +329,15 @@ cmd_hook(int argc, char **argv)
 		goto out;
 	}
 	/* Nix sends its builders setting: read it as that Nix does */
-	if (nix_local_version(ver, sizeof(ver)) == 0)
-		(void)machines_rules(ver);
+	if (nix_local_version(ver, sizeof(ver)) == -1)
+		ver[0] = '\0';
+	(void)machines_rules(ver[0] ? ver : NULL);
 	if (conf.builders != NULL && machines_parse(conf.builders,
 	    strlen(conf.builders), conf.builders_src, conf.system, &ms) == -1)
 		goto out;
 	/* without a runtime directory of our own, nothing is safe to do */
 	if (ms.n == 0 || rundir_fd() == -1 ||
-	    (route = nix_route()) == ROUTE_DECLINE) {
+	    (route = nix_route(ver[0] ? ver : NULL)) == ROUTE_DECLINE) {
 		log_hook_answer("decline-permanently", NULL);
 		rc = EXIT_OK;
 		goto out;

@@ -366,16 +366,6 @@ nix_version_parse(const char *text, char *out, size_t sz)
 #define NIX_VERSION_CACHE	"local-nix-version"	/* in the runtime dir */
 #define NIX_VERSION_TIMEOUT	10	/* seconds nix-store --version may take */
 
-/* The first line of nix-store --version, into arg (128 bytes). */
-static int
-version_line(void *arg, const char *line)
-{
-	char	*out = arg;
-
-	if (out[0] == '\0')
-		snprintf(out, 128, "%s", line);
-	return 0;
-}
 
 /*
  * The local Nix's version, "2.8.0" (or "lix-2.93.0" for Lix), into buf:
@@ -392,7 +382,6 @@ nix_local_version(char *buf, size_t sz)
 	const char	*path = getenv("PATH");
 	struct stat	 st;
 	long long	 mtime = -1, cm, ino = -1, ci;
-	int		 status;
 
 	/* which nix-store, and when it last changed */
 	while (path != NULL && *path != '\0') {
@@ -413,9 +402,8 @@ nix_local_version(char *buf, size_t sz)
 		return 0;
 	if (mtime == -1)
 		return -1;	/* no Nix here */
-	line[0] = '\0';
-	if (spawn_lines(argv, NULL, NIX_VERSION_TIMEOUT, SPAWN_QUIET,
-	    version_line, line, &status) == -1 || line[0] == '\0')
+	if (spawn_first_line(argv, NIX_VERSION_TIMEOUT, line,
+	    sizeof(line)) == -1)
 		return -1;
 	if ((p = strstr(line, "(Lix")) != NULL &&
 	    (p = strstr(p, ") ")) != NULL) {
@@ -682,4 +670,40 @@ spawn_lines(char *const *argv, const char *hint, int timeout, int flags,
 		reap(pid, 0, status);
 	}
 	return -1;
+}
+
+struct first {
+	char	*out;
+	size_t	 sz;
+};
+
+static int
+first(void *arg, const char *line)
+{
+	struct first	*f = arg;
+
+	if (f->out[0] == '\0')
+		strlcpy(f->out, line, f->sz);
+	return 0;
+}
+
+/*
+ * The first line argv prints on its stdout, into out; its stderr is
+ * dropped, and it may take timeout seconds.  Returns 0 when it exited 0
+ * with a line, else -1.
+ */
+int
+spawn_first_line(char *const *argv, int timeout, char *out, size_t sz)
+{
+	struct first	 f = { out, sz };
+	int		 status;
+
+	out[0] = '\0';
+	if (spawn_lines(argv, NULL, timeout, SPAWN_QUIET, first, &f,
+	    &status) == -1 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0 || out[0] == '\0') {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
