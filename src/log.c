@@ -141,14 +141,14 @@ log_child(const void *p, size_t n)
 }
 
 /*
- * What a builder wrote, made safe for our terminal into out (at least n
- * bytes), as Nix shows build logs: escape sequences go, but for colours
- * (CSI ... m) when keep_colour; carriage returns go; other control bytes,
- * C1 controls in UTF-8 among them, become '?'; lines and tabs stay.
- * Returns the length of out.
+ * What a peer wrote, made safe for a terminal into out (at least n bytes;
+ * it may be in itself): escape sequences go, but for colours (CSI ... m)
+ * with LOG_COLOUR; carriage returns go with LOG_NO_CR; other control
+ * bytes, C1 controls in UTF-8 among them, become '?'; lines and tabs
+ * stay.  Returns the length of out.
  */
 size_t
-log_filter(const char *in, size_t n, char *out, int keep_colour)
+log_filter(const char *in, size_t n, char *out, int flags)
 {
 	const unsigned char	*r = (const unsigned char *)in, *end = r + n;
 	const unsigned char	*seq;
@@ -161,8 +161,9 @@ log_filter(const char *in, size_t n, char *out, int keep_colour)
 				for (r++; r < end && (*r < 0x40 || *r > 0x7e);
 				    r++)
 					;
-				if (r < end && *r == 'm' && keep_colour) {
-					memcpy(out + o, seq, (size_t)(r - seq) + 1);
+				if (r < end && *r == 'm' &&
+				    (flags & LOG_COLOUR)) {
+					memmove(out + o, seq, (size_t)(r - seq) + 1);
 					o += (size_t)(r - seq) + 1;
 				}
 			} else if (r < end && *r == ']') {	/* OSC */
@@ -184,7 +185,7 @@ log_filter(const char *in, size_t n, char *out, int keep_colour)
 			r += 2;
 			continue;
 		}
-		if (*r == '\r') {
+		if (*r == '\r' && (flags & LOG_NO_CR)) {
 			r++;
 			continue;
 		}
@@ -214,8 +215,8 @@ log_build(int fd, const void *p, size_t n)
 	}
 	for (; n > 0; p = (const char *)p + take, n -= take) {
 		take = n < sizeof(buf) ? n : sizeof(buf);
-		write_all(fd, buf, log_filter(p, take, buf,
-		    isatty(STDERR_FILENO)));
+		write_all(fd, buf, log_filter(p, take, buf, LOG_NO_CR |
+		    (isatty(STDERR_FILENO) ? LOG_COLOUR : 0)));
 	}
 }
 
@@ -386,40 +387,6 @@ log_printable(const void *p, size_t n, char *out, size_t outsz)
 char *
 log_clean(char *s)
 {
-	unsigned char	*r = (unsigned char *)s, *w = r;
-
-	while (*r != '\0') {
-		if (*r == 0x1b) {
-			r++;
-			if (*r == '[') {		/* CSI: to a final byte */
-				for (r++; *r != '\0' && (*r < 0x40 ||
-				    *r > 0x7e); r++)
-					;
-			} else if (*r == ']') {		/* OSC: to BEL or ST */
-				for (r++; *r != '\0' && *r != 0x07 &&
-				    !(*r == 0x1b && r[1] == '\\'); r++)
-					;
-				if (*r == 0x1b)
-					r++;
-			} else		/* ESC, intermediates, final */
-				while (*r >= 0x20 && *r <= 0x2f)
-					r++;
-			if (*r != '\0')
-				r++;
-			continue;
-		}
-		if (*r == 0xc2 && r[1] >= 0x80 && r[1] <= 0x9f) {
-			/* a C1 control (CSI is 0x9b), as UTF-8 */
-			*w++ = '?';
-			r += 2;
-			continue;
-		}
-		if ((*r < 0x20 && *r != '\n' && *r != '\t') || *r == 0x7f)
-			*w++ = '?';
-		else
-			*w++ = *r;
-		r++;
-	}
-	*w = '\0';
+	s[log_filter(s, strlen(s), s, 0)] = '\0';
 	return s;
 }

@@ -1670,26 +1670,29 @@ test_df(void)
 }
 
 /*
- * log_filter: a builder's log, as our terminal may show it.
+ * log_filter: a builder's log, as our terminal may show it, and as a
+ * pipe gets it.
  */
+#define TTY	(LOG_NO_CR | LOG_COLOUR)
+#define PIPE	LOG_NO_CR
 static const struct {
 	const char	*name, *in, *want;
-	int		 colour;
+	int		 flags;
 } filter_cases[] = {
-	{ "filter_plain", "hello\tworld\n", "hello\tworld\n", 0 },
-	{ "filter_colour_tty", "\033[31mred\033[0m", "\033[31mred\033[0m", 1 },
-	{ "filter_colour_pipe", "\033[31mred\033[0m", "red", 0 },
-	{ "filter_title", "a\033]0;pwned\007b", "ab", 1 },
-	{ "filter_title_st", "a\033]0;pwned\033\\b", "ab", 1 },
-	{ "filter_clear", "a\033[2Jb", "ab", 1 },
-	{ "filter_cursor", "a\033[10;20Hb", "ab", 1 },
-	{ "filter_charset", "a\033(0b", "ab", 1 },
-	{ "filter_cr", "50%\r100%\n", "50%100%\n", 0 },
-	{ "filter_c1", "a\xc2\x9b" "2Jb", "a?2Jb", 1 },
-	{ "filter_bell", "a\007b", "a?b", 0 },
-	{ "filter_del", "a\177b", "a?b", 0 },
-	{ "filter_utf8", "gr\xc3\xbc\xc3\x9f", "gr\xc3\xbc\xc3\x9f", 0 },
-	{ "filter_trailing_esc", "a\033", "a", 1 },
+	{ "filter_plain", "hello\tworld\n", "hello\tworld\n", PIPE },
+	{ "filter_colour_tty", "\033[31mred\033[0m", "\033[31mred\033[0m", TTY },
+	{ "filter_colour_pipe", "\033[31mred\033[0m", "red", PIPE },
+	{ "filter_title", "a\033]0;pwned\007b", "ab", TTY },
+	{ "filter_title_st", "a\033]0;pwned\033\\b", "ab", TTY },
+	{ "filter_clear", "a\033[2Jb", "ab", TTY },
+	{ "filter_cursor", "a\033[10;20Hb", "ab", TTY },
+	{ "filter_charset", "a\033(0b", "ab", TTY },
+	{ "filter_cr", "50%\r100%\n", "50%100%\n", PIPE },
+	{ "filter_c1", "a\xc2\x9b" "2Jb", "a?2Jb", TTY },
+	{ "filter_bell", "a\007b", "a?b", PIPE },
+	{ "filter_del", "a\177b", "a?b", PIPE },
+	{ "filter_utf8", "gr\xc3\xbc\xc3\x9f", "gr\xc3\xbc\xc3\x9f", PIPE },
+	{ "filter_trailing_esc", "a\033", "a", TTY },
 };
 
 static void
@@ -1700,7 +1703,7 @@ test_filter(void)
 
 	for (i = 0; i < nitems(filter_cases); i++) {
 		n = log_filter(filter_cases[i].in, strlen(filter_cases[i].in),
-		    out, filter_cases[i].colour);
+		    out, filter_cases[i].flags);
 		out[n] = '\0';
 		report(filter_cases[i].name, strcmp(out,
 		    filter_cases[i].want) == 0 || no("got \"%s\"", out));
