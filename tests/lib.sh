@@ -108,6 +108,17 @@ conns() {
 	ss -Htn state established "( dst $1:22 )" | wc -l
 }
 
+# records PATHS-FILE [RUNNER...]: each path of the file with its NAR hash
+# and its sorted references, sorted, as the store of RUNNER (in_tree SUITE,
+# or nothing: this one) has them; for comparing two builds
+records() {
+	local f=$1 p
+	shift
+	for p in $(cat "$f"); do
+		echo "$p $("$@" nix-store -q --hash "$p") $("$@" nix-store -q --references "$p" | sort | tr '\n' ' ')"
+	done | sort
+}
+
 # in_tree SUITE CMD...: run CMD as a local side running SUITE's Nix (a tree
 # of scripts/trees, see scripts/intree), with a /nix and /etc/nix of its
 # own in $T/SUITE, and $WORK bound in.

@@ -20,15 +20,13 @@ modern_hook() {	# suite route
 	expect_in "$T/a.err" "hook: Nix [0-9.]+: outputs are $2"
 	for p in $(cat "$T/a.out"); do
 		in_tree "$1" nix-store --verify-path "$p" || fail "$p is not valid"
-		echo "$p $(in_tree "$1" nix-store -q --hash "$p") $(in_tree "$1" nix-store -q --references "$p" | sort | tr '\n' ' ')"
-	done | sort >"$T/ours"
+	done
+	records "$T/a.out" in_tree "$1" >"$T/ours"
 	in_tree "$1" nix-store --delete $(cat "$T/a.out") >/dev/null 2>&1 ||
 	    fail "cannot delete the outputs to build them again"
 	run b in_tree "$1" nix-store --realise --max-jobs 0 --builders "@$T/both" "$drv"
 	expect_rc 0
-	for p in $(cat "$T/b.out"); do
-		echo "$p $(in_tree "$1" nix-store -q --hash "$p") $(in_tree "$1" nix-store -q --references "$p" | sort | tr '\n' ' ')"
-	done | sort >"$T/nixs"
+	records "$T/b.out" in_tree "$1" >"$T/nixs"
 	cmp -s "$T/ours" "$T/nixs" || fail "not as Nix's own hook: $(diff "$T/ours" "$T/nixs")"
 }
 
