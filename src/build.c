@@ -169,6 +169,96 @@ print_results(const struct graph *g, size_t nroots, int json)
 		printf("]\n");
 }
 
+/*
+ * -A ATTR, --arg NAME EXPR, --argstr NAME STRING at argv[*i], for
+ * nix-instantiate (ia).  Returns 1 when taken (*i at its last word), 0
+ * when argv[*i] is none of them, -1 (reported) on error.
+ */
+int
+build_arg(int argc, char **argv, int *i, struct args *ia)
+{
+	if (strcmp(argv[*i], "-A") == 0 && *i + 1 < argc) {
+		if (args_add(ia, "-A") == -1 ||
+		    args_add(ia, "%s", argv[++*i]) == -1)
+			return -1;
+		return 1;
+	}
+	if ((strcmp(argv[*i], "--arg") == 0 ||
+	    strcmp(argv[*i], "--argstr") == 0) && *i + 2 < argc) {
+		if (args_add(ia, "%s", argv[*i]) == -1 ||
+		    args_add(ia, "%s", argv[*i + 1]) == -1 ||
+		    args_add(ia, "%s", argv[*i + 2]) == -1)
+			return -1;
+		*i += 2;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The roots of the graph g from the words DRV|FILE.nix|EXPR of the
+ * command line: store derivations as given, the rest through
+ * nix-instantiate ia (with its -A and --arg words).  The run's directory
+ * is made, for the GC roots of what is instantiated (its path in gcdir,
+ * its lock in *runlock, for rundir_run_close).  Returns 0, or -1
+ * (reported).
+ */
+int
+build_roots(struct graph *g, const struct strlist *exprs, struct args *ia,
+    char *gcdir, size_t gcsz, int *runlock)
+{
+	size_t	 i;
+	int	 r, need_inst = 0;
+
+	/*
+	 * roots first: store derivations as given, then what nix-instantiate
+	 * says.  As nix-build does, an argument is a derivation when it
+	 * resolves (symlinks and all) to a .drv in the store; a .drv
+	 * anywhere else is refused before it is opened: it may be any file.
+	 */
+	for (i = 0; i < exprs->n; i++) {
+		size_t	 l = strlen(exprs->v[i]);
+		char	*real = realpath(exprs->v[i], NULL);
+		int	 e = errno;
+
+		if (real != NULL && drv_path_valid(real)) {
+			r = graph_add(g, real) == -1;
+			free(real);
+			if (r)
+				return -1;
+			continue;
+		}
+		if (l > 4 && strcmp(exprs->v[i] + l - 4, ".drv") == 0) {
+			if (real == NULL) {
+				errno = e;
+				log_err("%s", exprs->v[i]);
+			} else if (strcmp(real, exprs->v[i]) == 0)
+				log_errx("%s: not a store derivation (a .drv "
+				    "in %s)", exprs->v[i], STORE_DIR);
+			else
+				log_errx("%s: resolves to %s, not a store "
+				    "derivation (a .drv in %s)", exprs->v[i],
+				    real, STORE_DIR);
+			free(real);
+			return -1;
+		}
+		free(real);
+		need_inst = 1;
+		if (access(exprs->v[i], F_OK) == 0) {
+			if (args_add(ia, "%s", exprs->v[i]) == -1)
+				return -1;
+		} else if (args_add(ia, "-E") == -1 ||
+		    args_add(ia, "%s", exprs->v[i]) == -1)
+			return -1;
+	}
+	/* the run's directory: GC roots, and its note for `status` */
+	if ((*runlock = rundir_run_open(gcdir, gcsz)) == -1)
+		return -1;
+	if (need_inst && instantiate(g, ia, gcdir) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 usage(void)
 {
@@ -188,7 +278,7 @@ cmd_build(int argc, char **argv)
 	struct conn	 local;
 	const char	*link = NULL;
 	size_t		 nroots, i;
-	int		 r, rc = EXIT_ERROR, have_local = 0, need_inst = 0;
+	int		 r, rc = EXIT_ERROR, have_local = 0;
 	int		 keep_going = 0, json = 0, sig;
 	long		 jobs = 0;
 	int64_t		 t0 = 0;
@@ -226,18 +316,10 @@ cmd_build(int argc, char **argv)
 			json = 1;
 		else if (strcmp(argv[i], "-v") == 0)
 			verbose++;
-		else if (strcmp(argv[i], "-A") == 0 && i + 1 < (size_t)argc) {
-			if (args_add(&ia, "-A") == -1 ||
-			    args_add(&ia, "%s", argv[++i]) == -1)
+		else if ((r = build_arg(argc, argv, &ii, &ia)) != 0) {
+			if (r == -1)
 				goto out;
-		} else if ((strcmp(argv[i], "--arg") == 0 ||
-		    strcmp(argv[i], "--argstr") == 0) &&
-		    i + 2 < (size_t)argc) {
-			if (args_add(&ia, "%s", argv[i]) == -1 ||
-			    args_add(&ia, "%s", argv[i + 1]) == -1 ||
-			    args_add(&ia, "%s", argv[i + 2]) == -1)
-				goto out;
-			i += 2;
+			i = (size_t)ii;
 		} else if (argv[i][0] == '-')
 			goto usage;
 		else if (strlist_add(&exprs, argv[i]) == -1)
@@ -250,53 +332,9 @@ cmd_build(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	/*
-	 * roots first: store derivations as given, then what nix-instantiate
-	 * says.  As nix-build does, an argument is a derivation when it
-	 * resolves (symlinks and all) to a .drv in the store; a .drv
-	 * anywhere else is refused before it is opened: it may be any file.
-	 */
-	for (i = 0; i < exprs.n; i++) {
-		size_t	 l = strlen(exprs.v[i]);
-		char	*real = realpath(exprs.v[i], NULL);
-		int	 e = errno;
-
-		if (real != NULL && drv_path_valid(real)) {
-			r = graph_add(&b.g, real) == -1;
-			free(real);
-			if (r)
-				goto out;
-			continue;
-		}
-		if (l > 4 && strcmp(exprs.v[i] + l - 4, ".drv") == 0) {
-			if (real == NULL) {
-				errno = e;
-				log_err("%s", exprs.v[i]);
-			} else if (strcmp(real, exprs.v[i]) == 0)
-				log_errx("%s: not a store derivation (a .drv "
-				    "in %s)", exprs.v[i], STORE_DIR);
-			else
-				log_errx("%s: resolves to %s, not a store "
-				    "derivation (a .drv in %s)", exprs.v[i],
-				    real, STORE_DIR);
-			free(real);
-			goto out;
-		}
-		free(real);
-		need_inst = 1;
-		if (access(exprs.v[i], F_OK) == 0) {
-			if (args_add(&ia, "%s", exprs.v[i]) == -1)
-				goto out;
-		} else if (args_add(&ia, "-E") == -1 ||
-		    args_add(&ia, "%s", exprs.v[i]) == -1)
-			goto out;
-	}
-	if (need_inst) {
-		if ((runlock = rundir_run_open(gcdir, sizeof(gcdir))) == -1)
-			goto out;
-		if (instantiate(&b.g, &ia, gcdir) == -1)
-			goto out;
-	}
+	if (build_roots(&b.g, &exprs, &ia, gcdir, sizeof(gcdir),
+	    &runlock) == -1)
+		goto out;
 	log_debug(2, "%zu derivations to build, at %lld ms", b.g.nnodes,
 	    (long long)(now_ms() - t0));
 	nroots = b.g.nnodes;
@@ -322,6 +360,8 @@ cmd_build(int argc, char **argv)
 		b.ds.keep_going = keep_going;
 		b.ds.json = json;
 		b.ds.tty = isatty(STDERR_FILENO);
+		b.ds.try_down = 1;	/* a person, or a script: not Nix */
+		b.ds.note_fd = runlock;
 		b.ds.ws.substitutes = b.conf.builders_use_substitutes;
 		b.ds.ws.opts.max_silent_time = (uint64_t)b.conf.max_silent_time;
 		b.ds.ws.opts.timeout = (uint64_t)b.conf.timeout;

@@ -50,6 +50,7 @@ dispatch_init(struct dispatch *ds, struct graph *g,
 	ds->g = g;
 	ds->ms = ms;
 	if ((ds->down = calloc(n, 1)) == NULL ||
+	    (ds->tried = calloc(n, 1)) == NULL ||
 	    (ds->loss = calloc(n, sizeof(*ds->loss))) == NULL ||
 	    (ds->ws.v = calloc(WORKERS_MAX, sizeof(*ds->ws.v))) == NULL) {
 		log_err("build");
@@ -57,6 +58,8 @@ dispatch_init(struct dispatch *ds, struct graph *g,
 		return -1;
 	}
 	ds->jobs = jobs;
+	ds->note_fd = -1;
+	ds->since = wall_ms();
 	if (ds->jobs == 0)
 		for (i = 0; i < ms->n; i++)
 			ds->jobs += ms->v[i].usable ? ms->v[i].max_jobs : 0;
@@ -74,14 +77,74 @@ dispatch_free(struct dispatch *ds)
 {
 	sched_free(&ds->sched);
 	free(ds->down);
+	free(ds->tried);
 	free(ds->loss);
 	free(ds->ws.v);
 	ds->down = NULL;
+	ds->tried = NULL;
 	ds->loss = NULL;
 	ds->ws.v = NULL;
 }
 
-/* Progress: a live line on a terminal, a plain line per event elsewhere. */
+/*
+ * How the run is doing: counts, and the derivation that has been running
+ * longest (r->slowest, w->started in *started).  Into the run's note for
+ * `status` too.
+ */
+static void
+tally(struct dispatch *ds, struct act_run *r, int64_t *started)
+{
+	size_t	 i;
+	int64_t	 now = now_ms(), first = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->since = ds->since;
+	r->built = ds->done;
+	r->running = ds->running;
+	r->total = ds->g->total;
+	r->bytes = ds->copied;
+	for (i = 0; i < ds->g->nnodes; i++)
+		r->queued += ds->g->nodes[i].state == N_READY;
+	for (i = 0; i < ds->ws.n; i++) {
+		const struct worker *w = &ds->ws.v[i];
+		if (!w->busy || w->fetch || (first != 0 && w->started >= first))
+			continue;
+		first = w->started;
+		strlcpy(r->slowest, ds->g->nodes[w->node].name,
+		    sizeof(r->slowest));
+	}
+	if (first != 0)
+		r->slowest_since = wall_ms() - (now - first);
+	*started = first;
+	act_run(ds->note_fd, r);
+}
+
+/*
+ * The live line on a terminal, redrawn each second: built, running and
+ * queued, bytes moved, and the derivation running longest (or the last
+ * event, when none runs).
+ */
+static void
+live(struct dispatch *ds)
+{
+	struct act_run	 r;
+	int64_t		 started;
+	char		 what[sizeof(r.slowest) + 64];
+
+	tally(ds, &r, &started);
+	if (!ds->tty)
+		return;
+	if (started != 0)
+		snprintf(what, sizeof(what), "%s%s for %lld s", r.slowest,
+		    r.running > 1 ? " (the longest)" : "",
+		    (long long)(now_ms() - started) / 1000);
+	else
+		snprintf(what, sizeof(what), "%s", ds->last);
+	log_status("[%zu/%zu built, %zu running, %zu queued, %.1f MiB] %s",
+	    r.built, r.total, r.running, r.queued, r.bytes / 1048576.0, what);
+}
+
+/* An event of the run: a plain line, or (on a terminal) the live line. */
 static void
 progress(struct dispatch *ds, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -89,20 +152,14 @@ progress(struct dispatch *ds, const char *fmt, ...)
 static void
 progress(struct dispatch *ds, const char *fmt, ...)
 {
-	char	 msg[512];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(ds->last, sizeof(ds->last), fmt, ap);
 	va_end(ap);
-	if (ds->json && !ds->tty)
-		return;
-	if (ds->tty)
-		log_status("[%zu/%zu/%zu built, %.1f MiB copied] %s",
-		    ds->done, ds->running, ds->g->total,
-		    ds->copied / 1048576.0, msg);
-	else
-		log_info("%s", msg);
+	if (!ds->tty && !ds->json)
+		log_info("%s", ds->last);
+	live(ds);
 }
 
 static int
@@ -181,7 +238,24 @@ new_worker(struct dispatch *ds, long m, const struct node *n)
 			only[i] = i != (size_t)m || ds->down[i];
 	}
 	r = sched_pick(&ds->sched, n->d.platform, &n->features,
-	    only != NULL ? only : ds->down, &slot, NULL, 0);
+	    only != NULL ? only : ds->down, 0, &slot, NULL, 0);
+	if (r == -2 && ds->try_down) {
+		/*
+		 * Every builder that fits is down: a person waits for a
+		 * connect timeout rather than a refusal (the cause may be
+		 * fixed), once per builder: one that fails again is down
+		 * for the rest of the run.
+		 */
+		r = sched_pick(&ds->sched, n->d.platform, &n->features,
+		    only != NULL ? only : ds->down, SCHED_TRY_DOWN, &slot,
+		    NULL, 0);
+		if (r == 1 && !ds->tried[slot.machine]) {
+			ds->tried[slot.machine] = 1;
+			if (health_backoff(&ds->ms->v[slot.machine]) > 0)
+				progress(ds, "trying %s, down after failures, "
+				    "once more", ds->ms->v[slot.machine].uri_text);
+		}
+	}
 	free(only);
 	if (r == 0)
 		ds->slot_wait = 1;	/* busy, maybe with other processes */
@@ -489,8 +563,8 @@ stuck(struct dispatch *ds, size_t i)
 		strlcat(why, line, sizeof(why));
 	}
 	/* and the others, as the scheduler sees them */
-	if (sched_pick(&ds->sched, n->d.platform, &n->features, ds->down, &s,
-	    why + strlen(why), sizeof(why) - strlen(why)) == 1) {
+	if (sched_pick(&ds->sched, n->d.platform, &n->features, ds->down, 0,
+	    &s, why + strlen(why), sizeof(why) - strlen(why)) == 1) {
 		sched_release(&ds->sched, &s);
 		log_errx("%s: no worker could be started for it (%ld at "
 		    "most, -j)", n->name, ds->jobs);
@@ -511,24 +585,89 @@ busy_workers(const struct dispatch *ds)
 	return n;
 }
 
-/* Nothing runs and nothing can start: fail what is ready, say why. */
+/*
+ * Ready nodes of the kind of node k (system and features) that no builder
+ * can take, all of whose fitting builders failed during this run: one
+ * line for them all, naming the builders (their errors were said when
+ * they failed) and the first few derivations.  Marks them in said.
+ * Returns 0, or -1 if one of the builders that fit did not fail: then
+ * stuck() says what it knows.
+ */
+static int
+stuck_kind(struct dispatch *ds, size_t k, char *said, size_t dependents)
+{
+	struct graph	*g = ds->g;
+	const struct node *n = &g->nodes[k];
+	char		 names[512], builders[1024];
+	size_t		 i, m, count = 0;
+
+	builders[0] = '\0';
+	for (m = 0; m < ds->ms->n; m++) {
+		if (!fits(ds, m, n))
+			continue;
+		if (!ds->down[m])
+			return -1;
+		strlcat(builders, builders[0] ? ", " : "", sizeof(builders));
+		strlcat(builders, ds->ms->v[m].uri_text, sizeof(builders));
+	}
+	names[0] = '\0';
+	for (i = k; i < g->nnodes; i++) {
+		if (g->nodes[i].state != N_READY || said[i] ||
+		    !graph_same_kind(&g->nodes[i], n))
+			continue;
+		said[i] = 1;
+		if (count < DISPATCH_NAMES_SHOWN) {
+			strlcat(names, count ? ", " : "", sizeof(names));
+			strlcat(names, g->nodes[i].name, sizeof(names));
+		} else if (count == DISPATCH_NAMES_SHOWN)
+			strlcat(names, ", ...", sizeof(names));
+		count++;
+	}
+	log_errx("%zu derivation%s not built%s%.0zu%s: %s, the builder%s that "
+	    "fit%s, failed during this build (see above): %s", count,
+	    count == 1 ? "" : "s", dependents ? ", nor " : "", dependents,
+	    dependents == 0 ? "" : dependents == 1 ? " that needs them" :
+	    " that need them", builders, strchr(builders, ',') ? "s" : "",
+	    strchr(builders, ',') ? "" : "s", names);
+	return 0;
+}
+
+/*
+ * Nothing runs and nothing can start: fail what is ready, and say why,
+ * one line per kind of derivation rather than one per derivation.
+ */
 static void
 give_up(struct dispatch *ds)
 {
-	size_t	 i;
+	struct graph	*g = ds->g;
+	size_t		 i, dependents = 0;
+	char		*said;
 
+	ds->misc = 1;
 	if (ds->slot_wait)
 		log_errx("no slot came free in %ld s on the builders that "
 		    "fit (other processes hold them; "
 		    "NIX_OFFLOAD_SLOT_TIMEOUT)", ds->sched.slot_timeout);
-	for (i = 0; i < ds->g->nnodes; i++)
-		if (ds->g->nodes[i].state == N_READY) {
-			if (!ds->slot_wait)
-				stuck(ds, i);
-			ds->g->nodes[i].state = N_FAILED;
-			graph_fail(ds->g, i);
+	/* what waits for them fails with them */
+	for (i = 0; i < g->nnodes; i++)
+		dependents += g->nodes[i].state == N_WAIT;
+	if ((said = calloc(g->nnodes ? g->nnodes : 1, 1)) == NULL) {
+		log_err("build");
+		return;
+	}
+	for (i = 0; i < g->nnodes; i++) {
+		if (g->nodes[i].state != N_READY || said[i])
+			continue;
+		if (!ds->slot_wait && stuck_kind(ds, i, said, dependents) == -1)
+			stuck(ds, i);
+		dependents = 0;		/* said once */
+	}
+	for (i = 0; i < g->nnodes; i++)
+		if (g->nodes[i].state == N_READY) {
+			g->nodes[i].state = N_FAILED;
+			graph_fail(g, i);
 		}
-	ds->misc = 1;
+	free(said);
 }
 
 /* Wait for answers (a second at most) and take them. */
@@ -596,6 +735,7 @@ dispatch_run(struct dispatch *ds)
 		}
 		waiting = 0;
 		take_answers(ds);
+		live(ds);
 	}
 	if (ds->tty)
 		log_status_end();

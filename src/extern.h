@@ -124,6 +124,8 @@ char		*shell_join(char *const *);
 int		 shell_split(const char *, struct args *);
 int		 env_number(const char *, long, long, long, long *);
 int64_t		 now_ms(void);
+int64_t		 wall_ms(void);
+void		 clock_text(long long, char *, size_t);
 void		 json_string(FILE *, const char *);
 void		 json_list(FILE *, const struct strlist *);
 int		 exit_for(enum fail);
@@ -504,6 +506,33 @@ int		 serve_dump_read(struct conn *, const char *, struct nar_sink *);
 int		 serve_query_valid_paths(struct conn *, const struct strlist *,
 		    int, int, struct strlist *);
 
+/* activity.c: notes on what runs where, for `status` */
+#define ACT_NOTE_LEN	512
+struct act_slot {
+	pid_t		 pid;
+	int64_t		 since;		/* ms: the job began */
+	int64_t		 state_since;	/* ms: this state began */
+	const char	*state;		/* connecting, idle, copying, ... */
+	char		 drv[PATH_MAX_LEN];	/* "" for none */
+	char		 uri[URI_MAX];
+};
+struct act_run {
+	pid_t		 pid;
+	int64_t		 since;		/* ms */
+	size_t		 built, running, queued, total;
+	uint64_t	 bytes;		/* copied, both ways */
+	int64_t		 slowest_since;	/* ms, 0 when nothing runs */
+	char		 slowest[DRV_NAME_MAX]; /* its name, "" for none */
+};
+void		 act_slot(int, const char *, const char *, const char *,
+		    int64_t);
+void		 act_run(int, const struct act_run *);
+ssize_t		 act_read(int, char *);
+int		 act_slot_parse(char *, size_t, int64_t, struct act_slot *,
+		    const char **);
+int		 act_run_parse(char *, size_t, int64_t, struct act_run *,
+		    const char **);
+
 /* sched.c: picking a builder, slot locks */
 struct slot {
 	size_t		 machine;	/* index in the machines */
@@ -517,13 +546,40 @@ struct sched {
 	char		 waitname[64];	/* its name in the slots directory */
 	long		 slot_timeout;	/* seconds to wait for a slot */
 };
+/* what a builder is for one derivation, now (sched_judge) */
+enum verdict { V_FREE, V_FULL, V_NOFIT, V_DOWN, V_SKIP };
+#define SCHED_WHY_MAX	256
+struct judgement {
+	enum verdict	 v;
+	int		 load;		/* slots in use */
+	long		 down_for;	/* V_DOWN: seconds still to skip it */
+	long		 failures;	/* in a row */
+	long long	 until;		/* V_DOWN: when it comes back */
+	double		 score;		/* (load + 1) / speed: lower wins */
+	char		 why[SCHED_WHY_MAX]; /* V_NOFIT: why; V_DOWN: error */
+};
+#define SCHED_TRY_DOWN	0x1	/* sched_pick: down builders are tried */
+/* a slot or a waiter, as `status` sees it (sched_seen) */
+struct slot_seen {
+	char		 key[17];	/* rundir_key of the builder */
+	long		 index;		/* the slot, -1 for a waiter */
+	pid_t		 pid;		/* who holds it, or waits */
+	int		 noted;		/* note is what the holder wrote */
+	struct act_slot	 note;
+};
 void		 sched_init(struct sched *, const struct machines *);
 void		 sched_free(struct sched *);
 int		 sched_fits(const struct machine *, const char *,
 		    const struct strlist *, char *, size_t);
 int		 sched_load(const struct machine *, const int *);
+void		 sched_judge(struct sched *, size_t, const char *,
+		    const struct strlist *, const char *, struct judgement *);
+void		 sched_say(const struct machine *, const struct judgement *,
+		    char *, size_t);
 int		 sched_pick(struct sched *, const char *, const struct strlist *,
-		    const char *, struct slot *, char *, size_t);
+		    const char *, int, struct slot *, char *, size_t);
+int		 sched_waiters(const struct machine *, pid_t *, int);
+int		 sched_seen(struct slot_seen **, size_t *);
 void		 sched_release(struct sched *, struct slot *);
 int		 sched_queue(struct sched *, const char *,
 		    const struct strlist *, const char *, struct slot *);
@@ -649,6 +705,9 @@ struct job {
 	void		*arg;
 	uint64_t	 bytes;		/* copied, both ways */
 	int64_t		 ms[3];		/* per step, of the last job_run */
+	int		 note_fd;	/* the slot's file, for notes, or -1 */
+	const char	*drv;		/* the job's, for notes */
+	int64_t		 since;		/* wall_ms: the job began */
 };
 struct job_spec {
 	const char		*name;		/* the derivation, for messages */
@@ -660,6 +719,7 @@ struct job_spec {
 	const struct strlist	*fetch;		/* outputs to bring home */
 };
 void		 job_init(struct job *, const char *, struct conn *);
+void		 job_note(struct job *, const char *);
 int		 job_run(struct job *, const struct job_spec *,
 		    struct build_result *);
 int		 job_fetch(struct job *, const struct strlist *);
@@ -737,6 +797,11 @@ struct dispatch {
 	int			 misc;		/* a failure without a bit */
 	size_t			 done, running;
 	uint64_t		 copied;
+	int			 try_down;	/* all down: try them once */
+	char			*tried;		/* [machine]: so tried */
+	int			 note_fd;	/* the run's note, or -1 */
+	int64_t			 since;		/* wall_ms: the run began */
+	char			 last[256];	/* the last event, for tty */
 };
 int		 dispatch_init(struct dispatch *, struct graph *,
 		    const struct machines *, long);
@@ -749,6 +814,15 @@ void		 dispatch_answer(struct dispatch *, struct worker *,
 
 /* build.c */
 int		 cmd_build(int, char **);
+int		 build_arg(int, char **, int *, struct args *);
+int		 build_roots(struct graph *, const struct strlist *,
+		    struct args *, char *, size_t, int *);
+
+/* status.c */
+int		 cmd_status(int, char **);
+
+/* why.c */
+int		 cmd_why(int, char **);
 
 /* hook.c */
 int		 cmd_hook(int, char **);

@@ -220,12 +220,53 @@ activity(void *arg, enum job_step step, int begin)
 }
 
 /*
+ * Every builder that could build drvpath is down: say when each comes
+ * back, and why it is down only the first time this hook says so (Nix
+ * asks one hook about many derivations): one line per problem.
+ */
+static void
+say_down(struct sched *s, const char *drvpath, const char *platform,
+    const struct strlist *features, const char *skip, char *said)
+{
+	struct judgement	 j;
+	char			 brief[4096], full[8192], at[32];
+	char			 one[URI_MAX + 2 * SCHED_WHY_MAX];
+	char			 what[SCHED_WHY_MAX + 64];
+	size_t			 i;
+
+	brief[0] = full[0] = '\0';
+	for (i = 0; i < s->ms->n; i++) {
+		const struct machine *m = &s->ms->v[i];
+
+		sched_judge(s, i, platform, features, skip, &j);
+		if (j.v == V_SKIP || (j.v == V_DOWN && said[i])) {
+			clock_text(j.until, at, sizeof(at));
+			snprintf(one, sizeof(one), "%s%s %s%s", brief[0] ?
+			    ", " : "", m->uri_text, j.v == V_SKIP ?
+			    "failed in this hook" : "until ", j.v == V_SKIP ?
+			    "" : at);
+			strlcat(brief, one, sizeof(brief));
+		} else if (j.v == V_DOWN) {
+			said[i] = 1;
+			sched_say(m, &j, what, sizeof(what));
+			snprintf(one, sizeof(one), "\n  %s (%s): %s; "
+			    "`nix-offload enable %s` tries it now", m->uri_text,
+			    m->source, what, m->uri_text);
+			strlcat(full, one, sizeof(full));
+		}
+	}
+	log_errx("every builder that could build %s is down%s%s%s%s", drvpath,
+	    brief[0] ? ": " : "", brief, brief[0] ? " (why: above, or "
+	    "`nix-offload status`)" : "", full);
+}
+
+/*
  * After the accept: copy, build, fetch on machine m.  Returns an exit
  * status; *retry is set when the builder, not the build, failed.
  */
 static int
-build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
-    const struct drv *d, const struct strlist *inputs,
+build_on(const struct machine *m, int note_fd, const struct conf *conf,
+    const char *drvpath, const struct drv *d, const struct strlist *inputs,
     const struct strlist *wanted_outputs, enum route route, int *retry)
 {
 	struct conn		 remote;
@@ -245,6 +286,7 @@ build_on(const struct machine *m, const struct conf *conf, const char *drvpath,
 	}
 	health_ok(m);
 	job_init(&job, m->uri_text, &remote);
+	job.note_fd = note_fd;
 	job.substitutes = conf->builders_use_substitutes;
 	job.unlocked = route == ROUTE_UNLOCKED;
 	job.opts.max_silent_time = (uint64_t)conf->max_silent_time;
@@ -315,6 +357,7 @@ cmd_hook(int argc, char **argv)
 	enum route	 route = ROUTE_HELD_LOCKS;
 	char		 ver[64];
 	char		*down = NULL;	/* [machine]: lost after an accept */
+	char		*said = NULL;	/* [machine]: why it is down, said */
 
 	memset(&d, 0, sizeof(d));
 	slot.fd = -1;
@@ -344,7 +387,8 @@ cmd_hook(int argc, char **argv)
 	}
 	sched_init(&sched, &ms);
 	have_sched = 1;
-	if ((down = calloc(ms.n, 1)) == NULL)
+	if ((down = calloc(ms.n, 1)) == NULL ||
+	    (said = calloc(ms.n, 1)) == NULL)
 		goto out;
 	for (;;) {
 		free(cmd);
@@ -370,15 +414,15 @@ cmd_hook(int argc, char **argv)
 			log_hook_answer("decline", NULL);
 			continue;
 		}
-		r = sched_pick(&sched, platform, &features, down, &slot, why,
+		r = sched_pick(&sched, platform, &features, down, 0, &slot, why,
 		    sizeof(why));
 		if (r == 1)
 			break;
 		if (can_build_locally(&conf, willing != 0, platform, &features))
 			log_hook_answer("decline", NULL);
 		else if (r == -2) {
-			log_errx("every builder that could build %s is down: %s",
-			    drvpath, why);
+			say_down(&sched, drvpath, platform, &features, down,
+			    said);
 			log_hook_answer("decline", NULL);
 		} else if (r == 0) {
 			/*
@@ -421,15 +465,15 @@ cmd_hook(int argc, char **argv)
 	for (attempt = 1;; attempt++) {
 		log_debug(1, "building %s on %s", drvpath,
 		    ms.v[slot.machine].uri_text);
-		rc = build_on(&ms.v[slot.machine], &conf, drvpath, &d, &inputs,
-		    &outputs, route, &retry);
+		rc = build_on(&ms.v[slot.machine], slot.fd, &conf, drvpath, &d,
+		    &inputs, &outputs, route, &retry);
 		if (!retry || attempt == HOOK_ATTEMPTS)
 			break;
 		/* that builder is gone: take a slot on another, waiting */
 		down[slot.machine] = 1;
 		sched_release(&sched, &slot);
-		r = sched_pick(&sched, platform, &features, down, &slot, NULL,
-		    0);
+		r = sched_pick(&sched, platform, &features, down, 0, &slot,
+		    NULL, 0);
 		if (r < 0 || (r == 0 && sched_queue(&sched, platform,
 		    &features, down, &slot) == -1)) {
 			log_errx("no other builder is up to build %s", drvpath);
@@ -446,6 +490,7 @@ out:
 	if (have_sched)
 		sched_free(&sched);
 	free(down);
+	free(said);
 	free(cmd);
 	free(platform);
 	free(drvpath);

@@ -19,6 +19,18 @@ job_init(struct job *j, const char *host, struct conn *remote)
 	j->host = host;
 	j->remote = remote;
 	j->log_fd = -1;
+	j->note_fd = -1;
+}
+
+/* The job's slot is in state now (see activity.c); "idle" ends the job. */
+void
+job_note(struct job *j, const char *state)
+{
+	if (strcmp(state, "idle") == 0) {
+		j->drv = NULL;
+		j->since = wall_ms();
+	}
+	act_slot(j->note_fd, j->host, state, j->drv, j->since);
 }
 
 /* Did the builder build, or have, the outputs? */
@@ -85,6 +97,11 @@ local_ready(struct job *j)
 static void
 step(struct job *j, enum job_step s, int begin)
 {
+	static const char *const doing[] = { "copying", "building",
+	    "fetching" };
+
+	if (begin)
+		job_note(j, doing[s]);
 	if (j->step != NULL)
 		j->step(j->arg, s, begin);
 }
@@ -152,6 +169,8 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	int64_t			 t0, t1, t2;
 
 	memset(r, 0, sizeof(*r));
+	j->drv = s->drvpath;
+	j->since = wall_ms();
 	/* Nix gives the hook a whole closure, to send even when empty */
 	if (!s->closed) {
 		if (local_closure(j, s->send, &closure) == -1)
@@ -174,8 +193,11 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	if (j->log_fd != -1)
 		j->remote->echo_fd = j->log_fd;
 	j->remote->log_prefix = j->log_prefix;
-	if (serve_build_derivation(j->remote, s->drvpath, s->drv, s->inputs,
-	    &j->opts, r) == -1)
+	step(j, JOB_BUILD, 1);
+	k = serve_build_derivation(j->remote, s->drvpath, s->drv, s->inputs,
+	    &j->opts, r);
+	step(j, JOB_BUILD, 0);
+	if (k == -1)
 		goto out;
 	j->remote->echo_stderr = 0;
 	t2 = now_ms();

@@ -5,6 +5,8 @@
  * children.  Errors are one line, "nix-offload: ...", and the last one is
  * kept for --json output.
  */
+#include <sys/ioctl.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@ int		 verbose;
 static int	 quiet;
 static int	 nixjson;	/* talking to Nix after a hook's accept */
 static char	 last[1024];
+static char	 live[512];	/* the live line on a terminal, or "" */
+static pid_t	 live_pid;	/* the process that draws it */
 
 /*
  * After a hook's "# accept", Nix reads only JSON log lines on our stderr:
@@ -95,35 +99,75 @@ log_hook_answer(const char *word, const char *arg)
 	return write(STDERR_FILENO, line, n) == (ssize_t)n ? 0 : -1;
 }
 
+/*
+ * Around every line written to a terminal that shows a live line: the
+ * line is cleared first, so that nothing is written after it, and drawn
+ * again after, by the process that draws it (a worker, which only
+ * writes build logs, clears it; its parent draws it again within a
+ * second).
+ */
+static void
+live_hide(void)
+{
+	if (live[0] != '\0')
+		write_all(STDERR_FILENO, "\r\033[K", 4);
+}
+
+static void
+live_show(void)
+{
+	if (live[0] != '\0' && getpid() == live_pid)
+		write_all(STDERR_FILENO, live, strlen(live));
+}
+
 /* A plain line for the user, as is: build's progress off a terminal. */
 void
 log_info(const char *fmt, ...)
 {
 	va_list	 ap;
 
+	live_hide();
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	live_show();
 }
 
-/* The live status line on a terminal, written over the last one. */
+/*
+ * The live line on a terminal, written over the last one: one row of the
+ * terminal at most (a longer one would wrap, and the next could not
+ * clear it), made safe to show.
+ */
 void
 log_status(const char *fmt, ...)
 {
-	va_list	 ap;
+	struct winsize	 ws;
+	char		 text[sizeof(live)];
+	size_t		 cols = 80, n;
+	va_list		 ap;
 
-	fputs("\r\033[K", stderr);
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 8)
+		cols = ws.ws_col;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	n = log_filter(text, strlen(text), text, LOG_NO_CR);
+	for (n = n < cols - 1 ? n : cols - 1; n > 0 &&
+	    ((unsigned char)text[n] & 0xc0) == 0x80; n--)
+		;	/* not in the middle of a character */
+	text[strcspn(text, "\n")] = '\0';
+	snprintf(live, sizeof(live), "\r\033[K%.*s", (int)n, text);
+	live_pid = getpid();
+	write_all(STDERR_FILENO, live, strlen(live));
 }
 
-/* The status line is done with: cleared. */
+/* The live line is done with: cleared. */
 void
 log_status_end(void)
 {
-	fputs("\r\033[K", stderr);
+	live_hide();
+	live[0] = '\0';
 }
 
 /* Text for the user as it is: the usage. */
@@ -137,7 +181,9 @@ log_text(const char *text)
 void
 log_child(const void *p, size_t n)
 {
+	live_hide();
 	write_all(STDERR_FILENO, p, n);
+	live_show();
 }
 
 /*
@@ -213,11 +259,13 @@ log_build(int fd, const void *p, size_t n)
 		write_all(fd, p, n);
 		return;
 	}
+	live_hide();
 	for (; n > 0; p = (const char *)p + take, n -= take) {
 		take = n < sizeof(buf) ? n : sizeof(buf);
 		write_all(fd, buf, log_filter(p, take, buf, LOG_NO_CR |
 		    (isatty(STDERR_FILENO) ? LOG_COLOUR : 0)));
 	}
+	live_show();
 }
 
 /* Speak to Nix in JSON log lines from now on (see nix_msg). */
@@ -243,8 +291,11 @@ vlog(const char *prefix, const char *fmt, va_list ap, const char *tail)
 		nix_msg(prefix[0] == '\0' ? 0 : 1, prefix, msg);
 		return;
 	}
-	if (!quiet || prefix[0] != '\0')
+	if (!quiet || prefix[0] != '\0') {
+		live_hide();
 		fprintf(stderr, "nix-offload: %s%s\n", prefix, msg);
+		live_show();
+	}
 }
 
 void
@@ -294,9 +345,11 @@ log_debug(int level, const char *fmt, ...)
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		nix_msg(4, "", msg);
 	} else {
+		live_hide();
 		fputs("nix-offload: ", stderr);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
+		live_show();
 	}
 	va_end(ap);
 }

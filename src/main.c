@@ -81,6 +81,8 @@ static const struct cmd {
 	{ "check", cmd_check, 1 },
 	{ "copy", cmd_copy, 1 },
 	{ "build", cmd_build, 1 },
+	{ "status", cmd_status, 1 },
+	{ "why", cmd_why, 1 },
 	{ "hook", cmd_hook, 0 },
 	{ "__build-remote", cmd_hook, 0 },	/* newer Nix's name */
 	{ NULL, NULL, 0 }

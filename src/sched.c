@@ -15,21 +15,23 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "extern.h"
 
-#define SCHED_WHY_MAX	256
 #define SCHED_WAIT_MS	20	/* between tries for a slot, at first */
 #define SCHED_WAIT_MAX_MS 250	/* ... and at most */
 #define SCHED_SLOT_TIMEOUT 43200 /* seconds a queued process waits */
 #define SLOT_LOCK_LEN	2	/* bytes: the taker's and the worker's */
+#define SCHED_SEEN_MAX	4096	/* slots and waiters status shows */
 
 /*
  * Can builder m take a derivation for system with the required features?
@@ -149,6 +151,8 @@ take_slot(const struct machine *m, const int *mine, long *index)
 		}
 		if (rundir_lock(fd, F_SETLK, F_WRLCK, 0, SLOT_LOCK_LEN, NULL) == 0) {
 			(void)rundir_lock(fd, F_SETLK, F_UNLCK, 1, 1, NULL);
+			/* the last holder's note is not ours */
+			act_slot(fd, m->uri_text, "connecting", NULL, wall_ms());
 			*index = i;
 			return fd;
 		}
@@ -198,22 +202,91 @@ sched_free(struct sched *s)
 }
 
 /*
+ * What builder i is for a derivation of system with features, now: it
+ * does not fit, is skipped (skip[i], the caller's), is down (backing off
+ * after failures, see health.c), has a free slot, or is full.
+ */
+void
+sched_judge(struct sched *s, size_t i, const char *system,
+    const struct strlist *features, const char *skip, struct judgement *j)
+{
+	const struct machine	*m = &s->ms->v[i];
+
+	memset(j, 0, sizeof(*j));
+	if (!sched_fits(m, system, features, j->why, sizeof(j->why))) {
+		j->v = V_NOFIT;
+		return;
+	}
+	if (skip != NULL && skip[i]) {
+		j->v = V_SKIP;
+		return;
+	}
+	if (health_get(m, &j->failures, &j->until, j->why,
+	    sizeof(j->why)) == 0 &&
+	    (j->down_for = (long)(j->until - (long long)time(NULL))) > 0)
+		j->v = V_DOWN;
+	else
+		j->down_for = 0;
+	j->load = sched_load(m, s->mine != NULL ? s->mine[i] : NULL);
+	j->score = (j->load + 1) / m->speed_factor;
+	if (j->v != V_DOWN)
+		j->v = j->load < m->max_jobs ? V_FREE : V_FULL;
+}
+
+/*
+ * What j says of builder m, in words, into buf: why it does not fit, how
+ * long it is down and why, or how busy it is.
+ */
+void
+sched_say(const struct machine *m, const struct judgement *j, char *buf,
+    size_t sz)
+{
+	char	 at[32];
+
+	switch (j->v) {
+	case V_NOFIT:
+		snprintf(buf, sz, "%s", j->why);
+		break;
+	case V_SKIP:
+		snprintf(buf, sz, "failed during this run");
+		break;
+	case V_DOWN:
+		clock_text(j->until, at, sizeof(at));
+		snprintf(buf, sz, "down until %s (%ld s more) after %ld "
+		    "failure%s in a row: %s", at, j->down_for, j->failures,
+		    j->failures == 1 ? "" : "s", j->why);
+		break;
+	case V_FULL:
+		snprintf(buf, sz, "fits, but all %ld slot%s in use", m->max_jobs,
+		    m->max_jobs == 1 ? " is" : "s are");
+		break;
+	case V_FREE:
+		snprintf(buf, sz, "fits, %ld of %ld slot%s free",
+		    m->max_jobs - j->load, m->max_jobs,
+		    m->max_jobs == 1 ? "" : "s");
+		break;
+	}
+}
+
+/*
  * Pick a builder for a derivation and take one of its slots, skipping the
  * builders i with skip[i] set (skip may be NULL): the caller's, lost or
- * unwanted.  Returns 1 with *slot filled, 0 when builders fit but all
- * their slots are taken, -2 when the builders that fit are all skipped or
- * down (see health.c), or -1 when none fits: then why (if not NULL)
- * tells, builder by builder.
+ * unwanted, and those that are down, unless flags has SCHED_TRY_DOWN.
+ * Returns 1 with *slot filled, 0 when builders fit but all their slots
+ * are taken, -2 when the builders that fit are all skipped or down, or -1
+ * when none fits: then why (if not NULL) tells, builder by builder, a
+ * line "\n  URI (SOURCE): WHY" each.
  */
 int
 sched_pick(struct sched *s, const char *system, const struct strlist *features,
-    const char *skip, struct slot *slot, char *why, size_t whysz)
+    const char *skip, int flags, struct slot *slot, char *why, size_t whysz)
 {
-	size_t		 i, best = 0;
-	double		 bestscore = 0;
-	int		 fits = 0, any = 0, up = 0;
-	long		 wait;
-	char		 r[SCHED_WHY_MAX];
+	struct judgement	 j;
+	size_t			 i, best = 0;
+	double			 bestscore = 0;
+	int			 fits = 0, any = 0, up = 0;
+	char			 r[SCHED_WHY_MAX + 64];
+	char			 line[sizeof(r) + 2 * CONF_SRC_MAX];
 
 	if (why != NULL)
 		why[0] = '\0';
@@ -221,45 +294,29 @@ sched_pick(struct sched *s, const char *system, const struct strlist *features,
 		return -1;
 	for (i = 0; i < s->ms->n; i++) {
 		const struct machine	*m = &s->ms->v[i];
-		double			 score;
-		int			 load;
 
-		if (!sched_fits(m, system, features, r, sizeof(r))) {
-			if (why != NULL) {
-				char	 line[SCHED_WHY_MAX + 2 * CONF_SRC_MAX];
-				snprintf(line, sizeof(line), "\n  %s (%s): %s",
-				    m->uri_text, m->source, r);
-				strlcat(why, line, whysz);
-			}
-			continue;
+		sched_judge(s, i, system, features, skip, &j);
+		if (j.v != V_NOFIT)
+			fits = 1;
+		if (j.v == V_DOWN && (flags & SCHED_TRY_DOWN))
+			j.v = j.load < m->max_jobs ? V_FREE : V_FULL;
+		if (why != NULL && (j.v == V_NOFIT || j.v == V_DOWN)) {
+			sched_say(m, &j, r, sizeof(r));
+			snprintf(line, sizeof(line), "\n  %s (%s): %s%s%s%s",
+			    m->uri_text, m->source, r, j.v == V_DOWN ?
+			    "; `nix-offload enable " : "", j.v == V_DOWN ?
+			    m->uri_text : "", j.v == V_DOWN ? "` tries it now" :
+			    "");
+			strlcat(why, line, whysz);
 		}
-		fits = 1;
-		if (skip != NULL && skip[i])
+		if (j.v == V_NOFIT || j.v == V_SKIP || j.v == V_DOWN)
 			continue;
-		if ((wait = health_backoff(m)) > 0) {
-			if (why != NULL) {
-				char	 line[SCHED_WHY_MAX + 2 * CONF_SRC_MAX];
-				char	 reason[256] = "";
-				long	 f;
-				long long u;
-				health_get(m, &f, &u, reason, sizeof(reason));
-				snprintf(line, sizeof(line), "\n  %s (%s): down, "
-				    "skipped for %ld s more after %ld failures "
-				    "(%s); `nix-offload enable %s` tries it now",
-				    m->uri_text, m->source, wait, f, reason,
-				    m->uri_text);
-				strlcat(why, line, whysz);
-			}
-			continue;
-		}
 		up = 1;
-		load = sched_load(m, s->mine[i]);
-		if (load >= m->max_jobs)
+		if (j.v == V_FULL)
 			continue;
-		score = (load + 1) / m->speed_factor;
-		if (!any || score < bestscore) {
+		if (!any || j.score < bestscore) {
 			best = i;
-			bestscore = score;
+			bestscore = j.score;
 			any = 1;
 		}
 	}
@@ -283,10 +340,11 @@ sched_pick(struct sched *s, const char *system, const struct strlist *features,
 /*
  * Waiting for a slot of m: each waiting process holds a lock on a file
  * "<slot name>.w<pid>" of its own, so that every process can count the
- * queue, and a dead waiter's file is seen as stale and removed.
+ * queue, and a dead waiter's file is seen as stale and removed.  Returns
+ * how many wait; the first max of their pids go into pids.
  */
-static int
-waiters(const struct machine *m)
+int
+sched_waiters(const struct machine *m, pid_t *pids, int max)
 {
 	char		 key[17];
 	DIR		*d;
@@ -310,8 +368,12 @@ waiters(const struct machine *m)
 			continue;
 		if ((fd = rundir_open("slots", e->d_name, O_RDWR, 0)) == -1)
 			continue;
-		if (rundir_lock(fd, F_GETLK, F_WRLCK, 0, 0, &pid) == 0 && pid != 0)
+		if (rundir_lock(fd, F_GETLK, F_WRLCK, 0, 0, &pid) == 0 &&
+		    pid != 0) {
+			if (n < max)
+				pids[n] = pid;
 			n++;
+		}
 		else if (rundir_lock(fd, F_SETLK, F_WRLCK, 0, 0, NULL) == 0)
 			(void)rundir_unlink("slots", e->d_name, 0); /* gone */
 		close(fd);
@@ -343,8 +405,8 @@ sched_queue(struct sched *s, const char *system,
 		    (skip != NULL && skip[i]) ||
 		    health_backoff(m) > 0)
 			continue;
-		score = (sched_load(m, s->mine[i]) + waiters(m) + 1) /
-		    m->speed_factor;
+		score = (sched_load(m, s->mine[i]) +
+		    sched_waiters(m, NULL, 0) + 1) / m->speed_factor;
 		if (!any || score < bestscore) {
 			best = i;
 			bestscore = score;
@@ -431,4 +493,106 @@ sched_release(struct sched *s, struct slot *slot)
 	close(slot->fd);	/* releases the record lock */
 	s->mine[slot->machine][slot->index] = 0;
 	slot->fd = -1;
+}
+
+/* By builder, then slots in order, then waiters. */
+static int
+seen_order(const void *a, const void *b)
+{
+	const struct slot_seen	*x = a, *y = b;
+	int			 c;
+
+	if ((c = strcmp(x->key, y->key)) != 0)
+		return c;
+	if ((x->index < 0) != (y->index < 0))
+		return x->index < 0 ? 1 : -1;
+	if (x->index != y->index)
+		return x->index < y->index ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/*
+ * Every slot file of the runtime directory that a process holds, and
+ * every live waiter, as seen now, into *v (to free), *n of them: what
+ * `status` shows.  Returns 0, or -1 (reported).
+ */
+int
+sched_seen(struct slot_seen **v, size_t *n)
+{
+	struct slot_seen	*s;
+	struct dirent		*e;
+	DIR			*d;
+	char			 buf[ACT_NOTE_LEN], *dot, *end;
+	const char		*why;
+	ssize_t			 len;
+	size_t			 cap = 0;
+	int			 dfd, fd, rc = -1;
+	pid_t			 pid;
+
+	*v = NULL;
+	*n = 0;
+	if ((dfd = rundir_dirfd("slots")) == -1 || (dfd = dup(dfd)) == -1)
+		return -1;
+	if ((d = fdopendir(dfd)) == NULL) {
+		log_err("%s/slots", rundir_path());
+		close(dfd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		long	 index;
+
+		len = 0;
+		why = "";
+		/* KEY.N, a slot, or KEY.wPID, a waiter: KEY is 16 hex digits */
+		if (strlen(e->d_name) < 18 || e->d_name[16] != '.' ||
+		    strspn(e->d_name, "0123456789abcdef") != 16)
+			continue;
+		dot = e->d_name + 16;
+		index = strtol(dot + 1 + (dot[1] == 'w'), &end, 10);
+		if (*end != '\0' || index < 0 || !isdigit((unsigned char)
+		    dot[1 + (dot[1] == 'w')]))
+			continue;
+		if ((fd = rundir_open("slots", e->d_name, O_RDONLY |
+		    O_NONBLOCK, 0)) == -1)
+			continue;
+		if (rundir_lock(fd, F_GETLK, F_WRLCK, 0, 0, &pid) == -1 ||
+		    pid == 0) {
+			close(fd);
+			continue;
+		}
+		if (*n == cap) {
+			struct slot_seen *nv;
+			if (cap == SCHED_SEEN_MAX) {
+				close(fd);
+				break;
+			}
+			cap = cap ? cap * 2 : 16;
+			if ((nv = reallocarray(*v, cap, sizeof(**v))) == NULL) {
+				log_err("status");
+				close(fd);
+				goto out;
+			}
+			*v = nv;
+		}
+		s = &(*v)[(*n)++];
+		memset(s, 0, sizeof(*s));
+		memcpy(s->key, e->d_name, 16);
+		s->index = dot[1] == 'w' ? -1 : index;
+		s->pid = dot[1] == 'w' ? (pid_t)index : pid;
+		if (s->index != -1 && (len = act_read(fd, buf)) > 0 &&
+		    act_slot_parse(buf, (size_t)len, wall_ms(), &s->note,
+		    &why) == 0)
+			s->noted = 1;
+		else if (s->index != -1 && len > 0)
+			log_debug(1, "%s/slots/%s: ignoring its note: %s",
+			    rundir_path(), e->d_name, why);
+		close(fd);
+	}
+	if (*n > 1)
+		qsort(*v, *n, sizeof(**v), seen_order);
+	rc = 0;
+out:
+	closedir(d);
+	return rc;
 }

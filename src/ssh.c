@@ -563,7 +563,8 @@ diagnose(struct conn *c, const char *what)
 			log_errx("%s: the remote command exited with status %d "
 			    "before the serve protocol started: %s", c->host,
 			    code, line[0] ? line : "(no message)");
-		c->fail = FAIL_OTHER;
+		/* the builder's nix-store does not serve: its failure */
+		c->fail = code == -1 ? FAIL_OTHER : FAIL_NOREMOTE;
 	} else if (code > 0 && strstr(line, "error:") != NULL) {
 		/* nix-store refused the request: its words say why */
 		log_errx("%s: %s: the remote nix-store failed: %s", c->host,

@@ -252,6 +252,34 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Milliseconds since the epoch: for times other processes read. */
+int64_t
+wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A time (seconds since the epoch) as a person reads it: "HH:MM:SS" if
+ * today, else "YYYY-MM-DD HH:MM:SS", local time.
+ */
+void
+clock_text(long long t, char *buf, size_t sz)
+{
+	struct tm	 tm, today;
+	time_t		 tt = (time_t)t, now = time(NULL);
+
+	if (localtime_r(&tt, &tm) == NULL || localtime_r(&now, &today) == NULL) {
+		snprintf(buf, sz, "%lld", t);
+		return;
+	}
+	strftime(buf, sz, tm.tm_year == today.tm_year &&
+	    tm.tm_yday == today.tm_yday ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+}
+
 /* Print a list of strings as a JSON array. */
 void
 json_list(FILE *f, const struct strlist *l)

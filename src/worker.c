@@ -157,7 +157,8 @@ out:
 }
 
 static void
-worker_main(const struct workers *ws, size_t machine, int cmd, int res)
+worker_main(const struct workers *ws, const struct slot *slot, int cmd,
+    int res)
 {
 	const struct graph	*g = ws->g;
 	const struct node	*list[WORKER_FETCH_MAX];
@@ -171,8 +172,10 @@ worker_main(const struct workers *ws, size_t machine, int cmd, int res)
 
 	memset(&w, 0, sizeof(w));
 	w.ws = ws;
-	w.m = &ws->ms->v[machine];
+	w.m = &ws->ms->v[slot->machine];
 	job_init(&w.job, w.m->uri_text, &w.remote);
+	w.job.note_fd = slot->fd;
+	job_note(&w.job, "connecting");
 	w.job.substitutes = ws->substitutes;
 	w.job.opts = ws->opts;
 	signal(SIGINT, SIG_DFL);
@@ -186,6 +189,7 @@ worker_main(const struct workers *ws, size_t machine, int cmd, int res)
 	if (remote_ready(&w) == 0)
 		log_debug(2, "%s: worker ready in %lld ms", w.m->uri_text,
 		    (long long)(now_ms() - t0));
+	job_note(&w.job, "idle");
 	while (fgets(line, sizeof(line), in) != NULL) {
 		int	 status = -1, fail = FAIL_OTHER, built;
 
@@ -211,6 +215,7 @@ worker_main(const struct workers *ws, size_t machine, int cmd, int res)
 			fail = w.remote.fail != FAIL_NONE ? w.remote.fail :
 			    FAIL_OTHER;
 		else if (line[0] == 'F') {
+			w.job.since = wall_ms();
 			if (fetch(&w, list, k) == 0)
 				status = BUILD_BUILT;
 			else
@@ -231,6 +236,7 @@ worker_main(const struct workers *ws, size_t machine, int cmd, int res)
 			 * off in the middle */
 			(void)job_close(&w.job, 0);
 		}
+		job_note(&w.job, "idle");
 		if (answer(res, node, status, fail, w.job.bytes) == -1)
 			break;
 	}
@@ -329,7 +335,7 @@ worker_start(struct workers *ws, struct slot *slot)
 		if (getppid() != parent || sched_adopt(slot) == -1)
 			_exit(1);
 		wire_lifeline(c[0]);
-		worker_main(ws, slot->machine, c[0], r[1]);
+		worker_main(ws, slot, c[0], r[1]);
 	}
 	close(c[0]);
 	close(r[1]);

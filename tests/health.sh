@@ -44,17 +44,6 @@ t_health_enable() {
 	expect_rc 2
 }
 
-# Every builder that fits is down: say so, with each one's reason.
-t_health_all_down() {
-	echo "ssh://$DOWN x86_64-linux" >"$T/spec"
-	run a "$NO" build --builders "@$T/spec" -A step1 --argstr nonce "$T-a" "$SUITE"
-	expect_rc 1
-	run b "$NO" build --builders "@$T/spec" -A step1 --argstr nonce "$T-b" "$SUITE"
-	expect_rc 1
-	expect_in "$T/b.err" "every builder that could build it is down"
-	expect_in "$T/b.err" "ssh://$DOWN .*down, skipped for [0-9]+ s more after 1 failures .*nix-offload enable"
-}
-
 # wait_for FILE PATTERN SECONDS
 wait_for() {
 	local i

@@ -93,6 +93,12 @@ expect_lines() {
 	[ "$(wc -l <"$1")" -eq "$2" ] || fail "$(basename "$1") has $(wc -l <"$1") lines, expected $2"
 }
 
+# expect_lines_matching FILE PATTERN N: exactly N lines match
+expect_lines_matching() {
+	[ "$(grep -Ec -- "$2" "$1")" -eq "$3" ] ||
+	    fail "$(basename "$1") has $(grep -Ec -- "$2" "$1") lines matching /$2/, expected $3"
+}
+
 ms() { date +%s%3N; }
 
 # builder_ssh N CMD...: run a command on builder N

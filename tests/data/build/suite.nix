@@ -52,6 +52,9 @@ in rec {
     requiredSystemFeatures = [ "special" ];
   };
 
+  # needs feature h2, which no test builder has: for `why`
+  h2 = sh "echo h2 > $out" "h2" { requiredSystemFeatures = [ "h2" ]; };
+
   fails = sh "echo this build is going to fail; echo on stderr >&2; exit 3" "fails" {};
   # a fixed-output derivation whose output is not what it says: Nix's 102
   badhash = sh "echo not what was promised > $out" "badhash" {
