@@ -169,16 +169,6 @@ print_results(const struct graph *g, size_t nroots, int json)
 		printf("]\n");
 }
 
-static int
-usage(void)
-{
-	log_errx("usage: nix-offload build [--builders SPEC] [--option NAME "
-	    "VALUE] [-o LINK] [-j N] [--keep-going] [--keep-failed] [--json] "
-	    "[-A ATTR] [--arg NAME EXPR] [--argstr NAME STRING] "
-	    "DRV|FILE.nix|EXPR ...");
-	return EXIT_USAGE;
-}
-
 int
 cmd_build(int argc, char **argv)
 {
@@ -361,6 +351,7 @@ out:
 	strlist_free(&exprs);
 	return rc;
 usage:
-	rc = usage();
+	cmd_usage("build");
+	rc = EXIT_USAGE;
 	goto out;
 }
