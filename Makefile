@@ -7,8 +7,8 @@ SRC = src/activity.c src/build.c src/builders.c src/check.c src/compat.c src/con
 	src/copy.c src/dispatch.c src/drv.c src/features.c src/graph.c \
 	src/hash.c src/health.c src/hook.c src/info.c src/job.c src/json.c src/log.c \
 	src/machines.c src/nar.c src/path.c src/rundir.c src/sched.c \
-	src/serve.c src/ssh.c src/status.c src/store.c src/uri.c src/util.c src/wire.c \
-	src/why.c src/worker.c
+	src/serve.c src/ssh.c src/status.c src/store.c src/uri.c src/usage.c \
+	src/util.c src/wire.c src/why.c src/worker.c
 OBJ = $(SRC:.c=.o)
 MAIN = src/main.o
 UNIT = tests/unit/unit tests/unit/parse tests/unit/nar tests/unit/drv \

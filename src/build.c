@@ -259,16 +259,6 @@ build_roots(struct graph *g, const struct strlist *exprs, struct args *ia,
 	return 0;
 }
 
-static int
-usage(void)
-{
-	log_errx("usage: nix-offload build [--builders SPEC] [--option NAME "
-	    "VALUE] [-o LINK] [-j N] [--keep-going] [--keep-failed] [--json] "
-	    "[-A ATTR] [--arg NAME EXPR] [--argstr NAME STRING] "
-	    "DRV|FILE.nix|EXPR ...");
-	return EXIT_USAGE;
-}
-
 int
 cmd_build(int argc, char **argv)
 {
@@ -401,6 +391,7 @@ out:
 	strlist_free(&exprs);
 	return rc;
 usage:
-	rc = usage();
+	cmd_usage("build");
+	rc = EXIT_USAGE;
 	goto out;
 }

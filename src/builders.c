@@ -11,10 +11,6 @@
 
 #include "extern.h"
 
-static const char usage_machines[] =
-    "usage: nix-offload machines [--json] [--builders SPEC] "
-    "[--option NAME VALUE]";
-
 /* Move the machines of from to the end of to. */
 static int
 append(struct machines *to, struct machines *from)
@@ -260,8 +256,9 @@ cmd_machines(int argc, char **argv)
 		else if (strcmp(argv[i], "-v") == 0)
 			verbose++;
 		else {
-			log_errx("machines: unexpected argument \"%s\" (%s)",
-			    argv[i], usage_machines);
+			log_errx("machines: unexpected argument \"%s\"",
+			    argv[i]);
+			cmd_usage("machines");
 			conf_free(&c);
 			return EXIT_USAGE;
 		}

@@ -643,8 +643,7 @@ cmd_check(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 		} else {
-			log_errx("usage: nix-offload check [--json] [-j N] "
-			    "[--builders SPEC] [--option NAME VALUE]");
+			cmd_usage("check");
 			conf_free(&conf);
 			return EXIT_USAGE;
 		}

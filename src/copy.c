@@ -519,8 +519,7 @@ out_local:
 	strlist_free(&closure);
 	return rc;
 usage:
-	log_errx("usage: nix-offload copy (--to|--from) URI "
-	    "[--include-outputs] PATH...");
+	cmd_usage("copy");
 	strlist_free(&paths);
 	return EXIT_USAGE;
 }

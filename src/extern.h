@@ -103,6 +103,24 @@ void		 log_build(int, const void *, size_t);
 #define LOG_NO_CR	0x2	/* and drops carriage returns */
 size_t		 log_filter(const char *, size_t, char *, int);
 
+/* usage.c: the commands, their help and their usage errors */
+#define CMD_SSH		0x1	/* ssh_init() before it runs */
+#define CMD_RUNDIR	0x2	/* and the runtime directory, checked */
+struct cmd {
+	const char	*name;
+	const char	*alias;		/* another name for it, or NULL */
+	int		(*fn)(int, char **);
+	int		 needs;		/* CMD_SSH, CMD_RUNDIR */
+	const char	*synopsis;	/* the words of nix-offload.1's SYNOPSIS */
+	const char	*about;		/* one line */
+	const char	*options;	/* lines of "-o words\twhat it does" */
+};
+const struct cmd *cmd_find(const char *);
+void		 cmd_help_print(FILE *, const struct cmd *);
+void		 cmd_usage(const char *);
+int		 cmd_help(int, char **);
+int		 cmd_version(int, char **);
+
 /* compat.c: the BSD functions, when libbsd is not used */
 #ifndef HAVE_LIBBSD
 size_t		 strlcpy(char *, const char *, size_t);

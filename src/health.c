@@ -220,8 +220,7 @@ out:
 	strlist_free(&uris);
 	return rc;
 usage:
-	log_errx("usage: nix-offload enable [--builders SPEC] [--option NAME "
-	    "VALUE] URI... | --all");
+	cmd_usage("enable");
 	rc = EXIT_USAGE;
 	goto out;
 }

@@ -108,7 +108,7 @@ cmd_store_info(int argc, char **argv)
 		}
 	}
 	if (arg == NULL) {
-		log_errx("usage: nix-offload store-info [--json] [--store] URI");
+		cmd_usage("store-info");
 		return EXIT_USAGE;
 	}
 	if (uri_parse(arg, &u) == -1)

@@ -403,8 +403,7 @@ out:
 	conf_free(&conf);
 	return rc;
 usage:
-	log_errx("usage: nix-offload status [--json] [--watch] [--builders "
-	    "SPEC] [--option NAME VALUE]");
+	cmd_usage("status");
 	rc = EXIT_USAGE;
 	goto out;
 }

@@ -253,9 +253,7 @@ out:
 	strlist_free(&exprs);
 	return rc;
 usage:
-	log_errx("usage: nix-offload why [--json] [--builders SPEC] [--option "
-	    "NAME VALUE] [-A ATTR] [--arg NAME EXPR] [--argstr NAME STRING] "
-	    "DRV|FILE.nix|EXPR ...");
+	cmd_usage("why");
 	rc = EXIT_USAGE;
 	goto out;
 }
