@@ -109,6 +109,21 @@ text_slot(FILE *f, const struct slot_seen *s)
 	    safe, sizeof(safe)), t, at, (long)s->note.pid);
 }
 
+/* The pids of the processes queued for a slot of builder key, by sep. */
+static void
+waiting(FILE *f, const char *key, const struct slot_seen *seen, size_t n,
+    const char *sep)
+{
+	size_t	 i;
+	int	 first = 1;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(seen[i].key, key) == 0 && seen[i].index < 0) {
+			fprintf(f, "%s%ld", first ? "" : sep, (long)seen[i].pid);
+			first = 0;
+		}
+}
+
 /* One builder: its slots, its queue, its health. */
 static void
 builder(FILE *f, int json, const struct shown *b, struct slot_seen *seen,
@@ -145,13 +160,7 @@ builder(FILE *f, int json, const struct shown *b, struct slot_seen *seen,
 			    seen[i].index >= 0)
 				json_slot(f, &seen[i], &one);
 		fputs("],\"waiting\":[", f);
-		for (i = 0, one = 1; i < nseen; i++)
-			if (strcmp(seen[i].key, b->key) == 0 &&
-			    seen[i].index < 0) {
-				fprintf(f, "%s%ld", one ? "" : ",",
-				    (long)seen[i].pid);
-				one = 0;
-			}
+		waiting(f, b->key, seen, nseen, ",");
 		fputs("],\"health\":", f);
 		if (down) {
 			fprintf(f, "{\"failures\":%ld,\"until\":%lld,"
@@ -174,14 +183,9 @@ builder(FILE *f, int json, const struct shown *b, struct slot_seen *seen,
 		fprintf(f, ": %ld slot%s in use (not a builder of this "
 		    "configuration)", inuse, inuse == 1 ? "" : "s");
 	if (nwait > 0) {
-		fprintf(f, ", %ld waiting (pid", nwait);
-		for (i = 0, one = 1; i < nseen; i++)
-			if (strcmp(seen[i].key, b->key) == 0 &&
-			    seen[i].index < 0) {
-				fprintf(f, "%s %ld", one ? "" : ",",
-				    (long)seen[i].pid);
-				one = 0;
-			}
+		fprintf(f, ", %ld waiting (pid%s ", nwait, nwait == 1 ? "" :
+		    "s");
+		waiting(f, b->key, seen, nseen, ", ");
 		fputc(')', f);
 	}
 	fputc('\n', f);

@@ -200,3 +200,30 @@ t_build_live_line() {
 	expect_in "$T/p.err" "^built slow-[0-7] on ssh://($H1|$H2) in [0-9]+ ms$"
 	! grep -q "$(printf '[\r\033]')" "$T/p.err" || fail "escapes off a terminal"
 }
+
+# A process queued for a builder's slot (as the hook queues, holding a
+# lock on a file of its own) is listed by pid while it lives, and not
+# after: a dead waiter's file counts for nothing.
+t_status_waiters() {
+	one_slot
+	run a "$NO" build --builders "@$T/one" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	key=$(ls "$NIX_OFFLOAD_RUNTIME_DIR/slots" | sed -n 's/^\([0-9a-f]\{16\}\)\.0$/\1/p' | head -1)
+	[ -n "$key" ] || fail "no slot file after a build"
+	python3 -c 'import fcntl, os, sys, time
+fd = os.open("%s/slots/%s.w%d" % (sys.argv[1], sys.argv[2], os.getpid()),
+    os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print(os.getpid(), flush=True)
+time.sleep(60)' "$NIX_OFFLOAD_RUNTIME_DIR" "$key" >"$T/waiter" &
+	wait_for "$T/waiter" "^[0-9]" 10 || fail "the waiter did not start"
+	wpid=$(cat "$T/waiter")
+	run s "$NO" status --builders "@$T/one"
+	expect_in "$T/s.out" "^ssh://($H1|$H2): 0 of 1 slot in use, 1 waiting \\(pid $wpid\\)$"
+	run j "$NO" status --json --builders "@$T/one"
+	expect_in "$T/j.out" "\"waiting\":\\[$wpid\\]"
+	kill $!
+	wait
+	run s2 "$NO" status --builders "@$T/one"
+	expect_not_in "$T/s2.out" "waiting"
+}
