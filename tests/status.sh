@@ -125,14 +125,15 @@ t_one_line_per_problem() {
 	expect_in "$T/b.err" "^trying ssh://$DOWN, down after failures, once more$"
 }
 
-# Two builders that refuse the key, 8 derivations: each named once.
+# Two builders that refuse us, 8 derivations: each named once.
 t_one_line_per_builder() {
 	printf 'ssh://nobody@%s x86_64-linux - 2 1 - - %s\nssh://nobody@%s x86_64-linux - 2 1 - - %s\n' \
 	    "$H1" "$K1" "$H2" "$K2" >"$T/spec"
 	run a "$NO" build --builders "@$T/spec" -A fan --argstr nonce "$T" "$SUITE"
 	expect_rc 1
 	for h in $H1 $H2; do
-		expect_lines_matching "$T/a.err" "^nix-offload: ssh://nobody@$h: .*(refused|denied)" 1
+		# refused, or (builders in trees) let in to a nologin shell
+		expect_lines_matching "$T/a.err" "^nix-offload: ssh://nobody@$h: " 1
 	done
 	# and perhaps that what one was building moved to the other
 	[ "$(grep -c '^nix-offload: ' "$T/a.err")" -le 4 ] || fail "more than four errors"
