@@ -102,11 +102,7 @@ instantiate(struct graph *g, struct args *ia, const char *gcdir)
 	return rc;
 }
 
-/*
- * -o LINK: GC-rooted links, as nix-build makes them.  nix-store's own
- * messages say why one failed; a nix-store silent for longer than
- * NIX_OFFLOAD_IO_TIMEOUT is stopped.
- */
+/* -o LINK: GC-rooted links, as nix-build makes them (store_add_root). */
 static int
 make_links(const struct graph *g, size_t nroots, const char *link)
 {
@@ -117,23 +113,14 @@ make_links(const struct graph *g, size_t nroots, const char *link)
 		const struct node *n = &g->nodes[i];
 		for (o = 0; o < n->d.noutputs; o++) {
 			char	 name[PATH_MAX_LEN];
-			char	*argv[] = { "nix-store", "--realise",
-			    "--add-root", name, "--indirect",
-			    n->d.outputs[o].path, NULL };
-			int	 status;
 
 			snprintf(name, sizeof(name), "%s%s%.0zu%s%s", link,
 			    i > 0 ? "-" : "", i > 0 ? i + 1 : 0,
 			    strcmp(n->d.outputs[o].name, "out") ? "-" : "",
 			    strcmp(n->d.outputs[o].name, "out") ?
 			    n->d.outputs[o].name : "");
-			if (spawn_lines(argv, NULL, (int)sshconf.io_timeout,
-			    0, NULL, NULL, &status) == -1 && status == -1)
-				return -1;
-			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-				log_errx("cannot make the GC root %s", name);
+			if (store_add_root(name, n->d.outputs[o].path) == -1)
 				rc = -1;
-			}
 		}
 	}
 	return rc;
@@ -259,6 +246,74 @@ build_roots(struct graph *g, const struct strlist *exprs, struct args *ia,
 	return 0;
 }
 
+/* The first of is that only nix-build takes, or is->n. */
+static size_t
+old_one(const struct insts *is)
+{
+	size_t	 i;
+
+	for (i = 0; i < is->n && is->v[i].kind != INST_OLD; i++)
+		;
+	return i;
+}
+
+/*
+ * The roots of the graph g from nix build's installables is: the local
+ * Nix resolves flakes' and -f's or --expr's (with the words of na), store
+ * derivations are taken as they are.  The run's directory is made, as
+ * build_roots makes it.  Returns 0, or -1 (reported).
+ */
+static int
+nix_roots(struct graph *g, struct insts *is, struct args *na,
+    const char *file, const char *expr, char *gcdir, size_t gcsz,
+    int *runlock)
+{
+	size_t	 i;
+	int	 whole = 0;
+	long	 k;
+
+	if ((*runlock = rundir_run_open(gcdir, gcsz)) == -1)
+		return -1;
+	if (file != NULL || expr != NULL) {
+		if (args_add(na, file != NULL ? "--file" : "--expr") == -1 ||
+		    args_add(na, "%s", file != NULL ? file : expr) == -1)
+			return -1;
+		/* no attribute: the value itself, or each of its values */
+		if (is->n == 0) {
+			if (inst_add(is, "", 1) == -1)
+				return -1;
+			whole = 1;
+		}
+	}
+	if (inst_resolve(is, na, whole) == -1)
+		return -1;
+	for (i = 0; i < is->n; i++) {
+		if (is->v[i].drv == NULL)
+			continue;
+		if ((k = graph_add(g, is->v[i].drv)) == -1)
+			return -1;
+		is->v[i].node = k;
+	}
+	return 0;
+}
+
+/*
+ * The lines of a failed build's log that nix build shows: log-lines, or
+ * the installed Nix's default (10 before 2.20, 25 since).
+ */
+static long
+log_lines(const struct conf *c)
+{
+	char	 v[64];
+
+	if (c->log_lines >= 0)
+		return c->log_lines;
+	if (nix_local_version(v, sizeof(v)) == 0 &&
+	    !nix_version_at_least(v, 2, 20, 0))
+		return 10;
+	return 25;
+}
+
 int
 cmd_build(int argc, char **argv)
 {
@@ -266,10 +321,13 @@ cmd_build(int argc, char **argv)
 	struct args	 ia = { NULL, 0, 0 };
 	struct strlist	 exprs = { NULL, 0, 0 };
 	struct conn	 local;
-	const char	*link = NULL;
+	struct insts	 is = { NULL, 0 };
+	struct args	 na = { NULL, 0, 0 };	/* for the local nix */
+	const char	*link = NULL, *file = NULL, *expr = NULL;
 	size_t		 nroots, i;
 	int		 r, rc = EXIT_ERROR, have_local = 0;
-	int		 keep_going = 0, json = 0, sig;
+	int		 keep_going = 0, json = 0, sig, nixbuild = 0;
+	int		 nolink = 0, print_paths = 0, logs = 0, oldstyle = 0;
 	long		 jobs = 0;
 	int64_t		 t0 = 0;
 	char		 gcdir[PATH_MAX_LEN] = "";
@@ -287,9 +345,38 @@ cmd_build(int argc, char **argv)
 		i = (size_t)ii;
 		if (r == 1)
 			continue;
-		if (strcmp(argv[i], "-o") == 0 && i + 1 < (size_t)argc)
+		if ((strcmp(argv[i], "-o") == 0 ||
+		    strcmp(argv[i], "--out-link") == 0) && i + 1 < (size_t)argc)
 			link = argv[++i];
-		else if (strcmp(argv[i], "-j") == 0 && i + 1 < (size_t)argc) {
+		else if ((strcmp(argv[i], "-f") == 0 ||
+		    strcmp(argv[i], "--file") == 0) && i + 1 < (size_t)argc) {
+			file = argv[++i];
+			nixbuild = 1;
+		} else if (strcmp(argv[i], "--expr") == 0 &&
+		    i + 1 < (size_t)argc) {
+			expr = argv[++i];
+			nixbuild = 1;
+		} else if (strcmp(argv[i], "--impure") == 0) {
+			if (args_add(&na, "--impure") == -1)
+				goto out;
+			nixbuild = 1;
+		} else if (strcmp(argv[i], "--override-input") == 0 &&
+		    i + 2 < (size_t)argc) {
+			if (args_add(&na, "%s", argv[i]) == -1 ||
+			    args_add(&na, "%s", argv[i + 1]) == -1 ||
+			    args_add(&na, "%s", argv[i + 2]) == -1)
+				goto out;
+			i += 2;
+			nixbuild = 1;
+		} else if (strcmp(argv[i], "--no-link") == 0)
+			nolink = 1;
+		else if (strcmp(argv[i], "--print-out-paths") == 0)
+			print_paths = 1;
+		else if (strcmp(argv[i], "-L") == 0 ||
+		    strcmp(argv[i], "--print-build-logs") == 0)
+			logs = 1;
+		else if ((strcmp(argv[i], "-j") == 0 ||
+		    strcmp(argv[i], "--max-jobs") == 0) && i + 1 < (size_t)argc) {
 			jobs = strtol(argv[++i], &end, 10);
 			if (*end != '\0' || jobs < 1 || jobs > WORKERS_MAX)
 				goto usage;
@@ -306,8 +393,16 @@ cmd_build(int argc, char **argv)
 			json = 1;
 		else if (strcmp(argv[i], "-v") == 0)
 			verbose++;
-		else if ((r = build_arg(argc, argv, &ii, &ia)) != 0) {
-			if (r == -1)
+		else if (strcmp(argv[i], "-A") == 0 && i + 1 < (size_t)argc) {
+			oldstyle = 1;	/* nix-build's alone */
+			if (build_arg(argc, argv, &ii, &ia) == -1)
+				goto out;
+			i = (size_t)ii;
+		} else if ((r = build_arg(argc, argv, &ii, &ia)) != 0) {
+			/* --arg and --argstr: for either */
+			if (r == -1 || args_add(&na, "%s", argv[i]) == -1 ||
+			    args_add(&na, "%s", argv[i + 1]) == -1 ||
+			    args_add(&na, "%s", argv[i + 2]) == -1)
 				goto out;
 			i = (size_t)ii;
 		} else if (argv[i][0] == '-')
@@ -315,14 +410,39 @@ cmd_build(int argc, char **argv)
 		else if (strlist_add(&exprs, argv[i]) == -1)
 			goto out;
 	}
-	if (exprs.n == 0)
+	if (exprs.n == 0 && file == NULL && expr == NULL)
 		goto usage;
+	if (file != NULL && expr != NULL) {
+		log_errx("build: -f and --expr cannot go together");
+		goto usage;
+	}
+	/* nix build's installables, or nix-build's words as before */
+	for (i = 0; i < exprs.n; i++)
+		if (inst_add(&is, exprs.v[i], file != NULL ||
+		    expr != NULL) == -1)
+			goto out;
+	for (i = 0; i < is.n; i++)
+		if (is.v[i].kind == INST_NIX || is.v[i].kind == INST_PATH ||
+		    (is.v[i].kind == INST_DRV && strchr(exprs.v[i], '^')))
+			nixbuild = 1;
+	if (nixbuild && (oldstyle || old_one(&is) < is.n)) {
+		log_errx("build: %s is nix-build's; with nix build's forms "
+		    "(flake references, ^outputs, -f, --expr, --impure) name "
+		    "what to build as nix build would", oldstyle ? "-A" :
+		    is.v[old_one(&is)].arg);
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	t0 = now_ms();
 	if (builders_load(&b.conf, &b.ms) == -1) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (build_roots(&b.g, &exprs, &ia, gcdir, sizeof(gcdir),
+	if (nixbuild) {
+		if (nix_roots(&b.g, &is, &na, file, expr, gcdir,
+		    sizeof(gcdir), &runlock) == -1)
+			goto out;
+	} else if (build_roots(&b.g, &exprs, &ia, gcdir, sizeof(gcdir),
 	    &runlock) == -1)
 		goto out;
 	log_debug(2, "%zu derivations to build, at %lld ms", b.g.nnodes,
@@ -332,10 +452,13 @@ cmd_build(int argc, char **argv)
 		b.g.nodes[i].root = 1;
 	if (graph_load(&b.g) == -1)
 		goto out;
+	if (nixbuild && inst_check_outputs(&is, &b.g) == -1)
+		goto out;
 	if (store_open(&local) == -1)
 		goto out;
 	have_local = 1;
-	if (check_valid(&b.g, &local) == -1)
+	if (check_valid(&b.g, &local) == -1 ||
+	    (nixbuild && inst_check_paths(&is, &local) == -1))
 		goto out;
 	store_close(&local);
 	have_local = 0;
@@ -357,6 +480,8 @@ cmd_build(int argc, char **argv)
 		b.ds.ws.opts.timeout = (uint64_t)b.conf.timeout;
 		b.ds.ws.opts.max_log_size = (uint64_t)b.conf.max_log_size;
 		b.ds.ws.opts.keep_failed = b.conf.keep_failed;
+		/* nix build shows a failed build's last lines, all with -L */
+		b.ds.ws.log_tail = nixbuild && !logs ? log_lines(&b.conf) : 0;
 		sig = dispatch_run(&b.ds);
 		dispatch_free(&b.ds);
 		if (sig != 0) {
@@ -365,11 +490,19 @@ cmd_build(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (b.ds.mask != 0)
+	if (nixbuild && (b.ds.mask != 0 || b.ds.misc))
+		rc = EXIT_ERROR;	/* nix build's status for any failure */
+	else if (b.ds.mask != 0)
 		rc = EXIT_BUILD_BITS | (int)b.ds.mask;
 	else if (b.ds.misc)
 		rc = EXIT_ERROR;
-	else {
+	else if (nixbuild) {
+		if (!nolink && inst_links(&is, &b.g, link != NULL ? link :
+		    "result") == -1)
+			goto out;
+		inst_print(&is, &b.g, json, print_paths);
+		rc = EXIT_OK;
+	} else {
 		for (i = 0; i < nroots; i++)
 			if (b.g.nodes[i].state != N_LOCAL) {
 				log_errx("%s: not built", b.g.nodes[i].name);
@@ -388,6 +521,8 @@ out:
 	machines_free(&b.ms);
 	conf_free(&b.conf);
 	args_free(&ia);
+	args_free(&na);
+	insts_free(&is);
 	strlist_free(&exprs);
 	return rc;
 usage:

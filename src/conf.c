@@ -88,6 +88,8 @@ static const struct setting {
 	    offsetof(struct conf, extra_platforms), NULL },
 	{ "keep-failed", NULL, T_BOOL, offsetof(struct conf, keep_failed),
 	    "false" },
+	{ "log-lines", NULL, T_SECONDS, offsetof(struct conf, log_lines),
+	    NULL },	/* NULL: -1, the installed Nix's default (build.c) */
 	{ "max-build-log-size", "build-max-log-size", T_BYTES,
 	    offsetof(struct conf, max_log_size), "0" },
 	{ "max-jobs", "build-max-jobs", T_JOBS,
@@ -335,6 +337,7 @@ defaults(struct conf *c)
 		if (s->def != NULL &&
 		    set(c, s, s->name, s->def, "default", 0) == -1)
 			return -1;
+	c->log_lines = -1;
 	if (local_system(sys, sizeof(sys)) == -1)
 		return -1;
 	if ((c->system = strdup(sys)) == NULL) {

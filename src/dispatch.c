@@ -88,16 +88,17 @@ dispatch_free(struct dispatch *ds)
 
 /*
  * How the run is doing: counts, and the derivation that has been running
- * longest (r->slowest, w->started in *started).  Into the run's note for
- * `status` too.
+ * longest (r->slowest; its worker in *longest, or NULL).  Into the run's
+ * note for `status` too.
  */
 static void
-tally(struct dispatch *ds, struct act_run *r, int64_t *started)
+tally(struct dispatch *ds, struct act_run *r, const struct worker **longest)
 {
 	size_t	 i;
-	int64_t	 now = now_ms(), first = 0;
+	int64_t	 now = now_ms();
 
 	memset(r, 0, sizeof(*r));
+	*longest = NULL;
 	r->since = ds->since;
 	r->built = ds->done;
 	r->running = ds->running;
@@ -107,41 +108,48 @@ tally(struct dispatch *ds, struct act_run *r, int64_t *started)
 		r->queued += ds->g->nodes[i].state == N_READY;
 	for (i = 0; i < ds->ws.n; i++) {
 		const struct worker *w = &ds->ws.v[i];
-		if (!w->busy || w->fetch || (first != 0 && w->started >= first))
+		if (!w->busy || w->fetch ||
+		    (*longest != NULL && w->started >= (*longest)->started))
 			continue;
-		first = w->started;
-		strlcpy(r->slowest, ds->g->nodes[w->node].name,
-		    sizeof(r->slowest));
+		*longest = w;
 	}
-	if (first != 0)
-		r->slowest_since = wall_ms() - (now - first);
-	*started = first;
+	if (*longest != NULL) {
+		strlcpy(r->slowest, ds->g->nodes[(*longest)->node].name,
+		    sizeof(r->slowest));
+		r->slowest_since = wall_ms() - (now - (*longest)->started);
+	}
 	act_run(ds->note_fd, r);
 }
 
 /*
- * The live line on a terminal, redrawn each second: built, running and
- * queued, bytes moved, and the derivation running longest (or the last
- * event, when none runs).
+ * The live line on a terminal, redrawn each second, as nix build draws
+ * it: built/running/to build, queued, bytes moved, and the derivation
+ * running longest (or the last event, when none runs).
+ *
+ *	[3/4/9 built, 2 queued, 1.2 MiB] building slow-7 on ssh://b, 6 s
  */
 static void
 live(struct dispatch *ds)
 {
-	struct act_run	 r;
-	int64_t		 started;
-	char		 what[sizeof(r.slowest) + 64];
+	struct act_run		 r;
+	const struct worker	*w;
+	char			 what[sizeof(r.slowest) + URI_MAX + 64];
+	char			 queued[64] = "";
 
-	tally(ds, &r, &started);
+	tally(ds, &r, &w);
 	if (!ds->tty)
 		return;
-	if (started != 0)
-		snprintf(what, sizeof(what), "%s%s for %lld s", r.slowest,
-		    r.running > 1 ? " (the longest)" : "",
-		    (long long)(now_ms() - started) / 1000);
+	if (w != NULL)
+		snprintf(what, sizeof(what), "building %s on %s, %lld s%s",
+		    r.slowest, ds->ms->v[w->slot.machine].uri_text,
+		    (long long)(now_ms() - w->started) / 1000,
+		    r.running > 1 ? " (the longest)" : "");
 	else
 		snprintf(what, sizeof(what), "%s", ds->last);
-	log_status("[%zu/%zu built, %zu running, %zu queued, %.1f MiB] %s",
-	    r.built, r.total, r.running, r.queued, r.bytes / 1048576.0, what);
+	if (r.queued > 0)
+		snprintf(queued, sizeof(queued), ", %zu queued", r.queued);
+	log_status("[%zu/%zu/%zu built%s, %.1f MiB] %s", r.built, r.running,
+	    r.total, queued, r.bytes / 1048576.0, what);
 }
 
 /* An event of the run: a plain line, or (on a terminal) the live line. */

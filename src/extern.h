@@ -99,6 +99,7 @@ int		 log_hook_answer(const char *, const char *);
 void		 log_text(const char *);
 void		 log_child(const void *, size_t);
 void		 log_build(int, const void *, size_t);
+void		 log_tail(const char *, size_t, long);
 #define LOG_COLOUR	0x1	/* log_filter keeps colours */
 #define LOG_NO_CR	0x2	/* and drops carriage returns */
 size_t		 log_filter(const char *, size_t, char *, int);
@@ -152,10 +153,13 @@ int		 nix_version_parse(const char *, char *, size_t);
 int		 nix_local_version(char *, size_t);
 int		 nix_version_at_least(const char *, int, int, int);
 int		 spawn(char *const *, int[3], pid_t *, const char *);
-#define SPAWN_LINE_MAX	8192	/* a line of a child's stdout (spawn_lines) */
+#define SPAWN_LINE_MAX	65536	/* a line of a child's stdout (spawn_lines) */
 #define SPAWN_QUIET	0x1	/* drop the child's stderr */
 int		 spawn_lines(char *const *, const char *, int, int,
 		    int (*)(void *, const char *), void *, int *);
+int		 spawn_streams(char *const *, const char *, int, int,
+		    int (*)(void *, const char *), int (*)(void *, const char *),
+		    void *, int *);
 int		 spawn_first_line(char *const *, int, char *, size_t);
 
 /* hash.c */
@@ -245,6 +249,10 @@ int		 json_find(const char *, size_t, const char *, size_t *, char *,
 		    size_t);
 enum json_type	 json_type(const char *, size_t, size_t);
 int		 json_array_next(const char *, size_t, size_t *);
+#define JSON_KEY_MAX	256	/* object member names read whole */
+int		 json_check(const char *, size_t, char *, size_t);
+int		 json_object_next(const char *, size_t, size_t *, char *, size_t);
+int		 json_skip(const char *, size_t, size_t *);
 int		 json_string_dup(const char *, size_t, size_t *, size_t,
 		    const char *, char **, char *, size_t);
 
@@ -634,6 +642,7 @@ int		 cmd_enable(int, char **);
 /* store.c: the local store */
 int		 store_open(struct conn *);
 int		 store_close(struct conn *);
+int		 store_add_root(const char *, const char *);
 #define STORE_UNPACK_DEPTH	(NAR_DEPTH_MAX + 2)
 struct store_unpack {			/* a NAR unpacked into dir/name */
 	const char	*dir;
@@ -723,6 +732,7 @@ struct job {
 	void		*arg;
 	uint64_t	 bytes;		/* copied, both ways */
 	int64_t		 ms[3];		/* per step, of the last job_run */
+	long		 log_tail;	/* >0: no log, its last lines if it fails */
 	int		 note_fd;	/* the slot's file, for notes, or -1 */
 	const char	*drv;		/* the job's, for notes */
 	int64_t		 since;		/* wall_ms: the job began */
@@ -772,6 +782,7 @@ struct workers {
 	struct sched		*sched;
 	int			 substitutes;	/* for each job */
 	struct build_options	 opts;
+	long			 log_tail;	/* see struct job */
 };
 struct answer {
 	size_t		 node;
@@ -830,6 +841,36 @@ int		 dispatch_run(struct dispatch *);
 void		 dispatch_answer(struct dispatch *, struct worker *,
 		    const char *);
 
+/* installable.c: what build is asked for, in nix build's words */
+enum inst_kind {
+	INST_OLD,	/* nix-build's: FILE.nix or an expression */
+	INST_DRV,	/* a store derivation */
+	INST_PATH,	/* an output path, there already */
+	INST_NIX	/* for the local Nix: a flake's, -f's, --expr's */
+};
+struct inst {
+	enum inst_kind	 kind;
+	char		*arg;		/* as given, without ^OUTPUTS */
+	char		*drv;		/* its derivation, once known */
+	char		*path;		/* INST_PATH */
+	int		 all;		/* ^* */
+	struct strlist	 outputs;	/* ^NAME,NAME or Nix's choice */
+	long		 node;		/* in the graph, -1 if none */
+};
+struct insts {
+	struct inst	*v;
+	size_t		 n;
+};
+int		 inst_add(struct insts *, const char *, int);
+void		 insts_free(struct insts *);
+int		 inst_resolve(struct insts *, const struct args *, int);
+int		 inst_check_outputs(struct insts *, const struct graph *);
+int		 inst_check_paths(const struct insts *, struct conn *);
+int		 inst_links(const struct insts *, const struct graph *,
+		    const char *);
+void		 inst_print(const struct insts *, const struct graph *, int,
+		    int);
+
 /* build.c */
 int		 cmd_build(int, char **);
 int		 build_arg(int, char **, int *, struct args *);
@@ -871,6 +912,7 @@ struct conf {
 	long		 timeout;	/* seconds, 0 = none */
 	uint64_t	 max_log_size;	/* bytes, 0 = none */
 	int		 keep_failed;	/* the builder keeps what failed */
+	long		 log_lines;	/* of a failed build; -1: Nix's */
 	struct strlist	 cmdline;	/* name, value, source: replayed last */
 	int		 loaded;	/* conf_load has run */
 };

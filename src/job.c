@@ -189,7 +189,10 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 			goto out;
 	}
 	t1 = now_ms();
-	j->remote->echo_stderr = 1;
+	/* the log as it comes, or only its tail if the build fails */
+	j->remote->echo_stderr = j->log_tail == 0;
+	j->remote->errlen = 0;
+	j->remote->errtail[0] = '\0';
 	if (j->log_fd != -1)
 		j->remote->echo_fd = j->log_fd;
 	j->remote->log_prefix = j->log_prefix;
@@ -206,6 +209,9 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 		was = log_quiet(0);
 		log_errx("%s: building %s failed: %s", j->host, s->name,
 		    r->error && *r->error ? r->error : "no message");
+		if (j->log_tail > 0)
+			log_tail(j->remote->errtail, j->remote->errlen,
+			    j->log_tail);
 		log_quiet(was);
 	} else if (s->fetch != NULL && job_fetch(j, s->fetch) == -1)
 		goto out;

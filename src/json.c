@@ -526,14 +526,10 @@ json_type(const char *text, size_t len, size_t pos)
 	}
 }
 
-/*
- * Step through an array of text that json_find has checked: *pos is at
- * its '[' for the first call, and just after the element read since for
- * the next ones.  Returns 1 with *pos at the next element, 0 with *pos
- * after the ']', or -1 when *pos is at neither (not an array).
- */
-int
-json_array_next(const char *text, size_t len, size_t *pos)
+/* An array's (open '[') or an object's ('{') next element: see json_array_next. */
+static int
+json_array_next_in(const char *text, size_t len, size_t *pos, char open,
+    char close)
 {
 	struct json	 j;
 	char		 c;
@@ -543,17 +539,30 @@ json_array_next(const char *text, size_t len, size_t *pos)
 	j.len = len;
 	j.pos = *pos;
 	space(&j);
-	if (j.pos >= len || ((c = text[j.pos]) != '[' && c != ',' && c != ']'))
+	if (j.pos >= len ||
+	    ((c = text[j.pos]) != open && c != ',' && c != close))
 		return -1;
 	j.pos++;
-	if (c != ']')
+	if (c != close)
 		space(&j);
-	if (c == '[' && j.pos < len && text[j.pos] == ']') {
-		c = ']';
+	if (c == open && j.pos < len && text[j.pos] == close) {
+		c = close;
 		j.pos++;
 	}
 	*pos = j.pos;
-	return c == ']' ? 0 : 1;
+	return c == close ? 0 : 1;
+}
+
+/*
+ * Step through an array of text that json_find has checked: *pos is at
+ * its '[' for the first call, and just after the element read since for
+ * the next ones.  Returns 1 with *pos at the next element, 0 with *pos
+ * after the ']', or -1 when *pos is at neither (not an array).
+ */
+int
+json_array_next(const char *text, size_t len, size_t *pos)
+{
+	return json_array_next_in(text, len, pos, '[', ']');
 }
 
 /*
@@ -570,6 +579,78 @@ json_string_dup(const char *text, size_t len, size_t *pos, size_t max,
 
 	start(&j, text, len, *pos, err, errsz);
 	if (string_dup(&j, max, what, out) == -1)
+		return -1;
+	*pos = j.pos;
+	return 0;
+}
+
+/*
+ * Check the whole JSON text of len bytes: one value of any kind, with
+ * nothing after it.  Returns 0, or -1 with a message in err.
+ */
+int
+json_check(const char *text, size_t len, char *err, size_t errsz)
+{
+	struct json	 j;
+	char		 got[16];
+
+	start(&j, text, len, 0, err, errsz);
+	if (value(&j, 0) == -1)
+		return -1;
+	space(&j);
+	if (j.pos != j.len)
+		return fail(&j, j.pos, "expected the end after the value, got "
+		    "%s", shown(&j, got, sizeof(got)));
+	return 0;
+}
+
+/*
+ * Step through an object of text that json_check has checked, as
+ * json_array_next does an array: *pos at its '{' for the first call, just
+ * after the member's value read since for the next ones.  Returns 1 with
+ * the member's name in key (keysz bytes; a longer one is cut) and *pos at
+ * its value, 0 with *pos after the '}', or -1 when *pos is at neither.
+ */
+int
+json_object_next(const char *text, size_t len, size_t *pos, char *key,
+    size_t keysz)
+{
+	struct json	 j;
+	char		 err[8], name[JSON_KEY_MAX];
+	size_t		 n;
+	int		 r;
+
+	if ((r = json_array_next_in(text, len, pos, '{', '}')) != 1)
+		return r;
+	start(&j, text, len, *pos, err, sizeof(err));
+	if (string(&j, NULL, &n) == -1)
+		return -1;
+	j.pos = *pos;
+	if (n < sizeof(name)) {
+		string(&j, name, &n);
+		name[n] = '\0';
+	} else {
+		string(&j, NULL, &n);
+		name[0] = '\0';
+	}
+	strlcpy(key, name, keysz);
+	space(&j);
+	if (expect(&j, ':') == -1)
+		return -1;
+	space(&j);
+	*pos = j.pos;
+	return 1;
+}
+
+/* Step over the value at *pos of checked text.  Returns 0, or -1. */
+int
+json_skip(const char *text, size_t len, size_t *pos)
+{
+	struct json	 j;
+	char		 err[8];
+
+	start(&j, text, len, *pos, err, sizeof(err));
+	if (value(&j, 0) == -1)
 		return -1;
 	*pos = j.pos;
 	return 0;

@@ -268,6 +268,42 @@ log_build(int fd, const void *p, size_t n)
 	live_show();
 }
 
+/*
+ * The last lines (at most lines) of a failed build's log, buf, under the
+ * error, as nix build shows them: filtered, each behind "> ".
+ */
+void
+log_tail(const char *buf, size_t len, long lines)
+{
+	char		 out[CONN_ERRTAIL];
+	const char	*p, *end;
+	long		 n = 0;
+	size_t		 k;
+
+	while (len > 0 && buf[len - 1] == '\n')
+		len--;
+	for (p = buf + len; p > buf && n < lines; p--)
+		if (p[-1] == '\n' && ++n == lines)
+			break;
+	if (len == 0)
+		return;
+	for (n = 0, end = p; end < buf + len; end++)
+		n += *end == '\n';
+	live_hide();
+	fprintf(stderr, "       last %ld log line%s:\n", n + 1,
+	    n == 0 ? "" : "s");
+	while (p < buf + len) {
+		end = memchr(p, '\n', (size_t)(buf + len - p));
+		if (end == NULL)
+			end = buf + len;
+		k = log_filter(p, (size_t)(end - p), out, LOG_NO_CR);
+		fprintf(stderr, "       > %.*s\n", (int)k, out);
+		p = end + 1;
+	}
+	fputs("       For the whole log, build again with -L.\n", stderr);
+	live_show();
+}
+
 /* Speak to Nix in JSON log lines from now on (see nix_msg). */
 void
 log_nix_json(int on)

@@ -351,3 +351,28 @@ store_register(const char *text, size_t len)
 	}
 	return helper_close(&c, "registering outputs");
 }
+
+/*
+ * A GC-rooted link at link to path, as nix-build and nix build make
+ * them: nix-store --realise --add-root --indirect.  Its own messages say
+ * why it failed; one silent for longer than NIX_OFFLOAD_IO_TIMEOUT is
+ * stopped.  Returns 0, or -1 (reported).
+ */
+int
+store_add_root(const char *link, const char *path)
+{
+	char	*argv[] = { "nix-store", "--realise", "--add-root", NULL,
+	    "--indirect", NULL, NULL };
+	int	 status;
+
+	argv[3] = (char *)link;
+	argv[5] = (char *)path;
+	if (spawn_lines(argv, NULL, (int)sshconf.io_timeout, 0, NULL, NULL,
+	    &status) == -1 && status == -1)
+		return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_errx("cannot make the GC root %s", link);
+		return -1;
+	}
+	return 0;
+}

@@ -18,8 +18,8 @@
 
 /* `builder-options` in a synopsis */
 #define BUILDER_OPTIONS \
-	"--builders spec\tthe builders (a builders spec), not nix.conf's\n" \
-	"--option name value\tset a nix.conf setting, as Nix's --option does\n"
+	"--builders spec\tthe builders, instead of nix.conf's\n" \
+	"--option name value\ta nix.conf setting, as Nix's --option\n"
 
 /*
  * The commands, in the order `nix-offload help` lists them.  options:
@@ -31,17 +31,26 @@ static const struct cmd cmds[] = {
 	{ "build", NULL, cmd_build, CMD_SSH | CMD_RUNDIR,
 	  "[builder-options] [-o link] [-j n] [--keep-going] [--keep-failed] "
 	  "[--json] [-A attr] [--arg name expr] [--argstr name string] "
-	  "drv | file.nix | expr ...",
-	  "build on the builders, bring the outputs home, print them",
+	  "[--impure] [--override-input input flakeref] [--no-link] "
+	  "[--print-out-paths] [-L] [--expr expr | -f file] "
+	  "installable | drv | file.nix | expr ...",
+	  "build on the builders, as nix build or nix-build would here",
 	  BUILDER_OPTIONS
-	  "-o link\tGC-rooted links to the outputs (link, link-NAME, ...)\n"
-	  "-j n\tat most n builds at once (default: the builders' slots)\n"
-	  "--keep-going, -k\tgo on with what does not need a failed build\n"
+	  "-o link, --out-link\tGC-rooted links to the outputs\n"
+	  "-j n, --max-jobs\tat most n builds at once (default: slots)\n"
+	  "--keep-going, -k\tgo on with what needs no failed build\n"
 	  "--keep-failed, -K\tthe builder keeps a failed build's directory\n"
 	  "--json\tprint [{\"drvPath\":...,\"outputs\":{...}}]\n"
 	  "-A attr\tthe attribute to build (nix-instantiate -A)\n"
-	  "--arg name expr\tan argument for the function (nix-instantiate)\n"
-	  "--argstr name string\ta string argument (nix-instantiate)\n" },
+	  "--arg name expr\tan argument for the function\n"
+	  "--argstr name string\ta string argument\n"
+	  "--impure\tevaluate impurely, as nix build\n"
+	  "--override-input input flakeref\tas nix build\n"
+	  "--no-link\tno ./result links\n"
+	  "--print-out-paths\tprint the output paths\n"
+	  "-L, --print-build-logs\tthe build logs, not a failed one's tail\n"
+	  "--expr expr\tinstallables are attributes of expr\n"
+	  "-f file, --file\tinstallables are attributes of file\n" },
 	{ "copy", NULL, cmd_copy, CMD_SSH | CMD_RUNDIR,
 	  "--to uri | --from uri [--include-outputs] path ...",
 	  "copy closures to or from a builder, like nix-copy-closure",

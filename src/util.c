@@ -587,12 +587,58 @@ reap(pid_t pid, int64_t deadline, int *status)
 	}
 }
 
+/* A child's stream, read a line at a time (spawn_lines). */
+struct stream {
+	int		 fd;
+	int		(*fn)(void *, const char *);	/* NULL: see below */
+	char		 line[SPAWN_LINE_MAX + 1];
+	size_t		 len;
+	int		 bad;
+};
+
+/* n bytes of s's stream; n == 0: its end.  Returns 0, or -1 (fn failed). */
+static int
+stream_take(struct stream *st, const char *argv0, const char *buf, size_t n,
+    void *arg)
+{
+	size_t	 i;
+	int	 rc = 0;
+
+	if (n == 0) {
+		if (st->len == 0)
+			return 0;
+		buf = "\n";	/* a last line without one */
+		n = 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (buf[i] != '\n') {
+			if (buf[i] == '\0' && !st->bad) {
+				log_errx("%s printed a NUL byte", argv0);
+				st->bad = 1;
+			} else if (st->len == SPAWN_LINE_MAX && !st->bad) {
+				log_errx("%s printed a line longer than %d "
+				    "bytes", argv0, SPAWN_LINE_MAX);
+				st->bad = 1;
+			} else if (st->len < SPAWN_LINE_MAX)
+				st->line[st->len++] = buf[i];
+			continue;
+		}
+		st->line[st->len] = '\0';
+		if (st->bad || st->fn(arg, st->line) == -1)
+			rc = -1;
+		st->len = 0;
+		st->bad = 0;
+	}
+	return rc;
+}
+
 /*
  * Run argv as spawn() does, with an empty stdin, and read its stdout and
  * stderr together, so that a child filling one pipe never waits for us to
  * finish reading the other: each line of its stdout, without the newline,
  * goes to fn (NULL: dropped); its stderr is copied to ours as it comes,
- * or dropped with SPAWN_QUIET in flags.
+ * or dropped with SPAWN_QUIET in flags, or, when errfn is not NULL, goes
+ * to errfn a line at a time, as stdout's to fn.
  * timeout: seconds the child may stay silent, with its pipes open or after
  * closing them, before it is killed (0: no limit).  The child is always
  * reaped, and *status is its wait status (-1 when it was not started).
@@ -601,20 +647,29 @@ reap(pid_t pid, int64_t deadline, int *status)
  * holding a NUL byte, timed out, or fn returned -1 (fn reports).
  */
 int
-spawn_lines(char *const *argv, const char *hint, int timeout, int flags,
-    int (*fn)(void *, const char *), void *arg, int *status)
+spawn_streams(char *const *argv, const char *hint, int timeout, int flags,
+    int (*fn)(void *, const char *), int (*errfn)(void *, const char *),
+    void *arg, int *status)
 {
 	struct pollfd	 pfd[2];
-	char		 line[SPAWN_LINE_MAX + 1], buf[4096];
-	size_t		 len = 0, i;
+	struct stream	*st;
+	char		 buf[4096];
 	ssize_t		 n;
 	int64_t		 deadline = 0, left;
-	int		 fds[3], rc = 0, bad = 0, timedout = 0, k;
+	int		 fds[3], rc = 0, timedout = 0, k;
 	pid_t		 pid;
 
 	*status = -1;
-	if (spawn(argv, fds, &pid, hint) == -1)
+	if ((st = calloc(2, sizeof(*st))) == NULL) {
+		log_err("%s", argv[0]);
 		return -1;
+	}
+	st[0].fn = fn;
+	st[1].fn = errfn;
+	if (spawn(argv, fds, &pid, hint) == -1) {
+		free(st);
+		return -1;
+	}
 	close(fds[0]);
 	pfd[0].fd = fds[1];
 	pfd[1].fd = fds[2];
@@ -644,47 +699,24 @@ spawn_lines(char *const *argv, const char *hint, int timeout, int flags,
 				continue;
 			if (n > 0 && deadline)
 				deadline = now_ms() + (int64_t)timeout * 1000;
-			if (n > 0 && k == 1) {
-				if (!(flags & SPAWN_QUIET))
-					log_child(buf, (size_t)n);
-				continue;
-			}
-			if (n > 0 && fn == NULL)
-				continue;
 			if (n <= 0) {
 				close(pfd[k].fd);
 				pfd[k].fd = -1;
-				if (k == 1 || len == 0)
-					continue;
-				buf[0] = '\n';	/* a last line without one */
-				n = 1;
+				n = 0;
 			}
-			for (i = 0; i < (size_t)n; i++) {
-				if (buf[i] != '\n') {
-					if (buf[i] == '\0' && !bad) {
-						log_errx("%s printed a NUL "
-						    "byte", argv[0]);
-						bad = 1;
-					} else if (len == SPAWN_LINE_MAX &&
-					    !bad) {
-						log_errx("%s printed a line "
-						    "longer than %d bytes",
-						    argv[0], SPAWN_LINE_MAX);
-						bad = 1;
-					} else if (len < SPAWN_LINE_MAX)
-						line[len++] = buf[i];
-					continue;
-				}
-				line[len] = '\0';
-				if (bad)
-					rc = -1;
-				else if (fn != NULL && fn(arg, line) == -1)
-					rc = -1;
-				len = 0;
-				bad = 0;
+			if (k == 1 && errfn == NULL) {
+				if (n > 0 && !(flags & SPAWN_QUIET))
+					log_child(buf, (size_t)n);
+				continue;
 			}
+			if (st[k].fn == NULL)
+				continue;
+			if (stream_take(&st[k], argv[0], buf, (size_t)n,
+			    arg) == -1)
+				rc = -1;
 		}
 	}
+	free(st);
 	for (k = 0; k < 2; k++)
 		if (pfd[k].fd != -1)
 			close(pfd[k].fd);
@@ -698,6 +730,15 @@ spawn_lines(char *const *argv, const char *hint, int timeout, int flags,
 		reap(pid, 0, status);
 	}
 	return -1;
+}
+
+/* spawn_streams with the child's stderr copied as it comes. */
+int
+spawn_lines(char *const *argv, const char *hint, int timeout, int flags,
+    int (*fn)(void *, const char *), void *arg, int *status)
+{
+	return spawn_streams(argv, hint, timeout, flags, fn, NULL, arg,
+	    status);
 }
 
 struct first {

@@ -178,6 +178,7 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 	job_note(&w.job, "connecting");
 	w.job.substitutes = ws->substitutes;
 	w.job.opts = ws->opts;
+	w.job.log_tail = ws->log_tail;
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	/* errors go to the parent with each answer (see answer()) */

@@ -2192,11 +2192,11 @@ test_spawn_lines(void)
 	    same("message", log_last(), "sh printed a NUL byte"));
 
 	memset(&l, 0, sizeof(l));
-	rc = lines_of("head -c 9000 /dev/zero | tr '\\0' x; echo; echo ok",
+	rc = lines_of("head -c 66000 /dev/zero | tr '\\0' x; echo; echo ok",
 	    0, &l, &status, &errl, &ms);
 	report("spawn_lines_long_line", (rc == -1 || no("rc %d", rc)) &&
 	    (l.n == 1 || no("%zu lines", l.n)) && same("line", l.first, "ok") &&
-	    same("message", log_last(), "sh printed a line longer than 8192 "
+	    same("message", log_last(), "sh printed a line longer than 65536 "
 	    "bytes"));
 
 	memset(&l, 0, sizeof(l));

@@ -1,0 +1,12 @@
+# A stand-in for <nixpkgs>, just enough for the example of Nix's manual
+# (with import <nixpkgs> { system = ...; }; runCommand "foo" {} "uname > $out"):
+# runCommand NAME ENV SCRIPT runs SCRIPT with /bin/sh on SYSTEM.
+{ system ? builtins.currentSystem, ... }:
+{
+  runCommand = name: env: script: derivation (env // {
+    inherit name system;
+    builder = "/bin/sh";
+    args = [ "-c" script ];
+    PATH = "/bin:/usr/bin";
+  });
+}
