@@ -274,11 +274,15 @@ said(void *arg, const char *line)
 	struct dryrun	*a = arg;
 	const char	*p = line;
 
+	/* "this derivation will be built:", "these 2 paths will be ..." */
 	if (strncmp(p, "this ", 5) == 0)
 		p += 5;
-	else if (strncmp(p, "these ", 6) == 0 && (p += 6) &&
-	    *(p += strspn(p, "0123456789")) == ' ')
-		p++;
+	else if (strncmp(p, "these ", 6) == 0) {
+		p += 6;
+		p += strspn(p, "0123456789");
+		if (*p == ' ')
+			p++;
+	}
 	if (p != line && (strncmp(p, "derivation", 10) == 0 ||
 	    strncmp(p, "path", 4) == 0) && strstr(p, " will be ") != NULL) {
 		a->listing = 1;
