@@ -297,23 +297,6 @@ nix_roots(struct graph *g, struct insts *is, struct args *na,
 	return 0;
 }
 
-/*
- * The lines of a failed build's log that nix build shows: log-lines, or
- * the installed Nix's default (10 before 2.20, 25 since).
- */
-static long
-log_lines(const struct conf *c)
-{
-	char	 v[64];
-
-	if (c->log_lines >= 0)
-		return c->log_lines;
-	if (nix_local_version(v, sizeof(v)) == 0 &&
-	    !nix_version_at_least(v, 2, 20, 0))
-		return 10;
-	return 25;
-}
-
 int
 cmd_build(int argc, char **argv)
 {
@@ -481,7 +464,8 @@ cmd_build(int argc, char **argv)
 		b.ds.ws.opts.max_log_size = (uint64_t)b.conf.max_log_size;
 		b.ds.ws.opts.keep_failed = b.conf.keep_failed;
 		/* nix build shows a failed build's last lines, all with -L */
-		b.ds.ws.log_tail = nixbuild && !logs ? log_lines(&b.conf) : 0;
+		b.ds.ws.log_tail = nixbuild && !logs ?
+		    conf_log_lines(&b.conf) : 0;
 		sig = dispatch_run(&b.ds);
 		dispatch_free(&b.ds);
 		if (sig != 0) {

@@ -359,6 +359,23 @@ defaults(struct conf *c)
 }
 
 /*
+ * log-lines: the lines of a failed build's log nix build shows, as set,
+ * or the installed Nix's default (10 before 2.20, 25 since).
+ */
+long
+conf_log_lines(const struct conf *c)
+{
+	char	 v[64];
+
+	if (c->log_lines >= 0)
+		return c->log_lines;
+	if (nix_local_version(v, sizeof(v)) == 0 &&
+	    !nix_version_at_least(v, 2, 20, 0))
+		return 10;
+	return 25;
+}
+
+/*
  * Set up c with Nix's defaults.  Nothing is read yet: conf_load does that.
  * conf_free frees it.
  */
@@ -970,7 +987,8 @@ conf_value(const struct conf *c, const char *name, char *buf, size_t sz)
 		break;
 	case T_JOBS:
 	case T_SECONDS:
-		n = snprintf(buf, sz, "%ld", *CFIELD(c, s, long));
+		n = snprintf(buf, sz, "%ld", s->off == offsetof(struct conf,
+		    log_lines) ? conf_log_lines(c) : *CFIELD(c, s, long));
 		break;
 	case T_BYTES:
 		n = snprintf(buf, sz, "%" PRIu64, *CFIELD(c, s, uint64_t));

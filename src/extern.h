@@ -926,6 +926,7 @@ int		 conf_cmdline(struct conf *, const char *, const char *,
 		    const char *);
 void		 conf_free(struct conf *);
 int		 conf_value(const struct conf *, const char *, char *, size_t);
+long		 conf_log_lines(const struct conf *);
 int		 conf_setting_known(const char *);
 int		 conf_path(char *, size_t, const char *);
 int		 conf_read_file(const char *, size_t, char **, size_t *,
