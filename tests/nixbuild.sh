@@ -21,6 +21,7 @@ nixbuild_seed() {	# suite
 	cp "$TB/known_hosts" "$T/known_hosts"
 	mkdir -p "$T/seed" && cd "$T/seed" || fail "no directory"
 	run a on "$1" env NIX_PATH="nixpkgs=$TOP/tests/data/nixpkgs" \
+	    NIX_OFFLOAD_TEST_NONCE="$T" \
 	    NIX_SSHOPTS="-o UserKnownHostsFile=$T/known_hosts" \
 	    "$NO" build --impure \
 	    --expr '(with import <nixpkgs> { system = "x86_64-darwin"; }; runCommand "foo" {} "uname > $out")' \
