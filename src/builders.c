@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "extern.h"
@@ -29,6 +30,7 @@ append(struct machines *to, struct machines *from)
 		return -1;
 	}
 	memcpy(v + to->n, from->v, from->n * sizeof(*v));
+	strlcpy(to->rules, from->rules, sizeof(to->rules));
 	to->v = v;
 	to->n += from->n;
 	free(from->v);
@@ -50,16 +52,20 @@ builders_load(struct conf *c, struct machines *ms)
 {
 	struct machines	 part;
 	char		 path[PATH_MAX];
-	const char	*env;
+	const char	*env, *rv;
 	size_t		 n;
 	char		 v[64];
 
 	memset(ms, 0, sizeof(*ms));
 	if (!c->loaded && conf_load(c) == -1)
 		return -1;
-	/* as the installed Nix reads them */
+	/* as the installed Nix reads them, or the one named */
+	if ((rv = getenv("NIX_OFFLOAD_NIX_RULES")) != NULL && *rv != '\0')
+		strlcpy(v, rv, sizeof(v));
+	else if (nix_local_version(v, sizeof(v)) == -1)
+		v[0] = '\0';
 	log_debug(1, "builders: read as Nix %s reads them", machines_rules(
-	    nix_local_version(v, sizeof(v)) == 0 ? v : NULL));
+	    v[0] != '\0' ? v : NULL));
 	if (c->builders != NULL)
 		return machines_parse(c->builders, strlen(c->builders),
 		    c->builders_src, c->system, ms);
@@ -116,13 +122,20 @@ plain_number(double d, char *buf, size_t sz)
 	}
 }
 
+/*
+ * A list as a field that reads back the same: "-" for none, but for the
+ * systems, where "-" is the default and none is ","; a lone "-" item
+ * (a system or feature named "-", which Nix keeps) is ",-".
+ */
 static void
-text_list(FILE *f, const struct strlist *l)
+text_list(FILE *f, const struct strlist *l, int systems)
 {
 	size_t	 i;
 
 	if (l->n == 0)
-		fputc('-', f);
+		fputc(systems ? ',' : '-', f);
+	if (l->n == 1 && strcmp(l->v[0], "-") == 0)
+		fputc(',', f);
 	for (i = 0; i < l->n; i++)
 		fprintf(f, "%s%s", i > 0 ? "," : "", l->v[i]);
 }
@@ -161,6 +174,8 @@ builders_print(FILE *f, const struct machines *ms, int json)
 
 	if (json)
 		fputc('[', f);
+	else if (ms->n > 0 && isatty(fileno(f)))
+		fprintf(f, "# read as Nix %s reads builders\n", ms->rules);
 	for (i = 0; i < ms->n; i++) {
 		m = &ms->v[i];
 		if (json)
@@ -169,12 +184,12 @@ builders_print(FILE *f, const struct machines *ms, int json)
 			plain_number(m->speed_factor, sp, sizeof(sp));
 		if (!json) {
 			fprintf(f, "%s ", m->uri_text);
-			text_list(f, &m->systems);
+			text_list(f, &m->systems, 1);
 			fprintf(f, " %s %ld %s ", m->ssh_key ? m->ssh_key : "-",
 			    m->max_jobs, sp);
-			text_list(f, &m->supported);
+			text_list(f, &m->supported, 0);
 			fputc(' ', f);
-			text_list(f, &m->mandatory);
+			text_list(f, &m->mandatory, 0);
 			fprintf(f, " %s # %s", m->host_key_b64 ?
 			    m->host_key_b64 : "-", m->source);
 			if (!m->usable)
@@ -212,6 +227,8 @@ builders_print(FILE *f, const struct machines *ms, int json)
 		fprintf(f, ",\"usable\":%s,\"unusableReason\":",
 		    m->usable ? "true" : "false");
 		json_or_null(f, m->usable ? NULL : m->unusable_why);
+		fputs(",\"nixRules\":", f);
+		json_string(f, ms->rules);
 		/* only a builder that failed lately has a "health" */
 		if (m->usable && health_get(m, &fails, &until, reason,
 		    sizeof(reason)) == 0) {

@@ -615,7 +615,7 @@ int
 cmd_check(int argc, char **argv)
 {
 	struct conf	 conf;
-	struct machines	 ms = { NULL, 0 };
+	struct machines	 ms = { NULL, 0, "" };
 	struct probe	*res;
 	long		 jobs = 0;
 	int		 json = 0, i, rc, r, usable = 0, up = 0;

@@ -959,6 +959,7 @@ struct machine {
 struct machines {
 	struct machine	*v;
 	size_t		 n;
+	char		 rules[64];	/* the Nix whose rules read them */
 };
 int		 machines_parse(const char *, size_t, const char *,
 		    const char *, struct machines *);

@@ -175,7 +175,7 @@ int
 cmd_enable(int argc, char **argv)
 {
 	struct conf	 conf;
-	struct machines	 ms = { NULL, 0 };
+	struct machines	 ms = { NULL, 0, "" };
 	struct strlist	 uris = { NULL, 0, 0 };
 	size_t		 i, j;
 	int		 all = 0, r, rc = EXIT_OK, k;

@@ -341,7 +341,7 @@ int
 cmd_hook(int argc, char **argv)
 {
 	struct conf	 conf;
-	struct machines	 ms = { NULL, 0 };
+	struct machines	 ms = { NULL, 0, "" };
 	struct sched	 sched;
 	struct conn	 in;
 	struct strlist	 features = { NULL, 0, 0 }, inputs = { NULL, 0, 0 };

@@ -1,62 +1,71 @@
 /*
  * Builders specs (the `builders` setting, --builders) and machines files,
- * read with the rules of the newest Nix (nix-protocols.md 7.1):
+ * read as the installed Nix reads them (machines_rules), rule by rule as
+ * Nix changed them between 2.8 and 2.34:
  *
- *	spec	= { line "\n" }
- *	line	= piece { ";" piece } [ "#" comment ]
- *
- * but for the comment, which, as the installed Nix reads it
- * (machines_rules), runs to the end of the line from Nix 2.28.2 on, and
- * before, to the next ";" only:
- *
- *	line	= piece [ "#" comment ] { ";" piece [ "#" comment ] }
  *	piece	= "" | "@" FILE | URI [ SYSTEMS [ KEY [ JOBS [ SPEED
  *		  [ SUPPORTED [ MANDATORY [ HOSTKEY ] ] ] ] ] ] ]
  *
- * Pieces are trimmed and empty ones skipped, so a leading space before @
- * (which Nix 2.8 mishandled) is fine.  Fields are separated by spaces and
- * tabs; "-" means the default.  SYSTEMS (default: the local system),
- * SUPPORTED and MANDATORY are comma-separated.  KEY is the ssh identity,
- * JOBS a positive whole number (default 1), SPEED a positive number
- * (default 1), HOSTKEY the base64 of a public host key line.  A URI without
- * "://" or "/" that is not auto, daemon or local (alone or with a ?query)
- * is an ssh:// host, as in Nix.  @FILE is read with the same rules; a
- * relative FILE is relative to /, where Nix's build hook runs (Nix itself
- * uses its current directory, and its hook's is always /).
+ *   - Pieces: from Nix 2.28.2 (and 2.24.15), lines split on "\n", a "#"
+ *     runs to the end of the line, then ";" splits, and pieces are
+ *     trimmed (blank ones skipped).  Before, the text split on "\n" and
+ *     ";" at once, a "#" ran to the end of its piece, and nothing was
+ *     trimmed: a piece of blanks (an indented comment) is an error, and
+ *     " @FILE" a builder named "@FILE".
+ *   - Fields are separated by blanks; "-" is the default.  Fields after
+ *     the 8th are ignored, with a warning.  SYSTEMS (default: the local
+ *     system) is a list as written before Nix 2.20, a sorted set since;
+ *     SUPPORTED and MANDATORY are sorted sets ("-" in a list is a
+ *     feature).  JOBS is a whole number ("+3" too; 0: never used).
+ *     SPEED is a whole number before 2.20, a float since ("2E2", ".5");
+ *     0 is taken as 1.  HOSTKEY must be base64 up to its first "=".
+ *   - URI: without "://" or "/", and not auto, daemon or local, it is an
+ *     ssh:// host.  Before 2.23 Nix checks nothing more until it
+ *     connects; since, a URI that does not parse is an error.  host:port
+ *     reaches ssh as -p (Nix 2.31 on; before, Nix gives ssh "host:port"
+ *     as a host name, which fails: a warning says so); bare IPv6 hosts
+ *     (::1, root@::1, fe80::1%eth0) and an empty port (ssh://h:) are
+ *     read as Nix 2.31.3 and later read them.
+ *   - @FILE: a relative FILE is read from /, where Nix's build hook runs;
+ *     a FILE that does not exist (or a bare "@") adds nothing, as in Nix,
+ *     but with a warning, unless it is the default machines file.
  *
- * Where we part from Nix, on purpose:
- *   - Nix skips an @FILE that does not exist.  Here it is an error naming
- *     the FILE:LINE that includes it: a builder list that silently lost a
- *     file is the kind of surprise this tool exists to remove.  The one
- *     exception is the default machines file, $NIX_CONF_DIR/machines,
- *     implied or written out (the manual shows `builders =
- *     @/etc/nix/machines` as "the default"): missing, it means no builders.
- *   - Nix takes max jobs 0 (a builder that is never free) and turns speed
- *     factor 0 into 1; both are errors here, as are more than 8 fields
- *     (Nix ignores the rest) and a host key that decodes to something
- *     other than a key line (Nix checks only the base64).
- *   - Nix recurses into @FILE without limit; here a cycle is an error, and
- *     so is nesting deeper than MACHINES_DEPTH_MAX.
- *   - Stores other than ssh:// (ssh-ng://, local, daemon, ...) are listed,
- *     unusable, with a warning: nix-offload speaks the serve protocol only.
- * Errors name FILE:LINE (or the setting's own place) and the field; up to
- * MACHINES_ERRORS_MAX of them are reported, and then nothing is returned.
+ * Where Nix accepts an entry nix-offload cannot use (a store other than
+ * ssh://, max jobs 0, no systems, a host key that is not a key line, a
+ * URI ssh would refuse), it is listed, unusable, with its reason and a
+ * warning.  Where following Nix would hurt, a warning says what is done
+ * instead: max jobs above MACHINES_JOBS_MAX are capped (Nix opens a lock
+ * file per slot), an infinite or NaN speed factor is taken as 1.  And Nix
+ * recurses into @FILE without limit: a cycle, or nesting deeper than
+ * MACHINES_DEPTH_MAX, is an error here.  Errors name FILE:LINE (or the
+ * setting's own place) and the field; up to MACHINES_ERRORS_MAX of them
+ * are reported, and then nothing is returned.
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "extern.h"
 
 #define WS	" \t\r\n"	/* Nix's field separators, and trim's */
 
-/* Nix before 2.28.2 cut a "#" comment at the next ";" (machines_rules). */
-static int	 comment_to_semicolon;
+/* The rules of the installed Nix (machines_rules); the newest at first. */
+static struct {
+	char	 version[64];	/* whose, for messages; "" for the newest */
+	int	 split_old;	/* "\n" and ";" at once, "#" to the piece's end */
+	int	 int_speed;	/* before 2.20: a whole speed factor */
+	int	 systems_list;	/* before 2.20: systems as written */
+	int	 strict_uri;	/* 2.23: a URI that does not parse is an error */
+	int	 port_in_host;	/* before 2.31: host:port is a host name */
+} rules = { "2.34", 0, 0, 0, 1, 0 };
 
 struct parser {
 	const char	*system;	/* the local system: default field 2 */
@@ -107,13 +116,21 @@ trim(char *s)
 	return s;
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /*
- * Add each comma-separated item of s to l, in order, once.  Returns 0, or
- * -1 (reported) when there are too many.
+ * Add each comma-separated item of s to l, as Nix does: empty items are
+ * dropped, "-" is an item like another; as written (as_written: order and
+ * repeats kept, Nix's systems before 2.20), or as a sorted set.  Returns
+ * 0, or -1 (reported) when there are too many.
  */
 static int
 list(struct parser *p, const char *where, const char *s, int field,
-    const char *what, struct strlist *l)
+    const char *what, int as_written, struct strlist *l)
 {
 	char	*item;
 	size_t	 n, i;
@@ -122,25 +139,17 @@ list(struct parser *p, const char *where, const char *s, int field,
 	for (;;) {
 		s += strspn(s, ",");
 		if (*s == '\0')
-			return 0;
+			break;
 		n = strcspn(s, ",");
 		if ((item = strndup(s, n)) == NULL) {
 			bad(p, where, "out of memory");
 			return -1;
 		}
 		s += n;
-		/* "-" is the default only as the whole field (fuzzer) */
-		if (strcmp(item, "-") == 0) {
-			bad(p, where, "a lone \"-\" among the %s (field %d): "
-			    "\"-\" means the default only as the whole field",
-			    what, field);
-			free(item);
-			return -1;
-		}
-		for (i = 0; i < l->n; i++)
+		for (i = 0; !as_written && i < l->n; i++)
 			if (strcmp(l->v[i], item) == 0)
 				break;
-		if (i < l->n) {
+		if (!as_written && i < l->n) {
 			free(item);
 			continue;
 		}
@@ -157,57 +166,153 @@ list(struct parser *p, const char *where, const char *s, int field,
 			return -1;
 		}
 	}
-}
-
-static int
-max_jobs(struct parser *p, const char *where, const char *s, long *v)
-{
-	char	*end;
-	long	 n;
-
-	if (*s == '\0' || s[strspn(s, "0123456789")] != '\0' ||
-	    (n = strtol(s, &end, 10)) == 0) {
-		bad(p, where, "max jobs \"%s\" is not a positive whole number "
-		    "(field 4)%s", s, strcmp(s, "0") == 0 ? "; to stop using a "
-		    "builder, comment it out" : "");
-		return -1;
-	}
-	if (n > MACHINES_JOBS_MAX) {
-		bad(p, where, "max jobs %s is more than %d (field 4)", s,
-		    MACHINES_JOBS_MAX);
-		return -1;
-	}
-	*v = n;
+	if (!as_written && l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_str);
 	return 0;
 }
 
-/* DIGITS [ "." DIGITS ], at least one digit, more than 0. */
+/*
+ * A whole number as Nix reads one (string2Int<unsigned int>): an optional
+ * "+", digits, at most UINT_MAX.  Returns 0, or -1.
+ */
+static int
+nix_uint(const char *s, unsigned long *v)
+{
+	const char	*d = s + (*s == '+');
+	char		*end;
+
+	if (*d == '\0' || d[strspn(d, "0123456789")] != '\0' ||
+	    strlen(d) > 20)
+		return -1;
+	errno = 0;
+	*v = strtoul(d, &end, 10);
+	return errno != 0 || *v > UINT_MAX ? -1 : 0;
+}
+
+/* Field 4.  Returns 0, or -1 (reported). */
+static int
+max_jobs(struct parser *p, const char *where, const char *s, long *v)
+{
+	unsigned long	 n;
+
+	if (nix_uint(s, &n) == -1) {
+		bad(p, where, "max jobs \"%s\" is not a whole number from 0 to "
+		    "%u (field 4)", s, UINT_MAX);
+		return -1;
+	}
+	if (n > MACHINES_JOBS_MAX) {
+		log_warnx("%s: max jobs %s is taken as %d (field 4): Nix would "
+		    "open a lock file per slot", where, s, MACHINES_JOBS_MAX);
+		n = MACHINES_JOBS_MAX;
+	}
+	*v = (long)n;
+	return 0;
+}
+
+/*
+ * Does s read as a float, as boost::lexical_cast<float> reads one (Nix's
+ * speed factor since 2.20)?  [+-] then digits with an optional point (at
+ * least one digit), an optional exponent; or nan, inf, infinity.
+ */
+static int
+float_text(const char *s)
+{
+	const char	*t = s + (*s == '+' || *s == '-');
+	size_t		 d;
+
+	if (strcasecmp(t, "nan") == 0 || strcasecmp(t, "inf") == 0 ||
+	    strcasecmp(t, "infinity") == 0)
+		return 1;
+	d = strspn(t, "0123456789");
+	t += d;
+	if (*t == '.') {
+		t++;
+		d += strspn(t, "0123456789");
+		t += strspn(t, "0123456789");
+	}
+	if (d == 0)
+		return 0;
+	if (*t == 'e' || *t == 'E') {
+		t++;
+		t += *t == '+' || *t == '-';
+		if (strspn(t, "0123456789") == 0)
+			return 0;
+		t += strspn(t, "0123456789");
+	}
+	return *t == '\0';
+}
+
+/*
+ * Field 5, as the installed Nix reads it: a whole number before 2.20, a
+ * float since; 0 is 1, as in Nix.  Returns 0, or -1 (reported).
+ */
 static int
 speed(struct parser *p, const char *where, const char *s, double *v)
 {
-	const char	*t = s + strspn(s, "0123456789");
-	char		*end;
+	unsigned long	 n;
 	double		 d;
+	float		 f;
 
-	if (*t == '.')
-		t += 1 + strspn(t + 1, "0123456789");
-	if (*t != '\0' || strpbrk(s, "0123456789") == NULL ||
-	    (d = strtod(s, &end)) <= 0) {
-		bad(p, where, "speed factor \"%s\" is not a positive number "
-		    "(field 5)", s);
-		return -1;
+	if (rules.int_speed) {
+		if (nix_uint(s, &n) == -1) {
+			bad(p, where, "speed factor \"%s\" is not a whole number "
+			    "(field 5), as Nix %s reads it; fractions came with "
+			    "Nix 2.20", s, rules.version);
+			return -1;
+		}
+		d = (double)n;
+	} else {
+		if (!float_text(s)) {
+			bad(p, where, "speed factor \"%s\" is not a number "
+			    "(field 5)", s);
+			return -1;
+		}
+		errno = 0;
+		f = strtof(s, NULL);
+		if (errno == ERANGE && (f == HUGE_VALF || f == -HUGE_VALF)) {
+			bad(p, where, "speed factor %s is too large (field 5)",
+			    s);
+			return -1;
+		}
+		d = strtod(s, NULL);
+		if (f == 0)
+			d = 0;	/* as small as a float is 0, as in Nix */
+		if (d < 0) {
+			bad(p, where, "speed factor %s is negative (field 5)",
+			    s);
+			return -1;
+		}
+		if (isnan(d) || isinf(d)) {
+			log_warnx("%s: speed factor %s is taken as 1 (field "
+			    "5): it would rank this builder above or below "
+			    "every other for ever", where, s);
+			d = 1;
+		}
 	}
-	if (d < MACHINES_SPEED_MIN) {
-		bad(p, where, "speed factor %s is less than %g (field 5)", s,
-		    MACHINES_SPEED_MIN);
-		return -1;
-	}
-	if (d > MACHINES_SPEED_MAX) {
-		bad(p, where, "speed factor %s is more than %.0f (field 5)", s,
-		    MACHINES_SPEED_MAX);
-		return -1;
+	if (d == 0) {
+		log_warnx("%s: speed factor %s is taken as 1 (field 5), as "
+		    "Nix does", where, s);
+		d = 1;
 	}
 	*v = d;
+	return 0;
+}
+
+/* auto, daemon or local, alone or with a ?query, or a ?query alone. */
+static int
+special(const char *u)
+{
+	static const char *const words[] = { "auto", "daemon", "local" };
+	size_t	 i, n;
+
+	if (u[0] == '?')
+		return 1;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		n = strlen(words[i]);
+		if (strncmp(u, words[i], n) == 0 &&
+		    (u[n] == '\0' || u[n] == '?'))
+			return 1;
+	}
 	return 0;
 }
 
@@ -215,18 +320,8 @@ speed(struct parser *p, const char *where, const char *s, double *v)
 static int
 bare_host(const char *u)
 {
-	static const char *const special[] = { "auto", "daemon", "local" };
-	size_t	 i, n;
-
-	if (strstr(u, "://") != NULL || strchr(u, '/') != NULL || u[0] == '?')
-		return 0;
-	for (i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
-		n = strlen(special[i]);
-		if (strncmp(u, special[i], n) == 0 &&
-		    (u[n] == '\0' || u[n] == '?'))
-			return 0;
-	}
-	return 1;
+	return strstr(u, "://") == NULL && strchr(u, '/') == NULL &&
+	    !special(u);
 }
 
 /* Why a store that is not ssh:// cannot be used, for messages. */
@@ -288,12 +383,129 @@ machine_free(struct machine *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* Base64 as Nix checks it: up to the first "=", letters, digits, + / \n. */
+static int
+nix_base64(const char *s)
+{
+	for (; *s != '\0' && *s != '='; s++)
+		if (!isalnum((unsigned char)*s) && strchr("+/\n", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* A "%" not followed by two hex digits in s[0..n). */
+static int
+bad_escape(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == '%' && (i + 2 >= n ||
+		    !isxdigit((unsigned char)s[i + 1]) ||
+		    !isxdigit((unsigned char)s[i + 2])))
+			return 1;
+	return 0;
+}
+
+/*
+ * An ssh:// URI as Nix 2.31.3 and later read it, into buf: a bare IPv6
+ * host (::1, root@fe80::1%eth0) in brackets, an empty port dropped.  Sets
+ * *port to the text of the port (NULL: none) for the caller's checks.
+ * Returns buf, or u itself when nothing changes.
+ */
+static const char *
+ssh_normal(const char *u, char *buf, size_t sz, const char **port)
+{
+	const char	*auth = u + 6, *host, *colon;
+	size_t		 alen = strcspn(auth, "?/#"), hlen, i;
+
+	*port = NULL;
+	for (host = auth, i = 0; i < alen; i++)
+		if (auth[i] == '@')
+			host = auth + i + 1;
+	hlen = (size_t)(auth + alen - host);
+	colon = memchr(host, ':', hlen);
+	if (host[0] != '[' && colon != NULL &&
+	    memchr(colon + 1, ':', hlen - (size_t)(colon + 1 - host)) != NULL) {
+		snprintf(buf, sz, "ssh://%.*s[%.*s]%s", (int)(host - auth), auth,
+		    (int)hlen, host, auth + alen);
+		return buf;
+	}
+	if (host[0] == '[')
+		colon = memchr(host, ']', hlen) != NULL ? memchr(
+		    (const char *)memchr(host, ']', hlen), ':', hlen -
+		    (size_t)((const char *)memchr(host, ']', hlen) - host)) :
+		    NULL;
+	if (colon == NULL)
+		return u;
+	if (colon + 1 == auth + alen) {
+		snprintf(buf, sz, "%.*s%s", (int)(colon - u), u, colon + 1);
+		return buf;
+	}
+	*port = colon + 1;
+	return u;
+}
+
+/*
+ * The URI of field 1 for an ssh:// entry m: parsed into m->uri (usable),
+ * or, where Nix lists the entry and fails only when it connects, m made
+ * unusable with why.  Returns 0, or -1 (reported) where the installed Nix
+ * refuses the spec.
+ */
+static int
+ssh_uri(struct parser *p, const char *where, struct machine *m, char *why,
+    size_t whysz)
+{
+	char		 norm[URI_MAX + 8];
+	const char	*text, *port, *q;
+	size_t		 n;
+	unsigned long	 pv;
+	char		*end;
+
+	text = ssh_normal(m->uri_text, norm, sizeof(norm), &port);
+	if (text != m->uri_text)
+		log_debug(1, "%s: %s read as %s, as Nix 2.31.3 and later read "
+		    "it", where, m->uri_text, text);
+	if (port != NULL) {
+		n = strcspn(port, "?/#");
+		pv = strtoul(port, &end, 10);
+		if (end != port + n || n > 5 || pv < 1 || pv > 65535) {
+			if (!rules.port_in_host) {
+				bad(p, where, "port \"%.*s\" of %s is not a "
+				    "number from 1 to 65535 (field 1)", (int)n,
+				    port, m->uri_text);
+				return -1;
+			}
+		} else if (rules.port_in_host)
+			log_warnx("%s: %s: Nix %s gives ssh \"host:port\" as a "
+			    "host name, which fails; nix-offload connects to "
+			    "port %lu (Nix reads ports from 2.31 on)", where,
+			    m->uri_text, rules.version, pv);
+	}
+	/* a "%" outside an IPv6 address's zone, and not an escape */
+	q = text + 6 + strcspn(text + 6, "?");
+	if (rules.strict_uri && (bad_escape(q, strlen(q)) ||
+	    (memchr(text + 6, '[', (size_t)(q - text - 6)) == NULL &&
+	    bad_escape(text + 6, (size_t)(q - text - 6))))) {
+		bad(p, where, "%s: a \"%%\" without two hex digits: Nix %s "
+		    "cannot parse this store URI (field 1)", m->uri_text,
+		    rules.version);
+		return -1;
+	}
+	if (quietly_uri(text, &m->uri) == -1) {
+		snprintf(why, whysz, "%s", log_last());
+		return 0;
+	}
+	m->usable = 1;
+	return 0;
+}
+
 /* One entry: fields split, checked, and appended to the output. */
 static void
 entry(struct parser *p, char *s, const char *where)
 {
 	struct machine	 m, *v;
-	char		*f[MACHINES_FIELDS], why[256], *key = NULL;
+	char		*f[MACHINES_FIELDS], why[512], *key = NULL;
 	size_t		 nf = 0, total = 0;
 
 	while (*(s += strspn(s, WS)) != '\0') {
@@ -305,22 +517,24 @@ entry(struct parser *p, char *s, const char *where)
 			*s++ = '\0';
 	}
 #define SET(i)	((i) < nf && strcmp(f[(i)], "-") != 0)
-	if (total > MACHINES_FIELDS) {
-		bad(p, where, "%zu fields, at most %d: URI SYSTEMS SSH-KEY "
-		    "MAX-JOBS SPEED-FACTOR SUPPORTED-FEATURES "
-		    "MANDATORY-FEATURES HOST-KEY (lists are comma-separated, "
-		    "without spaces)", total, MACHINES_FIELDS);
-		return;
-	}
 	if (!SET(0)) {
-		bad(p, where, "the store URI is missing (field 1)");
+		bad(p, where, "the store URI is missing (field 1)%s", nf == 0 ?
+		    ": a piece of blanks, which Nix before 2.28.2 refuses "
+		    "(an indented comment, or blanks around \";\")" : "");
 		return;
 	}
+	if (total > MACHINES_FIELDS)
+		log_warnx("%s: %zu fields: those after the 8th are ignored, as "
+		    "Nix ignores them (URI SYSTEMS SSH-KEY MAX-JOBS "
+		    "SPEED-FACTOR SUPPORTED-FEATURES MANDATORY-FEATURES "
+		    "HOST-KEY; lists are comma-separated, without blanks)",
+		    where, total);
 	if (p->out->n >= MACHINES_MAX) {
 		bad(p, where, "more than %d builders", MACHINES_MAX);
 		return;
 	}
 	memset(&m, 0, sizeof(m));
+	why[0] = '\0';
 	strlcpy(m.source, where, sizeof(m.source));
 	m.max_jobs = 1;
 	m.speed_factor = 1;
@@ -329,14 +543,12 @@ entry(struct parser *p, char *s, const char *where)
 	snprintf(m.uri_text, strlen(f[0]) + 7, "%s%s",
 	    bare_host(f[0]) ? "ssh://" : "", f[0]);
 	if (SET(1)) {
-		if (list(p, where, f[1], 2, "systems", &m.systems) == -1)
+		if (list(p, where, f[1], 2, "systems", rules.systems_list,
+		    &m.systems) == -1)
 			goto fail;
-		/* "," alone: no system, so never used; and it would print
-		 * as "-", the default (fuzzer) */
-		if (m.systems.n == 0) {
-			bad(p, where, "no system in \"%s\" (field 2)", f[1]);
-			goto fail;
-		}
+		if (m.systems.n == 0)
+			snprintf(why, sizeof(why), "no system (field 2 is "
+			    "\"%s\"): it takes no derivation", f[1]);
 	} else if (p->system != NULL && strlist_add(&m.systems,
 	    p->system) == -1)
 		goto nomem;
@@ -344,42 +556,62 @@ entry(struct parser *p, char *s, const char *where)
 		goto nomem;
 	if (SET(3) && max_jobs(p, where, f[3], &m.max_jobs) == -1)
 		goto fail;
+	if (m.max_jobs == 0 && why[0] == '\0')
+		snprintf(why, sizeof(why), "max jobs is 0 (field 4): it is "
+		    "never free, in Nix too");
 	if (SET(4) && speed(p, where, f[4], &m.speed_factor) == -1)
 		goto fail;
-	if (SET(5) && list(p, where, f[5], 6, "supported features",
+	if (SET(5) && list(p, where, f[5], 6, "supported features", 0,
 	    &m.supported) == -1)
 		goto fail;
-	if (SET(6) && list(p, where, f[6], 7, "mandatory features",
+	if (SET(6) && list(p, where, f[6], 7, "mandatory features", 0,
 	    &m.mandatory) == -1)
 		goto fail;
 	if (SET(7)) {
-		if ((key = quietly_hostkey(f[7])) == NULL) {
-			bad(p, where, "%s (field 8)", log_last());
+		if (!nix_base64(f[7])) {
+			bad(p, where, "host key \"%.40s%s\" is not base64 (field "
+			    "8; write it with: base64 -w0 "
+			    "/etc/ssh/ssh_host_ed25519_key.pub)", f[7],
+			    strlen(f[7]) > 40 ? "..." : "");
 			goto fail;
 		}
 		if ((m.host_key_b64 = strdup(f[7])) == NULL)
 			goto nomem;
+		if ((key = quietly_hostkey(f[7])) == NULL && why[0] == '\0')
+			snprintf(why, sizeof(why), "its host key (field 8) "
+			    "does not decode to a key line (\"ssh-ed25519 "
+			    "AAAA...\"): ssh would refuse every connection");
 	}
 #undef SET
 	if (strncmp(m.uri_text, "ssh://", 6) == 0) {
-		if (quietly_uri(m.uri_text, &m.uri) == -1) {
-			bad(p, where, "%s (field 1)", log_last());
+		if (ssh_uri(p, where, &m, why[0] == '\0' ? why : NULL,
+		    why[0] == '\0' ? sizeof(why) : 0) == -1)
 			goto fail;
-		}
 		/* fields 3 and 8 win over ?ssh-key= and the URI's host key */
-		if (m.ssh_key != NULL) {
+		if (m.usable && m.ssh_key != NULL) {
 			free(m.uri.ssh_key);
 			if ((m.uri.ssh_key = strdup(m.ssh_key)) == NULL)
 				goto nomem;
 		}
-		if (key != NULL) {
+		if (m.usable && key != NULL) {
 			free(m.uri.host_key);
 			m.uri.host_key = key;
 			key = NULL;
 		}
-		m.usable = 1;
-	} else {
+	} else if (rules.strict_uri && strstr(m.uri_text, "://") == NULL &&
+	    strchr(f[0], '?') != NULL && memchr(f[0], '/',
+	    strcspn(f[0], "?")) == NULL && !special(f[0])) {
+		/* h?ssh-key=/k: the "/" kept ssh:// off, and Nix 2.23
+		 * and later refuse what is left */
+		bad(p, where, "%s: Nix %s cannot parse this store URI (field 1)"
+		    "; write ssh://%s", f[0], rules.version, f[0]);
+		goto fail;
+	} else if (why[0] == '\0')
 		unusable(m.uri_text, why, sizeof(why));
+	if (why[0] != '\0') {
+		/* Nix lists it, and fails when it is used: so do we */
+		m.usable = 0;
+		uri_free(&m.uri);
 		if ((m.unusable_why = strdup(why)) == NULL)
 			goto nomem;
 		log_warnx("%s: %s: %s; listed, never used", where, m.uri_text,
@@ -416,7 +648,8 @@ include(struct parser *p, const char *path, const char *where,
 	int		 i, j;
 
 	if (*path == '\0') {
-		bad(p, where, "@ without a file name");
+		log_warnx("%s: \"@\" without a file name: no builders from "
+		    "it, as in Nix", where);
 		return;
 	}
 	if (path[0] != '/') {
@@ -439,6 +672,12 @@ include(struct parser *p, const char *path, const char *where,
 		    (missing_ok || strcmp(file, p->deflt) == 0)) {
 			log_debug(1, "no machines file %s: no builders from it",
 			    file);
+			return;
+		}
+		if (errno == ENOENT && where != NULL) {
+			/* Nix reads no builders from it, and says nothing */
+			log_warnx("%s: no machines file %s%s: no builders "
+			    "from it", where, file, hint);
 			return;
 		}
 		if (errno == EFBIG)
@@ -514,14 +753,18 @@ text(struct parser *p, const char *buf, size_t len, const char *src,
 		}
 		memcpy(line, s, n);
 		line[n] = '\0';
-		if (!comment_to_semicolon)
+		if (!rules.split_old)
 			line[strcspn(line, "#")] = '\0';
 		for (piece = line; piece != NULL &&
 		    p->errors < MACHINES_ERRORS_MAX; piece = semi) {
 			if ((semi = strchr(piece, ';')) != NULL)
 				*semi++ = '\0';
+			/* before 2.28.2, a "#" ends at the piece's end, and
+			 * only an empty piece is nothing: " @F" is no include,
+			 * and a piece of blanks is refused (entry) */
 			piece[strcspn(piece, "#")] = '\0';
-			piece = trim(piece);
+			if (!rules.split_old)
+				piece = trim(piece);
 			if (*piece == '\0')
 				continue;
 			if (*piece == '@')
@@ -534,16 +777,29 @@ text(struct parser *p, const char *buf, size_t len, const char *src,
 }
 
 /*
- * Read specs as Nix nix_version does where that changes which builders
- * there are: before 2.28.2 a "#" comment ends at the next ";".  NULL, or
- * a version not known: the newest rules.  Returns the version followed.
+ * Read specs as Nix nix_version reads them (see the top of this file).
+ * NULL, or a version not known: the newest rules.  Returns the version
+ * whose rules are followed, for messages.
  */
 const char *
 machines_rules(const char *nix_version)
 {
-	comment_to_semicolon = nix_version != NULL &&
-	    !nix_version_at_least(nix_version, 2, 28, 2);
-	return nix_version != NULL ? nix_version : "the newest";
+	const char	*v = nix_version;
+
+	memset(&rules, 0, sizeof(rules));
+	strlcpy(rules.version, "2.34", sizeof(rules.version));
+	rules.strict_uri = 1;
+	if (v == NULL)
+		return "the newest";
+	strlcpy(rules.version, v, sizeof(rules.version));
+	rules.split_old = !nix_version_at_least(v, 2, 28, 2) &&
+	    !(nix_version_at_least(v, 2, 24, 15) &&
+	    !nix_version_at_least(v, 2, 25, 0));
+	rules.int_speed = rules.systems_list = !nix_version_at_least(v, 2, 20,
+	    0);
+	rules.strict_uri = nix_version_at_least(v, 2, 23, 0);
+	rules.port_in_host = !nix_version_at_least(v, 2, 31, 0);
+	return rules.version;
 }
 
 static void
@@ -551,6 +807,7 @@ start(struct parser *p, const char *system, struct machines *out)
 {
 	memset(out, 0, sizeof(*out));
 	memset(p, 0, sizeof(*p));
+	strlcpy(out->rules, rules.version, sizeof(out->rules));
 	p->system = system;
 	p->out = out;
 	if (conf_path(p->deflt, sizeof(p->deflt), "machines") == -1)

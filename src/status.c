@@ -351,7 +351,7 @@ int
 cmd_status(int argc, char **argv)
 {
 	struct conf	 conf;
-	struct machines	 ms = { NULL, 0 };
+	struct machines	 ms = { NULL, 0, "" };
 	char		*text = NULL;
 	size_t		 len = 0;
 	FILE		*f;

@@ -176,7 +176,7 @@ int
 cmd_why(int argc, char **argv)
 {
 	struct conf	 conf;
-	struct machines	 ms = { NULL, 0 };
+	struct machines	 ms = { NULL, 0, "" };
 	struct graph	 g;
 	struct sched	 sched;
 	struct args	 ia = { NULL, 0, 0 };

@@ -242,197 +242,308 @@ opt(const char *s)
 }
 
 /*
- * Builders specs given as settings: the listing, or the exact errors.
+ * Builders specs given as settings: the listing, or the exact errors, as
+ * the Nix of ver reads them (NULL: the newest rules).
  */
+#define WARN	"nix-offload: warning: "
+
 static const struct mcase {
 	const char	*name;
 	const char	*spec;
 	const char	*src;
 	const char	*out;	/* the text listing; NULL: it must fail */
 	const char	*err;	/* all of stderr */
+	const char	*ver;	/* the Nix whose rules apply */
 } mcases[] = {
 	/* the Nix manual's examples */
 	{ "manual_builders",
 	  "ssh://mac x86_64-darwin ; ssh://beastie x86_64-freebsd", "--builders",
 	  "ssh://mac x86_64-darwin - 1 1 - - - # --builders\n"
-	  "ssh://beastie x86_64-freebsd - 1 1 - - - # --builders\n", "" },
+	  "ssh://beastie x86_64-freebsd - 1 1 - - - # --builders\n", "", NULL },
 	{ "manual_one", "ssh://mac x86_64-darwin", "/etc/nix/nix.conf:3",
-	  "ssh://mac x86_64-darwin - 1 1 - - - # /etc/nix/nix.conf:3\n", "" },
+	  "ssh://mac x86_64-darwin - 1 1 - - - # /etc/nix/nix.conf:3\n", "",
+	  NULL },
+	/* a missing file: no builders, as in Nix, but said */
 	{ "manual_include_missing", "@/nonexistent/nix-offload/machines",
-	  "--builders", NULL,
-	  "nix-offload: --builders: cannot read machines file "
-	  "/nonexistent/nix-offload/machines: No such file or directory\n" },
+	  "--builders", "",
+	  "nix-offload: warning: --builders: no machines file "
+	  "/nonexistent/nix-offload/machines: no builders from it\n", NULL },
 	/* separators, comments, trimming */
-	{ "empty", "", "--builders", "", "" },
-	{ "only_separators", " ; ;\n\n;\t", "--builders", "", "" },
-	{ "only_comment", "; # c", "--builders", "", "" },
+	{ "empty", "", "--builders", "", "", NULL },
+	{ "only_separators", " ; ;\n\n;\t", "--builders", "", "", NULL },
+	{ "only_comment", "; # c", "--builders", "", "", NULL },
 	{ "newlines", "a\nb;c\r\n\nd", "--option",
 	  "ssh://a x86_64-linux - 1 1 - - - # --option\n"
 	  "ssh://b x86_64-linux - 1 1 - - - # --option\n"
 	  "ssh://c x86_64-linux - 1 1 - - - # --option\n"
-	  "ssh://d x86_64-linux - 1 1 - - - # --option\n", "" },
+	  "ssh://d x86_64-linux - 1 1 - - - # --option\n", "", NULL },
 	{ "comment_cuts_line", "a # b ; c\nd", "--builders",
 	  "ssh://a x86_64-linux - 1 1 - - - # --builders\n"
-	  "ssh://d x86_64-linux - 1 1 - - - # --builders\n", "" },
+	  "ssh://d x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
 	{ "tabs", "\ta\tx86_64-linux\t-\t2\t", "--builders",
-	  "ssh://a x86_64-linux - 2 1 - - - # --builders\n", "" },
+	  "ssh://a x86_64-linux - 2 1 - - - # --builders\n", "", NULL },
+	/* ... before Nix 2.28.2: "#" to the piece's end, nothing trimmed */
+	{ "old_comment_to_semicolon", "a # b ; c\nd", "--builders",
+	  "ssh://a x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://c x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://d x86_64-linux - 1 1 - - - # --builders\n", "", "2.8.0" },
+	{ "old_blank_piece", "a ; ", "--builders", NULL,
+	  "nix-offload: --builders: the store URI is missing (field 1): a "
+	  "piece of blanks, which Nix before 2.28.2 refuses (an indented "
+	  "comment, or blanks around \";\")\n", "2.26.3" },
+	{ "old_indented_comment", "  # c\na", "/m", NULL,
+	  "nix-offload: /m:1: the store URI is missing (field 1): a piece of "
+	  "blanks, which Nix before 2.28.2 refuses (an indented comment, or "
+	  "blanks around \";\")\n", "2.28.1" },
+	{ "new_indented_comment", "  # c\na", "/m",
+	  "ssh://a x86_64-linux - 1 1 - - - # /m:2\n", "", "2.28.2" },
+	{ "new_indented_comment_2_24_15", "  # c\na", "/m",
+	  "ssh://a x86_64-linux - 1 1 - - - # /m:2\n", "", "2.24.15" },
+	{ "old_include_with_blank", " @/nonexistent/x", "--builders",
+	  "@/nonexistent/x x86_64-linux - 1 1 - - - # --builders (unusable: "
+	  "not a remote store; nix-offload speaks to ssh:// stores only)\n",
+	  WARN "--builders: @/nonexistent/x: not a remote store; nix-offload "
+	  "speaks to ssh:// stores only; listed, never used\n", "2.8.0" },
 	/* field 1 */
 	{ "bare_user_host", "nix@h", "--builders",
-	  "ssh://nix@h x86_64-linux - 1 1 - - - # --builders\n", "" },
+	  "ssh://nix@h x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
 	{ "bare_host_port", "h:2222", "--builders",
-	  "ssh://h:2222 x86_64-linux - 1 1 - - - # --builders\n", "" },
+	  "ssh://h:2222 x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
+	{ "old_host_port", "h:2222", "--builders",
+	  "ssh://h:2222 x86_64-linux - 1 1 - - - # --builders\n",
+	  WARN "--builders: ssh://h:2222: Nix 2.30.5 gives ssh \"host:port\" "
+	  "as a host name, which fails; nix-offload connects to port 2222 "
+	  "(Nix reads ports from 2.31 on)\n", "2.30.5" },
 	{ "ssh_query", "ssh://h?ssh-key=/k&compress=true", "--builders",
 	  "ssh://h?ssh-key=/k&compress=true x86_64-linux - 1 1 - - - "
-	  "# --builders\n", "" },
+	  "# --builders\n", "", NULL },
 	{ "ipv6", "ssh://root@[::1]:22", "--builders",
-	  "ssh://root@[::1]:22 x86_64-linux - 1 1 - - - # --builders\n", "" },
+	  "ssh://root@[::1]:22 x86_64-linux - 1 1 - - - # --builders\n", "",
+	  NULL },
+	{ "ipv6_bare", "root@::1 ; fe80::1%eth0 ; ::1", "--builders",
+	  "ssh://root@::1 x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://fe80::1%eth0 x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://::1 x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
+	{ "empty_port", "ssh://h:", "--builders",
+	  "ssh://h: x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
 	{ "ssh_ng", "ssh-ng://h", "--builders",
 	  "ssh-ng://h x86_64-linux - 1 1 - - - # --builders (unusable: "
 	  "ssh-ng:// stores speak the daemon protocol; nix-offload speaks to "
 	  "ssh:// stores only)\n",
-	  "nix-offload: warning: --builders: ssh-ng://h: ssh-ng:// stores "
+	  WARN "--builders: ssh-ng://h: ssh-ng:// stores "
 	  "speak the daemon protocol; nix-offload speaks to ssh:// stores "
-	  "only; listed, never used\n" },
+	  "only; listed, never used\n", NULL },
 	{ "local_path", "/var/lib/store", "--builders",
 	  "/var/lib/store x86_64-linux - 1 1 - - - # --builders (unusable: "
 	  "not a remote store; nix-offload speaks to ssh:// stores only)\n",
-	  "nix-offload: warning: --builders: /var/lib/store: not a remote "
+	  WARN "--builders: /var/lib/store: not a remote "
 	  "store; nix-offload speaks to ssh:// stores only; listed, never "
-	  "used\n" },
+	  "used\n", NULL },
 	{ "auto_query", "auto?root=/r", "--builders",
 	  "auto?root=/r x86_64-linux - 1 1 - - - # --builders (unusable: "
 	  "not a remote store; nix-offload speaks to ssh:// stores only)\n",
-	  "nix-offload: warning: --builders: auto?root=/r: not a remote "
+	  WARN "--builders: auto?root=/r: not a remote "
 	  "store; nix-offload speaks to ssh:// stores only; listed, never "
-	  "used\n" },
+	  "used\n", NULL },
 	{ "daemon_local_bare", "daemonic localhost autobuild", "--builders",
-	  "ssh://daemonic localhost autobuild 1 1 - - - # --builders\n", "" },
+	  "ssh://daemonic localhost autobuild 1 1 - - - # --builders\n", "",
+	  NULL },
 	{ "other_scheme", "https://cache x86_64-linux", "--builders",
 	  "https://cache x86_64-linux - 1 1 - - - # --builders (unusable: "
 	  "https:// is not an ssh:// store; nix-offload speaks to ssh:// "
 	  "stores only)\n",
-	  "nix-offload: warning: --builders: https://cache: https:// is not "
+	  WARN "--builders: https://cache: https:// is not "
 	  "an ssh:// store; nix-offload speaks to ssh:// stores only; listed, "
-	  "never used\n" },
-	{ "uri_dash_host", "ssh://-oProxyCommand=x", "/m:4", NULL,
-	  "nix-offload: /m:4: ssh://-oProxyCommand=x: host name "
-	  "\"-oProxyCommand=x\" starts with \"-\" (field 1)\n" },
+	  "never used\n", NULL },
+	/* what Nix lists and fails to connect to: listed, never used */
+	{ "uri_dash_host", "ssh://-oProxyCommand=x", "/m:4",
+	  "ssh://-oProxyCommand=x x86_64-linux - 1 1 - - - # /m:4 (unusable: "
+	  "ssh://-oProxyCommand=x: host name \"-oProxyCommand=x\" starts with "
+	  "\"-\")\n",
+	  WARN "/m:4: ssh://-oProxyCommand=x: ssh://-oProxyCommand=x: host name "
+	  "\"-oProxyCommand=x\" starts with \"-\"; listed, never used\n", NULL },
+	{ "uri_path", "ssh://h/x", "/m:4",
+	  "ssh://h/x x86_64-linux - 1 1 - - - # /m:4 (unusable: ssh://h/x: "
+	  "unexpected \"/\" after the host: expected "
+	  "ssh://[user@]host[:port][?params])\n",
+	  WARN "/m:4: ssh://h/x: ssh://h/x: unexpected \"/\" after the host: "
+	  "expected ssh://[user@]host[:port][?params]; listed, never used\n",
+	  NULL },
 	{ "uri_bad_port", "h:99999 x86_64-linux", "/m:1", NULL,
-	  "nix-offload: /m:1: ssh://h:99999: port \"99999\" is not a number "
-	  "from 1 to 65535 (field 1)\n" },
+	  "nix-offload: /m:1: port \"99999\" of ssh://h:99999 is not a number "
+	  "from 1 to 65535 (field 1)\n", NULL },
+	{ "old_uri_bad_port", "h:99999 x86_64-linux", "/m:1",
+	  "ssh://h:99999 x86_64-linux - 1 1 - - - # /m:1 (unusable: "
+	  "ssh://h:99999: port \"99999\" is not a number from 1 to 65535)\n",
+	  WARN "/m:1: ssh://h:99999: ssh://h:99999: port \"99999\" is not a "
+	  "number from 1 to 65535; listed, never used\n", "2.8.0" },
+	{ "uri_schemeless_query", "h?ssh-key=/k2&compress=true x", "/m:1", NULL,
+	  "nix-offload: /m:1: h?ssh-key=/k2&compress=true: Nix 2.23.0 cannot "
+	  "parse this store URI (field 1); write "
+	  "ssh://h?ssh-key=/k2&compress=true\n", "2.23.0" },
+	{ "old_uri_schemeless_query", "h?ssh-key=/k2&compress=true x", "/m:1",
+	  "h?ssh-key=/k2&compress=true x - 1 1 - - - # /m:1 (unusable: not a "
+	  "remote store; nix-offload speaks to ssh:// stores only)\n",
+	  WARN "/m:1: h?ssh-key=/k2&compress=true: not a remote store; "
+	  "nix-offload speaks to ssh:// stores only; listed, never used\n",
+	  "2.22.4" },
+	{ "uri_bad_escape", "h%zz x", "/m:1", NULL,
+	  "nix-offload: /m:1: ssh://h%zz: a \"%\" without two hex digits: Nix "
+	  "2.34 cannot parse this store URI (field 1)\n", NULL },
 	{ "uri_missing", "- x86_64-linux", "/m:2", NULL,
-	  "nix-offload: /m:2: the store URI is missing (field 1)\n" },
+	  "nix-offload: /m:2: the store URI is missing (field 1)\n", NULL },
 	/* fields 2 to 8 */
 	{ "all_defaults", "h - - - - - - -", "--builders",
-	  "ssh://h x86_64-linux - 1 1 - - - # --builders\n", "" },
+	  "ssh://h x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
 	{ "systems_lists", "h x86_64-linux,,aarch64-linux,x86_64-linux",
 	  "--builders",
-	  "ssh://h x86_64-linux,aarch64-linux - 1 1 - - - # --builders\n", "" },
+	  "ssh://h aarch64-linux,x86_64-linux - 1 1 - - - # --builders\n", "",
+	  NULL },
+	{ "old_systems_lists", "h x86_64-linux,,aarch64-linux,x86_64-linux",
+	  "--builders",
+	  "ssh://h x86_64-linux,aarch64-linux,x86_64-linux - 1 1 - - - "
+	  "# --builders\n", "", "2.19.7" },
 	/* regressions, found by tests/fuzz/machines.c: each printed a line
 	 * that did not read back the same */
-	{ "systems_empty", "h ,", "--builders", NULL,
-	  "nix-offload: --builders: no system in \",\" (field 2)\n" },
-	{ "systems_lone_dash", "h ,-", "--builders", NULL,
-	  "nix-offload: --builders: a lone \"-\" among the systems (field 2): "
-	  "\"-\" means the default only as the whole field\n" },
-	{ "features_lone_dash", "h x86_64-linux - 1 1 ,-", "--builders", NULL,
-	  "nix-offload: --builders: a lone \"-\" among the supported features "
-	  "(field 6): \"-\" means the default only as the whole field\n" },
+	{ "systems_empty", "h ,", "--builders",
+	  "ssh://h , - 1 1 - - - # --builders (unusable: no system (field 2 "
+	  "is \",\"): it takes no derivation)\n",
+	  WARN "--builders: ssh://h: no system (field 2 is \",\"): it takes no "
+	  "derivation; listed, never used\n", NULL },
+	{ "systems_lone_dash", "h ,-", "--builders",
+	  "ssh://h ,- - 1 1 - - - # --builders\n", "", NULL },
+	{ "features_lone_dash", "h x86_64-linux - 1 1 ,-", "--builders",
+	  "ssh://h x86_64-linux - 1 1 ,- - - # --builders\n", "", NULL },
+	{ "features_dash_inside", "h x86_64-linux - 1 1 f1,-,f2", "--builders",
+	  "ssh://h x86_64-linux - 1 1 -,f1,f2 - - # --builders\n", "", NULL },
 	{ "speed_small", "h x86_64-linux - 1 0.000001", "--builders",
-	  "ssh://h x86_64-linux - 1 0.000001 - - - # --builders\n", "" },
-	{ "speed_tiny", "h x86_64-linux - 1 0.0000001", "--builders", NULL,
-	  "nix-offload: --builders: speed factor 0.0000001 is less than 1e-06 "
-	  "(field 5)\n" },
+	  "ssh://h x86_64-linux - 1 0.000001 - - - # --builders\n", "", NULL },
+	{ "speed_tiny", "h x86_64-linux - 1 0.0000001", "--builders",
+	  "ssh://h x86_64-linux - 1 0.0000001 - - - # --builders\n", "", NULL },
 	{ "features", "h i686-linux /k 8 2 kvm,benchmark,kvm benchmark",
 	  "--builders",
-	  "ssh://h i686-linux /k 8 2 kvm,benchmark benchmark - # --builders\n",
-	  "" },
+	  "ssh://h i686-linux /k 8 2 benchmark,kvm benchmark - # --builders\n",
+	  "", NULL },
 	{ "speed_float", "h - - 3 2.5", "--builders",
-	  "ssh://h x86_64-linux - 3 2.5 - - - # --builders\n", "" },
+	  "ssh://h x86_64-linux - 3 2.5 - - - # --builders\n", "", NULL },
 	{ "speed_fraction", "h - - - .25", "--builders",
-	  "ssh://h x86_64-linux - 1 0.25 - - - # --builders\n", "" },
+	  "ssh://h x86_64-linux - 1 0.25 - - - # --builders\n", "", NULL },
 	{ "limits_ok", "h - - 4096 1000000", "--builders",
-	  "ssh://h x86_64-linux - 4096 1000000 - - - # --builders\n", "" },
+	  "ssh://h x86_64-linux - 4096 1000000 - - - # --builders\n", "", NULL },
 	{ "hostkey", "h - - - - - - " HK_B64, "--builders",
-	  "ssh://h x86_64-linux - 1 1 - - " HK_B64 " # --builders\n", "" },
+	  "ssh://h x86_64-linux - 1 1 - - " HK_B64 " # --builders\n", "", NULL },
 	{ "jobs_word", "h x86_64-linux - zero", "/etc/nix/machines:3", NULL,
 	  "nix-offload: /etc/nix/machines:3: max jobs \"zero\" is not a "
-	  "positive whole number (field 4)\n" },
-	{ "jobs_zero", "h - - 0", "--builders", NULL,
-	  "nix-offload: --builders: max jobs \"0\" is not a positive whole "
-	  "number (field 4); to stop using a builder, comment it out\n" },
+	  "whole number from 0 to 4294967295 (field 4)\n", NULL },
+	{ "jobs_zero", "h - - 0", "--builders",
+	  "ssh://h x86_64-linux - 0 1 - - - # --builders (unusable: max jobs "
+	  "is 0 (field 4): it is never free, in Nix too)\n",
+	  WARN "--builders: ssh://h: max jobs is 0 (field 4): it is never free, "
+	  "in Nix too; listed, never used\n", NULL },
 	{ "jobs_negative", "h - - -1", "--builders", NULL,
-	  "nix-offload: --builders: max jobs \"-1\" is not a positive whole "
-	  "number (field 4)\n" },
+	  "nix-offload: --builders: max jobs \"-1\" is not a whole number from "
+	  "0 to 4294967295 (field 4)\n", NULL },
+	{ "jobs_minus_zero", "h - - -0", "--builders", NULL,
+	  "nix-offload: --builders: max jobs \"-0\" is not a whole number from "
+	  "0 to 4294967295 (field 4)\n", NULL },
 	{ "jobs_float", "h - - 1.5", "--builders", NULL,
-	  "nix-offload: --builders: max jobs \"1.5\" is not a positive whole "
-	  "number (field 4)\n" },
-	{ "jobs_plus", "h - - +2", "--builders", NULL,
-	  "nix-offload: --builders: max jobs \"+2\" is not a positive whole "
-	  "number (field 4)\n" },
-	{ "jobs_too_many", "h - - 4097", "--builders", NULL,
-	  "nix-offload: --builders: max jobs 4097 is more than 4096 "
-	  "(field 4)\n" },
-	{ "jobs_huge", "h - - 99999999999999999999999", "--builders", NULL,
-	  "nix-offload: --builders: max jobs 99999999999999999999999 is more "
-	  "than 4096 (field 4)\n" },
+	  "nix-offload: --builders: max jobs \"1.5\" is not a whole number "
+	  "from 0 to 4294967295 (field 4)\n", NULL },
+	{ "jobs_exponent", "h - - 2E2", "--builders", NULL,
+	  "nix-offload: --builders: max jobs \"2E2\" is not a whole number "
+	  "from 0 to 4294967295 (field 4)\n", NULL },
+	{ "jobs_plus", "h - - +2", "--builders",
+	  "ssh://h x86_64-linux - 2 1 - - - # --builders\n", "", NULL },
+	{ "jobs_too_many", "h - - 4097", "--builders",
+	  "ssh://h x86_64-linux - 4096 1 - - - # --builders\n",
+	  WARN "--builders: max jobs 4097 is taken as 4096 (field 4): Nix would "
+	  "open a lock file per slot\n", NULL },
+	{ "jobs_huge", "h - - 4294967296", "--builders", NULL,
+	  "nix-offload: --builders: max jobs \"4294967296\" is not a whole "
+	  "number from 0 to 4294967295 (field 4)\n", NULL },
 	{ "speed_word", "h - - 1 fast", "--builders", NULL,
-	  "nix-offload: --builders: speed factor \"fast\" is not a positive "
-	  "number (field 5)\n" },
-	{ "speed_zero", "h - - 1 0", "--builders", NULL,
-	  "nix-offload: --builders: speed factor \"0\" is not a positive "
-	  "number (field 5)\n" },
-	{ "speed_zero_point", "h - - 1 0.0", "--builders", NULL,
-	  "nix-offload: --builders: speed factor \"0.0\" is not a positive "
-	  "number (field 5)\n" },
+	  "nix-offload: --builders: speed factor \"fast\" is not a number "
+	  "(field 5)\n", NULL },
+	{ "speed_zero", "h - - 1 0", "--builders",
+	  "ssh://h x86_64-linux - 1 1 - - - # --builders\n",
+	  WARN "--builders: speed factor 0 is taken as 1 (field 5), as Nix "
+	  "does\n", NULL },
+	{ "speed_zero_point", "h - - 1 -0.0", "--builders",
+	  "ssh://h x86_64-linux - 1 1 - - - # --builders\n",
+	  WARN "--builders: speed factor -0.0 is taken as 1 (field 5), as Nix "
+	  "does\n", NULL },
 	{ "speed_negative", "h - - 1 -2", "--builders", NULL,
-	  "nix-offload: --builders: speed factor \"-2\" is not a positive "
-	  "number (field 5)\n" },
-	{ "speed_exponent", "h - - 1 1e3", "--builders", NULL,
-	  "nix-offload: --builders: speed factor \"1e3\" is not a positive "
-	  "number (field 5)\n" },
+	  "nix-offload: --builders: speed factor -2 is negative (field 5)\n",
+	  NULL },
+	{ "speed_exponent", "h - - 1 2E2", "--builders",
+	  "ssh://h x86_64-linux - 1 200 - - - # --builders\n", "", NULL },
+	{ "old_speed_exponent", "h - - 1 2E2", "--builders", NULL,
+	  "nix-offload: --builders: speed factor \"2E2\" is not a whole number "
+	  "(field 5), as Nix 2.19.7 reads it; fractions came with Nix 2.20\n",
+	  "2.19.7" },
+	{ "old_speed_plus", "h - - 1 +3", "--builders",
+	  "ssh://h x86_64-linux - 1 3 - - - # --builders\n", "", "2.8.0" },
+	{ "speed_overflow", "h - - 1 1e39", "--builders", NULL,
+	  "nix-offload: --builders: speed factor 1e39 is too large "
+	  "(field 5)\n", NULL },
 	{ "speed_dot", "h - - 1 .", "--builders", NULL,
-	  "nix-offload: --builders: speed factor \".\" is not a positive "
-	  "number (field 5)\n" },
-	{ "speed_nan", "h - - 1 nan", "--builders", NULL,
-	  "nix-offload: --builders: speed factor \"nan\" is not a positive "
-	  "number (field 5)\n" },
-	{ "speed_too_fast", "h - - 1 1000001", "--builders", NULL,
-	  "nix-offload: --builders: speed factor 1000001 is more than 1000000 "
-	  "(field 5)\n" },
+	  "nix-offload: --builders: speed factor \".\" is not a number "
+	  "(field 5)\n", NULL },
+	{ "speed_hex", "h - - 1 0x10", "--builders", NULL,
+	  "nix-offload: --builders: speed factor \"0x10\" is not a number "
+	  "(field 5)\n", NULL },
+	{ "speed_nan", "h - - 1 nan", "--builders",
+	  "ssh://h x86_64-linux - 1 1 - - - # --builders\n",
+	  WARN "--builders: speed factor nan is taken as 1 (field 5): it would "
+	  "rank this builder above or below every other for ever\n", NULL },
+	{ "speed_fast", "h - - 1 1000001", "--builders",
+	  "ssh://h x86_64-linux - 1 1000001 - - - # --builders\n", "", NULL },
 	{ "hostkey_not_base64", "h - - - - - - !!!!", "--builders", NULL,
-	  "nix-offload: --builders: public host key \"!!!!\" is not valid "
-	  "base64 (write it with: base64 -w0 "
-	  "/etc/ssh/ssh_host_ed25519_key.pub) (field 8)\n" },
-	{ "hostkey_not_key", "h - - - - - - aGVsbG8=", "--builders", NULL,
-	  "nix-offload: --builders: public host key does not decode to a key "
-	  "line (\"ssh-ed25519 AAAA...\"); write it with: base64 -w0 "
-	  "/etc/ssh/ssh_host_ed25519_key.pub (field 8)\n" },
+	  "nix-offload: --builders: host key \"!!!!\" is not base64 (field 8; "
+	  "write it with: base64 -w0 /etc/ssh/ssh_host_ed25519_key.pub)\n",
+	  NULL },
+	{ "hostkey_stops_at_equals", "h - - - - - - abc=!!!", "--builders",
+	  "ssh://h x86_64-linux - 1 1 - - abc=!!! # --builders (unusable: its "
+	  "host key (field 8) does not decode to a key line (\"ssh-ed25519 "
+	  "AAAA...\"): ssh would refuse every connection)\n",
+	  WARN "--builders: ssh://h: its host key (field 8) does not decode to a "
+	  "key line (\"ssh-ed25519 AAAA...\"): ssh would refuse every "
+	  "connection; listed, never used\n", NULL },
+	{ "hostkey_not_key", "h - - - - - - aGVsbG8=", "--builders",
+	  "ssh://h x86_64-linux - 1 1 - - aGVsbG8= # --builders (unusable: its "
+	  "host key (field 8) does not decode to a key line (\"ssh-ed25519 "
+	  "AAAA...\"): ssh would refuse every connection)\n",
+	  WARN "--builders: ssh://h: its host key (field 8) does not decode to a "
+	  "key line (\"ssh-ed25519 AAAA...\"): ssh would refuse every "
+	  "connection; listed, never used\n", NULL },
 	{ "nine_fields", "h x86_64-linux, aarch64-linux - 1 1 - - -",
-	  "/etc/nix/machines:7", NULL,
-	  "nix-offload: /etc/nix/machines:7: 9 fields, at most 8: URI SYSTEMS "
-	  "SSH-KEY MAX-JOBS SPEED-FACTOR SUPPORTED-FEATURES "
-	  "MANDATORY-FEATURES HOST-KEY (lists are comma-separated, without "
-	  "spaces)\n" },
-	{ "include_empty", "@ ; h", "--builders", NULL,
-	  "nix-offload: --builders: @ without a file name\n" },
+	  "/etc/nix/machines:7",
+	  "ssh://h x86_64-linux aarch64-linux 1 1 1 - - # /etc/nix/machines:7\n",
+	  WARN "/etc/nix/machines:7: 9 fields: those after the 8th are ignored, "
+	  "as Nix ignores them (URI SYSTEMS SSH-KEY MAX-JOBS SPEED-FACTOR "
+	  "SUPPORTED-FEATURES MANDATORY-FEATURES HOST-KEY; lists are "
+	  "comma-separated, without blanks)\n", NULL },
+	{ "include_empty", "@ ; h", "--builders",
+	  "ssh://h x86_64-linux - 1 1 - - - # --builders\n",
+	  WARN "--builders: \"@\" without a file name: no builders from it, as "
+	  "in Nix\n", NULL },
 	{ "include_dir", "@/", "--builders", NULL,
 	  "nix-offload: --builders: cannot read machines file /: Is a "
-	  "directory\n" },
-	{ "include_relative", "@nix-offload/no/such/file", "--builders", NULL,
-	  "nix-offload: --builders: cannot read machines file "
-	  "/nix-offload/no/such/file: No such file or directory (a relative "
-	  "@FILE is read from /, as Nix's build hook does)\n" },
+	  "directory\n", NULL },
+	{ "include_relative", "@nix-offload/no/such/file", "--builders", "",
+	  WARN "--builders: no machines file /nix-offload/no/such/file (a "
+	  "relative @FILE is read from /, as Nix's build hook does): no "
+	  "builders from it\n", NULL },
 	/* every bad entry is reported, and none is returned */
-	{ "errors_all_reported", "a - - 0;b;c - - 1 0", "--builders", NULL,
-	  "nix-offload: --builders: max jobs \"0\" is not a positive whole "
-	  "number (field 4); to stop using a builder, comment it out\n"
-	  "nix-offload: --builders: speed factor \"0\" is not a positive "
-	  "number (field 5)\n" },
+	{ "errors_all_reported", "a - - x;b;c - - 1 y", "--builders", NULL,
+	  "nix-offload: --builders: max jobs \"x\" is not a whole number from "
+	  "0 to 4294967295 (field 4)\n"
+	  "nix-offload: --builders: speed factor \"y\" is not a number "
+	  "(field 5)\n", NULL },
 	/* a place that is not FILE:LINE nor an option is a file name */
 	{ "file_lines", "a\n\nb - - x", "/nonexistent/machines", NULL,
 	  "nix-offload: /nonexistent/machines:3: max jobs \"x\" is not a "
-	  "positive whole number (field 4)\n" },
+	  "whole number from 0 to 4294967295 (field 4)\n", NULL },
 };
 
 static void
@@ -446,9 +557,11 @@ machines_table(void)
 
 	for (i = 0; i < nitems(mcases); i++) {
 		c = &mcases[i];
+		(void)machines_rules(c->ver);
 		capture();
 		rc = machines_parse(c->spec, strlen(c->spec), c->src, SYS, &ms);
 		err = captured();
+		(void)machines_rules(NULL);
 		out = render(&ms, 0);
 		if (c->out == NULL && rc != -1)
 			no("parsed, expected an error; got: %s", out);
@@ -510,17 +623,18 @@ test_json(void)
 	const char	*spec = "ssh://mac x86_64-darwin,aarch64-darwin /k 4 1.5 "
 	    "big-parallel kvm " HK_B64 ";ssh-ng://x\\y";
 	const char	*want = "[{\"uri\":\"ssh://mac\",\"systems\":"
-	    "[\"x86_64-darwin\",\"aarch64-darwin\"],\"sshKey\":\"/k\","
+	    "[\"aarch64-darwin\",\"x86_64-darwin\"],\"sshKey\":\"/k\","
 	    "\"maxJobs\":4,\"speedFactor\":1.5,\"supportedFeatures\":"
 	    "[\"big-parallel\"],\"mandatoryFeatures\":[\"kvm\"],"
 	    "\"publicHostKey\":\"" HK_B64 "\",\"source\":\"--builders\","
-	    "\"usable\":true,\"unusableReason\":null},\n"
+	    "\"usable\":true,\"unusableReason\":null,\"nixRules\":\"2.34\"},\n"
 	    "{\"uri\":\"ssh-ng://x\\\\y\",\"systems\":[\"x86_64-linux\"],"
 	    "\"sshKey\":null,\"maxJobs\":1,\"speedFactor\":1,"
 	    "\"supportedFeatures\":[],\"mandatoryFeatures\":[],"
 	    "\"publicHostKey\":null,\"source\":\"--builders\",\"usable\":false,"
 	    "\"unusableReason\":\"ssh-ng:// stores speak the daemon protocol; "
-	    "nix-offload speaks to ssh:// stores only\"}]\n";
+	    "nix-offload speaks to ssh:// stores only\",\"nixRules\":\"2.34\"}]"
+	    "\n";
 	char		*out, *err;
 
 	capture();
@@ -611,7 +725,7 @@ test_limits(void)
 	/* MACHINES_ERRORS_MAX errors, then silence */
 	buf[0] = '\0';
 	for (i = 0; i < MACHINES_ERRORS_MAX + 5; i++)
-		strcat(buf, "h - - 0\n");
+		strcat(buf, "h - - x\n");
 	expect_error("parse_limit_errors", buf, strlen(buf), "/m",
 	    "/m:10: max jobs", MACHINES_ERRORS_MAX);
 	free(buf);
@@ -689,7 +803,10 @@ test_limits(void)
 	    "is larger than 1048576 bytes", 1);
 }
 
-/* The default machines file may be missing; another @FILE may not. */
+/*
+ * The default machines file may be missing; another @FILE too, as in Nix,
+ * but with a warning; a top-level file named on its own may not.
+ */
 static void
 test_default_file(void)
 {
@@ -713,18 +830,183 @@ test_default_file(void)
 	machines_free(&ms);
 	xsnprintf(spec, sizeof(spec), "a;@%s/machines2;b", tmp);
 	if (machines_parse(spec, strlen(spec), "/etc/nix/nix.conf:2", SYS,
-	    &ms) != -1)
-		no("missing explicit file: not an error");
+	    &ms) == -1 || ms.n != 2)
+		no("missing included file: an error, or not the others");
+	machines_free(&ms);
 	err = captured();
 	xsnprintf(spec, sizeof(spec), "nix-offload: cannot read machines file "
-	    "%s/other: No such file or directory\nnix-offload: "
-	    "/etc/nix/nix.conf:2: cannot read machines file %s/machines2: No "
-	    "such file or directory\n", tmp, tmp);
+	    "%s/other: No such file or directory\nnix-offload: warning: "
+	    "/etc/nix/nix.conf:2: no machines file %s/machines2: no builders "
+	    "from it\n", tmp, tmp);
 	if (strcmp(err, spec) != 0)
 		no("stderr:\nwant: %s\ngot:  %s", spec, err);
 	free(err);
 	unsetenv("NIX_CONF_DIR");
 	report("parse_machines_default_file");
+}
+
+/*
+ * Nix's own machines tests, and probes of other specs, with what Nix made
+ * of each at each version (unit/mknixcases): the same builders, or an
+ * error, with nix-offload following that version's rules.  Files the
+ * cases include are written to the scratch directory (@T@).
+ */
+struct nixm {
+	const char	*systems, *key, *sup, *mand, *hostkey;
+	long		 jobs;
+	int		 cmp_jobs;
+	double		 speed;
+	int		 cmp_speed;
+};
+static const struct nixcase {
+	const char	*name, *input, *versions, *system;
+	int		 error, nm;
+	const char	*file1, *text1, *file2, *text2, *source;
+	struct nixm	 m[4];
+} nixcases[] = {
+#include "nixcases.h"
+};
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "w")) == NULL || fputs(text, f) == EOF ||
+	    fclose(f) == EOF) {
+		perror(path);
+		exit(2);
+	}
+}
+
+/* s with @T@ made the scratch directory, into a new string. */
+static char *
+at_tmp(const char *s)
+{
+	char	*out, *o;
+	size_t	 n = strlen(s) + 1;
+	const char *p;
+
+	for (p = s; (p = strstr(p, "@T@")) != NULL; p += 3)
+		n += strlen(tmp);
+	if ((out = o = malloc(n)) == NULL)
+		exit(2);
+	while (*s != '\0') {
+		if (strncmp(s, "@T@", 3) == 0) {
+			o += sprintf(o, "%s", tmp);
+			s += 3;
+		} else
+			*o++ = *s++;
+	}
+	*o = '\0';
+	return out;
+}
+
+static void
+joined(const struct strlist *l, char *buf, size_t sz)
+{
+	size_t	 i;
+
+	buf[0] = '\0';
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			strlcat(buf, ",", sz);
+		strlcat(buf, l->v[i], sz);
+	}
+}
+
+static void
+nix_one(const struct nixcase *c, const char *ver)
+{
+	struct machines	 ms;
+	char		*in, *f, buf[1024], name[256];
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < 2; i++) {
+		const char *fn = i == 0 ? c->file1 : c->file2;
+		const char *tx = i == 0 ? c->text1 : c->text2;
+		if (fn == NULL)
+			continue;
+		f = at_tmp(fn);
+		xsnprintf(buf, sizeof(buf), "mkdir -p \"$(dirname '%s')\"", f);
+		if (system(buf) != 0)
+			exit(2);
+		write_text(f, tx);
+		free(f);
+	}
+	in = at_tmp(c->input);
+	(void)machines_rules(ver);
+	capture();
+	rc = machines_parse(in, strlen(in), "--builders", c->system, &ms);
+	free(captured());
+	(void)machines_rules(NULL);
+	xsnprintf(name, sizeof(name), "at %s", ver);
+	if (c->error) {
+		if (rc != -1)
+			no("%s: parsed (%zu builders), Nix refuses it", name,
+			    ms.n);
+		goto out;
+	}
+	if (rc == -1) {
+		no("%s: refused, Nix takes it", name);
+		goto out;
+	}
+	if (ms.n != (size_t)c->nm) {
+		no("%s: %zu builders, Nix %d", name, ms.n, c->nm);
+		goto out;
+	}
+	for (i = 0; i < ms.n; i++) {
+		const struct machine	*m = &ms.v[i];
+		const struct nixm	*w = &c->m[i];
+
+		joined(&m->systems, buf, sizeof(buf));
+		if (strcmp(buf, w->systems) != 0)
+			no("%s: builder %zu: systems \"%s\", Nix \"%s\"", name,
+			    i + 1, buf, w->systems);
+		if (strcmp(m->ssh_key ? m->ssh_key : "", w->key) != 0)
+			no("%s: builder %zu: key \"%s\", Nix \"%s\"", name, i + 1,
+			    m->ssh_key ? m->ssh_key : "", w->key);
+		if (w->cmp_jobs && m->max_jobs != w->jobs)
+			no("%s: builder %zu: max jobs %ld, Nix %ld", name, i + 1,
+			    m->max_jobs, w->jobs);
+		if (w->cmp_speed && (float)m->speed_factor != (float)w->speed)
+			no("%s: builder %zu: speed %g, Nix %g", name, i + 1,
+			    m->speed_factor, w->speed);
+		joined(&m->supported, buf, sizeof(buf));
+		if (strcmp(buf, w->sup) != 0)
+			no("%s: builder %zu: supported \"%s\", Nix \"%s\"", name,
+			    i + 1, buf, w->sup);
+		joined(&m->mandatory, buf, sizeof(buf));
+		if (strcmp(buf, w->mand) != 0)
+			no("%s: builder %zu: mandatory \"%s\", Nix \"%s\"", name,
+			    i + 1, buf, w->mand);
+		if (strcmp(m->host_key_b64 ? m->host_key_b64 : "",
+		    w->hostkey) != 0)
+			no("%s: builder %zu: host key differs", name, i + 1);
+	}
+out:
+	machines_free(&ms);
+	free(in);
+}
+
+static void
+test_nix_cases(void)
+{
+	char	 vers[512], *v, *next, name[256];
+	size_t	 i;
+
+	for (i = 0; i < nitems(nixcases); i++) {
+		strlcpy(vers, nixcases[i].versions, sizeof(vers));
+		for (v = vers; v != NULL; v = next) {
+			if ((next = strchr(v, ',')) != NULL)
+				*next++ = '\0';
+			nix_one(&nixcases[i], v);
+		}
+		xsnprintf(name, sizeof(name), "parse_nix_%zu %s (%s)", i,
+		    nixcases[i].name, nixcases[i].source);
+		report(name);
+	}
 }
 
 /* Golden machines files: data/machines/NAME.in. */
@@ -1098,6 +1380,9 @@ main(int argc, char *argv[])
 
 	if (argc > 1 && strcmp(argv[1], "-u") == 0)
 		update = 1;
+	/* the configurations are read as Nix 2.8, whatever is installed:
+	 * tests/machines.sh holds them to it */
+	setenv("NIX_OFFLOAD_NIX_RULES", "2.8.0", 1);
 	if (getcwd(cwd, sizeof(cwd)) == NULL || access("data/machines",
 	    F_OK) == -1) {
 		fprintf(stderr, "parse: run me from tests/\n");
@@ -1123,6 +1408,7 @@ main(int argc, char *argv[])
 	machines_table();
 	test_uri_merge();
 	test_json();
+	test_nix_cases();
 	test_limits();
 	test_default_file();
 	machines_golden();
