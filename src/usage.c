@@ -132,6 +132,8 @@ static const char help_tail[] =
 "                               build (default 300)\n"
 "  NIX_OFFLOAD_BACKOFF          seconds a failed builder is skipped, x3 for\n"
 "                               each failure in a row (default 60)\n"
+"  NIX_OFFLOAD_NIX_RULES        read builders specs as this Nix version\n"
+"                               does (default: the installed one)\n"
 "  NIX_OFFLOAD_SLOT_TIMEOUT     seconds to wait for a builder's slot that\n"
 "                               other processes hold (default 43200)\n"
 "  NIX_CONF_DIR, NIX_USER_CONF_FILES, XDG_CONFIG_HOME, XDG_CONFIG_DIRS,\n"
