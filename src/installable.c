@@ -470,7 +470,9 @@ inst_links(const struct insts *is, const struct graph *g, const char *base)
 	for (i = 0; i < is->n; i++) {
 		const struct inst *in = &is->v[i];
 
-		snprintf(num, sizeof(num), i > 0 ? "-%zu" : "", i);
+		num[0] = '\0';
+		if (i > 0)
+			snprintf(num, sizeof(num), "-%zu", i);
 		if (in->kind == INST_PATH) {
 			snprintf(link, sizeof(link), "%s%s", base, num);
 			if (store_add_root(link, in->path) == -1)
