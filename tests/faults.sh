@@ -303,11 +303,14 @@ t_liar_escapes() {
 # in remote-program and remote-store.  Nothing runs that was not asked for.
 t_hostile_config() {
 	echo "ssh://-oProxyCommand=touch%20$(echo "$T/pwned1" | sed 's|/|%2F|g') x86_64-linux" >"$T/dash"
+	# Nix lists such a builder and fails when it connects: we list it,
+	# unusable, and never connect
 	for cmd in machines check build; do
 		run $cmd "$NO" $cmd --builders "@$T/dash" \
 		    $([ $cmd = build ] && echo "-A step1 --argstr nonce $T $SUITE")
-		expect_rc 2
-		expect_in "$T/$cmd.err" "dash:1: ssh://-oProxyCommand=touch%20[^ ]*: host name \"-oProxyCommand=touch[^\"]*\" starts with \"-\""
+		[ $cmd = machines ] && expect_rc 0
+		[ $cmd = machines ] || [ "$RC" != 0 ] || fail "$cmd: exit 0"
+		expect_in "$T/$cmd.err" "dash:1: ssh://-oProxyCommand=touch%20[^ ]*: .*host name \"-oProxyCommand=touch[^\"]*\" starts with \"-\"; listed, never used"
 	done
 	echo "ssh://$H1?remote-program=nix-store%3Btouch%20$T/pwned2 x86_64-linux - 1 1 - - $K1
 ssh://$H2?remote-store=$T/st%24(touch%20$T/pwned3)%3Bx%60touch%20$T/pwned4%60 x86_64-linux - 1 1 - - $K2" >"$T/meta"
