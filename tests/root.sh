@@ -105,6 +105,16 @@ root_plants_body() {
 	run copy timeout 120 "$NO" copy --to "$U1" "$(cat "$T/build.out")"
 	expect_rc 0
 	untouched copy
+	# status reads root's directory, why makes a run directory in it
+	run status timeout 60 "$NO" status --json --builders "@$T/both"
+	expect_rc 0
+	expect_in "$T/status.out" '^\{"builders":\[\{"uri":"ssh://'
+	untouched status
+	run why timeout 120 "$NO" why --builders "@$T/both" -A step1 \
+	    --argstr nonce "$T-why" "$SUITE"
+	expect_rc 0
+	expect_in "$T/why.out" "^  a build now would take ssh://"
+	untouched why
 	ls -laR /tmp/nix-offload-0 /tmp/planter-xdg >"$T/plants.after"
 	cmp -s "$T/plants.before" "$T/plants.after" || fail "the plants changed"
 	# root's state went where no one else can write
@@ -134,7 +144,9 @@ root_refuse_body() {
 	as $PLANTER mkdir -m 777 /tmp/planted
 	for cmd in "store-info $U1" "check --builders @$T/both" \
 	    "build --builders @$T/both -A step1 --argstr nonce $T $SUITE" \
-	    "copy --to $U1 $SUITE" "enable --all --builders @$T/both"; do
+	    "copy --to $U1 $SUITE" "enable --all --builders @$T/both" \
+	    "status --builders @$T/both" \
+	    "why --builders @$T/both -A step1 --argstr nonce $T $SUITE"; do
 		NIX_OFFLOAD_RUNTIME_DIR=/tmp/planted run r timeout 30 "$NO" $cmd
 		expect_rc 2
 		expect_lines "$T/r.err" 1
