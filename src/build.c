@@ -376,14 +376,14 @@ cmd_build(int argc, char **argv)
 			json = 1;
 		else if (strcmp(argv[i], "-v") == 0)
 			verbose++;
-		else if (strcmp(argv[i], "-A") == 0 && i + 1 < (size_t)argc) {
-			oldstyle = 1;	/* nix-build's alone */
-			if (build_arg(argc, argv, &ii, &ia) == -1)
+		else if ((r = build_arg(argc, argv, &ii, &ia)) != 0) {
+			if (r == -1)
 				goto out;
-			i = (size_t)ii;
-		} else if ((r = build_arg(argc, argv, &ii, &ia)) != 0) {
-			/* --arg and --argstr: for either */
-			if (r == -1 || args_add(&na, "%s", argv[i]) == -1 ||
+			/* -A is nix-build's alone; --arg and --argstr go to
+			 * the local nix too */
+			if (strcmp(argv[i], "-A") == 0)
+				oldstyle = 1;
+			else if (args_add(&na, "%s", argv[i]) == -1 ||
 			    args_add(&na, "%s", argv[i + 1]) == -1 ||
 			    args_add(&na, "%s", argv[i + 2]) == -1)
 				goto out;

@@ -896,6 +896,18 @@ drv_free(struct drv *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* The output called name, or NULL. */
+const struct drv_output *
+drv_output(const struct drv *d, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < d->noutputs; i++)
+		if (strcmp(d->outputs[i].name, name) == 0)
+			return &d->outputs[i];
+	return NULL;
+}
+
 /* The value of the environment variable key, or NULL. */
 const char *
 drv_env(const struct drv *d, const char *key)

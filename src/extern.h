@@ -304,6 +304,7 @@ int		 drv_read(const char *, struct drv *);
 int		 drv_path_valid(const char *);
 void		 drv_free(struct drv *);
 const char	*drv_env(const struct drv *, const char *);
+const struct drv_output *drv_output(const struct drv *, const char *);
 int		 drv_name(const char *, char *, size_t);
 /* ---- drv.c (end) ---- */
 

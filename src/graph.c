@@ -130,19 +130,18 @@ input_paths(const struct graph *g, const struct node *n, size_t j,
 {
 	const struct node	*dep = &g->nodes[n->deps[j]];
 	const struct strlist	*want = n->d.inputs[j].outputs;
-	size_t			 k, o;
+	const struct drv_output	*o;
+	size_t			 k;
 
 	for (k = 0; k < want->n; k++) {
-		for (o = 0; o < dep->d.noutputs; o++)
-			if (strcmp(dep->d.outputs[o].name, want->v[k]) == 0)
-				break;
-		if (o == dep->d.noutputs || dep->d.outputs[o].path[0] == '\0') {
+		if ((o = drv_output(&dep->d, want->v[k])) == NULL ||
+		    o->path[0] == '\0') {
 			log_errx("%s: input %s has no output %s with a known "
 			    "path (content-addressed derivations are not "
 			    "supported yet)", n->path, dep->path, want->v[k]);
 			return -1;
 		}
-		if (strlist_add(l, dep->d.outputs[o].path) == -1)
+		if (strlist_add(l, o->path) == -1)
 			return -1;
 	}
 	return 0;

@@ -274,7 +274,7 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 	struct job_spec		 s;
 	struct build_result	 r;
 	struct strlist		 outs = { NULL, 0, 0 };
-	size_t			 i, j;
+	size_t			 i;
 	int			 rc = EXIT_ERROR;
 
 	*retry = 0;
@@ -297,11 +297,9 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 	job.step = activity;
 	job.arg = (void *)m;
 	for (i = 0; i < d->noutputs; i++)
-		for (j = 0; j < wanted_outputs->n; j++)
-			if (strcmp(wanted_outputs->v[j],
-			    d->outputs[i].name) == 0 &&
-			    strlist_add(&outs, d->outputs[i].path) == -1)
-				goto out;
+		if (strlist_has(wanted_outputs, d->outputs[i].name) &&
+		    strlist_add(&outs, d->outputs[i].path) == -1)
+			goto out;
 	memset(&s, 0, sizeof(s));
 	s.name = drvpath;
 	s.drvpath = drvpath;

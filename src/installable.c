@@ -378,6 +378,7 @@ inst_check_outputs(struct insts *is, const struct graph *g)
 	for (i = 0; i < is->n; i++) {
 		struct inst		*in = &is->v[i];
 		const struct drv	*d;
+		const struct drv_output	*out;
 
 		if (in->node < 0)
 			continue;
@@ -390,16 +391,12 @@ inst_check_outputs(struct insts *is, const struct graph *g)
 					return -1;
 		}
 		for (k = 0; k < in->outputs.n; k++) {
-			for (o = 0; o < d->noutputs; o++)
-				if (strcmp(d->outputs[o].name,
-				    in->outputs.v[k]) == 0)
-					break;
-			if (o == d->noutputs) {
+			if ((out = drv_output(d, in->outputs.v[k])) == NULL) {
 				log_errx("%s: %s has no output \"%s\"", in->arg,
 				    in->drv, in->outputs.v[k]);
 				return -1;
 			}
-			if (d->outputs[o].path[0] == '\0') {
+			if (out->path[0] == '\0') {
 				log_errx("%s: the path of output %s of %s is "
 				    "known only once it is built "
 				    "(content-addressed): nix-offload cannot "
@@ -442,17 +439,13 @@ out:
 	return rc;
 }
 
-/* The path of output name of node n. */
+/* The path of output name of node n (inst_check_outputs: there is one). */
 static const char *
 out_path(const struct graph *g, long n, const char *name)
 {
-	const struct drv	*d = &g->nodes[n].d;
-	size_t			 o;
+	const struct drv_output	*o = drv_output(&g->nodes[n].d, name);
 
-	for (o = 0; o < d->noutputs; o++)
-		if (strcmp(d->outputs[o].name, name) == 0)
-			return d->outputs[o].path;
-	return "";
+	return o != NULL ? o->path : "";
 }
 
 /*

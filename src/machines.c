@@ -416,7 +416,7 @@ bad_escape(const char *s, size_t n)
 static const char *
 ssh_normal(const char *u, char *buf, size_t sz, const char **port)
 {
-	const char	*auth = u + 6, *host, *colon;
+	const char	*auth = u + 6, *host, *colon, *rb;
 	size_t		 alen = strcspn(auth, "?/#"), hlen, i;
 
 	*port = NULL;
@@ -431,11 +431,12 @@ ssh_normal(const char *u, char *buf, size_t sz, const char **port)
 		    (int)hlen, host, auth + alen);
 		return buf;
 	}
-	if (host[0] == '[')
-		colon = memchr(host, ']', hlen) != NULL ? memchr(
-		    (const char *)memchr(host, ']', hlen), ':', hlen -
-		    (size_t)((const char *)memchr(host, ']', hlen) - host)) :
-		    NULL;
+	if (host[0] == '[') {
+		/* the port's ":" comes after the "]" */
+		rb = memchr(host, ']', hlen);
+		colon = rb == NULL ? NULL : memchr(rb, ':',
+		    (size_t)(auth + alen - rb));
+	}
 	if (colon == NULL)
 		return u;
 	if (colon + 1 == auth + alen) {
@@ -448,9 +449,10 @@ ssh_normal(const char *u, char *buf, size_t sz, const char **port)
 
 /*
  * The URI of field 1 for an ssh:// entry m: parsed into m->uri (usable),
- * or, where Nix lists the entry and fails only when it connects, m made
- * unusable with why.  Returns 0, or -1 (reported) where the installed Nix
- * refuses the spec.
+ * or, where Nix lists the entry and fails only when it connects, the
+ * reason in why (whysz bytes), unless why holds one already: the caller
+ * then makes m unusable.  Returns 0, or -1 (reported) where the installed
+ * Nix refuses the spec.
  */
 static int
 ssh_uri(struct parser *p, const char *where, struct machine *m, char *why,
@@ -493,7 +495,8 @@ ssh_uri(struct parser *p, const char *where, struct machine *m, char *why,
 		return -1;
 	}
 	if (quietly_uri(text, &m->uri) == -1) {
-		snprintf(why, whysz, "%s", log_last());
+		if (why[0] == '\0')	/* else the entry's first reason */
+			snprintf(why, whysz, "%s", log_last());
 		return 0;
 	}
 	m->usable = 1;
@@ -584,8 +587,7 @@ entry(struct parser *p, char *s, const char *where)
 	}
 #undef SET
 	if (strncmp(m.uri_text, "ssh://", 6) == 0) {
-		if (ssh_uri(p, where, &m, why[0] == '\0' ? why : NULL,
-		    why[0] == '\0' ? sizeof(why) : 0) == -1)
+		if (ssh_uri(p, where, &m, why, sizeof(why)) == -1)
 			goto fail;
 		/* fields 3 and 8 win over ?ssh-key= and the URI's host key */
 		if (m.usable && m.ssh_key != NULL) {
