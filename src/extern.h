@@ -387,6 +387,7 @@ void		 rundir_key(const char *, char *);
 int		 rundir_lock(int, int, short, off_t, off_t, pid_t *);
 int		 rundir_run_open(char *, size_t);
 void		 rundir_run_close(int);
+void		 rundir_runs(void (*)(void *, const char *, int), void *);
 
 /* ssh.c */
 struct ssh_config {

@@ -371,13 +371,18 @@ remove_run(const char *name)
 	(void)unlinkat(top, name, AT_REMOVEDIR);
 }
 
-/* Remove what runs that were killed left behind. */
-static void
-sweep_runs(void)
+/*
+ * Each run directory (roots.PID) of the runtime directory, in turn:
+ * fn(arg, its name, the descriptor of its lock file, or -1 when it has
+ * none), each opened without following a link.  fn may remove the
+ * directory; the descriptor is closed after it.
+ */
+void
+rundir_runs(void (*fn)(void *, const char *, int), void *arg)
 {
 	DIR		*d;
 	struct dirent	*e;
-	int		 top, fd, lk;
+	int		 top, fd, dfd, lk;
 
 	if ((top = rundir_dirfd("")) == -1 || (fd = dup(top)) == -1)
 		return;
@@ -387,26 +392,41 @@ sweep_runs(void)
 	}
 	rewinddir(d);
 	while ((e = readdir(d)) != NULL) {
-		char	 lockname[RUNDIR_NAME_MAX + 8];
-
 		if (strncmp(e->d_name, ROOTS_PREFIX,
 		    strlen(ROOTS_PREFIX)) != 0)
 			continue;
-		snprintf(lockname, sizeof(lockname), "%s/lock", e->d_name);
-		if ((lk = openat(top, lockname, O_RDWR | O_NOFOLLOW |
-		    O_CLOEXEC)) != -1) {
-			if (rundir_lock(lk, F_SETLK, F_WRLCK, 0, 0,
-			    NULL) == -1) {
-				close(lk);	/* its run goes on */
-				continue;
-			}
-			close(lk);
+		lk = -1;
+		if ((dfd = openat(top, e->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) != -1) {
+			lk = openat(dfd, "lock", O_RDWR | O_NOFOLLOW |
+			    O_NONBLOCK | O_CLOEXEC);
+			close(dfd);
 		}
-		log_debug(1, "removing %s/%s, left by a run that was killed",
-		    rundir_path(), e->d_name);
-		remove_run(e->d_name);
+		fn(arg, e->d_name, lk);
+		if (lk != -1)
+			close(lk);
 	}
 	closedir(d);
+}
+
+/* A run that was killed left name behind, unlocked: removed. */
+static void
+sweep_one(void *arg, const char *name, int lock)
+{
+	(void)arg;
+	if (lock != -1 && rundir_lock(lock, F_SETLK, F_WRLCK, 0, 0,
+	    NULL) == -1)
+		return;		/* its run goes on */
+	log_debug(1, "removing %s/%s, left by a run that was killed",
+	    rundir_path(), name);
+	remove_run(name);
+}
+
+/* Remove what runs that were killed left behind. */
+static void
+sweep_runs(void)
+{
+	rundir_runs(sweep_one, NULL);
 }
 
 /*

@@ -11,7 +11,6 @@
  */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -202,50 +201,31 @@ builder(FILE *f, int json, const struct shown *b, struct slot_seen *seen,
 		    "%s\n", failures, failures == 1 ? "" : "s", reason);
 }
 
-/* The runs of `build` that are alive, and their notes, into v. */
-static size_t
-runs(struct act_run *v, size_t max)
+/* The runs of `build` that are alive, and their notes. */
+struct runs {
+	struct act_run	*v;
+	size_t		 n, max;
+};
+
+static void
+run_seen(void *arg, const char *name, int lock)
 {
-	DIR		*d;
-	struct dirent	*e;
+	struct runs	*r = arg;
 	char		 buf[ACT_NOTE_LEN];
 	const char	*why;
 	ssize_t		 len;
-	size_t		 n = 0;
-	int		 top, dfd, rfd, fd;
 	pid_t		 pid;
 
-	if ((top = rundir_dirfd("")) == -1 || (dfd = dup(top)) == -1)
-		return 0;
-	if ((d = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		return 0;
-	}
-	rewinddir(d);
-	while ((e = readdir(d)) != NULL && n < max) {
-		if (strncmp(e->d_name, "roots.", 6) != 0)
-			continue;
-		if ((rfd = openat(top, e->d_name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC)) == -1)
-			continue;
-		fd = openat(rfd, "lock", O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-		    O_CLOEXEC);
-		close(rfd);
-		if (fd == -1)
-			continue;
-		if (rundir_lock(fd, F_GETLK, F_WRLCK, 0, 0, &pid) == 0 &&
-		    pid != 0 && (len = act_read(fd, buf)) > 0) {
-			if (act_run_parse(buf, (size_t)len, wall_ms(), &v[n],
-			    &why) == 0)
-				n++;
-			else
-				log_debug(1, "%s/%s/lock: ignoring its note: %s",
-				    rundir_path(), e->d_name, why);
-		}
-		close(fd);
-	}
-	closedir(d);
-	return n;
+	if (lock == -1 || r->n == r->max ||
+	    rundir_lock(lock, F_GETLK, F_WRLCK, 0, 0, &pid) == -1 ||
+	    pid == 0 || (len = act_read(lock, buf)) <= 0)
+		return;		/* over, or no note yet */
+	if (act_run_parse(buf, (size_t)len, wall_ms(), &r->v[r->n],
+	    &why) == 0)
+		r->n++;
+	else
+		log_debug(1, "%s/%s/lock: ignoring its note: %s",
+		    rundir_path(), name, why);
 }
 
 static void
@@ -288,6 +268,7 @@ snapshot(FILE *f, int json, const struct machines *ms)
 	struct slot_seen	*seen;
 	struct shown		 b;
 	struct act_run		*rv;
+	struct runs		 runs;
 	size_t			 nseen, i, j, nruns;
 	int			 first = 1;
 
@@ -298,7 +279,11 @@ snapshot(FILE *f, int json, const struct machines *ms)
 		free(seen);
 		return -1;
 	}
-	nruns = runs(rv, STATUS_RUNS_MAX);
+	runs.v = rv;
+	runs.n = 0;
+	runs.max = STATUS_RUNS_MAX;
+	rundir_runs(run_seen, &runs);
+	nruns = runs.n;
 	if (json)
 		fputs("{\"builders\":[", f);
 	for (i = 0; i < ms->n; i++) {
