@@ -4,6 +4,14 @@
 # (The builders themselves run today's Nix when TESTBED_TREES is set: see
 # tests/run.)
 
+# all_valid SUITE FILE: every path FILE names is valid in SUITE's store
+all_valid() {
+	local p
+	for p in $(cat "$2"); do
+		in_tree "$1" nix-store --verify-path "$p" || fail "$p is not valid"
+	done
+}
+
 # nix-build of that Nix through our hook (NIX_HELD_LOCKS on 2.26, restored
 # and registered on 2.34): valid outputs, the same paths, NAR hashes and
 # references as through that Nix's own hook.
@@ -18,9 +26,7 @@ modern_hook() {	# suite route
 	expect_lines "$T/a.out" 2
 	expect_in "$T/a.err" "building '$drv' on 'ssh://"
 	expect_in "$T/a.err" "hook: Nix [0-9.]+: outputs are $2"
-	for p in $(cat "$T/a.out"); do
-		in_tree "$1" nix-store --verify-path "$p" || fail "$p is not valid"
-	done
+	all_valid "$1" "$T/a.out"
 	records "$T/a.out" in_tree "$1" >"$T/ours"
 	in_tree "$1" nix-store --delete $(cat "$T/a.out") >/dev/null 2>&1 ||
 	    fail "cannot delete the outputs to build them again"
@@ -128,9 +134,7 @@ modern_daemon_hook() {	# suite route
 	expect_in "$T/a.err" "building '[^']*-multi.drv' on 'ssh://"
 	# said before the accept: the daemon keeps such lines for itself
 	expect_in "$T/daemon.log" "hook: Nix [0-9.]+: outputs are $2"
-	for p in $(cat "$T/a.out"); do
-		in_tree "$1" nix-store --verify-path "$p" || fail "$p is not valid"
-	done
+	all_valid "$1" "$T/a.out"
 	[ "$(in_tree "$1" cat "$(head -1 "$T/a.out")/quotes")" = "$(printf 'a "double" '"'"'single'"'"' back\\slash\nnew line\ttab $dollar `tick`')" ] ||
 	    fail "wrong contents"
 }
