@@ -186,11 +186,39 @@ log_child(const void *p, size_t n)
 	live_show();
 }
 
+/* The length of the UTF-8 character at p (n bytes there), 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	size_t	 len, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	/* no overlong forms, surrogates or code points past U+10FFFF */
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return len;
+}
+
 /*
  * What a peer wrote, made safe for a terminal into out (at least n bytes;
  * it may be in itself): escape sequences go, but for colours (CSI ... m)
  * with LOG_COLOUR; carriage returns go with LOG_NO_CR; other control
- * bytes, C1 controls in UTF-8 among them, become '?'; lines and tabs
+ * bytes, C1 controls in UTF-8 among them, become '?', and so does any
+ * byte of 0x80 and above that is not part of a whole UTF-8 character
+ * (0x9b and 0x9d are CSI and OSC to an 8-bit terminal); lines and tabs
  * stay.  Returns the length of out.
  */
 size_t
@@ -231,6 +259,21 @@ log_filter(const char *in, size_t n, char *out, int flags)
 			r += 2;
 			continue;
 		}
+		if (*r >= 0x80) {
+			/* whole UTF-8 characters pass; a lone byte, such as
+			 * an 8-bit C1 control (0x9b CSI), does not */
+			size_t	 len = utf8_len(r, (size_t)(end - r));
+
+			if (len == 0) {
+				out[o++] = '?';
+				r++;
+			} else {
+				memmove(out + o, r, len);
+				o += len;
+				r += len;
+			}
+			continue;
+		}
 		if (*r == '\r' && (flags & LOG_NO_CR)) {
 			r++;
 			continue;
@@ -262,6 +305,10 @@ log_build(int fd, const void *p, size_t n)
 	live_hide();
 	for (; n > 0; p = (const char *)p + take, n -= take) {
 		take = n < sizeof(buf) ? n : sizeof(buf);
+		/* not in the middle of a character, when more follows */
+		while (take < n && take > sizeof(buf) - 4 &&
+		    (((const unsigned char *)p)[take] & 0xc0) == 0x80)
+			take--;
 		write_all(fd, buf, log_filter(p, take, buf, LOG_NO_CR |
 		    (isatty(STDERR_FILENO) ? LOG_COLOUR : 0)));
 	}
