@@ -54,8 +54,10 @@ control_key(const char *opt)
 /*
  * NIX_SSHOPTS, less what would take our control master away: -M, -S PATH,
  * -O COMMAND and -o Control{Path,Master,Persist}=... (ssh lets -S win over
- * our -oControlPath, and then no master is ever found).  They are dropped
- * with a warning, not refused: NIX_SSHOPTS is shared with nix-copy-closure,
+ * our -oControlPath, and then no master is ever found), and less any word
+ * that is not an option (ssh would take it for the host, and read options
+ * after it again).  Every word is looked at.  They are dropped with a
+ * warning, not refused: NIX_SSHOPTS is shared with nix-copy-closure,
  * where such words are common.  Returns 0, or -1 (reported).
  */
 static int
@@ -71,10 +73,11 @@ sshopts_filter(const struct args *in, struct args *out)
 		int		 drop = 0;
 
 		if (w[0] != '-' || w[1] == '\0' || strcmp(w, "--") == 0) {
-			/* no option: the rest is ssh's business */
-			for (; i < in->num; i++)
-				rc |= args_add(out, "%s", in->list[i]);
-			break;
+			/* ssh would take it for the host, or end its
+			 * options there: every word is looked at */
+			log_warnx("NIX_SSHOPTS: ignoring \"%s\": not an "
+			    "option", w);
+			continue;
 		}
 		kept[k++] = '-';
 		for (p = w + 1; *p != '\0'; p++) {

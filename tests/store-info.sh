@@ -322,6 +322,26 @@ t_info_sshopts_control() {
 	expect_in "$T/b.err" "-oControlPath=$NIX_OFFLOAD_RUNTIME_DIR/"
 }
 
+# Every word of NIX_SSHOPTS is looked at, not only a leading run of
+# options: a word that is not an option (ssh would take it for the host and
+# read options after it again) is dropped, and so is what follows it that
+# would take our master away.
+t_info_sshopts_every_word() {
+	printf '#!/bin/sh\nf=$(mktemp %s/argv.XXXXXX)\nfor a; do printf "%%s\\n" "$a"; done >$f\nexec ssh "$@"\n' "$T" >"$T/ssh"
+	chmod +x "$T/ssh"
+	export NIX_SSHOPTS='foo -S /nonexistent/s -M -- bar -q'
+	NIX_OFFLOAD_SSH=$T/ssh run a "$NO" store-info "$U1"
+	expect_rc 0
+	for w in '"foo": not an option' '"--": not an option' '"bar": not an option' \
+	    "-S /nonexistent/s: nix-offload keeps" "-M: nix-offload keeps"; do
+		expect_in "$T/a.err" "^nix-offload: warning: NIX_SSHOPTS: ignoring $w"
+	done
+	mv "$(grep -l -- '--serve' "$T"/argv.*)" "$T/argv"
+	expect_not_in "$T/argv" "^foo$|^bar$|nonexistent|^-S$|^-M$"
+	expect_lines_matching "$T/argv" "^--$" 1
+	grep -qx -- -q "$T/argv" || fail "-q did not reach ssh: $(cat "$T/argv")"
+}
+
 t_info_nix_sshopts() {
 	NIX_SSHOPTS='-p 2222' run a "$NO" store-info "$U1"
 	expect_rc 3
