@@ -5,7 +5,10 @@
  * Where: NIX_OFFLOAD_RUNTIME_DIR if set; for root /run/nix-offload (or
  * /var/run/nix-offload), a place no other user can write to, whatever the
  * environment says (under `sudo -E` XDG_RUNTIME_DIR is the user's); for
- * others $XDG_RUNTIME_DIR/nix-offload, else /tmp/nix-offload-UID.
+ * others $XDG_RUNTIME_DIR/nix-offload, else /tmp/nix-offload-UID.  Anyone
+ * may make that last name first: when another user has, the user's own
+ * ${XDG_CACHE_HOME:-~/.cache}/nix-offload/run serves instead (said once,
+ * when it is made), and keeps serving while it exists.
  *
  * It is checked once, before any use: its parent must be ours or root's
  * and not writable by others unless sticky (so no one can swap it after
@@ -31,10 +34,11 @@
 
 static struct {
 	char	 path[RUNDIR_PATH_MAX];
+	char	 own[RUNDIR_PATH_MAX];	/* the fallback in the home, or "" */
 	int	 state;		/* 0 unchecked, 1 ready, -1 refused */
 	int	 fd;
 	int	 sub[RUNDIR_SUBS];
-} rd = { "", 0, -1, { -1, -1, -1 } };
+} rd = { "", "", 0, -1, { -1, -1, -1 } };
 
 static const char *const subs[RUNDIR_SUBS] = { "", "slots", "health" };
 
@@ -55,9 +59,19 @@ rundir_init(void)
 		    "/var/run");
 	else if ((s = getenv("XDG_RUNTIME_DIR")) != NULL && *s == '/')
 		snprintf(rd.path, sizeof(rd.path), "%s/nix-offload", s);
-	else
+	else {
 		snprintf(rd.path, sizeof(rd.path), "/tmp/nix-offload-%u",
 		    (unsigned)geteuid());
+		if ((s = getenv("XDG_CACHE_HOME")) != NULL && *s == '/')
+			snprintf(rd.own, sizeof(rd.own), "%s/nix-offload/run",
+			    s);
+		else if ((s = getenv("HOME")) != NULL && *s == '/')
+			snprintf(rd.own, sizeof(rd.own),
+			    "%s/.cache/nix-offload/run", s);
+		/* a fallback made once serves from then on */
+		if (rd.own[0] != '\0' && lstat(rd.own, &st) == 0)
+			memcpy(rd.path, rd.own, sizeof(rd.path));
+	}
 }
 
 const char *
@@ -127,6 +141,74 @@ dir_private(int fd, char *why, size_t sz)
 }
 
 /*
+ * Make (if need be) and open the directory path, checked.  Returns its
+ * descriptor, or -1 with why saying what is wrong; *made tells whether
+ * this call made it.
+ */
+static int
+dir_open(const char *path, int *made, char *why, size_t sz)
+{
+	struct stat	 st;
+	int		 fd = -1, e;
+
+	*made = 0;
+	if (path[0] != '/')
+		snprintf(why, sz, "it is not an absolute path");
+	else if (parent_safe(path, why, sz)) {
+		if (mkdir(path, 0700) == 0)
+			*made = 1;
+		if (!*made && errno != EEXIST)
+			snprintf(why, sz, "%s", strerror(errno));
+		else if ((fd = open(path, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) == -1) {
+			e = errno;
+			snprintf(why, sz, "%s", lstat(path, &st) == 0 &&
+			    S_ISLNK(st.st_mode) ? "it is a symbolic link" :
+			    e == ENOTDIR ? "it is not a directory" :
+			    strerror(e));
+		} else if (!dir_private(fd, why, sz)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	return fd;
+}
+
+/*
+ * The fallback in the user's home, when /tmp/nix-offload-UID is another
+ * user's (or their link): made with its parent, said once.  Returns its
+ * descriptor, or -1 (and the caller refuses the first choice).
+ */
+static int
+fallback(const char *taken)
+{
+	char		 parent[RUNDIR_PATH_MAX], why[RUNDIR_PATH_MAX + 128];
+	struct stat	 st;
+	int		 fd, made;
+
+	if (rd.own[0] == '\0' || lstat(taken, &st) == -1 ||
+	    st.st_uid == geteuid())
+		return -1;
+	/* CACHE/nix-offload/run: CACHE may not be there yet (made 0700) */
+	snprintf(parent, sizeof(parent), "%s", rd.own);
+	*strrchr(parent, '/') = '\0';
+	*strrchr(parent, '/') = '\0';
+	(void)mkdir(parent, 0700);
+	snprintf(parent, sizeof(parent), "%s", rd.own);
+	*strrchr(parent, '/') = '\0';
+	(void)mkdir(parent, 0700);
+	if ((fd = dir_open(rd.own, &made, why, sizeof(why))) == -1)
+		return -1;
+	if (made)
+		log_warnx("%s is taken: it belongs to uid %u, not to you (uid "
+		    "%u); using %s from now on (once it is gone, remove this "
+		    "one to go back, or set XDG_RUNTIME_DIR)", taken,
+		    (unsigned)st.st_uid, (unsigned)geteuid(), rd.own);
+	memcpy(rd.path, rd.own, sizeof(rd.path));
+	return fd;
+}
+
+/*
  * The runtime directory's descriptor, checked and opened on first use.
  * Returns it, or -1 after one line that names the path and the remedy
  * (said once per process).
@@ -135,7 +217,7 @@ int
 rundir_fd(void)
 {
 	char	 why[RUNDIR_PATH_MAX + 128];
-	int	 fd = -1;
+	int	 fd, made;
 
 	if (rd.state == 1)
 		return rd.fd;
@@ -144,26 +226,9 @@ rundir_fd(void)
 	if (rd.path[0] == '\0')
 		rundir_init();
 	why[0] = '\0';
-	if (rd.path[0] != '/')
-		snprintf(why, sizeof(why), "it is not an absolute path");
-	else if (parent_safe(rd.path, why, sizeof(why))) {
-		if (mkdir(rd.path, 0700) == -1 && errno != EEXIST)
-			snprintf(why, sizeof(why), "%s", strerror(errno));
-		else if ((fd = open(rd.path, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC)) == -1) {
-			struct stat	 st;
-			int		 e = errno;
-
-			snprintf(why, sizeof(why), "%s",
-			    lstat(rd.path, &st) == 0 && S_ISLNK(st.st_mode) ?
-			    "it is a symbolic link" : e == ENOTDIR ?
-			    "it is not a directory" : strerror(e));
-		}
-		else if (!dir_private(fd, why, sizeof(why))) {
-			close(fd);
-			fd = -1;
-		}
-	}
+	fd = dir_open(rd.path, &made, why, sizeof(why));
+	if (fd == -1 && strcmp(rd.path, rd.own) != 0)
+		fd = fallback(rd.path);
 	if (fd == -1) {
 		rd.state = -1;
 		log_errx("refusing the runtime directory %s: %s; it must be a "

@@ -176,18 +176,47 @@ root_refuse_body() {
 	expect_rc 2
 	expect_in "$T/s.err" "its parent $T/shared is writable by others and not sticky"
 	# an ordinary user whose /tmp/nix-offload-UID was made by another:
-	# an error naming it, not a hang, not someone else's directory used
+	# not a hang, not someone else's directory used, and not locked out:
+	# said once, and a directory in the user's own home serves
 	chmod 755 "$T"
 	cp "$NO" /tmp/no
 	chmod 755 /tmp/no
+	mkdir -m 700 /tmp/vhome
+	chown $VICTIM_USER /tmp/vhome
 	as $PLANTER mkdir -m 777 /tmp/nix-offload-$VICTIM_USER
-	run u env -u XDG_RUNTIME_DIR -u NIX_OFFLOAD_RUNTIME_DIR HOME=/tmp \
-	    setpriv --reuid=$VICTIM_USER --regid=$VICTIM_USER --clear-groups \
-	    timeout 30 /tmp/no store-info "$U1"
-	expect_rc 2
-	expect_lines "$T/u.err" 1
-	expect_in "$T/u.err" "^nix-offload: refusing the runtime directory /tmp/nix-offload-$VICTIM_USER: it belongs to uid $PLANTER, not to uid $VICTIM_USER; .*remove it or set NIX_OFFLOAD_RUNTIME_DIR"
+	cp "$T/both" /tmp/both
+	chmod 644 /tmp/both
+	for i in 1 2; do
+		run u$i env -u XDG_RUNTIME_DIR -u XDG_CACHE_HOME -u NIX_OFFLOAD_RUNTIME_DIR \
+		    HOME=/tmp/vhome setpriv --reuid=$VICTIM_USER --regid=$VICTIM_USER \
+		    --clear-groups timeout 30 /tmp/no status --builders @/tmp/both
+		expect_rc 0
+	done
+	expect_lines "$T/u1.err" 1
+	expect_in "$T/u1.err" "^nix-offload: warning: /tmp/nix-offload-$VICTIM_USER is taken: it belongs to uid $PLANTER, not to you \\(uid $VICTIM_USER\\); using /tmp/vhome/.cache/nix-offload/run from now on"
+	expect_lines "$T/u2.err" 0
 	[ -z "$(ls -A /tmp/nix-offload-$VICTIM_USER)" ] || fail "the user wrote into the squatted directory"
+	[ "$(stat -c %u:%a /tmp/vhome/.cache/nix-offload/run)" = "$VICTIM_USER:700" ] ||
+	    fail "the fallback is $(stat -c %u:%a /tmp/vhome/.cache/nix-offload/run)"
+	ls /tmp/vhome/.cache/nix-offload/run/slots >/dev/null ||
+	    fail "the fallback was not used"
+	# a link planted in its place: the same; and with no home to fall
+	# back to, refused in one line
+	rm -rf /tmp/vhome/.cache /tmp/nix-offload-$VICTIM_USER
+	as $PLANTER ln -s /tmp/planted /tmp/nix-offload-$VICTIM_USER
+	run u3 env -u XDG_RUNTIME_DIR -u XDG_CACHE_HOME -u NIX_OFFLOAD_RUNTIME_DIR \
+	    -u HOME setpriv --reuid=$VICTIM_USER --regid=$VICTIM_USER \
+	    --clear-groups timeout 30 /tmp/no status --builders @/tmp/both
+	expect_rc 2
+	expect_lines "$T/u3.err" 1
+	expect_in "$T/u3.err" "^nix-offload: refusing the runtime directory /tmp/nix-offload-$VICTIM_USER: it is a symbolic link; .*remove it or set NIX_OFFLOAD_RUNTIME_DIR"
+	run u4 env -u XDG_RUNTIME_DIR -u NIX_OFFLOAD_RUNTIME_DIR \
+	    XDG_CACHE_HOME=/tmp/vhome/c setpriv --reuid=$VICTIM_USER \
+	    --regid=$VICTIM_USER --clear-groups timeout 30 /tmp/no status \
+	    --builders @/tmp/both
+	expect_rc 0
+	expect_in "$T/u4.err" "^nix-offload: warning: /tmp/nix-offload-$VICTIM_USER is taken: it belongs to uid $PLANTER, .*using /tmp/vhome/c/nix-offload/run from now on"
+	[ -z "$(ls -A /tmp/planted)" ] || fail "the user wrote into the planted directory"
 }
 
 t_root_refuse() {
