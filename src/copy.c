@@ -15,6 +15,13 @@
  * to the local store as an AddToStoreNar with the builder's hash and size,
  * which the local nix-store checks before it registers anything; we check
  * them too, and stop the stream at the first mismatch.
+ *
+ * What a builder says of a path is data: a build's fetch (copy_fetch)
+ * takes exactly the paths the caller names, each answered once, has the
+ * caller vet every record (job.c puts in the deriver and content address
+ * it knows), and refuses any reference that is neither among those paths
+ * nor valid here.  `copy --from` is the user's own choice of a closure,
+ * and gets the same reference check.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -176,55 +183,114 @@ recv_remote(void *arg, struct conn *local)
 }
 
 /*
- * Copy paths that dst lacks from src to dst: one QueryValidPaths on dst
- * (lock and substitute apply to a builder), one QueryPathInfos on src,
- * then every missing path as an AddToStoreNar, dependencies first, all
- * in one stream.  When fetching from a builder, its NARs are requested
- * COPY_PIPELINE ahead.
+ * The path infos of exactly paths from src, which must have every one:
+ * *pi gets n records (serve_path_infos_free).  Returns 0, or -1 (reported).
  */
 static int
-transfer(struct conn *src, struct conn *dst, const struct strlist *paths,
-    int lock, int substitute, int fetch, struct copy_stats *st)
+infos(struct conn *src, const struct strlist *paths, struct path_info **pi,
+    size_t *n)
 {
-	struct strlist	 valid = { NULL, 0, 0 }, missing = { NULL, 0, 0 };
-	struct path_info *pi = NULL;
-	size_t		 n = 0, i, j, acks = 0, sent = 0, *order = NULL;
+	size_t	 i;
+
+	if (serve_query_path_infos(src, paths, pi, n) == -1)
+		return -1;
+	if (*n != paths->n) {
+		log_errx("%s: %zu of %zu paths to copy are not valid there",
+		    src->host, paths->n - *n, paths->n);
+		if (src->fail == FAIL_NONE)
+			src->fail = FAIL_PROTOCOL;
+		return -1;
+	}
+	for (i = 0; i < *n; i++)
+		if ((*pi)[i].nar_hash == NULL) {
+			log_errx("%s: no hash for %s", src->host, (*pi)[i].path);
+			src->fail = FAIL_PROTOCOL;
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * Do the references of the n records pi, fetched from src, hold?  Each
+ * must be a store path, and among the records or valid at dst (asked with
+ * lock, so that it stays valid while this session lasts).  Returns 0, or
+ * -1 (reported, the builder blamed).
+ */
+static int
+refs_hold(struct conn *src, struct conn *dst, const struct path_info *pi,
+    size_t n)
+{
+	struct strlist	 ours = { NULL, 0, 0 }, outside = { NULL, 0, 0 };
+	struct strlist	 valid = { NULL, 0, 0 };
+	const char	*bad = NULL, *of = NULL;
+	char		 q[WIRE_PATH_MAX * 4 + 4];
+	size_t		 i, j;
 	int		 rc = -1;
 
-	if (paths->n == 0)
-		return 0;
-	if (serve_query_valid_paths(dst, paths, lock, substitute, &valid) == -1)
-		goto out;
-	for (i = 0; i < paths->n; i++) {
-		for (j = 0; j < valid.n; j++)
-			if (strcmp(valid.v[j], paths->v[i]) == 0)
-				break;
-		if (j == valid.n && strlist_add(&missing, paths->v[i]) == -1)
+	for (i = 0; i < n; i++)
+		if (strlist_add(&ours, pi[i].path) == -1)
 			goto out;
-	}
-	log_debug(1, "%s: has %zu of %zu paths, %zu to copy", dst->host,
-	    valid.n, paths->n, missing.n);
-	if (missing.n == 0) {
-		rc = 0;
+	strlist_sort_uniq(&ours);
+	for (i = 0; i < n && bad == NULL; i++)
+		for (j = 0; j < pi[i].refs.n && bad == NULL; j++) {
+			const char	*r = pi[i].refs.v[j];
+
+			if (!path_valid(STORE_DIR, r)) {
+				bad = r;
+				of = pi[i].path;
+			} else if (!strlist_in_set(&ours, r) &&
+			    strlist_add(&outside, r) == -1)
+				goto out;
+		}
+	if (bad != NULL) {
+		log_errx("%s: %s: the builder gave \"%s\" as a reference, "
+		    "which is not a store path: not imported", src->host, of,
+		    log_printable(bad, strlen(bad), q, sizeof(q)));
+		src->fail = FAIL_PROTOCOL;
 		goto out;
 	}
-	if (serve_query_path_infos(src, &missing, &pi, &n) == -1)
+	strlist_sort_uniq(&outside);
+	if (outside.n > 0 &&
+	    serve_query_valid_paths(dst, &outside, 1, 0, &valid) == -1)
 		goto out;
-	if (n != missing.n) {
-		log_errx("%s: %zu of %zu paths to copy are not valid there",
-		    src->host, missing.n - n, missing.n);
-		goto out;
-	}
+	strlist_sort_uniq(&valid);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < pi[i].refs.n; j++)
+			if (!strlist_in_set(&ours, pi[i].refs.v[j]) &&
+			    !strlist_in_set(&valid, pi[i].refs.v[j])) {
+				log_errx("%s: %s: the builder gave %s as a "
+				    "reference, which is neither in the local "
+				    "store nor among the paths it sent: not "
+				    "imported", src->host, pi[i].path,
+				    pi[i].refs.v[j]);
+				src->fail = FAIL_PROTOCOL;
+				goto out;
+			}
+	rc = 0;
+out:
+	strlist_free(&ours);
+	strlist_free(&outside);
+	strlist_free(&valid);
+	return rc;
+}
+
+/*
+ * The n paths of pi, from src to dst as AddToStoreNar, dependencies
+ * first, all in one stream.  When fetching from a builder, its NARs are
+ * requested COPY_PIPELINE ahead.
+ */
+static int
+add_nars(struct conn *src, struct conn *dst, struct path_info *pi, size_t n,
+    int fetch, struct copy_stats *st)
+{
+	size_t	 i, acks = 0, sent = 0, *order = NULL;
+	int	 rc = -1;
+
 	if (topo_sort(pi, n, &order) == -1)
-		goto out;
+		return -1;
 	for (i = 0; i < n; i++) {
 		struct xfer	 x = { src, &pi[order[i]], st };
 
-		if (pi[order[i]].nar_hash == NULL) {
-			log_errx("%s: no hash for %s", src->host,
-			    pi[order[i]].path);
-			goto out;
-		}
 		for (; fetch && sent < n && sent < i + COPY_PIPELINE; sent++)
 			if (serve_dump_request(src, pi[order[sent]].path) == -1)
 				goto out;
@@ -242,6 +308,45 @@ transfer(struct conn *src, struct conn *dst, const struct strlist *paths,
 	rc = 0;
 out:
 	free(order);
+	return rc;
+}
+
+/*
+ * Copy paths that dst lacks from src to dst: one QueryValidPaths on dst
+ * (lock and substitute apply to a builder), one QueryPathInfos on src,
+ * then every missing path (add_nars).  What comes from a builder has its
+ * references checked first.
+ */
+static int
+transfer(struct conn *src, struct conn *dst, const struct strlist *paths,
+    int lock, int substitute, int fetch, struct copy_stats *st)
+{
+	struct strlist	 valid = { NULL, 0, 0 }, missing = { NULL, 0, 0 };
+	struct path_info *pi = NULL;
+	size_t		 n = 0, i;
+	int		 rc = -1;
+
+	if (paths->n == 0)
+		return 0;
+	if (serve_query_valid_paths(dst, paths, lock, substitute, &valid) == -1)
+		goto out;
+	strlist_sort_uniq(&valid);
+	for (i = 0; i < paths->n; i++)
+		if (!strlist_in_set(&valid, paths->v[i]) &&
+		    strlist_add(&missing, paths->v[i]) == -1)
+			goto out;
+	log_debug(1, "%s: has %zu of %zu paths, %zu to copy", dst->host,
+	    valid.n, paths->n, missing.n);
+	if (missing.n == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (infos(src, &missing, &pi, &n) == -1 ||
+	    (fetch && refs_hold(src, dst, pi, n) == -1) ||
+	    add_nars(src, dst, pi, n, fetch, st) == -1)
+		goto out;
+	rc = 0;
+out:
 	serve_path_infos_free(pi, n);
 	strlist_free(&valid);
 	strlist_free(&missing);
@@ -302,72 +407,64 @@ append(char **bp, size_t *lenp, size_t *capp, const char *fmt, ...)
 }
 
 /*
- * Bring outputs home without the store's path locks, for a build hook on
- * Nix 2.29 and newer, where Nix holds them for the whole build and no
- * other process may import the outputs through the store.  The rest of
- * their closure comes as copy_from brings it.  Each missing output is
+ * Remove what unpack() unpacked of pi[0..n) before it failed, unless the
+ * local store holds it as valid after all.
+ */
+static void
+unpacked_undo(struct conn *local, const struct path_info *pi, size_t n)
+{
+	struct strlist	 paths = { NULL, 0, 0 }, valid = { NULL, 0, 0 };
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		if (strlist_add(&paths, pi[i].path) == -1)
+			goto out;
+	if (n > 0 && serve_query_valid_paths(local, &paths, 0, 0,
+	    &valid) == -1) {
+		log_errx("local store: %zu unpacked paths are left unregistered "
+		    "in %s: their validity is unknown", n, STORE_DIR);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (!strlist_has(&valid, pi[i].path) &&
+		    store_remove(STORE_DIR, pi[i].path + strlen(STORE_DIR) +
+		    1) == -1)
+			log_errx("local store: cannot remove %s, unpacked "
+			    "before the import failed", pi[i].path);
+out:
+	strlist_free(&paths);
+	strlist_free(&valid);
+}
+
+/*
+ * Bring the n paths of pi home without the store's path locks, for a
+ * build hook on Nix 2.29 and newer, where Nix holds them for the whole
+ * build and no other process may import them through the store.  Each is
  * unpacked in place (store_unpack, as `nix-store --restore` would), its
  * NAR checked on the way against the hash and size the builder gave, and
  * all are registered at once by `nix-store --register-validity
- * --hash-given`, held meanwhile as temporary roots of local's session
- * (QueryValidPaths with lock).  A NAR whose hash is not the builder's is
- * removed before anything is registered.  What this leaves out: the
- * outputs carry no signatures nor content address.
+ * --hash-given`, from the records as vetted (the caller holds them as
+ * temporary roots of local's session).  Whatever fails, nothing it
+ * unpacked is left behind.  What this leaves out: signatures and content
+ * addresses, which that registration cannot carry.
  */
-int
-copy_outputs_unlocked(struct conn *remote, struct conn *local,
-    const struct strlist *closure, const struct strlist *outputs,
-    struct copy_stats *st)
+static int
+unpack(struct conn *remote, struct conn *local, const struct path_info *pi,
+    size_t n, struct copy_stats *st)
 {
-	struct strlist	 others = { NULL, 0, 0 }, valid = { NULL, 0, 0 };
-	struct strlist	 missing = { NULL, 0, 0 };
-	struct path_info *pi = NULL;
 	struct store_unpack u;
 	char		*text = NULL;
-	size_t		 n = 0, i, j, len = 0, cap = 0;
-	int		 rc = -1, k;
+	size_t		 i, j, len = 0, cap = 0, done = 0;
+	int		 k;
 
-	for (i = 0; i < closure->n; i++)
-		if (!strlist_has(outputs, closure->v[i]) &&
-		    strlist_add(&others, closure->v[i]) == -1)
-			goto out;
-	if (copy_from(remote, local, &others, st) == -1)
-		goto out;
-	/* temporary roots, for as long as local's session lasts */
-	if (serve_query_valid_paths(local, outputs, 1, 0, &valid) == -1)
-		goto out;
-	for (i = 0; i < outputs->n; i++)
-		if (!strlist_has(&valid, outputs->v[i]) &&
-		    strlist_add(&missing, outputs->v[i]) == -1)
-			goto out;
-	if (missing.n == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (serve_query_path_infos(remote, &missing, &pi, &n) == -1)
-		goto out;
-	if (n != missing.n) {
-		log_errx("%s: %zu of %zu outputs are not valid there",
-		    remote->host, missing.n - n, missing.n);
-		goto out;
-	}
 	for (i = 0; i < n; i++) {
 		struct xfer	 x = { remote, &pi[i], st };
 		struct nar_sink	 s;
 
-		if (pi[i].nar_hash == NULL) {
-			log_errx("%s: no hash for %s", remote->host, pi[i].path);
-			goto out;
-		}
-		if (!path_valid(STORE_DIR, pi[i].path)) {
-			log_errx("%s: %s is not a store path", remote->host,
-			    pi[i].path);
-			goto out;
-		}
 		if (serve_dump_request(remote, pi[i].path) == -1 ||
 		    store_unpack_begin(&u, STORE_DIR, pi[i].path +
 		    strlen(STORE_DIR) + 1) == -1)
-			goto out;
+			goto fail;
 		nar_sink_init(&s, NULL, NULL);
 		s.tree = &u.tree;
 		k = serve_dump_read(remote, pi[i].path, &s);
@@ -375,25 +472,68 @@ copy_outputs_unlocked(struct conn *remote, struct conn *local,
 			k = as_announced(&x, &s, "registered");
 		/* removed again unless it is what the builder said */
 		if (store_unpack_end(&u, k == 0) == -1 || k == -1)
-			goto out;
+			goto fail;
+		done++;
 		/* its record: path, hash, size, deriver, references */
 		if (append(&text, &len, &cap, "%s\n%s\n%llu\n%s\n%zu\n",
 		    pi[i].path, pi[i].nar_hash,
 		    (unsigned long long)pi[i].nar_size, pi[i].deriver,
 		    pi[i].refs.n) == -1)
-			goto out;
+			goto fail;
 		for (j = 0; j < pi[i].refs.n; j++)
 			if (append(&text, &len, &cap, "%s\n",
 			    pi[i].refs.v[j]) == -1)
-				goto out;
+				goto fail;
 	}
-	rc = store_register(text, len);
-out:
+	if (store_register(text, len) == -1)
+		goto fail;
 	free(text);
+	return 0;
+fail:
+	free(text);
+	unpacked_undo(local, pi, done);
+	return -1;
+}
+
+/*
+ * Bring paths home from a builder: exactly those, each of which the
+ * local store lacks (the caller asked, with lock: they are temporary
+ * roots of local's session, as is what they refer to).  Each record the
+ * builder gives goes through vet (which may refuse it, or put in what
+ * the caller knows better: the deriver, the content address) before any
+ * NAR moves; every reference must be a store path among paths or valid
+ * here; then the NARs come through the local nix-store (add_nars), or
+ * unpacked and registered without locks (unpack).  Returns 0, or -1
+ * (reported; remote->fail says whether the builder is to blame).
+ */
+int
+copy_fetch(struct conn *remote, struct conn *local, const struct strlist *paths,
+    const struct copy_vet *vet, int unlocked, struct copy_stats *st)
+{
+	struct path_info *pi = NULL;
+	size_t		 n = 0, i;
+	int		 rc = -1;
+
+	if (paths->n == 0)
+		return 0;
+	if (infos(remote, paths, &pi, &n) == -1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!path_valid(STORE_DIR, pi[i].path)) {
+			log_errx("%s: %s is not a store path", remote->host,
+			    pi[i].path);
+			remote->fail = FAIL_PROTOCOL;
+			goto out;
+		}
+		if (vet != NULL && vet->fn(vet->arg, remote, &pi[i]) == -1)
+			goto out;
+	}
+	if (refs_hold(remote, local, pi, n) == -1)
+		goto out;
+	rc = unlocked ? unpack(remote, local, pi, n, st) :
+	    add_nars(remote, local, pi, n, 1, st);
+out:
 	serve_path_infos_free(pi, n);
-	strlist_free(&others);
-	strlist_free(&valid);
-	strlist_free(&missing);
 	return rc;
 }
 

@@ -305,6 +305,8 @@ int		 drv_path_valid(const char *);
 void		 drv_free(struct drv *);
 const char	*drv_env(const struct drv *, const char *);
 const struct drv_output *drv_output(const struct drv *, const char *);
+#define DRV_CA_MAX	256	/* a content address, drv_output_ca */
+int		 drv_output_ca(const struct drv_output *, char *, size_t);
 int		 drv_name(const char *, char *, size_t);
 /* ---- drv.c (end) ---- */
 
@@ -445,6 +447,7 @@ int		 strlist_add(struct strlist *, const char *);
 void		 strlist_free(struct strlist *);
 void		 strlist_sort_uniq(struct strlist *);
 int		 strlist_has(const struct strlist *, const char *);
+int		 strlist_in_set(const struct strlist *, const char *);
 int		 wire_write_strings(struct conn *, const struct strlist *);
 int		 wire_read_strings(struct conn *, size_t, size_t, struct strlist *);
 
@@ -623,8 +626,13 @@ int		 copy_to(struct conn *, struct conn *, const struct strlist *, int,
 		    struct copy_stats *);
 int		 copy_from(struct conn *, struct conn *, const struct strlist *,
 		    struct copy_stats *);
-int		 copy_outputs_unlocked(struct conn *, struct conn *,
-		    const struct strlist *, const struct strlist *,
+/* what a fetch makes of a builder's record of a path (job.c) */
+struct copy_vet {
+	int		(*fn)(void *, struct conn *, struct path_info *);
+	void		*arg;
+};
+int		 copy_fetch(struct conn *, struct conn *,
+		    const struct strlist *, const struct copy_vet *, int,
 		    struct copy_stats *);
 int		 cmd_copy(int, char **);
 
@@ -658,6 +666,7 @@ int		 store_unpack_begin(struct store_unpack *, const char *,
 		    const char *);
 int		 store_unpack_end(struct store_unpack *, int);
 int		 store_register(const char *, size_t);
+int		 store_remove(const char *, const char *);
 
 /* info.c */
 int		 cmd_store_info(int, char **);
@@ -720,6 +729,11 @@ int		 graph_unfinished(const struct graph *);
 
 /* job.c: one build on one builder, for build's workers and the hook */
 enum job_step { JOB_INPUTS, JOB_BUILD, JOB_OUTPUTS };
+struct job_origin {			/* an output the builder was asked for */
+	const char		*path;
+	const char		*drvpath;	/* its derivation */
+	const struct drv_output	*out;
+};
 struct job {
 	const char	*host;		/* the builder, for messages */
 	struct conn	*remote;	/* the caller's session with it */
@@ -738,6 +752,9 @@ struct job {
 	int		 note_fd;	/* the slot's file, for notes, or -1 */
 	const char	*drv;		/* the job's, for notes */
 	int64_t		 since;		/* wall_ms: the job began */
+	struct job_origin *origins;	/* what may come home (job_allow) */
+	size_t		 norigins, origins_alloc;
+	int		 origins_sorted;
 };
 struct job_spec {
 	const char		*name;		/* the derivation, for messages */
@@ -752,6 +769,8 @@ void		 job_init(struct job *, const char *, struct conn *);
 void		 job_note(struct job *, const char *);
 int		 job_run(struct job *, const struct job_spec *,
 		    struct build_result *);
+int		 job_allow(struct job *, const char *, const struct drv *);
+void		 job_free(struct job *);
 int		 job_fetch(struct job *, const struct strlist *);
 int		 job_close(struct job *, int);
 int		 job_ok(int);

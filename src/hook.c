@@ -161,19 +161,20 @@ can_build_locally(const struct conf *conf, int willing, const char *system,
 	return 1;
 }
 
-/* NIX_HELD_LOCKS: the local nix-store may import the outputs Nix locked. */
+/*
+ * NIX_HELD_LOCKS: the local nix-store may import the outputs Nix locked,
+ * which are all the derivation's (an output Nix did not ask for comes
+ * too when a wanted one refers to it).
+ */
 static int
-held_locks(const struct drv *d, const struct strlist *wanted_outputs)
+held_locks(const struct drv *d)
 {
 	char	*v = NULL, *nv;
-	size_t	 len = 0, i, j;
+	size_t	 len = 0, i;
 
 	for (i = 0; i < d->noutputs; i++) {
 		size_t	 pl = strlen(d->outputs[i].path);
-		for (j = 0; j < wanted_outputs->n; j++)
-			if (strcmp(wanted_outputs->v[j], d->outputs[i].name) == 0)
-				break;
-		if (j == wanted_outputs->n || pl == 0)
+		if (pl == 0)
 			continue;
 		if ((nv = realloc(v, len + pl + 2)) == NULL) {
 			free(v);
@@ -296,6 +297,9 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 	job.log_fd = HOOK_LOG_FD;
 	job.step = activity;
 	job.arg = (void *)m;
+	/* what the builder may give us: this derivation's outputs */
+	if (job_allow(&job, drvpath, d) == -1)
+		goto out;
 	for (i = 0; i < d->noutputs; i++)
 		if (strlist_has(wanted_outputs, d->outputs[i].name) &&
 		    strlist_add(&outs, d->outputs[i].path) == -1)
@@ -330,6 +334,7 @@ out:
 	ssh_kill(&remote);
 	(void)job_close(&job, 0);
 done:
+	job_free(&job);
 	free(r.error);
 	strlist_free(&outs);
 	return rc;
@@ -452,7 +457,7 @@ cmd_hook(int argc, char **argv)
 		goto out;
 	}
 	if (drv_read(drvpath, &d) == -1 || (route == ROUTE_HELD_LOCKS &&
-	    held_locks(&d, &outputs) == -1))
+	    held_locks(&d) == -1))
 		goto out;
 	if (queued) {
 		log_debug(1, "waiting for a slot on %s",

@@ -8,6 +8,7 @@
  * Here too, once: which build results are successes, and what a failed
  * one means as Nix's exit statuses.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "extern.h"
@@ -106,25 +107,178 @@ step(struct job *j, enum job_step s, int begin)
 		j->step(j->arg, s, begin);
 }
 
-/* Bring outputs (with their closure) home from the builder, in one stream. */
+static int
+cmp_origin(const void *a, const void *b)
+{
+	return strcmp(((const struct job_origin *)a)->path,
+	    ((const struct job_origin *)b)->path);
+}
+
+/*
+ * The builder may give us the outputs of d (drvpath), and nothing else we
+ * did not ask it for: j keeps pointers into d, which must outlive it.
+ * Returns 0, or -1 (reported).
+ */
+int
+job_allow(struct job *j, const char *drvpath, const struct drv *d)
+{
+	struct job_origin	*v;
+	size_t			 i;
+
+	for (i = 0; i < d->noutputs; i++) {
+		if (d->outputs[i].path[0] == '\0')
+			continue;	/* not known before it is built */
+		if (j->norigins == j->origins_alloc) {
+			size_t	 na = j->origins_alloc ? 2 * j->origins_alloc : 16;
+			if ((v = reallocarray(j->origins, na,
+			    sizeof(*v))) == NULL) {
+				log_err("job");
+				return -1;
+			}
+			j->origins = v;
+			j->origins_alloc = na;
+		}
+		v = &j->origins[j->norigins++];
+		v->path = d->outputs[i].path;
+		v->drvpath = drvpath;
+		v->out = &d->outputs[i];
+	}
+	j->origins_sorted = 0;
+	return 0;
+}
+
+/* The derivation output path is of, if j allows it, or NULL. */
+static const struct job_origin *
+origin(struct job *j, const char *path)
+{
+	struct job_origin	 key;
+
+	if (!j->origins_sorted) {
+		if (j->norigins > 0)
+			qsort(j->origins, j->norigins, sizeof(*j->origins),
+			    cmp_origin);
+		j->origins_sorted = 1;
+	}
+	if (j->norigins == 0)
+		return NULL;
+	key.path = path;
+	return bsearch(&key, j->origins, j->norigins, sizeof(*j->origins),
+	    cmp_origin);
+}
+
+/* Forget what job_allow allowed. */
+void
+job_free(struct job *j)
+{
+	free(j->origins);
+	j->origins = NULL;
+	j->norigins = j->origins_alloc = 0;
+}
+
+/*
+ * A builder's record of an output we fetch: its deriver is the
+ * derivation we asked to build, its content address the one that
+ * derivation declares (none for an input-addressed output), whatever the
+ * builder said.
+ */
+static int
+vet(void *arg, struct conn *remote, struct path_info *pi)
+{
+	const struct job_origin	*o = origin(arg, pi->path);
+	char			 ca[DRV_CA_MAX], *dv, *c;
+
+	if (o == NULL) {
+		log_errx("%s: %s was not asked for: not imported",
+		    remote->host, pi->path);
+		remote->fail = FAIL_PROTOCOL;
+		return -1;
+	}
+	if (drv_output_ca(o->out, ca, sizeof(ca)) == -1) {
+		log_errx("%s: output %s: its hash \"%s:%s\" is not one Nix "
+		    "writes", o->drvpath, o->out->name, o->out->hash_algo,
+		    o->out->hash);
+		return -1;
+	}
+	if ((dv = strdup(o->drvpath)) == NULL || (c = strdup(ca)) == NULL) {
+		free(dv);
+		log_err("job");
+		return -1;
+	}
+	free(pi->deriver);
+	free(pi->ca);
+	pi->deriver = dv;
+	pi->ca = c;
+	return 0;
+}
+
+/*
+ * Which of paths (a set) does the local store lack?  Added to missing;
+ * all are held as temporary roots for as long as the session lasts.
+ */
+static int
+local_missing(struct job *j, const struct strlist *paths,
+    struct strlist *missing)
+{
+	struct strlist	 valid = { NULL, 0, 0 };
+	size_t		 i;
+	int		 rc = -1;
+
+	if (serve_query_valid_paths(&j->local, paths, 1, 0, &valid) == -1)
+		goto out;
+	strlist_sort_uniq(&valid);
+	for (i = 0; i < paths->n; i++)
+		if (!strlist_in_set(&valid, paths->v[i]) &&
+		    strlist_add(missing, paths->v[i]) == -1)
+			goto out;
+	rc = 0;
+out:
+	strlist_free(&valid);
+	return rc;
+}
+
+/*
+ * Bring outputs home from the builder, with what of their closure the
+ * local store lacks, in one stream.  A builder is trusted with what it was
+ * asked to build and nothing more: every path that would come must be an
+ * output job_allow allowed; anything else named in the closure is a lie,
+ * and nothing of the answer is imported.
+ */
 int
 job_fetch(struct job *j, const struct strlist *outputs)
 {
-	struct strlist	 closure = { NULL, 0, 0 };
+	struct strlist	 closure = { NULL, 0, 0 }, need = { NULL, 0, 0 };
 	struct copy_stats st = { 0, 0 };
+	struct copy_vet	 v = { vet, j };
+	size_t		 i;
 	int		 rc = -1;
 
 	if (local_ready(j) == -1)
 		return -1;
 	step(j, JOB_OUTPUTS, 1);
-	if (serve_query_closure(j->remote, outputs, 0, &closure) == 0 &&
-	    (j->unlocked ? copy_outputs_unlocked(j->remote, &j->local,
-	    &closure, outputs, &st) : copy_from(j->remote, &j->local,
-	    &closure, &st)) == 0)
-		rc = 0;
+	/* the outputs themselves, whatever the closure says */
+	for (i = 0; i < outputs->n; i++)
+		if (strlist_add(&closure, outputs->v[i]) == -1)
+			goto out;
+	if (serve_query_closure(j->remote, outputs, 0, &closure) == -1)
+		goto out;
+	strlist_sort_uniq(&closure);
+	if (local_missing(j, &closure, &need) == -1)
+		goto out;
+	for (i = 0; i < need.n; i++)
+		if (origin(j, need.v[i]) == NULL) {
+			log_errx("%s: the builder named %s in the closure of "
+			    "what it built, which this build did not ask it "
+			    "for: nothing imported", j->host, need.v[i]);
+			j->remote->fail = FAIL_PROTOCOL;
+			goto out;
+		}
+	log_debug(1, "%s: %zu paths to bring home", j->host, need.n);
+	rc = copy_fetch(j->remote, &j->local, &need, &v, j->unlocked, &st);
+out:
 	step(j, JOB_OUTPUTS, 0);
 	j->bytes += st.bytes;
 	strlist_free(&closure);
+	strlist_free(&need);
 	return rc;
 }
 

@@ -205,7 +205,8 @@ serve_query_valid_paths(struct conn *c, const struct strlist *paths,
 }
 
 /*
- * Path infos for paths the remote has (it skips the ones it lacks).  *out
+ * Path infos for paths the remote has (it skips the ones it lacks), each
+ * answered at most once, none that was not asked about.  *out
  * gets an array of *n records, which the caller frees with
  * serve_path_infos_free.  The whole reply, records and lists, counts
  * against SERVE_REPLY_MAX.
@@ -215,11 +216,16 @@ serve_query_path_infos(struct conn *c, const struct strlist *paths,
     struct path_info **out, size_t *n)
 {
 	struct path_info	*v = NULL, *pi;
-	char			*p = NULL;
+	char			*p = NULL, *seen = NULL;
 	size_t			 i, k, at = 0;
 
 	*out = NULL;
 	*n = 0;
+	/* which were answered: each may be, once */
+	if (paths->n > 0 && (seen = calloc(paths->n, 1)) == NULL) {
+		log_err("path infos");
+		return -1;
+	}
 	wire_reply_begin(c, SERVE_REPLY_MAX);
 	if (wire_write_u64(c, SERVE_QUERY_PATH_INFOS) == -1 ||
 	    wire_write_strings(c, paths) == -1 || wire_flush(c) == -1)
@@ -234,14 +240,16 @@ serve_query_path_infos(struct conn *c, const struct strlist *paths,
 			if (strcmp(paths->v[i], p) == 0)
 				break;
 		at = k < paths->n ? (i + 1) % paths->n : at;
-		if (k == paths->n || *n == paths->n) {
+		if (k == paths->n || seen[i]) {
 			char	 q[256];
-			log_errx("%s: the remote sent the path info of \"%s\", "
-			    "which was not asked for", c->host,
-			    log_printable(p, strlen(p), q, sizeof(q)));
+			log_errx("%s: the remote sent the path info of \"%s\"%s",
+			    c->host, log_printable(p, strlen(p), q, sizeof(q)),
+			    k == paths->n ? ", which was not asked for" :
+			    " twice");
 			c->fail = FAIL_PROTOCOL;
 			goto bad;
 		}
+		seen[i] = 1;
 		if (wire_charge(c, sizeof(*v)) == -1)
 			goto fail;
 		if ((pi = reallocarray(v, *n + 1, sizeof(*v))) == NULL) {
@@ -269,6 +277,7 @@ serve_query_path_infos(struct conn *c, const struct strlist *paths,
 	}
 	wire_reply_end(c);
 	free(p);
+	free(seen);
 	*out = v;
 	return 0;
 fail:
@@ -276,6 +285,7 @@ fail:
 bad:
 	wire_reply_end(c);
 	free(p);
+	free(seen);
 	serve_path_infos_free(v, *n);
 	*n = 0;
 	return -1;

@@ -259,14 +259,20 @@ un_link(void *arg, const char *name, const char *target)
 	return 0;
 }
 
-/* Remove dir/name and all in it (spawned rm, argv only).  0 or -1. */
-static int
-remove_tree(const char *dir, const char *name)
+/*
+ * Remove dir/name and all in it (spawned rm, argv only): name is one
+ * entry of dir, never "." or "..".  0 or -1.
+ */
+int
+store_remove(const char *dir, const char *name)
 {
 	char	 path[PATH_MAX_LEN];
 	char	*rm[] = { "rm", "-rf", "--", path, NULL };
 	int	 status;
 
+	if (name[0] == '\0' || strchr(name, '/') != NULL ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -1;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    sizeof(path) || spawn_lines(rm, NULL, (int)sshconf.io_timeout, 0,
 	    NULL, NULL, &status) == -1)
@@ -305,7 +311,7 @@ store_unpack_begin(struct store_unpack *u, const char *dir, const char *name)
 		return -1;
 	}
 	if (faccessat(u->dirs[0], name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    remove_tree(dir, name) == -1) {
+	    store_remove(dir, name) == -1) {
 		log_errx("local store: cannot remove %s/%s, left by an attempt "
 		    "that failed", dir, name);
 		close(u->dirs[0]);
@@ -327,7 +333,7 @@ store_unpack_end(struct store_unpack *u, int ok)
 		close(u->dirs[u->depth--]);
 	close(u->dirs[0]);
 	u->file = -1;
-	return ok ? 0 : remove_tree(u->dir, u->name);
+	return ok ? 0 : store_remove(u->dir, u->name);
 }
 
 /*

@@ -661,3 +661,11 @@ strlist_has(const struct strlist *l, const char *s)
 			return 1;
 	return 0;
 }
+
+/* Is s in l, a set (strlist_sort_uniq)?  In log time. */
+int
+strlist_in_set(const struct strlist *l, const char *s)
+{
+	return l->n > 0 &&
+	    bsearch(&s, l->v, l->n, sizeof(*l->v), cmp_str) != NULL;
+}

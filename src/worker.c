@@ -179,6 +179,11 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 	w.job.substitutes = ws->substitutes;
 	w.job.opts = ws->opts;
 	w.job.log_tail = ws->log_tail;
+	/* a builder may give us the outputs of this run's derivations */
+	for (k = 0; k < g->nnodes; k++)
+		if (job_allow(&w.job, g->nodes[k].path, &g->nodes[k].d) == -1)
+			_exit(1);
+	k = 0;
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	/* errors go to the parent with each answer (see answer()) */
@@ -244,6 +249,7 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 	if (w.up)
 		ssh_close(&w.remote);
 	(void)job_close(&w.job, 1);
+	job_free(&w.job);
 	_exit(0);
 }
 

@@ -1578,6 +1578,135 @@ test_query_closure(void)
 }
 
 /*
+ * serve_query_path_infos: each path asked about is answered at most once,
+ * none that was not asked about; a builder answering "A, A" for {A, B}
+ * must not pass for having answered both.
+ */
+static const struct {
+	const char	*name;
+	const char	*reply[3];	/* the paths answered, in order */
+	int		 rc;
+	size_t		 n;
+	enum fail	 fail;
+} qpi_cases[] = {
+	{ "qpi_both", { PATH_A, PATH_B }, 0, 2, FAIL_NONE },
+	{ "qpi_reversed", { PATH_B, PATH_A }, 0, 2, FAIL_NONE },
+	{ "qpi_one_missing", { PATH_B }, 0, 1, FAIL_NONE },
+	{ "qpi_twice", { PATH_A, PATH_A }, -1, 0, FAIL_PROTOCOL },
+	{ "qpi_twice_after", { PATH_A, PATH_B, PATH_B }, -1, 0, FAIL_PROTOCOL },
+	{ "qpi_not_asked", { PATH_A, "/nix/store/cccccccccccccccccccccccccccccccc-x" },
+	    -1, 0, FAIL_PROTOCOL },
+};
+
+static void
+test_query_path_infos(void)
+{
+	struct fake	 f;
+	struct strlist	 ask;
+	struct path_info *pi;
+	struct buf	 reply;
+	unsigned char	 sent[1024];
+	size_t		 i, k, n;
+	int		 rc, good;
+
+	memset(&ask, 0, sizeof(ask));
+	strlist_add(&ask, PATH_A);
+	strlist_add(&ask, PATH_B);
+	for (i = 0; i < nitems(qpi_cases); i++) {
+		fake_open(&f);
+		f.c->timeout_ms = 2000;
+		f.c->version = 0x207;
+		reply.n = 0;
+		for (k = 0; k < nitems(qpi_cases[i].reply) &&
+		    qpi_cases[i].reply[k] != NULL; k++) {
+			put_str(&reply, qpi_cases[i].reply[k],
+			    strlen(qpi_cases[i].reply[k]));
+			put_str(&reply, "", 0);		/* deriver */
+			put_u64(&reply, 0);		/* references */
+			put_u64(&reply, 0);		/* download size */
+			put_u64(&reply, 120);		/* NAR size */
+			put_str(&reply, "sha256:x", 8);	/* NAR hash */
+			put_str(&reply, "", 0);		/* ca */
+			put_u64(&reply, 0);		/* signatures */
+		}
+		put_str(&reply, "", 0);
+		write_all(f.srv_out, reply.b, reply.n);
+		fake_hangup(&f);
+		pi = NULL;
+		n = 99;
+		rc = serve_query_path_infos(f.c, &ask, &pi, &n);
+		drain(f.srv_in, sent, sizeof(sent));
+		good = (rc == qpi_cases[i].rc || no("returned %d, expected %d",
+		    rc, qpi_cases[i].rc)) && same_fail(f.c->fail,
+		    qpi_cases[i].fail) && (n == qpi_cases[i].n ||
+		    no("%zu records, expected %zu", n, qpi_cases[i].n));
+		for (k = 0; good && k < n; k++)
+			good = same("path", pi[k].path, qpi_cases[i].reply[k]);
+		serve_path_infos_free(pi, n);
+		report(qpi_cases[i].name, good);
+		fake_close(&f);
+	}
+	strlist_free(&ask);
+}
+
+/*
+ * drv_output_ca: the content address of a fixed output, as Nix writes it
+ * in a path info: the sha256 and sha1 of "hello\n", in base32 as
+ * `nix-hash --to-base32` writes them.
+ */
+static const struct {
+	const char	*name, *algo, *hash;
+	int		 rc;
+	const char	*want;
+} ca_cases[] = {
+	{ "ca_input_addressed", "", "", 0, "" },
+	{ "ca_flat_sha256", "sha256",
+	    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+	    0, "fixed:sha256:00xyyr3fi8l6hb839bv3f7yb86yjv7xi1cgh1xnhipym4asvb4aq" },
+	{ "ca_recursive_sha256", "r:sha256",
+	    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+	    0, "fixed:r:sha256:00xyyr3fi8l6hb839bv3f7yb86yjv7xi1cgh1xnhipym4asvb4aq" },
+	{ "ca_text", "text:sha256",
+	    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+	    0, "text:sha256:00xyyr3fi8l6hb839bv3f7yb86yjv7xi1cgh1xnhipym4asvb4aq" },
+	{ "ca_sha1", "sha1", "f572d396fae9206628714fb2ce00f72e94f2258f", 0,
+	    "fixed:sha1:iwjz551fyw0cxcjgf4l6c879zabd6wpm" },
+	{ "ca_floating", "r:sha256", "", 0, "" },
+	{ "ca_impure", "r:sha256", "impure", 0, "" },
+	{ "ca_short_hash", "sha256", "5891b5b5", -1, "" },
+	{ "ca_not_hex", "sha256",
+	    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be0g",
+	    -1, "" },
+	{ "ca_upper_hex", "sha256",
+	    "5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03",
+	    -1, "" },
+	{ "ca_blake3", "blake3",
+	    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+	    -1, "" },
+};
+
+static void
+test_output_ca(void)
+{
+	struct drv_output	 o;
+	char			 out[DRV_CA_MAX];
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < nitems(ca_cases); i++) {
+		memset(&o, 0, sizeof(o));
+		o.name = (char *)"out";
+		o.path = (char *)PATH_A;
+		o.hash_algo = (char *)ca_cases[i].algo;
+		o.hash = (char *)ca_cases[i].hash;
+		rc = drv_output_ca(&o, out, sizeof(out));
+		report(ca_cases[i].name, (rc == ca_cases[i].rc ||
+		    no("returned %d", rc)) && (rc == -1 ||
+		    same("ca", out, ca_cases[i].want)));
+	}
+}
+
+/*
  * check_parse_load: the builder's /proc/loadavg, a number or nothing.
  */
 static const struct {
@@ -1693,6 +1822,17 @@ static const struct {
 	{ "filter_del", "a\177b", "a?b", PIPE },
 	{ "filter_utf8", "gr\xc3\xbc\xc3\x9f", "gr\xc3\xbc\xc3\x9f", PIPE },
 	{ "filter_trailing_esc", "a\033", "a", TTY },
+	/* 8-bit C1 controls, not UTF-8: CSI and OSC to an 8-bit terminal */
+	{ "filter_c1_raw_csi", "a\x9b" "2Jb", "a?2Jb", TTY },
+	{ "filter_c1_raw_osc", "a\x9d" "0;pwned\x9c" "b", "a?0;pwned?b", TTY },
+	{ "filter_c1_raw_all", "\x80\x85\x9f", "???", PIPE },
+	{ "filter_utf8_3_4", "\xe2\x82\xac \xf0\x9f\x98\x80",
+	    "\xe2\x82\xac \xf0\x9f\x98\x80", PIPE },
+	{ "filter_utf8_cut", "a\xe2\x82", "a??", PIPE },
+	{ "filter_utf8_lone_cont", "a\xbf" "b", "a?b", PIPE },
+	{ "filter_utf8_overlong", "\xc0\xaf\xe0\x80\xaf", "?????", PIPE },
+	{ "filter_utf8_surrogate", "\xed\xa0\x80", "???", PIPE },
+	{ "filter_latin1", "caf\xe9" "!", "caf?!", PIPE },
 };
 
 static void
@@ -2247,6 +2387,8 @@ main(void)
 	test_query_valid_paths();
 	test_reply_budget();
 	test_query_closure();
+	test_query_path_infos();
+	test_output_ca();
 	test_load();
 	test_df();
 	test_filter();
