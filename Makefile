@@ -50,6 +50,9 @@ tests/silentd: tests/silentd.c
 tests/liar: tests/liar.c
 	$(CC) $(NOCFLAGS) $(CFLAGS) -o $@ tests/liar.c
 
+tests/tamper: tests/tamper.c
+	$(CC) $(NOCFLAGS) $(CFLAGS) -o $@ tests/tamper.c
+
 options:
 	@echo "CC       = $(CC)"
 	@echo "CFLAGS   = $(NOCFLAGS) $(CFLAGS)"
@@ -62,7 +65,7 @@ check: testbins
 	@sh tests/run
 
 # What tests/run runs, built.
-testbins: nix-offload $(UNIT) tests/silentd tests/liar
+testbins: nix-offload $(UNIT) tests/silentd tests/liar tests/tamper
 
 # Each behaviour mutant of tests/mutants against the tests that should
 # notice it (slow: not part of check).  Prints what survived.
@@ -99,7 +102,8 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/libexec/nix-offload
 
 clean:
-	rm -f nix-offload $(OBJ) $(MAIN) $(UNIT) tests/silentd tests/liar
+	rm -f nix-offload $(OBJ) $(MAIN) $(UNIT) tests/silentd tests/liar \
+	    tests/tamper
 
 dist: clean
 	mkdir -p nix-offload-$(VERSION)

@@ -115,6 +115,20 @@ in rec {
     outputHashAlgo = "sha256";
   };
 
+  # outputs that refer to what they were built from: a chain whose
+  # intermediates stay on the builder, and an output that refers to its
+  # sibling
+  refmid = sh "echo ${step1} > $out" "refmid" {};
+  refchain = sh "echo ${refmid} > $out" "refchain" {};
+  refout = sh "/bin/mkdir -p $out $dev; echo $dev > $out/dev-is; echo x > $dev/x" "refout" {
+    outputs = [ "out" "dev" ];
+  };
+  # fixed-output: "hello\n", its sha256 (its path is the nonce's own)
+  fixed = sh "echo hello > $out" "fixed-${builtins.substring 0 12 (builtins.hashString "sha256" nonce)}" {
+    outputHashMode = "flat"; outputHashAlgo = "sha256";
+    outputHash = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+  };
+
   # a build log with terminal escapes: a title, a screen clear, a colour
   logescapes = sh "printf 'plain \\033]0;pwned\\007\\033[2J\\033[31mred\\033[0m end\\r\\n'; echo > $out" "logescapes" {};
 }
