@@ -186,10 +186,7 @@ t_trust_no_leftovers() {
 		corrupt-*) lie_said "$T/$mode.err" "arrived with hash sha256:[0-9a-z]+ \\([0-9]+ bytes\\), but the builder said" ;;
 		cut-*) lie_said "$T/$mode.err" "(lost|ended|closed)" ;;
 		esac
-		T=$T/$mode
-		mkdir -p "$T"
-		not_here $(outputs_of multi)
-		T=${T%/*}
+		not_here $(outputs_of multi "$T-$mode")
 	done
 	expect_not_in "$T/calls" "register-validity"
 }

@@ -51,7 +51,7 @@ report(const char *name, int good)
 	} else {
 		/* one line per case, whatever the message quotes */
 		for (p = why; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 				*p = '?';
 		printf("FAIL %s: %s\n", name, why[0] ? why : "failed");
 		failed++;
