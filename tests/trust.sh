@@ -259,6 +259,34 @@ modern_trust() {	# suite
 	expect_rc 0
 	[ "$(in_tree "$1" nix-store -q --deriver "$(cat "$T/b.out")")" = "$drv" ] ||
 	    fail "deriver $(in_tree "$1" nix-store -q --deriver "$(cat "$T/b.out")")"
+	# a reference that is no store path, a path answered twice: refused
+	v=$(victim refd)
+	tampered ref "$v"
+	NIX_OFFLOAD_RUNTIME_DIR=$T/c-ref run c in_tree "$1" nix-build --no-out-link \
+	    --option build-hook "$HOOK" --max-jobs 0 --builders "@$T/via" \
+	    -A step3 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	lie_said "$T/c.err" "the builder gave $v as a reference, which is neither"
+	tampered twice
+	NIX_OFFLOAD_RUNTIME_DIR=$T/c-twice run d in_tree "$1" nix-build --no-out-link \
+	    --option build-hook "$HOOK" --max-jobs 0 --builders "@$T/via" \
+	    -A multi --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	lie_said "$T/d.err" "the remote sent the path info of \"/nix/store/[^\"]*\" twice"
+	# the second of two outputs corrupt, and no other builder: on the
+	# unlocked route (2.34) nothing of either is left (through 2.26's
+	# nix-store, the first may be imported whole: it was asked for)
+	[ "$1" = sid ] || return 0
+	echo "ssh://$H1?remote-program=$TAMPER%20corrupt-second x86_64-linux - 1 1 - - $K1" >"$T/one"
+	NIX_OFFLOAD_RUNTIME_DIR=$T/c-one run e in_tree "$1" nix-build --no-out-link \
+	    --option build-hook "$HOOK" --max-jobs 0 --builders "@$T/one" \
+	    -A refout --argstr nonce "$T" "$SUITE"
+	[ "$RC" != 0 ] || fail "built from a corrupt NAR"
+	for o in $(outputs_of refout); do
+		in_tree "$1" nix-store --check-validity "$o" 2>/dev/null && fail "$o was registered"
+		[ -e "$T/$1/nix/store/${o#/nix/store/}" ] && fail "$o is on disk"
+	done
+	return 0
 }
 
 t_modern_trust_2_26() {
