@@ -62,7 +62,7 @@ act_slot(int fd, const char *uri, const char *state, const char *drv,
     int64_t since)
 {
 	note(fd, "slot %ld %lld %lld %s %s %s", (long)getpid(),
-	    (long long)since, (long long)wall_ms(), state,
+	    (long long)since, (long long)clock_wall(), state,
 	    drv != NULL ? drv : "-", uri);
 }
 

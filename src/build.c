@@ -19,8 +19,7 @@
 #include "extern.h"
 
 struct build {
-	struct conf	 conf;
-	struct machines	 ms;
+	struct common	 cm;		/* configuration, builders, --json */
 	struct graph	 g;
 	struct dispatch	 ds;
 };
@@ -61,10 +60,10 @@ instantiated(void *arg, const char *line)
 	if ((real = realpath(line, NULL)) == NULL || !drv_path_valid(real)) {
 		if (real == NULL)
 			log_err("nix-instantiate printed \"%s\"",
-			    log_printable(line, strlen(line), t, sizeof(t)));
+			    text_printable(line, strlen(line), t, sizeof(t)));
 		else
 			log_errx("nix-instantiate printed \"%s\", not a "
-			    "store derivation", log_printable(line,
+			    "store derivation", text_printable(line,
 			    strlen(line), t, sizeof(t)));
 		free(real);
 		return -1;
@@ -157,28 +156,20 @@ print_results(const struct graph *g, size_t nroots, int json)
 }
 
 /*
- * -A ATTR, --arg NAME EXPR, --argstr NAME STRING at argv[*i], for
- * nix-instantiate (ia).  Returns 1 when taken (*i at its last word), 0
- * when argv[*i] is none of them, -1 (reported) on error.
+ * -A ATTR, --arg NAME EXPR, --argstr NAME STRING, for nix-instantiate
+ * (ia).  Returns 1 when o is one of them, 0 when not, -1 (reported) on
+ * error.
  */
 int
-build_arg(int argc, char **argv, int *i, struct args *ia)
+build_opt(const struct usage_opt *o, struct args *ia)
 {
-	if (strcmp(argv[*i], "-A") == 0 && *i + 1 < argc) {
-		if (args_add(ia, "-A") == -1 ||
-		    args_add(ia, "%s", argv[++*i]) == -1)
-			return -1;
-		return 1;
-	}
-	if ((strcmp(argv[*i], "--arg") == 0 ||
-	    strcmp(argv[*i], "--argstr") == 0) && *i + 2 < argc) {
-		if (args_add(ia, "%s", argv[*i]) == -1 ||
-		    args_add(ia, "%s", argv[*i + 1]) == -1 ||
-		    args_add(ia, "%s", argv[*i + 2]) == -1)
-			return -1;
-		*i += 2;
-		return 1;
-	}
+	if (strcmp(o->name, "-A") == 0)
+		return args_add(ia, "-A") == -1 ||
+		    args_add(ia, "%s", o->arg[0]) == -1 ? -1 : 1;
+	if (strcmp(o->name, "--arg") == 0 || strcmp(o->name, "--argstr") == 0)
+		return args_add(ia, "%s", o->name) == -1 ||
+		    args_add(ia, "%s", o->arg[0]) == -1 ||
+		    args_add(ia, "%s", o->arg[1]) == -1 ? -1 : 1;
 	return 0;
 }
 
@@ -300,6 +291,8 @@ nix_roots(struct graph *g, struct insts *is, struct args *na,
 int
 cmd_build(int argc, char **argv)
 {
+	const struct usage	*u = usage_find("build");
+	struct usage_opt	 o;
 	struct build	 b;
 	struct args	 ia = { NULL, 0, 0 };
 	struct strlist	 exprs = { NULL, 0, 0 };
@@ -308,8 +301,8 @@ cmd_build(int argc, char **argv)
 	struct args	 na = { NULL, 0, 0 };	/* for the local nix */
 	const char	*link = NULL, *file = NULL, *expr = NULL;
 	size_t		 nroots, i;
-	int		 r, rc = EXIT_ERROR, have_local = 0;
-	int		 keep_going = 0, json = 0, sig, nixbuild = 0;
+	int		 r, rc = EXIT_ERROR, have_local = 0, k = 1;
+	int		 keep_going = 0, sig, nixbuild = 0;
 	int		 nolink = 0, print_paths = 0, logs = 0, oldstyle = 0;
 	long		 jobs = 0;
 	int64_t		 t0 = 0;
@@ -318,86 +311,79 @@ cmd_build(int argc, char **argv)
 	char		*end;
 
 	memset(&b, 0, sizeof(b));
-	conf_init(&b.conf);
+	memset(&o, 0, sizeof(o));
+	common_init(&b.cm);
 	if (args_add(&ia, "nix-instantiate") == -1)
-		return EXIT_ERROR;
-	for (i = 1; i < (size_t)argc; i++) {
-		int	 ii = (int)i;
-		if ((r = conf_option(&b.conf, argc, argv, &ii)) == -1)
-			goto usage;
-		i = (size_t)ii;
+		goto out;
+	while ((r = usage_next(u, argc, argv, &k, &o)) != USAGE_END) {
+		if (r == -1) {
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (r == USAGE_OPERAND) {
+			if (strlist_add(&exprs, o.arg[0]) == -1)
+				goto out;
+			continue;
+		}
+		if ((r = common_option(&b.cm, &o)) == -1) {
+			rc = EXIT_USAGE;
+			goto out;
+		}
 		if (r == 1)
 			continue;
-		if ((strcmp(argv[i], "-o") == 0 ||
-		    strcmp(argv[i], "--out-link") == 0) && i + 1 < (size_t)argc)
-			link = argv[++i];
-		else if ((strcmp(argv[i], "-f") == 0 ||
-		    strcmp(argv[i], "--file") == 0) && i + 1 < (size_t)argc) {
-			file = argv[++i];
+		if (strcmp(o.name, "-o") == 0)
+			link = o.arg[0];
+		else if (strcmp(o.name, "-f") == 0 ||
+		    strcmp(o.name, "--expr") == 0) {
+			*(o.name[1] == 'f' ? &file : &expr) = o.arg[0];
 			nixbuild = 1;
-		} else if (strcmp(argv[i], "--expr") == 0 &&
-		    i + 1 < (size_t)argc) {
-			expr = argv[++i];
-			nixbuild = 1;
-		} else if (strcmp(argv[i], "--impure") == 0) {
-			if (args_add(&na, "--impure") == -1)
+		} else if (strcmp(o.name, "--impure") == 0 ||
+		    strcmp(o.name, "--override-input") == 0) {
+			if (args_add(&na, "%s", o.name) == -1 || (o.arg[0] &&
+			    (args_add(&na, "%s", o.arg[0]) == -1 ||
+			    args_add(&na, "%s", o.arg[1]) == -1)))
 				goto out;
 			nixbuild = 1;
-		} else if (strcmp(argv[i], "--override-input") == 0 &&
-		    i + 2 < (size_t)argc) {
-			if (args_add(&na, "%s", argv[i]) == -1 ||
-			    args_add(&na, "%s", argv[i + 1]) == -1 ||
-			    args_add(&na, "%s", argv[i + 2]) == -1)
-				goto out;
-			i += 2;
-			nixbuild = 1;
-		} else if (strcmp(argv[i], "--no-link") == 0)
+		} else if (strcmp(o.name, "--no-link") == 0)
 			nolink = 1;
-		else if (strcmp(argv[i], "--print-out-paths") == 0)
+		else if (strcmp(o.name, "--print-out-paths") == 0)
 			print_paths = 1;
-		else if (strcmp(argv[i], "-L") == 0 ||
-		    strcmp(argv[i], "--print-build-logs") == 0)
+		else if (strcmp(o.name, "-L") == 0)
 			logs = 1;
-		else if ((strcmp(argv[i], "-j") == 0 ||
-		    strcmp(argv[i], "--max-jobs") == 0) && i + 1 < (size_t)argc) {
-			jobs = strtol(argv[++i], &end, 10);
-			if (*end != '\0' || jobs < 1 || jobs > WORKERS_MAX)
-				goto usage;
-		} else if (strcmp(argv[i], "--keep-going") == 0 ||
-		    strcmp(argv[i], "-k") == 0)
+		else if (strcmp(o.name, "-j") == 0) {
+			jobs = strtol(o.arg[0], &end, 10);
+			if (*end != '\0' || jobs < 1 || jobs > WORKERS_MAX) {
+				log_errx("build: -j takes a number from 1 to %d",
+				    WORKERS_MAX);
+				rc = EXIT_USAGE;
+				goto out;
+			}
+		} else if (strcmp(o.name, "--keep-going") == 0)
 			keep_going = 1;
-		else if (strcmp(argv[i], "--keep-failed") == 0 ||
-		    strcmp(argv[i], "-K") == 0) {
-			if (conf_cmdline(&b.conf, "keep-failed", "true",
-			    argv[i]) == -1)
+		else if (strcmp(o.name, "--keep-failed") == 0) {
+			if (conf_cmdline(&b.cm.conf, "keep-failed", "true",
+			    o.name) == -1)
 				goto out;
-		}
-		else if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (strcmp(argv[i], "-v") == 0)
-			verbose++;
-		else if ((r = build_arg(argc, argv, &ii, &ia)) != 0) {
-			if (r == -1)
-				goto out;
+		} else if ((r = build_opt(&o, &ia)) == -1)
+			goto out;
+		else if (r == 1) {
 			/* -A is nix-build's alone; --arg and --argstr go to
 			 * the local nix too */
-			if (strcmp(argv[i], "-A") == 0)
+			if (strcmp(o.name, "-A") == 0)
 				oldstyle = 1;
-			else if (args_add(&na, "%s", argv[i]) == -1 ||
-			    args_add(&na, "%s", argv[i + 1]) == -1 ||
-			    args_add(&na, "%s", argv[i + 2]) == -1)
+			else if (args_add(&na, "%s", o.name) == -1 ||
+			    args_add(&na, "%s", o.arg[0]) == -1 ||
+			    args_add(&na, "%s", o.arg[1]) == -1)
 				goto out;
-			i = (size_t)ii;
-		} else if (argv[i][0] == '-')
-			goto usage;
-		else if (strlist_add(&exprs, argv[i]) == -1)
-			goto out;
+		}
 	}
 	if (exprs.n == 0 && file == NULL && expr == NULL)
 		goto usage;
 	if (file != NULL && expr != NULL) {
-		log_errx("build: -f and --expr cannot go together");
-		goto usage;
+		log_errx("build: -f and --expr cannot go together (see "
+		    "nix-offload build --help)");
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	/* nix build's installables, or nix-build's words as before */
 	for (i = 0; i < exprs.n; i++)
@@ -416,8 +402,8 @@ cmd_build(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	t0 = now_ms();
-	if (builders_load(&b.conf, &b.ms) == -1) {
+	t0 = clock_ms();
+	if (common_load(&b.cm) == -1) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -429,7 +415,7 @@ cmd_build(int argc, char **argv)
 	    &runlock) == -1)
 		goto out;
 	log_debug(2, "%zu derivations to build, at %lld ms", b.g.nnodes,
-	    (long long)(now_ms() - t0));
+	    (long long)(clock_ms() - t0));
 	nroots = b.g.nnodes;
 	for (i = 0; i < nroots; i++)
 		b.g.nodes[i].root = 1;
@@ -447,25 +433,25 @@ cmd_build(int argc, char **argv)
 	have_local = 0;
 	graph_mark_needed(&b.g);
 	log_debug(2, "%zu derivations in the graph, %zu to build, at %lld ms",
-	    b.g.nnodes, b.g.total, (long long)(now_ms() - t0));
+	    b.g.nnodes, b.g.total, (long long)(clock_ms() - t0));
 	if (b.g.total > 0) {
-		if (dispatch_check_fits(&b.g, &b.ms) == -1)
+		if (dispatch_check_fits(&b.g, &b.cm.ms) == -1)
 			goto out;
-		if (dispatch_init(&b.ds, &b.g, &b.ms, jobs) == -1)
+		if (dispatch_init(&b.ds, &b.g, &b.cm.ms, jobs) == -1)
 			goto out;
 		b.ds.keep_going = keep_going;
-		b.ds.json = json;
+		b.ds.json = b.cm.json;
 		b.ds.tty = isatty(STDERR_FILENO);
 		b.ds.try_down = 1;	/* a person, or a script: not Nix */
 		b.ds.note_fd = runlock;
-		b.ds.ws.substitutes = b.conf.builders_use_substitutes;
-		b.ds.ws.opts.max_silent_time = (uint64_t)b.conf.max_silent_time;
-		b.ds.ws.opts.timeout = (uint64_t)b.conf.timeout;
-		b.ds.ws.opts.max_log_size = (uint64_t)b.conf.max_log_size;
-		b.ds.ws.opts.keep_failed = b.conf.keep_failed;
+		b.ds.ws.substitutes = b.cm.conf.builders_use_substitutes;
+		b.ds.ws.opts.max_silent_time = (uint64_t)b.cm.conf.max_silent_time;
+		b.ds.ws.opts.timeout = (uint64_t)b.cm.conf.timeout;
+		b.ds.ws.opts.max_log_size = (uint64_t)b.cm.conf.max_log_size;
+		b.ds.ws.opts.keep_failed = b.cm.conf.keep_failed;
 		/* nix build shows a failed build's last lines, all with -L */
 		b.ds.ws.log_tail = nixbuild && !logs ?
-		    conf_log_lines(&b.conf) : 0;
+		    conf_log_lines(&b.cm.conf) : 0;
 		sig = dispatch_run(&b.ds);
 		dispatch_free(&b.ds);
 		if (sig != 0) {
@@ -484,7 +470,7 @@ cmd_build(int argc, char **argv)
 		if (!nolink && inst_links(&is, &b.g, link != NULL ? link :
 		    "result") == -1)
 			goto out;
-		inst_print(&is, &b.g, json, print_paths);
+		inst_print(&is, &b.g, b.cm.json, print_paths);
 		rc = EXIT_OK;
 	} else {
 		for (i = 0; i < nroots; i++)
@@ -494,7 +480,7 @@ cmd_build(int argc, char **argv)
 			}
 		if (link != NULL && make_links(&b.g, nroots, link) == -1)
 			goto out;
-		print_results(&b.g, nroots, json);
+		print_results(&b.g, nroots, b.cm.json);
 		rc = EXIT_OK;
 	}
 out:
@@ -502,15 +488,14 @@ out:
 		store_close(&local);
 	rundir_run_close(runlock);
 	graph_free(&b.g);
-	machines_free(&b.ms);
-	conf_free(&b.conf);
+	common_free(&b.cm);
 	args_free(&ia);
 	args_free(&na);
 	insts_free(&is);
 	strlist_free(&exprs);
 	return rc;
 usage:
-	cmd_usage("build");
+	usage_error("build");
 	rc = EXIT_USAGE;
 	goto out;
 }

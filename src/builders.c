@@ -1,6 +1,6 @@
 /*
- * The effective builders: nix.conf and the command line (conf.c) turned
- * into machines (machines.c), and `nix-offload machines`, which lists them.
+ * nix-offload machines [--json] [builder-options]: the effective builders
+ * (common.c reads them), where each came from, which are down.
  */
 #include <limits.h>
 #include <math.h>
@@ -12,90 +12,6 @@
 
 #include "extern.h"
 
-/* Move the machines of from to the end of to. */
-static int
-append(struct machines *to, struct machines *from)
-{
-	struct machine	*v;
-
-	if (from->n == 0)
-		return 0;
-	if (to->n + from->n > MACHINES_MAX) {
-		log_errx("NIX_REMOTE_SYSTEMS: more than %d builders",
-		    MACHINES_MAX);
-		return -1;
-	}
-	if ((v = reallocarray(to->v, to->n + from->n, sizeof(*v))) == NULL) {
-		log_err("builders");
-		return -1;
-	}
-	memcpy(v + to->n, from->v, from->n * sizeof(*v));
-	strlcpy(to->rules, from->rules, sizeof(to->rules));
-	to->v = v;
-	to->n += from->n;
-	free(from->v);
-	memset(from, 0, sizeof(*from));
-	return 0;
-}
-
-/*
- * The builders a subcommand works with: conf_load, unless done, then the
- * builders setting parsed with conf->system as the local system.  When
- * builders is not set, that is $NIX_CONF_DIR/machines, or as in Nix 2.8
- * the files of the legacy NIX_REMOTE_SYSTEMS (`:`-separated); such a
- * default file may be missing.  Returns 0 with ms filled (machines_free
- * frees it), or -1 (reported) with ms empty: then nothing is to be
- * attempted.
- */
-int
-builders_load(struct conf *c, struct machines *ms)
-{
-	struct machines	 part;
-	char		 path[PATH_MAX];
-	const char	*env, *rv;
-	size_t		 n;
-	char		 v[64];
-
-	memset(ms, 0, sizeof(*ms));
-	if (!c->loaded && conf_load(c) == -1)
-		return -1;
-	/* as the installed Nix reads them, or the one named */
-	if ((rv = getenv("NIX_OFFLOAD_NIX_RULES")) != NULL && *rv != '\0')
-		strlcpy(v, rv, sizeof(v));
-	else if (nix_local_version(v, sizeof(v)) == -1)
-		v[0] = '\0';
-	log_debug(1, "builders: read as Nix %s reads them", machines_rules(
-	    v[0] != '\0' ? v : NULL));
-	if (c->builders != NULL)
-		return machines_parse(c->builders, strlen(c->builders),
-		    c->builders_src, c->system, ms);
-	if ((env = getenv("NIX_REMOTE_SYSTEMS")) == NULL || *env == '\0') {
-		if (conf_path(path, sizeof(path), "machines") == -1)
-			return -1;
-		return machines_parse_file(path, 1, c->system, ms);
-	}
-	for (;;) {
-		env += strspn(env, ":");
-		if (*env == '\0')
-			return 0;
-		n = strcspn(env, ":");
-		if ((size_t)snprintf(path, sizeof(path), "%.*s", (int)n,
-		    env) >= sizeof(path)) {
-			log_errx("NIX_REMOTE_SYSTEMS: a path is too long");
-			goto fail;
-		}
-		env += n;
-		if (machines_parse_file(path, 1, c->system, &part) == -1)
-			goto fail;
-		if (append(ms, &part) == -1) {
-			machines_free(&part);
-			goto fail;
-		}
-	}
-fail:
-	machines_free(ms);
-	return -1;
-}
 
 /* The shortest text that reads back as the same double. */
 static void
@@ -255,48 +171,38 @@ builders_print(FILE *f, const struct machines *ms, int json)
 int
 cmd_machines(int argc, char **argv)
 {
-	struct conf	 c;
-	struct machines	 ms;
-	char		 val[256];
-	int		 i, r, json = 0, rc = EXIT_OK;
+	const struct usage	*u = usage_find("machines");
+	struct usage_opt	 o;
+	struct common		 cm;
+	char			 val[256];
+	int			 i = 1, r, rc = EXIT_USAGE;
 
-	conf_init(&c);
-	for (i = 1; i < argc; i++) {
-		if ((r = conf_option(&c, argc, argv, &i)) == -1) {
-			conf_free(&c);
-			return EXIT_USAGE;
+	memset(&o, 0, sizeof(o));
+	common_init(&cm);
+	while ((r = usage_next(u, argc, argv, &i, &o)) != USAGE_END) {
+		if (r == USAGE_OPERAND) {
+			usage_error("machines");
+			goto out;
 		}
-		if (r == 1)
-			continue;
-		if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (strcmp(argv[i], "-v") == 0)
-			verbose++;
-		else {
-			log_errx("machines: unexpected argument \"%s\"",
-			    argv[i]);
-			cmd_usage("machines");
-			conf_free(&c);
-			return EXIT_USAGE;
-		}
+		if (r == -1 || common_option(&cm, &o) != 1)
+			goto out;
 	}
-	if (builders_load(&c, &ms) == -1) {
-		conf_free(&c);
-		return EXIT_USAGE;
-	}
-	if (ms.n == 0 && !json) {
-		if (conf_value(&c, "builders", val, sizeof(val)) == -1)
+	if (common_load(&cm) == -1)
+		goto out;
+	if (cm.ms.n == 0 && !cm.json) {
+		if (conf_value(&cm.conf, "builders", val, sizeof(val)) == -1)
 			strlcpy(val, "...", sizeof(val));
 		log_debug(0, "no builders (builders = %s%s%s)", val,
-		    c.builders ? ", from " : "",
-		    c.builders ? c.builders_src : "");
+		    cm.conf.builders ? ", from " : "",
+		    cm.conf.builders ? cm.conf.builders_src : "");
 	}
-	builders_print(stdout, &ms, json);
+	builders_print(stdout, &cm.ms, cm.json);
+	rc = EXIT_OK;
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		log_err("machines: stdout");
 		rc = EXIT_ERROR;
 	}
-	machines_free(&ms);
-	conf_free(&c);
+out:
+	common_free(&cm);
 	return rc;
 }

@@ -124,8 +124,8 @@ start_info(const struct store_uri *u, struct conn *ic)
 	int		 rc = -1;
 	size_t		 len;
 
-	if (shell_split(u->remote_program ? u->remote_program : "nix-store",
-	    &prog) == -1 || (p = shell_join(prog.list)) == NULL)
+	if (args_split(u->remote_program ? u->remote_program : "nix-store",
+	    &prog) == -1 || (p = args_join(prog.list)) == NULL)
 		goto out;
 	len = strlen(p) + 200;
 	if ((script = malloc(len)) == NULL)
@@ -253,7 +253,7 @@ finish_info(struct conn *ic, struct probe *r)
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
 		if (strstr(line, "(Nix) ") != NULL)
-			(void)nix_version_parse(line, r->version,
+			(void)nixver_parse(line, r->version,
 			    sizeof(r->version));
 		else if (check_parse_df(line, &n) == 0)
 			r->disk_free_kb = n;
@@ -270,7 +270,7 @@ probe(const struct machine *m, struct probe *r)
 {
 	struct conn	 c, ic;
 	int		 have_ic = 0;
-	int64_t		 t0 = now_ms();
+	int64_t		 t0 = clock_ms();
 
 	memset(r, 0, sizeof(*r));
 	r->done = 1;
@@ -289,7 +289,7 @@ probe(const struct machine *m, struct probe *r)
 		r->kind = c.fail != FAIL_NONE ? c.fail : FAIL_OTHER;
 		goto fail;
 	}
-	r->latency_ms = (long)(now_ms() - t0);
+	r->latency_ms = (long)(clock_ms() - t0);
 	r->proto = c.version;
 	r->rproto = c.remote_version;
 	if (!have_ic)
@@ -312,7 +312,7 @@ probe(const struct machine *m, struct probe *r)
 	return;
 fail:
 	snprintf(r->error, sizeof(r->error), "%s", log_last());
-	log_clean(r->error);
+	text_clean(r->error);
 	if (r->kind != FAIL_OTHER)
 		health_failed(m, r->error);
 }
@@ -511,7 +511,7 @@ print_table(const struct machines *ms, const struct probe *res)
 				snprintf(cells[3], sizeof(cells[3]), "%u.%u",
 				    r->proto >> 8, r->proto & 0xff);
 				if (r->version[0])
-					log_printable(r->version,
+					text_printable(r->version,
 					    strlen(r->version), cells[4],
 					    sizeof(cells[4]));
 				if (r->disk_free_kb >= 0)
@@ -594,10 +594,10 @@ check_hook(const struct conf *c)
 		log_debug(1, "check: Nix runs the build hook %s", runs);
 		return;
 	}
-	if (nix_local_version(version, sizeof(version)) == -1)
+	if (nixver_local(version, sizeof(version)) == -1)
 		version[0] = '\0';
-	log_printable(c->build_hook, strlen(c->build_hook), hook, sizeof(hook));
-	log_printable(runs, strlen(runs), shown, sizeof(shown));
+	text_printable(c->build_hook, strlen(c->build_hook), hook, sizeof(hook));
+	text_printable(runs, strlen(runs), shown, sizeof(shown));
 	log_warnx("the configuration sets build-hook = %s, but Nix%s%s runs "
 	    "%s instead: Nix 2.25 to 2.33 ignore build-hook in nix.conf "
 	    "(2.34 honours it). Give it to nix-daemon in its environment, "
@@ -614,75 +614,68 @@ check_hook(const struct conf *c)
 int
 cmd_check(int argc, char **argv)
 {
-	struct conf	 conf;
-	struct machines	 ms = { NULL, 0, "" };
-	struct probe	*res;
-	long		 jobs = 0;
-	int		 json = 0, i, rc, r, usable = 0, up = 0;
-	size_t		 k;
-	char		*end;
+	const struct usage	*u = usage_find("check");
+	struct usage_opt	 o;
+	struct common		 cm;
+	struct probe		*res = NULL;
+	long			 jobs = 0;
+	int			 i = 1, rc = EXIT_USAGE, r, usable = 0, up = 0;
+	size_t			 k;
+	char			*end;
 
-	conf_init(&conf);
-	for (i = 1; i < argc; i++) {
-		if ((r = conf_option(&conf, argc, argv, &i)) == -1) {
-			conf_free(&conf);
-			return EXIT_USAGE;
+	memset(&o, 0, sizeof(o));
+	common_init(&cm);
+	while ((r = usage_next(u, argc, argv, &i, &o)) != USAGE_END) {
+		if (r == -1)
+			goto out;
+		if (r == USAGE_OPERAND) {
+			usage_error("check");
+			goto out;
 		}
-		if (r == 1)
-			continue;
-		if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (strcmp(argv[i], "-v") == 0)
-			verbose++;
-		else if (strcmp(argv[i], "-j") == 0 && i + 1 < argc) {
-			jobs = strtol(argv[++i], &end, 10);
+		if (strcmp(o.name, "-j") == 0) {
+			jobs = strtol(o.arg[0], &end, 10);
 			if (*end != '\0' || jobs < 1 || jobs > CHECK_JOBS_MAX) {
 				log_errx("check: -j takes a number from 1 to %d",
 				    CHECK_JOBS_MAX);
-				conf_free(&conf);
-				return EXIT_USAGE;
+				goto out;
 			}
-		} else {
-			cmd_usage("check");
-			conf_free(&conf);
-			return EXIT_USAGE;
-		}
+		} else if (common_option(&cm, &o) != 1)
+			goto out;
 	}
-	if (builders_load(&conf, &ms) == -1) {
-		conf_free(&conf);
-		return EXIT_USAGE;
-	}
-	if ((res = calloc(ms.n ? ms.n : 1, sizeof(*res))) == NULL) {
+	if (common_load(&cm) == -1)
+		goto out;
+	if ((res = calloc(cm.ms.n ? cm.ms.n : 1, sizeof(*res))) == NULL) {
 		log_err("check");
-		machines_free(&ms);
-		conf_free(&conf);
-		return EXIT_ERROR;
+		rc = EXIT_ERROR;
+		goto out;
 	}
 	if (jobs == 0)
-		jobs = ms.n < 16 ? (long)ms.n : 16;
+		jobs = cm.ms.n < 16 ? (long)cm.ms.n : 16;
 	if (jobs == 0)
 		jobs = 1;
-	probe_all(&ms, res, (int)jobs);
-	for (k = 0; k < ms.n; k++) {
-		if (!ms.v[k].usable)
+	probe_all(&cm.ms, res, (int)jobs);
+	for (k = 0; k < cm.ms.n; k++) {
+		if (!cm.ms.v[k].usable)
 			continue;
 		usable++;
 		up += res[k].ok;
 	}
-	if (json)
-		print_json(&ms, res);
-	else if (ms.n == 0)
+	if (cm.json)
+		print_json(&cm.ms, res);
+	else if (cm.ms.n == 0)
 		printf("no builders configured (builders = %s)\n",
-		    conf.builders ? conf.builders : "");
+		    cm.conf.builders ? cm.conf.builders : "");
 	else
-		print_table(&ms, res);
+		print_table(&cm.ms, res);
 	rc = up == usable ? EXIT_OK : EXIT_ERROR;
-	if (!json && ms.n > 0)
+	if (!cm.json && cm.ms.n > 0)
 		printf("%d of %d usable builders up\n", up, usable);
 	fflush(stdout);
-	check_hook(&conf);
+	check_hook(&cm.conf);
+	if (fflush(stdout) != 0)
+		rc = EXIT_ERROR;
+out:
 	free(res);
-	machines_free(&ms);
-	conf_free(&conf);
-	return fflush(stdout) == 0 ? rc : EXIT_ERROR;
+	common_free(&cm);
+	return rc;
 }

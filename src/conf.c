@@ -18,7 +18,7 @@
  *	   (/etc/xdg).  Applied last to first, so the first one wins.
  *	3. $NIX_CONFIG, text in the same syntax
  *	4. --builders and --option on our command line, whatever their place
- *	   among the other arguments (conf_option records them; conf_load
+ *	   among the other arguments (common_option records them; conf_load
  *	   replays them last).
  *
  * nix.conf is shared with Nix and its plugins, so settings nix-offload does
@@ -369,8 +369,8 @@ conf_log_lines(const struct conf *c)
 
 	if (c->log_lines >= 0)
 		return c->log_lines;
-	if (nix_local_version(v, sizeof(v)) == 0 &&
-	    !nix_version_at_least(v, 2, 20, 0))
+	if (nixver_local(v, sizeof(v)) == 0 &&
+	    !nixver_at_least(v, 2, 20, 0))
 		return 10;
 	return 25;
 }
@@ -809,7 +809,7 @@ user_files(struct strlist *l)
 
 /*
  * Read the configuration as Nix would: defaults, the nix.conf files,
- * NIX_CONFIG, then what conf_option recorded from the command line.
+ * NIX_CONFIG, then what common_option recorded from the command line.
  * Every setting is computed afresh, so it may be called again.  Returns 0,
  * or -1 (reported, naming FILE:LINE) when Nix too would refuse it.
  */
@@ -883,46 +883,6 @@ conf_cmdline(struct conf *c, const char *name, const char *value,
 		return -1;
 	}
 	return conf_set(c, name, value, src);
-}
-
-/*
- * For a subcommand's argument loop: when argv[*i] is `--builders SPEC` or
- * `--option NAME VALUE`, apply it, remember it so that conf_load applies it
- * again after the files, and leave *i on its last word (the loop's i++
- * moves on).  Returns 1 then; 0 when argv[*i] is something else; -1
- * (reported) when its arguments are missing or the value is bad.
- */
-int
-conf_option(struct conf *c, int argc, char **argv, int *i)
-{
-	const char	*name, *value, *src;
-	int		 n, rc;
-
-	if (strcmp(argv[*i], "--builders") == 0) {
-		n = 1;
-		src = "--builders";
-	} else if (strcmp(argv[*i], "--option") == 0) {
-		n = 2;
-		src = "--option";
-	} else
-		return 0;
-	if (*i + n >= argc) {
-		if (n == 1)
-			log_errx("--builders needs a value, a builders spec "
-			    "such as \"ssh://host x86_64-linux\"");
-		else
-			log_errx("--option needs a setting name and a value");
-		return -1;
-	}
-	name = n == 1 ? "builders" : argv[*i + 1];
-	value = argv[*i + n];
-	if ((rc = conf_cmdline(c, name, value, src)) == -1)
-		return -1;
-	if (rc == 1)
-		log_warnx("--option %s: not a setting nix-offload uses, "
-		    "ignored", name);
-	*i += n;
-	return 1;
 }
 
 static int

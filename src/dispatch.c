@@ -59,7 +59,7 @@ dispatch_init(struct dispatch *ds, struct graph *g,
 	}
 	ds->jobs = jobs;
 	ds->note_fd = -1;
-	ds->since = wall_ms();
+	ds->since = clock_wall();
 	if (ds->jobs == 0)
 		for (i = 0; i < ms->n; i++)
 			ds->jobs += ms->v[i].usable ? ms->v[i].max_jobs : 0;
@@ -95,7 +95,7 @@ static void
 tally(struct dispatch *ds, struct act_run *r, const struct worker **longest)
 {
 	size_t	 i;
-	int64_t	 now = now_ms();
+	int64_t	 now = clock_ms();
 
 	memset(r, 0, sizeof(*r));
 	*longest = NULL;
@@ -116,7 +116,7 @@ tally(struct dispatch *ds, struct act_run *r, const struct worker **longest)
 	if (*longest != NULL) {
 		strlcpy(r->slowest, ds->g->nodes[(*longest)->node].name,
 		    sizeof(r->slowest));
-		r->slowest_since = wall_ms() - (now - (*longest)->started);
+		r->slowest_since = clock_wall() - (now - (*longest)->started);
 	}
 	act_run(ds->note_fd, r);
 }
@@ -142,7 +142,7 @@ live(struct dispatch *ds)
 	if (w != NULL)
 		snprintf(what, sizeof(what), "building %s on %s, %lld s%s",
 		    r.slowest, ds->ms->v[w->slot.machine].uri_text,
-		    (long long)(now_ms() - w->started) / 1000,
+		    (long long)(clock_ms() - w->started) / 1000,
 		    r.running > 1 ? " (the longest)" : "");
 	else
 		snprintf(what, sizeof(what), "%s", ds->last);
@@ -475,7 +475,7 @@ take_result(struct dispatch *ds, struct worker *w, const struct answer *a)
 	struct graph	*g = ds->g;
 	struct node	*n = &g->nodes[a->node];
 	size_t		 m = w->slot.machine, k;
-	int64_t		 ms = now_ms() - w->started;
+	int64_t		 ms = clock_ms() - w->started;
 
 	if (a->status == -1 && FAIL_BUILDER(a->fail)) {
 		/* the builder failed, not the derivation: say it once */
@@ -731,8 +731,8 @@ dispatch_run(struct dispatch *ds)
 			if (!graph_unfinished(ds->g) || ds->mask || ds->misc)
 				break;
 			if (ds->slot_wait && waiting == 0)
-				waiting = now_ms();
-			if (ds->slot_wait && now_ms() - waiting <
+				waiting = clock_ms();
+			if (ds->slot_wait && clock_ms() - waiting <
 			    (int64_t)ds->sched.slot_timeout * 1000) {
 				/* other processes hold the slots: wait */
 				poll(NULL, 0, DISPATCH_SLOT_POLL_MS);

@@ -79,7 +79,7 @@ shown(const char *b, size_t len, size_t pos, const char *eof, char *out,
 		strlcpy(out, eof, sz);
 		return out;
 	}
-	log_printable(b + pos, 1, t, sizeof(t));
+	text_printable(b + pos, 1, t, sizeof(t));
 	snprintf(out, sz, "'%s'", t);
 	return out;
 }
@@ -210,7 +210,7 @@ path(struct parser *p, const char *what, int may_be_empty, char **out)
 	if ((*out)[0] == '/' || (may_be_empty && (*out)[0] == '\0'))
 		return 0;
 	fail(p, start, "%s must be an absolute path, got \"%s\"", what,
-	    log_printable(*out, strlen(*out), t, sizeof(t)));
+	    text_printable(*out, strlen(*out), t, sizeof(t)));
 	free(*out);
 	*out = NULL;
 	return -1;
@@ -279,7 +279,7 @@ order(struct parser *p, size_t at, const char *prev, const char *cur,
 		return 0;
 	if ((c = strcmp(prev, cur)) == 0)
 		return fail(p, at, "a second %s \"%s\"", what,
-		    log_printable(cur, strlen(cur), t, sizeof(t)));
+		    text_printable(cur, strlen(cur), t, sizeof(t)));
 	if (c > 0)
 		*sorted = 0;
 	return 0;
@@ -302,7 +302,7 @@ unique(struct parser *p, size_t at, const char **names, size_t n,
 	for (i = 1; i < n; i++)
 		if (strcmp(names[i - 1], names[i]) == 0)
 			return fail(p, at, "%s: a second %s \"%s\"", in, what,
-			    log_printable(names[i], strlen(names[i]), t,
+			    text_printable(names[i], strlen(names[i]), t,
 			    sizeof(t)));
 	return 0;
 }
@@ -358,7 +358,7 @@ output_check(struct parser *p, size_t at, const struct drv_output *o)
 
 	if (o->name[0] == '\0')
 		return fail(p, at, "an output with an empty name");
-	log_printable(o->name, strlen(o->name), t, sizeof(t));
+	text_printable(o->name, strlen(o->name), t, sizeof(t));
 	if (o->hash_algo[0] == '\0') {
 		if (o->hash[0] != '\0')
 			return fail(p, at, "output \"%s\" has a hash but no "
@@ -368,7 +368,7 @@ output_check(struct parser *p, size_t at, const struct drv_output *o)
 	if (!hash_algo_valid(o->hash_algo)) {
 		char	 a[80];
 		return fail(p, at, "output \"%s\": unknown hash algorithm "
-		    "\"%s\"", t, log_printable(o->hash_algo,
+		    "\"%s\"", t, text_printable(o->hash_algo,
 		    strlen(o->hash_algo), a, sizeof(a)));
 	}
 	if (o->hash[0] == '\0' || strcmp(o->hash, "impure") == 0) {
@@ -478,7 +478,7 @@ input(struct parser *p, struct drv_input *in)
 	/* we open it next: it must not name just any file */
 	if (!drv_path_valid(in->path)) {
 		fail(p, at, "an input derivation must be a .drv in %s, "
-		    "got \"%s\"", STORE_DIR, log_printable(in->path,
+		    "got \"%s\"", STORE_DIR, text_printable(in->path,
 		    strlen(in->path), t, sizeof(t)));
 		goto bad;
 	}
@@ -709,7 +709,7 @@ drv_parse(const char *buf, size_t len, struct drv *d, char *err, size_t errsz)
 			strlcpy(got, "end of file", sizeof(got));
 		else {
 			char	 t[72];
-			log_printable(buf, len < 16 ? len : 16, t, sizeof(t));
+			text_printable(buf, len < 16 ? len : 16, t, sizeof(t));
 			snprintf(got, sizeof(got), "\"%s%s\"", t,
 			    len > 16 ? "..." : "");
 		}

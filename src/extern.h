@@ -16,12 +16,18 @@ struct machine;
 struct machines;
 struct drv;
 
-/* A list of strings (wire.c) */
+/* strlist.c: a list of strings */
 struct strlist {
 	char	**v;
 	size_t	  n;
 	size_t	  nalloc;
 };
+int		 strlist_add(struct strlist *, const char *);
+int		 strlist_push(struct strlist *, char *);
+void		 strlist_free(struct strlist *);
+void		 strlist_sort_uniq(struct strlist *);
+int		 strlist_has(const struct strlist *, const char *);
+int		 strlist_in_set(const struct strlist *, const char *);
 
 /*
  * Nix's exit status after failed builds is EXIT_BUILD_BITS with a bit for
@@ -86,8 +92,6 @@ const char	*log_last(void);
 void		 log_clear(void);
 int		 log_quiet(int);
 void		 log_nix_json(int);
-char		*log_printable(const void *, size_t, char *, size_t);
-char		*log_clean(char *);
 void		 log_info(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 void		 log_status(const char *, ...)
@@ -100,27 +104,40 @@ void		 log_text(const char *);
 void		 log_child(const void *, size_t);
 void		 log_build(int, const void *, size_t);
 void		 log_tail(const char *, size_t, long);
-#define LOG_COLOUR	0x1	/* log_filter keeps colours */
-#define LOG_NO_CR	0x2	/* and drops carriage returns */
-size_t		 log_filter(const char *, size_t, char *, int);
 
-/* usage.c: the commands, their help and their usage errors */
+/* text.c: a peer's bytes made safe to show */
+char		*text_printable(const void *, size_t, char *, size_t);
+char		*text_clean(char *);
+#define TEXT_COLOUR	0x1	/* text_filter keeps colours */
+#define TEXT_NO_CR	0x2	/* and drops carriage returns */
+size_t		 text_filter(const char *, size_t, char *, int);
+
+/* usage.c: the commands, their help, their options and usage errors */
 #define CMD_SSH		0x1	/* ssh_init() before it runs */
 #define CMD_RUNDIR	0x2	/* and the runtime directory, checked */
-struct cmd {
+struct usage {
 	const char	*name;
 	const char	*alias;		/* another name for it, or NULL */
-	int		(*fn)(int, char **);
 	int		 needs;		/* CMD_SSH, CMD_RUNDIR */
 	const char	*synopsis;	/* the words of nix-offload.1's SYNOPSIS */
 	const char	*about;		/* one line */
 	const char	*options;	/* lines of "-o words\twhat it does" */
 };
-const struct cmd *cmd_find(const char *);
-void		 cmd_help_print(FILE *, const struct cmd *);
-void		 cmd_usage(const char *);
-int		 cmd_help(int, char **);
-int		 cmd_version(int, char **);
+/* an option as the command line gave it (usage_next) */
+struct usage_opt {
+	const char	*name;		/* its first name in the table */
+	char		*arg[2];	/* its words, as many as it takes */
+	char		 namebuf[32];
+	int		 dashdash;	/* "--" was seen: operands only */
+};
+#define USAGE_END	0
+#define USAGE_OPTION	1
+#define USAGE_OPERAND	2
+const struct usage *usage_find(const char *);
+void		 usage_print(FILE *, const struct usage *);
+void		 usage_error(const char *);
+int		 usage_next(const struct usage *, int, char **, int *,
+		    struct usage_opt *);
 
 /* compat.c: the BSD functions, when libbsd is not used */
 #ifndef HAVE_LIBBSD
@@ -129,7 +146,7 @@ size_t		 strlcat(char *, const char *, size_t);
 void		*reallocarray(void *, size_t, size_t);
 #endif
 
-/* util.c */
+/* args.c: argv lists, and the shell's words */
 struct args {
 	char	**list;		/* NULL-terminated */
 	size_t	  num;
@@ -138,20 +155,26 @@ struct args {
 int		 args_add(struct args *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 args_free(struct args *);
-char		*shell_quote(const char *);
-char		*shell_join(char *const *);
-int		 shell_split(const char *, struct args *);
-int		 env_number(const char *, long, long, long, long *);
-int64_t		 now_ms(void);
-int64_t		 wall_ms(void);
+char		*args_quote(const char *);
+char		*args_join(char *const *);
+int		 args_split(const char *, struct args *);
+
+/* clock.c: clocks, and numbers from the environment */
+int		 clock_env_number(const char *, long, long, long, long *);
+int64_t		 clock_ms(void);
+int64_t		 clock_wall(void);
 void		 clock_text(long long, char *, size_t);
-void		 json_string(FILE *, const char *);
-void		 json_list(FILE *, const struct strlist *);
+
+/* fail.c: kinds of failure */
 int		 exit_for(enum fail);
 const char	*fail_name(enum fail);
-int		 nix_version_parse(const char *, char *, size_t);
-int		 nix_local_version(char *, size_t);
-int		 nix_version_at_least(const char *, int, int, int);
+
+/* nixver.c: the local Nix's version */
+int		 nixver_parse(const char *, char *, size_t);
+int		 nixver_local(char *, size_t);
+int		 nixver_at_least(const char *, int, int, int);
+
+/* spawn.c: local children */
 int		 spawn(char *const *, int[3], pid_t *, const char *);
 #define SPAWN_LINE_MAX	65536	/* a line of a child's stdout (spawn_lines) */
 #define SPAWN_QUIET	0x1	/* drop the child's stderr */
@@ -255,6 +278,8 @@ int		 json_object_next(const char *, size_t, size_t *, char *, size_t);
 int		 json_skip(const char *, size_t, size_t *);
 int		 json_string_dup(const char *, size_t, size_t *, size_t,
 		    const char *, char **, char *, size_t);
+void		 json_string(FILE *, const char *);
+void		 json_list(FILE *, const struct strlist *);
 
 /* ---- drv.c: .drv files (begin) ---- */
 #define DRV_FILE_MAX	(64u * 1024 * 1024)	/* a .drv file */
@@ -443,11 +468,6 @@ void		 wire_reply_begin(struct conn *, uint64_t);
 void		 wire_reply_end(struct conn *);
 int		 wire_charge(struct conn *, uint64_t);
 
-int		 strlist_add(struct strlist *, const char *);
-void		 strlist_free(struct strlist *);
-void		 strlist_sort_uniq(struct strlist *);
-int		 strlist_has(const struct strlist *, const char *);
-int		 strlist_in_set(const struct strlist *, const char *);
 int		 wire_write_strings(struct conn *, const struct strlist *);
 int		 wire_read_strings(struct conn *, size_t, size_t, struct strlist *);
 
@@ -617,23 +637,25 @@ int		 sched_queue(struct sched *, const char *,
 int		 sched_wait(struct sched *, struct slot *, long);
 int		 sched_adopt(const struct slot *);
 
-/* copy.c: closures between the local store and a builder */
-struct copy_stats {
+/* transfer.c: closures between the local store and a builder */
+struct transfer_stats {
 	uint64_t	 bytes;
 	size_t		 paths;
 };
-int		 copy_to(struct conn *, struct conn *, const struct strlist *, int,
-		    struct copy_stats *);
-int		 copy_from(struct conn *, struct conn *, const struct strlist *,
-		    struct copy_stats *);
+int		 transfer_to(struct conn *, struct conn *, const struct strlist *, int,
+		    struct transfer_stats *);
+int		 transfer_from(struct conn *, struct conn *, const struct strlist *,
+		    struct transfer_stats *);
 /* what a fetch makes of a builder's record of a path (job.c) */
-struct copy_vet {
+struct transfer_vet {
 	int		(*fn)(void *, struct conn *, struct path_info *);
 	void		*arg;
 };
-int		 copy_fetch(struct conn *, struct conn *,
-		    const struct strlist *, const struct copy_vet *, int,
-		    struct copy_stats *);
+int		 transfer_fetch(struct conn *, struct conn *,
+		    const struct strlist *, const struct transfer_vet *, int,
+		    struct transfer_stats *);
+
+/* copy.c */
 int		 cmd_copy(int, char **);
 
 /* health.c: builders that failed, remembered across processes */
@@ -647,6 +669,8 @@ int		 health_get(const struct machine *, long *, long long *, char *,
 long		 health_backoff(const struct machine *);
 void		 health_failed(const struct machine *, const char *);
 void		 health_ok(const struct machine *);
+
+/* enable.c */
 int		 cmd_enable(int, char **);
 
 /* store.c: the local store */
@@ -751,7 +775,7 @@ struct job {
 	long		 log_tail;	/* >0: no log, its last lines if it fails */
 	int		 note_fd;	/* the slot's file, for notes, or -1 */
 	const char	*drv;		/* the job's, for notes */
-	int64_t		 since;		/* wall_ms: the job began */
+	int64_t		 since;		/* clock_wall: the job began */
 	struct job_origin *origins;	/* what may come home (job_allow) */
 	size_t		 norigins, origins_alloc;
 	int		 origins_sorted;
@@ -850,7 +874,7 @@ struct dispatch {
 	int			 try_down;	/* all down: try them once */
 	char			*tried;		/* [machine]: so tried */
 	int			 note_fd;	/* the run's note, or -1 */
-	int64_t			 since;		/* wall_ms: the run began */
+	int64_t			 since;		/* clock_wall: the run began */
 	char			 last[256];	/* the last event, for tty */
 };
 int		 dispatch_init(struct dispatch *, struct graph *,
@@ -894,7 +918,8 @@ void		 inst_print(const struct insts *, const struct graph *, int,
 
 /* build.c */
 int		 cmd_build(int, char **);
-int		 build_arg(int, char **, int *, struct args *);
+struct usage_opt;
+int		 build_opt(const struct usage_opt *, struct args *);
 int		 build_roots(struct graph *, const struct strlist *,
 		    struct args *, char *, size_t, int *);
 
@@ -942,7 +967,6 @@ void		 conf_init(struct conf *);
 int		 conf_load(struct conf *);
 int		 conf_set(struct conf *, const char *, const char *,
 		    const char *);
-int		 conf_option(struct conf *, int, char **, int *);
 int		 conf_cmdline(struct conf *, const char *, const char *,
 		    const char *);
 void		 conf_free(struct conf *);
@@ -988,10 +1012,23 @@ int		 machines_parse_file(const char *, int, const char *,
 		    struct machines *);
 void		 machines_free(struct machines *);
 const char	*machines_rules(const char *);
-int		 builders_load(struct conf *, struct machines *);
-void		 builders_print(FILE *, const struct machines *, int);
+
+/* builders.c: the machines command */
 int		 cmd_machines(int, char **);
+void		 builders_print(FILE *, const struct machines *, int);
 
 /* ---- configuration (end) ---- */
+
+/* common.c: the start-up of the commands with builders */
+struct common {
+	struct conf	 conf;
+	struct machines	 ms;
+	int		 json;		/* --json */
+};
+void		 common_init(struct common *);
+int		 common_option(struct common *, const struct usage_opt *);
+int		 common_load(struct common *);
+int		 common_machines(struct conf *, struct machines *);
+void		 common_free(struct common *);
 
 #endif /* EXTERN_H */

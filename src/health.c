@@ -68,7 +68,7 @@ health_parse(const char *buf, size_t len, long long now, long *failures,
 		size_t		 n = (size_t)((nl != NULL ? nl : end) - p);
 
 		snprintf(reason, rsz, "%.*s", (int)n, p);
-		log_clean(reason);	/* a terminal will show it */
+		text_clean(reason);	/* a terminal will show it */
 		reason[strcspn(reason, "\n")] = '\0';
 	}
 	return 0;
@@ -132,7 +132,7 @@ health_failed(const struct machine *m, const char *reason)
 	long long	 until;
 	int		 n;
 
-	if (env_number("NIX_OFFLOAD_BACKOFF", 60, 0, HEALTH_CAP, &base) == -1)
+	if (clock_env_number("NIX_OFFLOAD_BACKOFF", 60, 0, HEALTH_CAP, &base) == -1)
 		base = 60;
 	if (health_get(m, &failures, &until, NULL, 0) == -1)
 		failures = 0;
@@ -165,62 +165,4 @@ health_ok(const struct machine *m)
 
 	rundir_key(m->uri_text, key);
 	(void)rundir_unlink("health", key, 0);
-}
-
-/*
- * nix-offload enable [--builders SPEC] [--option NAME VALUE] URI... | --all
- * Forget the failures of builders, so that they are tried at once.
- */
-int
-cmd_enable(int argc, char **argv)
-{
-	struct conf	 conf;
-	struct machines	 ms = { NULL, 0, "" };
-	struct strlist	 uris = { NULL, 0, 0 };
-	size_t		 i, j;
-	int		 all = 0, r, rc = EXIT_OK, k;
-
-	conf_init(&conf);
-	for (k = 1; k < argc; k++) {
-		if ((r = conf_option(&conf, argc, argv, &k)) == -1)
-			goto usage;
-		if (r == 1)
-			continue;
-		if (strcmp(argv[k], "--all") == 0)
-			all = 1;
-		else if (argv[k][0] == '-')
-			goto usage;
-		else if (strlist_add(&uris, argv[k]) == -1) {
-			rc = EXIT_ERROR;
-			goto out;
-		}
-	}
-	if (!all && uris.n == 0)
-		goto usage;
-	if (builders_load(&conf, &ms) == -1) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	for (j = 0; j < uris.n; j++) {
-		for (i = 0; i < ms.n; i++)
-			if (strcmp(ms.v[i].uri_text, uris.v[j]) == 0)
-				break;
-		if (i == ms.n) {
-			log_errx("enable: %s is not one of the builders (see "
-			    "nix-offload machines)", uris.v[j]);
-			rc = EXIT_USAGE;
-		}
-	}
-	for (i = 0; i < ms.n; i++)
-		if (all || strlist_has(&uris, ms.v[i].uri_text))
-			health_ok(&ms.v[i]);
-out:
-	machines_free(&ms);
-	conf_free(&conf);
-	strlist_free(&uris);
-	return rc;
-usage:
-	cmd_usage("enable");
-	rc = EXIT_USAGE;
-	goto out;
 }

@@ -375,7 +375,7 @@ cmd_hook(int argc, char **argv)
 		goto out;
 	}
 	/* Nix sends its builders setting: read it as that Nix does */
-	if (nix_local_version(ver, sizeof(ver)) == -1)
+	if (nixver_local(ver, sizeof(ver)) == -1)
 		ver[0] = '\0';
 	(void)machines_rules(ver[0] ? ver : NULL);
 	if (conf.builders != NULL && machines_parse(conf.builders,

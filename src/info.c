@@ -25,7 +25,7 @@ start_version(const struct store_uri *u, struct conn *vc)
 	struct args	 w = { NULL, 0, 0 };
 	int		 rc;
 
-	if (shell_split(u->remote_program ? u->remote_program : "nix-store",
+	if (args_split(u->remote_program ? u->remote_program : "nix-store",
 	    &w) == -1 || args_add(&w, "--version") == -1) {
 		args_free(&w);
 		return -1;
@@ -44,7 +44,7 @@ finish_version(struct conn *vc, char *out, size_t sz)
 	out[0] = '\0';
 	vc->timeout_ms = 10000;
 	if (wire_read_all(vc, buf, sizeof(buf)) > 0)
-		(void)nix_version_parse(buf, out, sz);
+		(void)nixver_parse(buf, out, sz);
 	if (ssh_close(vc) == -1 || out[0] == '\0')
 		log_debug(1, "%s: could not learn the remote Nix version",
 		    vc->host);
@@ -87,35 +87,33 @@ cmd_store_info(int argc, char **argv)
 	struct conn	 c, vc;
 	const char	*arg = NULL;
 	char		 version[64] = "", shown[4 * sizeof(version)];
-	int		 json = 0, i, have_vc = 0, cached, master;
+	struct usage_opt o;
+	int		 json = 0, i = 1, r, have_vc = 0, cached, master;
 	int64_t		 t0;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
-			arg = argv[++i];
-		else if (strcmp(argv[i], "-v") == 0)
-			verbose++;
-		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			log_errx("store-info: unknown option %s", argv[i]);
+	memset(&o, 0, sizeof(o));
+	while ((r = usage_next(usage_find("store-info"), argc, argv, &i,
+	    &o)) != USAGE_END) {
+		if (r == -1)
 			return EXIT_USAGE;
-		} else if (arg == NULL)
-			arg = argv[i];
+		if (r == USAGE_OPTION)
+			json |= strcmp(o.name, "--json") == 0;	/* --store: */
+		else if (arg == NULL)			/* the URI follows */
+			arg = o.arg[0];
 		else {
 			log_errx("store-info: one store URI at a time");
 			return EXIT_USAGE;
 		}
 	}
 	if (arg == NULL) {
-		cmd_usage("store-info");
+		usage_error("store-info");
 		return EXIT_USAGE;
 	}
 	if (uri_parse(arg, &u) == -1)
 		return EXIT_USAGE;
 	if (json)
 		log_quiet(1);
-	t0 = now_ms();
+	t0 = clock_ms();
 	cached = ssh_fact_get(&u, "nixversion", version, sizeof(version)) == 0;
 	master = ssh_master_up(&u);
 	if (ssh_start_serve(&u, &c) == -1) {
@@ -160,7 +158,7 @@ cmd_store_info(int argc, char **argv)
 			json_string(stdout, version);
 		else
 			printf("null");
-		printf(",\"latencyMs\":%lld}\n", (long long)(now_ms() - t0));
+		printf(",\"latencyMs\":%lld}\n", (long long)(clock_ms() - t0));
 	} else {
 		printf("Store URL: %s\n", u.display);
 		printf("Protocol: %u.%u", c.version >> 8, c.version & 0xff);
@@ -170,7 +168,7 @@ cmd_store_info(int argc, char **argv)
 		printf("\n");
 		/* the builder's words, maybe from a cache: filtered */
 		if (version[0] != '\0')
-			printf("Version: %s\n", log_printable(version,
+			printf("Version: %s\n", text_printable(version,
 			    strlen(version), shown, sizeof(shown)));
 	}
 	uri_free(&u);

@@ -29,7 +29,7 @@ job_note(struct job *j, const char *state)
 {
 	if (strcmp(state, "idle") == 0) {
 		j->drv = NULL;
-		j->since = wall_ms();
+		j->since = clock_wall();
 	}
 	act_slot(j->note_fd, j->host, state, j->drv, j->since);
 }
@@ -247,8 +247,8 @@ int
 job_fetch(struct job *j, const struct strlist *outputs)
 {
 	struct strlist	 closure = { NULL, 0, 0 }, need = { NULL, 0, 0 };
-	struct copy_stats st = { 0, 0 };
-	struct copy_vet	 v = { vet, j };
+	struct transfer_stats st = { 0, 0 };
+	struct transfer_vet	 v = { vet, j };
 	size_t		 i;
 	int		 rc = -1;
 
@@ -273,7 +273,7 @@ job_fetch(struct job *j, const struct strlist *outputs)
 			goto out;
 		}
 	log_debug(1, "%s: %zu paths to bring home", j->host, need.n);
-	rc = copy_fetch(j->remote, &j->local, &need, &v, j->unlocked, &st);
+	rc = transfer_fetch(j->remote, &j->local, &need, &v, j->unlocked, &st);
 out:
 	step(j, JOB_OUTPUTS, 0);
 	j->bytes += st.bytes;
@@ -318,31 +318,31 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 {
 	struct strlist		 closure = { NULL, 0, 0 };
 	const struct strlist	*send = s->send;
-	struct copy_stats	 st = { 0, 0 };
+	struct transfer_stats	 st = { 0, 0 };
 	int			 rc = -1, was, k;
 	int64_t			 t0, t1, t2;
 
 	memset(r, 0, sizeof(*r));
 	j->drv = s->drvpath;
-	j->since = wall_ms();
+	j->since = clock_wall();
 	/* Nix gives the hook a whole closure, to send even when empty */
 	if (!s->closed) {
 		if (local_closure(j, s->send, &closure) == -1)
 			goto out;
 		send = &closure;
 	}
-	t0 = now_ms();
+	t0 = clock_ms();
 	if (send->n > 0 || s->closed) {
 		if (local_ready(j) == -1)
 			goto out;
 		step(j, JOB_INPUTS, 1);
-		k = copy_to(&j->local, j->remote, send, j->substitutes, &st);
+		k = transfer_to(&j->local, j->remote, send, j->substitutes, &st);
 		step(j, JOB_INPUTS, 0);
 		j->bytes += st.bytes;
 		if (k == -1)
 			goto out;
 	}
-	t1 = now_ms();
+	t1 = clock_ms();
 	/* the log as it comes, or only its tail if the build fails */
 	j->remote->echo_stderr = j->log_tail == 0;
 	j->remote->errlen = 0;
@@ -357,7 +357,7 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	if (k == -1)
 		goto out;
 	j->remote->echo_stderr = 0;
-	t2 = now_ms();
+	t2 = clock_ms();
 	if (!job_ok(r->status)) {
 		/* the derivation's own failure: the user's to read */
 		was = log_quiet(0);
@@ -371,7 +371,7 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 		goto out;
 	j->ms[JOB_INPUTS] = t1 - t0;
 	j->ms[JOB_BUILD] = t2 - t1;
-	j->ms[JOB_OUTPUTS] = now_ms() - t2;
+	j->ms[JOB_OUTPUTS] = clock_ms() - t2;
 	rc = 0;
 out:
 	j->remote->echo_stderr = 0;

@@ -64,7 +64,7 @@ shown(struct json *j, char *out, size_t sz)
 		strlcpy(out, "the end", sz);
 		return out;
 	}
-	log_printable(j->b + j->pos, 1, t, sizeof(t));
+	text_printable(j->b + j->pos, 1, t, sizeof(t));
 	snprintf(out, sz, "'%s'", t);
 	return out;
 }
@@ -258,7 +258,7 @@ string(struct json *j, char *o, size_t *np)
 			break;
 		default:
 			return fail(j, at, "an unknown escape '\\%s'",
-			    log_printable(j->b + j->pos - 1, 1, got,
+			    text_printable(j->b + j->pos - 1, 1, got,
 			    sizeof(got)));
 		}
 		if (o != NULL)
@@ -654,4 +654,41 @@ json_skip(const char *text, size_t len, size_t *pos)
 		return -1;
 	*pos = j.pos;
 	return 0;
+}
+
+/* Print a list of strings as a JSON array. */
+void
+json_list(FILE *f, const struct strlist *l)
+{
+	size_t	 i;
+
+	fputc('[', f);
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			fputc(',', f);
+		json_string(f, l->v[i]);
+	}
+	fputc(']', f);
+}
+
+/* Print s as a JSON string, quotes included. */
+void
+json_string(FILE *f, const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+
+	fputc('"', f);
+	for (; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
 }

@@ -794,13 +794,13 @@ machines_rules(const char *nix_version)
 	if (v == NULL)
 		return "the newest";
 	strlcpy(rules.version, v, sizeof(rules.version));
-	rules.split_old = !nix_version_at_least(v, 2, 28, 2) &&
-	    !(nix_version_at_least(v, 2, 24, 15) &&
-	    !nix_version_at_least(v, 2, 25, 0));
-	rules.int_speed = rules.systems_list = !nix_version_at_least(v, 2, 20,
+	rules.split_old = !nixver_at_least(v, 2, 28, 2) &&
+	    !(nixver_at_least(v, 2, 24, 15) &&
+	    !nixver_at_least(v, 2, 25, 0));
+	rules.int_speed = rules.systems_list = !nixver_at_least(v, 2, 20,
 	    0);
-	rules.strict_uri = nix_version_at_least(v, 2, 23, 0);
-	rules.port_in_host = !nix_version_at_least(v, 2, 31, 0);
+	rules.strict_uri = nixver_at_least(v, 2, 23, 0);
+	rules.port_in_host = !nixver_at_least(v, 2, 31, 0);
 	return rules.version;
 }
 

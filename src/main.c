@@ -1,6 +1,7 @@
 /*
  * nix-offload: global options, and the command to run (usage.c has the
- * table).  Commands return an exit status; nothing below main() exits.
+ * table, and here what runs each).  Commands return an exit status;
+ * nothing below main() exits.
  */
 #include <sys/resource.h>
 
@@ -10,6 +11,50 @@
 #include <string.h>
 
 #include "extern.h"
+
+static int	 cmd_help(int, char **);
+static int	 cmd_version(int, char **);
+
+/* What runs each command of usage.c's table. */
+static const struct {
+	const char	*name;
+	int		(*fn)(int, char **);
+} runs[] = {
+	{ "build", cmd_build }, { "copy", cmd_copy }, { "check", cmd_check },
+	{ "machines", cmd_machines }, { "enable", cmd_enable },
+	{ "status", cmd_status }, { "why", cmd_why }, { "hook", cmd_hook },
+	{ "store-info", cmd_store_info }, { "help", cmd_help },
+	{ "version", cmd_version }
+};
+
+/* nix-offload help [command] */
+static int
+cmd_help(int argc, char **argv)
+{
+	const struct usage	*c = NULL;
+
+	if (argc > 2) {
+		usage_error("help");
+		return EXIT_USAGE;
+	}
+	if (argc == 2 && (c = usage_find(argv[1])) == NULL) {
+		log_errx("help: unknown command \"%s\" (see nix-offload --help)",
+		    argv[1]);
+		return EXIT_USAGE;
+	}
+	usage_print(stdout, c);
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+}
+
+/* nix-offload version */
+static int
+cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("nix-offload %s\n", NIX_OFFLOAD_VERSION_STR);
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+}
 
 /*
  * Asks for the help of a command rather than to run it: "--help" among
@@ -41,7 +86,7 @@ usage(void)
 		    "(see nix-offload --help)");
 		return;
 	}
-	cmd_help_print(f, NULL);
+	usage_print(f, NULL);
 	if (fclose(f) == 0)
 		log_text(text);
 	free(text);
@@ -50,9 +95,10 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	const struct cmd	*c;
+	const struct usage	*c;
 	struct rusage		 ru;
 	const char		*p0;
+	size_t			 k;
 	int			 i, rc;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -63,7 +109,7 @@ main(int argc, char *argv[])
 		p0 = argv[0];
 	if (strcmp(p0, "build-hook") == 0) {
 		if (wants_help(argc, argv)) {
-			cmd_help_print(stdout, cmd_find("hook"));
+			usage_print(stdout, usage_find("hook"));
 			return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
 		}
 		if (ssh_init() == -1)
@@ -74,7 +120,7 @@ main(int argc, char *argv[])
 		const char *p = argv[i] + 1;
 		if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
-			cmd_help_print(stdout, NULL);
+			usage_print(stdout, NULL);
 			return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
 		}
 		if (strcmp(argv[i], "--version") == 0)
@@ -95,19 +141,21 @@ main(int argc, char *argv[])
 		usage();
 		return EXIT_USAGE;
 	}
-	if ((c = cmd_find(argv[i])) == NULL) {
+	if ((c = usage_find(argv[i])) == NULL) {
 		log_errx("unknown command \"%s\" (see nix-offload --help)",
 		    argv[i]);
 		return EXIT_USAGE;
 	}
 	if (wants_help(argc - i, argv + i)) {
-		cmd_help_print(stdout, c);
+		usage_print(stdout, c);
 		return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
 	}
 	if (((c->needs & CMD_SSH) && ssh_init() == -1) ||
 	    ((c->needs & CMD_RUNDIR) && rundir_fd() == -1))
 		return EXIT_USAGE;
-	rc = c->fn(argc - i, argv + i);
+	for (k = 0; strcmp(runs[k].name, c->name) != 0; k++)
+		;	/* every command of the table runs */
+	rc = runs[k].fn(argc - i, argv + i);
 	if (verbose >= 2 && getrusage(RUSAGE_SELF, &ru) == 0)
 		log_debug(2, "peak memory %ld KiB", ru.ru_maxrss);
 	return rc;

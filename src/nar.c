@@ -130,11 +130,11 @@ where(const struct reader *r, char *out, size_t outsz)
 
 	out[0] = '\0';
 	for (i = 0; i < r->depth && r->dir[i].open; i++)
-		need += 1 + strlen(log_printable(r->dir[i].name,
+		need += 1 + strlen(text_printable(r->dir[i].name,
 		    r->dir[i].namelen, esc, sizeof(esc)));
 	/* keep the last components when it does not fit */
 	while (first < i && need >= outsz - 4) {
-		need -= 1 + strlen(log_printable(r->dir[first].name,
+		need -= 1 + strlen(text_printable(r->dir[first].name,
 		    r->dir[first].namelen, esc, sizeof(esc)));
 		first++;
 	}
@@ -142,7 +142,7 @@ where(const struct reader *r, char *out, size_t outsz)
 		strlcat(out, "...", outsz);
 	for (; first < i; first++) {
 		strlcat(out, "/", outsz);
-		strlcat(out, log_printable(r->dir[first].name,
+		strlcat(out, text_printable(r->dir[first].name,
 		    r->dir[first].namelen, esc, sizeof(esc)), outsz);
 	}
 }
@@ -275,7 +275,7 @@ wrong_tag(struct reader *r, uint64_t off, const char *expected,
 	char	 esc[NAR_TAG_MAX * 4 + 8];
 
 	return bad(r, off, "expected %s, got \"%s\"", expected,
-	    log_printable(tag, len, esc, sizeof(esc)));
+	    text_printable(tag, len, esc, sizeof(esc)));
 }
 
 static int
@@ -313,12 +313,12 @@ get_magic(struct reader *r)
 		    "a string of %llu bytes", NAR_MAGIC, (unsigned long long)n);
 	if (n != len)
 		return bad(r, 0, "not a Nix archive: expected \"%s\", got "
-		    "\"%s\"", NAR_MAGIC, log_printable(b, 8, esc, sizeof(esc)));
+		    "\"%s\"", NAR_MAGIC, text_printable(b, 8, esc, sizeof(esc)));
 	if (get(r, b + 8, len, "the magic") == -1)
 		return -1;
 	if (memcmp(b + 8, NAR_MAGIC, len) != 0)
 		return bad(r, 0, "not a Nix archive: expected \"%s\", got "
-		    "\"%s\"", NAR_MAGIC, log_printable(b + 8, len, esc,
+		    "\"%s\"", NAR_MAGIC, text_printable(b + 8, len, esc,
 		    sizeof(esc)));
 	return get_pad(r, len);
 }
@@ -434,7 +434,7 @@ get_name(struct reader *r, struct rdir *d)
 	    get_string(r, name, NAR_NAME_MAX, &len, &off, "an entry name",
 	    "NAR_NAME_MAX") == -1)
 		return -1;
-	log_printable(name, len, esc, sizeof(esc));
+	text_printable(name, len, esc, sizeof(esc));
 	if (len == 0)
 		return bad(r, off, "empty entry name");
 	if (is_tag(name, len, ".") || is_tag(name, len, ".."))
@@ -448,7 +448,7 @@ get_name(struct reader *r, struct rdir *d)
 		cmp = memcmp(name, d->name, min);
 		if (cmp == 0)
 			cmp = len < d->namelen ? -1 : len > d->namelen;
-		log_printable(d->name, d->namelen, pesc, sizeof(pesc));
+		text_printable(d->name, d->namelen, pesc, sizeof(pesc));
 		if (cmp == 0)
 			return bad(r, off, "duplicate entry \"%s\"", esc);
 		if (cmp < 0)

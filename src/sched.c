@@ -152,7 +152,7 @@ take_slot(const struct machine *m, const int *mine, long *index)
 		if (rundir_lock(fd, F_SETLK, F_WRLCK, 0, SLOT_LOCK_LEN, NULL) == 0) {
 			(void)rundir_lock(fd, F_SETLK, F_UNLCK, 1, 1, NULL);
 			/* the last holder's note is not ours */
-			act_slot(fd, m->uri_text, "connecting", NULL, wall_ms());
+			act_slot(fd, m->uri_text, "connecting", NULL, clock_wall());
 			*index = i;
 			return fd;
 		}
@@ -182,7 +182,7 @@ sched_init(struct sched *s, const struct machines *ms)
 	memset(s, 0, sizeof(*s));
 	s->ms = ms;
 	s->waitfd = -1;
-	if (env_number("NIX_OFFLOAD_SLOT_TIMEOUT", SCHED_SLOT_TIMEOUT, 1,
+	if (clock_env_number("NIX_OFFLOAD_SLOT_TIMEOUT", SCHED_SLOT_TIMEOUT, 1,
 	    604800, &s->slot_timeout) == -1)
 		s->slot_timeout = SCHED_SLOT_TIMEOUT;
 	s->mine = calloc(ms->n ? ms->n : 1, sizeof(*s->mine));
@@ -447,12 +447,12 @@ int
 sched_wait(struct sched *s, struct slot *slot, long timeout)
 {
 	const struct machine	*m = &s->ms->v[slot->machine];
-	int64_t			 deadline = now_ms() + (int64_t)timeout * 1000;
+	int64_t			 deadline = clock_ms() + (int64_t)timeout * 1000;
 	int			 pause = SCHED_WAIT_MS, rc = 0;
 
 	while ((slot->fd = take_slot(m, s->mine[slot->machine],
 	    &slot->index)) == -1) {
-		if (now_ms() >= deadline) {
+		if (clock_ms() >= deadline) {
 			char	 who[256] = "", one[32];
 			long	 i;
 			pid_t	 pid;
@@ -581,7 +581,7 @@ sched_seen(struct slot_seen **v, size_t *n)
 		s->index = dot[1] == 'w' ? -1 : index;
 		s->pid = dot[1] == 'w' ? (pid_t)index : pid;
 		if (s->index != -1 && (len = act_read(fd, buf)) > 0 &&
-		    act_slot_parse(buf, (size_t)len, wall_ms(), &s->note,
+		    act_slot_parse(buf, (size_t)len, clock_wall(), &s->note,
 		    &why) == 0)
 			s->noted = 1;
 		else if (s->index != -1 && len > 0)

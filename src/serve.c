@@ -83,7 +83,7 @@ not_magic(struct conn *c)
 		}
 	if (n > BANNER_MAX)
 		n = BANNER_MAX;
-	log_printable(b, n, q, sizeof(q));
+	text_printable(b, n, q, sizeof(q));
 	if (looks_like_text(b, n)) {
 		log_errx("%s: the remote shell printed text before the serve "
 		    "protocol started: \"%s\"; this comes from a startup file "
@@ -243,7 +243,7 @@ serve_query_path_infos(struct conn *c, const struct strlist *paths,
 		if (k == paths->n || seen[i]) {
 			char	 q[256];
 			log_errx("%s: the remote sent the path info of \"%s\"%s",
-			    c->host, log_printable(p, strlen(p), q, sizeof(q)),
+			    c->host, text_printable(p, strlen(p), q, sizeof(q)),
 			    k == paths->n ? ", which was not asked for" :
 			    " twice");
 			c->fail = FAIL_PROTOCOL;
@@ -336,7 +336,7 @@ serve_query_closure(struct conn *c, const struct strlist *paths,
 		if (!path_valid(STORE_DIR, closure->v[i])) {
 			log_errx("%s: asking for the closure of %zu paths: the "
 			    "remote named \"%s\", which is not a store path",
-			    c->host, paths->n, log_printable(closure->v[i],
+			    c->host, paths->n, text_printable(closure->v[i],
 			    strlen(closure->v[i]), q, sizeof(q)));
 			c->fail = FAIL_PROTOCOL;
 			return -1;
@@ -472,7 +472,7 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 	    wire_read_string(c, WIRE_STRING_MAX, &r->error, NULL) == -1)
 		goto fail;
 	c->timeout_ms = saved;
-	log_clean(r->error);
+	text_clean(r->error);
 	if (v > BUILD_STATUS_MAX) {
 		log_errx("%s: building %s: unknown result status %llu", c->host,
 		    drvpath, (unsigned long long)v);

@@ -131,20 +131,20 @@ ssh_init(void)
 	sshconf.program = getenv("NIX_OFFLOAD_SSH");
 	if (sshconf.program == NULL || *sshconf.program == '\0')
 		sshconf.program = "ssh";
-	if (env_number("NIX_OFFLOAD_PERSIST", 300, 0, 86400,
+	if (clock_env_number("NIX_OFFLOAD_PERSIST", 300, 0, 86400,
 	    &sshconf.persist) == -1 ||
-	    env_number("NIX_OFFLOAD_CONNECT_TIMEOUT", 10, 1, 3600,
+	    clock_env_number("NIX_OFFLOAD_CONNECT_TIMEOUT", 10, 1, 3600,
 	    &sshconf.connect_timeout) == -1 ||
-	    env_number("NIX_OFFLOAD_ALIVE_INTERVAL", 15, 0, 3600,
+	    clock_env_number("NIX_OFFLOAD_ALIVE_INTERVAL", 15, 0, 3600,
 	    &sshconf.alive_interval) == -1 ||
-	    env_number("NIX_OFFLOAD_IO_TIMEOUT", 300, 0, 86400,
+	    clock_env_number("NIX_OFFLOAD_IO_TIMEOUT", 300, 0, 86400,
 	    &sshconf.io_timeout) == -1)
 		return -1;
 	if ((s = getenv("NIX_SSHOPTS")) != NULL) {
 		struct args	 words = { NULL, 0, 0 };
 		int		 rc;
 
-		if (shell_split(s, &words) == -1) {
+		if (args_split(s, &words) == -1) {
 			args_free(&words);
 			log_errx("NIX_SSHOPTS cannot be split into words");
 			return -1;
@@ -379,7 +379,7 @@ last_line(struct conn *c, char *out, size_t sz)
 		;
 	memcpy(tmp, s, (size_t)(e - s));
 	tmp[e - s] = '\0';
-	return log_printable(tmp, strlen(tmp), out, sz);
+	return text_printable(tmp, strlen(tmp), out, sz);
 }
 
 static int
@@ -395,7 +395,7 @@ said(struct conn *c, const char *needle)
 static int
 reap(struct conn *c, int ms)
 {
-	int64_t		 deadline = now_ms() + ms;
+	int64_t		 deadline = clock_ms() + ms;
 	struct pollfd	 pfd;
 	pid_t		 r;
 
@@ -405,7 +405,7 @@ reap(struct conn *c, int ms)
 			c->pid = -1;
 			break;
 		}
-		if (now_ms() >= deadline)
+		if (clock_ms() >= deadline)
 			return 0;
 		pfd.fd = c->err;
 		pfd.events = POLLIN;
@@ -592,7 +592,7 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c)
 	pid_t		 pid;
 	int		 fds[3];
 
-	if ((cmd = shell_join(words)) == NULL)
+	if ((cmd = args_join(words)) == NULL)
 		return -1;
 	if (build_argv(u, cmd, &a) == -1) {
 		free(cmd);
@@ -600,7 +600,7 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c)
 		return -1;
 	}
 	free(cmd);
-	if (verbose >= 2 && (argline = shell_join(a.list)) != NULL) {
+	if (verbose >= 2 && (argline = args_join(a.list)) != NULL) {
 		log_debug(2, "%s: %s", u->display, argline);
 		free(argline);
 	}
@@ -632,7 +632,7 @@ ssh_start_serve(const struct store_uri *u, struct conn *c)
 	struct args	 w = { NULL, 0, 0 };
 	int		 rc = 0;
 
-	if (shell_split(u->remote_program ? u->remote_program : "nix-store",
+	if (args_split(u->remote_program ? u->remote_program : "nix-store",
 	    &w) == -1)
 		return -1;
 	rc |= args_add(&w, "--serve");
@@ -674,9 +674,9 @@ ssh_open_serve(const struct store_uri *u, struct conn *c)
 int
 ssh_wait_master(const struct store_uri *u, struct conn *c)
 {
-	int64_t	 deadline = now_ms() + (int64_t)c->timeout_ms;
+	int64_t	 deadline = clock_ms() + (int64_t)c->timeout_ms;
 
-	while (now_ms() < deadline) {
+	while (clock_ms() < deadline) {
 		if (ssh_master_up(u))
 			return 1;
 		if (wire_peek(c, 1, 10) > 0 || c->eof || c->err == -1)

@@ -35,11 +35,11 @@ on_signal(int sig)
 	stop = sig;
 }
 
-/* "12 s", "3 min 4 s", "2 h 5 min": how long since ms (wall_ms). */
+/* "12 s", "3 min 4 s", "2 h 5 min": how long since ms (clock_wall). */
 static void
 ago(int64_t ms, char *buf, size_t sz)
 {
-	long long	 s = (wall_ms() - ms) / 1000;
+	long long	 s = (clock_wall() - ms) / 1000;
 
 	if (s < 0)
 		s = 0;
@@ -104,7 +104,7 @@ text_slot(FILE *f, const struct slot_seen *s)
 	ago(s->note.since, t, sizeof(t));
 	clock_text(s->note.since / 1000, at, sizeof(at));
 	fprintf(f, "  slot %ld: %s %s, for %s (since %s), pid %ld\n",
-	    s->index + 1, s->note.state, log_printable(name, strlen(name),
+	    s->index + 1, s->note.state, text_printable(name, strlen(name),
 	    safe, sizeof(safe)), t, at, (long)s->note.pid);
 }
 
@@ -172,7 +172,7 @@ builder(FILE *f, int json, const struct shown *b, struct slot_seen *seen,
 		fputc('}', f);
 		return;
 	}
-	fputs(log_printable(b->uri, strlen(b->uri), safe, sizeof(safe)), f);
+	fputs(text_printable(b->uri, strlen(b->uri), safe, sizeof(safe)), f);
 	if (b->m != NULL && !b->m->usable)
 		fprintf(f, ": unusable: %s", b->m->unusable_why);
 	else if (b->m != NULL)
@@ -220,7 +220,7 @@ run_seen(void *arg, const char *name, int lock)
 	    rundir_lock(lock, F_GETLK, F_WRLCK, 0, 0, &pid) == -1 ||
 	    pid == 0 || (len = act_read(lock, buf)) <= 0)
 		return;		/* over, or no note yet */
-	if (act_run_parse(buf, (size_t)len, wall_ms(), &r->v[r->n],
+	if (act_run_parse(buf, (size_t)len, clock_wall(), &r->v[r->n],
 	    &why) == 0)
 		r->n++;
 	else
@@ -335,30 +335,31 @@ snapshot(FILE *f, int json, const struct machines *ms)
 int
 cmd_status(int argc, char **argv)
 {
-	struct conf	 conf;
-	struct machines	 ms = { NULL, 0, "" };
-	char		*text = NULL;
-	size_t		 len = 0;
-	FILE		*f;
-	int		 i, r, json = 0, watch = 0, tty, rc = EXIT_ERROR;
+	const struct usage	*u = usage_find("status");
+	struct usage_opt	 o;
+	struct common		 cm;
+	char			*text = NULL;
+	size_t			 len = 0;
+	FILE			*f;
+	int			 i = 1, r, watch = 0, tty, rc = EXIT_USAGE;
 
-	conf_init(&conf);
-	for (i = 1; i < argc; i++) {
-		if ((r = conf_option(&conf, argc, argv, &i)) == -1)
-			goto usage;
-		if (r == 1)
-			continue;
-		if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (strcmp(argv[i], "--watch") == 0)
+	memset(&o, 0, sizeof(o));
+	common_init(&cm);
+	while ((r = usage_next(u, argc, argv, &i, &o)) != USAGE_END) {
+		if (r == -1)
+			goto out;
+		if (r == USAGE_OPERAND) {
+			usage_error("status");
+			goto out;
+		}
+		if (strcmp(o.name, "--watch") == 0)
 			watch = 1;
-		else
-			goto usage;
+		else if (common_option(&cm, &o) != 1)
+			goto out;
 	}
-	if (builders_load(&conf, &ms) == -1) {
-		rc = EXIT_USAGE;
+	if (common_load(&cm) == -1)
 		goto out;
-	}
+	rc = EXIT_ERROR;
 	tty = isatty(STDOUT_FILENO);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -368,13 +369,13 @@ cmd_status(int argc, char **argv)
 			log_err("status");
 			goto out;
 		}
-		r = snapshot(f, json, &ms);
+		r = snapshot(f, cm.json, &cm.ms);
 		if (fclose(f) != 0 || r == -1)
 			goto out;
 		if (watch && tty)
 			fputs("\033[H\033[2J", stdout);
 		fwrite(text, 1, len, stdout);
-		if (watch && !tty && !json)
+		if (watch && !tty && !cm.json)
 			fputc('\n', stdout);
 		fflush(stdout);
 		free(text);
@@ -388,11 +389,6 @@ cmd_status(int argc, char **argv)
 	rc = ferror(stdout) ? EXIT_ERROR : EXIT_OK;
 out:
 	free(text);
-	machines_free(&ms);
-	conf_free(&conf);
+	common_free(&cm);
 	return rc;
-usage:
-	cmd_usage("status");
-	rc = EXIT_USAGE;
-	goto out;
 }

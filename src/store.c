@@ -30,9 +30,9 @@ diagnose(struct conn *c, const char *what)
 		c->to = -1;
 	}
 	if (c->pid != -1) {
-		int64_t	 end = now_ms() + STORE_CLOSE_WAIT_MS;
+		int64_t	 end = clock_ms() + STORE_CLOSE_WAIT_MS;
 		while (waitpid(c->pid, &c->status, WNOHANG) == 0 &&
-		    now_ms() < end) {
+		    clock_ms() < end) {
 			wire_drain_stderr(c);
 			poll(NULL, 0, 10);
 		}
@@ -48,7 +48,7 @@ diagnose(struct conn *c, const char *what)
 		e--;
 	for (s = e; s > c->errtail && s[-1] != '\n'; s--)
 		;
-	log_printable(s, (size_t)(e - s), line, sizeof(line));
+	text_printable(s, (size_t)(e - s), line, sizeof(line));
 	if (strstr(c->errtail, "lacks a valid signature") != NULL) {
 		/* a daemon's answer to a user it does not trust */
 		log_errx("local store: %s: the local Nix refused what the "

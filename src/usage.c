@@ -1,9 +1,10 @@
 /*
- * The commands, one entry each: the function that runs it, the words of
- * its synopsis as nix-offload.1 has them, a line on what it does and a
- * line per option.  main() dispatches through it, and `nix-offload help`,
- * `CMD --help` and every usage error print from it, so that none of them
- * can disagree with another (tests/help.sh holds the man page to it).
+ * The commands, one entry each: the words of its synopsis as
+ * nix-offload.1 has them, a line on what it does and a line per option.
+ * `nix-offload help`, `CMD --help`, every usage error and the parser of
+ * every command's options (usage_next) work from it, so that none of
+ * them can disagree with another (tests/help.sh holds the man page to
+ * it).  main() has the functions that run them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,8 @@
  * synopsis's order; other names of the option follow its own after a
  * comma ("--keep-going, -k").
  */
-static const struct cmd cmds[] = {
-	{ "build", NULL, cmd_build, CMD_SSH | CMD_RUNDIR,
+static const struct usage cmds[] = {
+	{ "build", NULL, CMD_SSH | CMD_RUNDIR,
 	  "[builder-options] [-o link] [-j n] [--keep-going] [--keep-failed] "
 	  "[--json] [-A attr] [--arg name expr] [--argstr name string] "
 	  "[--impure] [--override-input input flakeref] [--no-link] "
@@ -51,35 +52,35 @@ static const struct cmd cmds[] = {
 	  "-L, --print-build-logs\tthe build logs, not a failed one's tail\n"
 	  "--expr expr\tinstallables are attributes of expr\n"
 	  "-f file, --file\tinstallables are attributes of file\n" },
-	{ "copy", NULL, cmd_copy, CMD_SSH | CMD_RUNDIR,
+	{ "copy", NULL, CMD_SSH | CMD_RUNDIR,
 	  "--to uri | --from uri [--include-outputs] path ...",
 	  "copy closures to or from a builder, like nix-copy-closure",
 	  "--to uri\tcopy to the store at uri\n"
 	  "--from uri\tcopy from the store at uri\n"
 	  "--include-outputs\tthe outputs of derivations in the closures too\n" },
-	{ "check", NULL, cmd_check, CMD_SSH | CMD_RUNDIR,
+	{ "check", NULL, CMD_SSH | CMD_RUNDIR,
 	  "[--json] [-j n] [builder-options]",
 	  "probe every builder: up, round trip, Nix, disk, load, writes",
 	  "--json\tprint an array of objects, a builder each\n"
 	  "-j n\tprobe at most n builders at once (default 16)\n"
 	  BUILDER_OPTIONS },
-	{ "machines", NULL, cmd_machines, CMD_SSH,
+	{ "machines", NULL, CMD_SSH,
 	  "[--json] [builder-options]",
 	  "the effective builders, where each came from, which are down",
 	  "--json\tprint an array of objects, a builder each\n"
 	  BUILDER_OPTIONS },
-	{ "enable", NULL, cmd_enable, CMD_SSH | CMD_RUNDIR,
+	{ "enable", NULL, CMD_SSH | CMD_RUNDIR,
 	  "[builder-options] uri ... | --all",
 	  "try builders that are down again at once",
 	  BUILDER_OPTIONS
 	  "--all\tevery builder\n" },
-	{ "status", NULL, cmd_status, CMD_SSH | CMD_RUNDIR,
+	{ "status", NULL, CMD_SSH | CMD_RUNDIR,
 	  "[--json] [--watch] [builder-options]",
 	  "what runs where, queued and down, without connecting",
 	  "--json\tprint {\"builders\":[...],\"runs\":[...]}\n"
 	  "--watch\tdraw it again every second, until interrupted\n"
 	  BUILDER_OPTIONS },
-	{ "why", NULL, cmd_why, CMD_SSH | CMD_RUNDIR,
+	{ "why", NULL, CMD_SSH | CMD_RUNDIR,
 	  "[--json] [builder-options] [-A attr] [--arg name expr] "
 	  "[--argstr name string] drv | file.nix | expr ...",
 	  "why each builder takes a derivation or not, and which would",
@@ -89,24 +90,24 @@ static const struct cmd cmds[] = {
 	  "--arg name expr\tan argument for the function (nix-instantiate)\n"
 	  "--argstr name string\ta string argument (nix-instantiate)\n" },
 	/* the hook checks the runtime directory itself: it must answer Nix */
-	{ "hook", "__build-remote", cmd_hook, CMD_SSH,
+	{ "hook", "__build-remote", CMD_SSH,
 	  "verbosity",
 	  "Nix's build hook; also run as .../libexec/nix-offload/build-hook",
 	  "" },
-	{ "store-info", "ping", cmd_store_info, CMD_SSH | CMD_RUNDIR,
+	{ "store-info", "ping", CMD_SSH | CMD_RUNDIR,
 	  "[--json] [--store] uri",
 	  "connect to an ssh:// store, print its protocol and Nix version",
 	  "--json\tprint one JSON object\n"
 	  "--store\tthe URI follows (as in nix store info --store uri)\n" },
-	{ "help", NULL, cmd_help, 0,
+	{ "help", NULL, 0,
 	  "[command]",
 	  "this text, or a command's (as nix-offload command --help)",
 	  "" },
-	{ "version", NULL, cmd_version, 0,
+	{ "version", NULL, 0,
 	  "",
 	  "print nix-offload's version",
 	  "" },
-	{ NULL, NULL, NULL, 0, NULL, NULL, NULL }
+	{ NULL, NULL, 0, NULL, NULL, NULL }
 };
 
 /* After the commands in `nix-offload help`, as it always was. */
@@ -146,10 +147,10 @@ static const char help_tail[] =
 "Nix); see nix-offload(1).\n";
 
 /* The command called name, or by it as another name; NULL if none. */
-const struct cmd *
-cmd_find(const char *name)
+const struct usage *
+usage_find(const char *name)
 {
-	const struct cmd	*c;
+	const struct usage	*c;
 
 	for (c = cmds; c->name != NULL; c++)
 		if (strcmp(name, c->name) == 0 ||
@@ -243,7 +244,7 @@ usage_line(FILE *f, const char *lead, const char *name, const char *synopsis)
  * line, what it does, its options in a column.
  */
 static void
-help_one(FILE *f, const struct cmd *c)
+help_one(FILE *f, const struct usage *c)
 {
 	const char	*o;
 	size_t		 w, k, t;
@@ -271,7 +272,7 @@ help_one(FILE *f, const struct cmd *c)
  * command, the global option, the environment and the exit statuses.
  */
 void
-cmd_help_print(FILE *f, const struct cmd *c)
+usage_print(FILE *f, const struct usage *c)
 {
 	size_t	 col;
 
@@ -305,11 +306,11 @@ cmd_help_print(FILE *f, const struct cmd *c)
  * to read more.
  */
 void
-cmd_usage(const char *name)
+usage_error(const char *name)
 {
-	const struct cmd	*c;
+	const struct usage	*c;
 
-	if ((c = cmd_find(name)) == NULL) {
+	if ((c = usage_find(name)) == NULL) {
 		log_errx("unknown command \"%s\" (see nix-offload --help)",
 		    name);
 		return;
@@ -318,31 +319,101 @@ cmd_usage(const char *name)
 	    c->name, c->synopsis[0] != '\0' ? " " : "", c->synopsis, c->name);
 }
 
-/* nix-offload help [command] */
-int
-cmd_help(int argc, char **argv)
+/*
+ * Does the options line at o (up to its tab) give the option word w?
+ * Its names are its first word and what follows each ", "; *arity gets
+ * how many words the option takes (those after its first name).
+ */
+static int
+names(const char *o, const char *w, int *arity)
 {
-	const struct cmd	*c = NULL;
+	size_t	 len = strcspn(o, "\t\n"), k, wl = strlen(w);
+	const char *p, *end = o + len;
+	int	 n = 0, hit = 0;
 
-	if (argc > 2) {
-		cmd_usage("help");
-		return EXIT_USAGE;
+	/* "-o link, --out-link": the first segment's words */
+	k = strcspn(o, ",\t\n");
+	for (p = o; p < o + k; p += strspn(p, " ")) {
+		size_t	 l = strcspn(p, " ,\t\n");
+		if (l == 0)
+			break;
+		if (n == 0 && l == wl && strncmp(p, w, l) == 0)
+			hit = 1;
+		n++;
+		p += l;
 	}
-	if (argc == 2 && (c = cmd_find(argv[1])) == NULL) {
-		log_errx("help: unknown command \"%s\" (see nix-offload --help)",
-		    argv[1]);
-		return EXIT_USAGE;
+	*arity = n > 0 ? n - 1 : 0;
+	/* and the other names */
+	for (p = o + k; p < end && *p == ','; ) {
+		p += 1 + strspn(p + 1, " ");
+		k = strcspn(p, ",\t\n");
+		if (k == wl && strncmp(p, w, k) == 0)
+			hit = 1;
+		p += k;
 	}
-	cmd_help_print(stdout, c);
-	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+	return hit;
 }
 
-/* nix-offload version */
+/*
+ * The next word of a command's arguments, argv[*i] on (*i starts at 1):
+ * an option of the command's table, with its words (USAGE_OPTION), or an
+ * operand (USAGE_OPERAND, in o->arg[0]); USAGE_END after the last.
+ * -v, -vv... and --verbose (any command's) are taken here; after "--"
+ * every word is an operand.  o->name is the option's first name in the
+ * table, whichever name was used.  o starts zeroed, and is given again to
+ * every call for the same command line.  Returns -1 (said in one line, with
+ * where to read more) for an unknown option or missing words.
+ */
 int
-cmd_version(int argc, char **argv)
+usage_next(const struct usage *c, int argc, char **argv, int *i,
+    struct usage_opt *o)
 {
-	(void)argc;
-	(void)argv;
-	printf("nix-offload %s\n", NIX_OFFLOAD_VERSION_STR);
-	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+	const char	*w, *line;
+	size_t		 k;
+	int		 arity, j;
+
+	o->name = NULL;
+	o->arg[0] = o->arg[1] = NULL;
+	for (; *i < argc; (*i)++) {
+		w = argv[*i];
+		if (o->dashdash || w[0] != '-' || w[1] == '\0') {
+			o->arg[0] = argv[(*i)++];
+			return USAGE_OPERAND;
+		}
+		if (strcmp(w, "--") == 0) {
+			o->dashdash = 1;
+			continue;
+		}
+		if (strcmp(w, "--verbose") == 0) {
+			verbose++;
+			continue;
+		}
+		if (w[1] == 'v' && strspn(w + 1, "v") == strlen(w + 1)) {
+			verbose += (int)strlen(w + 1);
+			continue;
+		}
+		for (line = c->options; *line != '\0';
+		    line += k + (line[k] == '\n')) {
+			k = strcspn(line, "\n");
+			if (!names(line, w, &arity))
+				continue;
+			if (*i + arity >= argc) {
+				log_errx("%s: %s needs %d word%s after it (see "
+				    "nix-offload %s --help)", c->name, w, arity,
+				    arity == 1 ? "" : "s", c->name);
+				return -1;
+			}
+			o->name = o->namebuf;
+			snprintf(o->namebuf, sizeof(o->namebuf), "%.*s",
+			    (int)strcspn(line, " ,\t\n"), line);
+			for (j = 0; j < arity; j++)
+				o->arg[j] = argv[*i + 1 + j];
+			*i += 1 + arity;
+			return USAGE_OPTION;
+		}
+		log_errx("%s: unknown option %s (see nix-offload %s --help)",
+		    c->name, w, c->name);
+		return -1;
+	}
+	return USAGE_END;
 }

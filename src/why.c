@@ -175,8 +175,9 @@ explain(FILE *f, int json, struct sched *s, const char *path,
 int
 cmd_why(int argc, char **argv)
 {
-	struct conf	 conf;
-	struct machines	 ms = { NULL, 0, "" };
+	const struct usage	*u = usage_find("why");
+	struct usage_opt	 o;
+	struct common	 cm;
 	struct graph	 g;
 	struct sched	 sched;
 	struct args	 ia = { NULL, 0, 0 };
@@ -184,43 +185,39 @@ cmd_why(int argc, char **argv)
 	struct conn	 local;
 	char		 gcdir[PATH_MAX_LEN] = "";
 	size_t		 i;
-	int		 k, r, json = 0, rc = EXIT_ERROR, runlock = -1;
+	int		 k = 1, r, rc = EXIT_USAGE, runlock = -1;
 	int		 fits = 1, have_local = 0, have_sched = 0;
 
 	memset(&g, 0, sizeof(g));
-	conf_init(&conf);
+	memset(&o, 0, sizeof(o));
+	common_init(&cm);
 	if (args_add(&ia, "nix-instantiate") == -1)
 		goto out;
-	for (k = 1; k < argc; k++) {
-		if ((r = conf_option(&conf, argc, argv, &k)) == -1)
-			goto usage;
-		if (r == 1)
-			continue;
-		if ((r = build_arg(argc, argv, &k, &ia)) == -1)
+	while ((r = usage_next(u, argc, argv, &k, &o)) != USAGE_END) {
+		if (r == -1)
 			goto out;
-		if (r == 1)
-			continue;
-		if (strcmp(argv[k], "--json") == 0)
-			json = 1;
-		else if (argv[k][0] == '-')
-			goto usage;
-		else if (strlist_add(&exprs, argv[k]) == -1)
+		if (r == USAGE_OPERAND) {
+			if (strlist_add(&exprs, o.arg[0]) == -1)
+				goto out;
+		} else if ((r = common_option(&cm, &o)) == -1 ||
+		    (r == 0 && build_opt(&o, &ia) != 1))
 			goto out;
 	}
-	if (exprs.n == 0)
-		goto usage;
-	if (builders_load(&conf, &ms) == -1) {
-		rc = EXIT_USAGE;
+	if (exprs.n == 0) {
+		usage_error("why");
 		goto out;
 	}
+	if (common_load(&cm) == -1)
+		goto out;
+	rc = EXIT_ERROR;
 	if (build_roots(&g, &exprs, &ia, gcdir, sizeof(gcdir),
 	    &runlock) == -1)
 		goto out;
-	sched_init(&sched, &ms);
+	sched_init(&sched, &cm.ms);
 	have_sched = 1;
 	/* what is built already is worth saying, not worth failing for */
 	have_local = store_open(&local) == 0;
-	if (json)
+	if (cm.json)
 		putchar('[');
 	for (i = 0; i < g.nnodes; i++) {
 		struct drv	 d;
@@ -232,12 +229,12 @@ cmd_why(int argc, char **argv)
 			drv_free(&d);
 			goto out;
 		}
-		explain(stdout, json, &sched, g.nodes[i].path, &d, &features,
+		explain(stdout, cm.json, &sched, g.nodes[i].path, &d, &features,
 		    have_local ? built_here(&local, &d) : -1, i == 0, &fits);
 		drv_free(&d);
 		strlist_free(&features);
 	}
-	if (json)
+	if (cm.json)
 		puts("]");
 	rc = fits ? EXIT_OK : EXIT_ERROR;
 out:
@@ -247,13 +244,8 @@ out:
 		sched_free(&sched);
 	rundir_run_close(runlock);
 	graph_free(&g);
-	machines_free(&ms);
-	conf_free(&conf);
+	common_free(&cm);
 	args_free(&ia);
 	strlist_free(&exprs);
 	return rc;
-usage:
-	cmd_usage("why");
-	rc = EXIT_USAGE;
-	goto out;
 }

@@ -158,7 +158,7 @@ wait_fd(struct conn *c, int fd, short ev, int wait_ms)
 
 	if (wait_ms < 0)
 		wait_ms = c->timeout_ms;
-	deadline = wait_ms > 0 ? now_ms() + wait_ms : 0;
+	deadline = wait_ms > 0 ? clock_ms() + wait_ms : 0;
 	for (;;) {
 		pfd[0].fd = fd;
 		pfd[0].events = ev;
@@ -169,7 +169,7 @@ wait_fd(struct conn *c, int fd, short ev, int wait_ms)
 		pfd[2].revents = 0;
 		left = -1;
 		if (deadline != 0) {
-			int64_t l = deadline - now_ms();
+			int64_t l = deadline - clock_ms();
 			left = l > 0 ? (int)l : 0;
 		}
 		n = poll(pfd, 3, left);
@@ -187,7 +187,7 @@ wait_fd(struct conn *c, int fd, short ev, int wait_ms)
 			wire_drain_stderr(c);
 			/* a remote that talks on stderr is alive */
 			if (wait_ms > 0)
-				deadline = now_ms() + wait_ms;
+				deadline = clock_ms() + wait_ms;
 		}
 		if (pfd[0].revents != 0)
 			return 1;
@@ -260,12 +260,12 @@ wire_read(struct conn *c, void *buf, size_t n)
 int
 wire_peek(struct conn *c, size_t n, int wait_ms)
 {
-	int64_t	 deadline = now_ms() + wait_ms;
+	int64_t	 deadline = clock_ms() + wait_ms;
 
 	if (n > sizeof(c->rbuf))
 		n = sizeof(c->rbuf);
 	while (c->rlen - c->rpos < n && !c->eof) {
-		int64_t	 left = deadline - now_ms();
+		int64_t	 left = deadline - clock_ms();
 		if (left <= 0 || fill(c, (int)left) != 1)
 			break;
 	}
@@ -395,23 +395,6 @@ wire_read_string(struct conn *c, size_t max, char **s, size_t *lenp)
 	return 0;
 }
 
-/* Append s to l, which owns it from now on.  Returns 0, or -1. */
-static int
-push(struct strlist *l, char *s)
-{
-	char	**v;
-
-	if (l->n + 1 > l->nalloc) {
-		size_t	 na = l->nalloc ? l->nalloc * 2 : 8;
-		if ((v = reallocarray(l->v, na, sizeof(*v))) == NULL)
-			return -1;
-		l->v = v;
-		l->nalloc = na;
-	}
-	l->v[l->n++] = s;
-	return 0;
-}
-
 /*
  * Read a list of at most maxn strings of at most maxlen bytes each,
  * appended to l.  Each string is kept in the buffer it was read into.
@@ -439,7 +422,7 @@ wire_read_strings(struct conn *c, size_t maxn, size_t maxlen,
 			free(s);
 			return -1;
 		}
-		if (push(l, s) == -1) {
+		if (strlist_push(l, s) == -1) {
 			why(c, "out of memory");
 			free(s);
 			return -1;
@@ -573,31 +556,6 @@ wire_fail(struct conn *c, const char *fmt, ...)
 	    FAIL_PROTOCOL;
 }
 
-int
-strlist_add(struct strlist *l, const char *s)
-{
-	char	*d;
-
-	if ((d = strdup(s)) == NULL)
-		return -1;
-	if (push(l, d) == -1) {
-		free(d);
-		return -1;
-	}
-	return 0;
-}
-
-void
-strlist_free(struct strlist *l)
-{
-	size_t	 i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 /*
  * Read until EOF, keeping at most max - 1 bytes in buf (NUL-terminated).
  * For short text answers such as `nix-store --version`.  Returns the length
@@ -624,48 +582,4 @@ wire_read_all(struct conn *c, char *buf, size_t max)
 	}
 	buf[n] = '\0';
 	return (ssize_t)n;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sort a list byte-wise and drop duplicates: a set, as Nix writes one. */
-void
-strlist_sort_uniq(struct strlist *l)
-{
-	size_t	 i, o = 0;
-
-	if (l->n == 0)
-		return;
-	qsort(l->v, l->n, sizeof(*l->v), cmp_str);
-	for (i = 1; i < l->n; i++) {
-		if (strcmp(l->v[i], l->v[o]) == 0)
-			free(l->v[i]);
-		else
-			l->v[++o] = l->v[i];
-	}
-	l->n = o + 1;
-}
-
-/* Is s in l? */
-int
-strlist_has(const struct strlist *l, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
-/* Is s in l, a set (strlist_sort_uniq)?  In log time. */
-int
-strlist_in_set(const struct strlist *l, const char *s)
-{
-	return l->n > 0 &&
-	    bsearch(&s, l->v, l->n, sizeof(*l->v), cmp_str) != NULL;
 }

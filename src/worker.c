@@ -191,10 +191,10 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 	if ((in = fdopen(cmd, "r")) == NULL)
 		_exit(1);
 	/* connect now, while the parent finds more work */
-	t0 = now_ms();
+	t0 = clock_ms();
 	if (remote_ready(&w) == 0)
 		log_debug(2, "%s: worker ready in %lld ms", w.m->uri_text,
-		    (long long)(now_ms() - t0));
+		    (long long)(clock_ms() - t0));
 	job_note(&w.job, "idle");
 	while (fgets(line, sizeof(line), in) != NULL) {
 		int	 status = -1, fail = FAIL_OTHER, built;
@@ -221,7 +221,7 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 			fail = w.remote.fail != FAIL_NONE ? w.remote.fail :
 			    FAIL_OTHER;
 		else if (line[0] == 'F') {
-			w.job.since = wall_ms();
+			w.job.since = clock_wall();
 			if (fetch(&w, list, k) == 0)
 				status = BUILD_BUILT;
 			else
@@ -390,7 +390,7 @@ send_line(struct worker *w, const char *line)
 		return -1;
 	}
 	w->busy = 1;
-	w->started = now_ms();
+	w->started = clock_ms();
 	return 0;
 }
 

@@ -170,7 +170,8 @@ t_help_where() {
 	[ -s "$T/g.out" ] && fail "enable -- --help printed help"
 	run h "$NO" machines --json -h
 	expect_rc 2
-	expect_in "$T/h.err" 'unexpected argument "-h"'
+	expect_lines "$T/h.err" 1
+	expect_in "$T/h.err" '^nix-offload: machines: unknown option -h \(see nix-offload machines --help\)$'
 	run i "$NO" help no-such-command
 	expect_rc 2
 	expect_in "$T/i.err" '^nix-offload: help: unknown command "no-such-command"'
@@ -180,11 +181,12 @@ t_help_where() {
 	return 0
 }
 
-# A usage error: the synopsis the man page has, where to read more, 2.
+# A usage error: the synopsis the man page has, where to read more, 2;
+# an unknown option or one without its words is named, in one line.
 t_help_usage() {
 	man_synopses >"$T/man" || fail "cannot read nix-offload.1"
-	for args in build copy "check --bogus" "machines --bogus" enable \
-	    store-info "help a b"; do
+	for args in build copy "check a" "machines a" enable store-info \
+	    "help a b"; do
 		set -- $args
 		run u "$NO" $args
 		expect_rc 2
@@ -192,6 +194,22 @@ t_help_usage() {
 		want="nix-offload: usage: nix-offload $1 $(man_field syn "$1" 4) (see nix-offload $1 --help)"
 		grep -qxF -- "$want" "$T/u.err" ||
 		    fail "$args: no \"$want\" but $(cat "$T/u.err")"
+	done
+	for c in build copy check machines enable status why store-info; do
+		run o "$NO" $c --bogus x
+		expect_rc 2
+		expect_lines "$T/o.err" 1
+		grep -qxF "nix-offload: $c: unknown option --bogus (see nix-offload $c --help)" "$T/o.err" ||
+		    fail "$c --bogus: $(cat "$T/o.err")"
+	done
+	run w "$NO" build -o
+	expect_rc 2
+	expect_in "$T/w.err" '^nix-offload: build: -o needs 1 word after it \(see nix-offload build --help\)$'
+	# -v, -vv and --verbose: every command's
+	for c in "machines" "status" "why -A x $T/none.nix" "check --builders ''" \
+	    "enable --all" "store-info ssh://$DOWN" "copy --to ssh://$DOWN /nix/store/x"; do
+		run v timeout 60 "$NO" $c -vv
+		grep -q "unknown option" "$T/v.err" && fail "$c -vv: $(cat "$T/v.err")"
 	done
 	return 0
 }

@@ -1,6 +1,6 @@
 /*
  * Fuzz target: nix.conf (conf_load), and the builders spec it sets
- * (builders_load).  The input is $NIX_CONF_DIR/nix.conf in a private
+ * (common_machines).  The input is $NIX_CONF_DIR/nix.conf in a private
  * directory that also holds a few files to include: inc.conf (settings),
  * loop.conf (includes nix.conf: a cycle), c1.conf ... c17.conf (each
  * includes the next: too deep) and machines.  An input that begins with
@@ -156,7 +156,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	shown = show(&c);
-	if (builders_load(&c, &ms) == 0)
+	if (common_machines(&c, &ms) == 0)
 		machines_free(&ms);
 	else if (ms.n != 0 || ms.v != NULL)
 		abort();

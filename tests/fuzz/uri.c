@@ -1,9 +1,9 @@
 /*
  * Fuzz target: the small parsers of strings from the command line, the
  * environment and machines files: store URIs (uri_parse), pinned host
- * keys (hostkey_parse) and NIX_SSHOPTS (shell_split).  The input, up to
- * its first NUL, goes to each.  What shell_split reads is quoted again
- * with shell_join, which must split back into the same words.
+ * keys (hostkey_parse) and NIX_SSHOPTS (args_split).  The input, up to
+ * its first NUL, goes to each.  What args_split reads is quoted again
+ * with args_join, which must split back into the same words.
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +28,7 @@ split_join_split(const char *s)
 
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
-	if (shell_split(s, &a) == -1) {
+	if (args_split(s, &a) == -1) {
 		args_free(&a);
 		return;
 	}
@@ -36,10 +36,10 @@ split_join_split(const char *s)
 		args_free(&a);
 		return;
 	}
-	if ((line = shell_join(a.list)) == NULL)
+	if ((line = args_join(a.list)) == NULL)
 		abort();
-	if (shell_split(line, &b) == -1 || a.num != b.num) {
-		fprintf(stderr, "uri: shell_join's line does not split into "
+	if (args_split(line, &b) == -1 || a.num != b.num) {
+		fprintf(stderr, "uri: args_join's line does not split into "
 		    "the same %zu words: \"%s\"\n", a.num, line);
 		abort();
 	}

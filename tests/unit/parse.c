@@ -10,7 +10,7 @@
  *   - golden configurations: data/conf/NAME/env sets the environment
  *     (VAR=VALUE lines, "\n" for a newline); then NAME/settings lists
  *     settings as `nix show-config` prints them (absent: conf_load must
- *     fail), NAME/machines the listing builders_load makes ("!": it must
+ *     fail), NAME/machines the listing common_machines makes ("!": it must
  *     fail; absent: not tried), NAME/stderr what goes to stderr (absent:
  *     nothing).
  * The golden files name each other as @DATA@/...: a relative @FILE is read
@@ -1168,7 +1168,7 @@ conf_golden(void)
 		m = slurp(path);
 		if (rc == 0 && m != NULL) {
 			capture();
-			rc = builders_load(&c, &ms);
+			rc = common_machines(&c, &ms);
 			err2 = captured();
 			out = rc == 0 ? render(&ms, 0) : strdup("!\n");
 			golden(path, out, "listing");
@@ -1194,52 +1194,75 @@ conf_golden(void)
 	strlist_free(&names);
 }
 
+/*
+ * One word of a command line through usage_next and common_option, as
+ * every command with builders reads it: 1 taken, 0 not a common option,
+ * -1 refused; *i moves past it.
+ */
+static int
+common_word(struct common *cm, int argc, char **argv, int *i)
+{
+	struct usage_opt	 o;
+	int			 r;
+
+	memset(&o, 0, sizeof(o));
+	r = usage_next(usage_find("machines"), argc, argv, i, &o);
+	if (r == -1)
+		return -1;
+	if (r != USAGE_OPTION)
+		return 0;
+	return common_option(cm, &o);
+}
+
 /* The command line wins over nix.conf, whatever the order. */
 static void
 test_cmdline(void)
 {
-	struct conf	 c;
-	struct machines	 ms;
+	struct common	 cm;
 	char		 dir[PATH_MAX], val[256], *err;
 	char		*argv[] = { "machines", "--option", "max-jobs", "5",
 	    "--json", "--builders", "b1 aarch64-linux", "--option",
 	    "extra-system-features", "cmd", "--option", "no-such-setting",
 	    "x", NULL };
-	int		 argc = nitems(argv) - 1, i, r, others = 0;
+	int		 argc = nitems(argv) - 1, i = 1, others = 0;
 
 	xsnprintf(dir, sizeof(dir), "%s/conf/basic", data);
 	set_env(dir);
-	conf_init(&c);
+	common_init(&cm);
 	capture();
-	for (i = 1; i < argc; i++) {
-		if ((r = conf_option(&c, argc, argv, &i)) == -1)
-			no("conf_option failed at %s", argv[i]);
-		else if (r == 0)
+	while (i < argc)
+		switch (common_word(&cm, argc, argv, &i)) {
+		case -1:
+			no("refused at %s", argv[i]);
+			i = argc;
+			break;
+		case 0:
 			others++;
-	}
-	if (others != 1)
-		no("%d other arguments, expected 1 (--json)", others);
-	if (conf_load(&c) == -1)
+			break;
+		}
+	if (others != 0 || !cm.json)
+		no("%d other arguments, --json %s", others, cm.json ?
+		    "taken" : "not taken");
+	if (conf_load(&cm.conf) == -1)
 		no("conf_load failed");
-	if (conf_value(&c, "max-jobs", val, sizeof(val)) == -1 ||
+	if (conf_value(&cm.conf, "max-jobs", val, sizeof(val)) == -1 ||
 	    strcmp(val, "5") != 0)
 		no("max-jobs = %s, expected 5", val);
-	if (conf_value(&c, "system-features", val, sizeof(val)) == -1 ||
+	if (conf_value(&cm.conf, "system-features", val, sizeof(val)) == -1 ||
 	    strcmp(val, "big-parallel cmd foo kvm") != 0)
 		no("system-features = %s", val);
-	if (strcmp(c.builders_src, "--builders") != 0)
-		no("builders from %s", c.builders_src);
-	if (builders_load(&c, &ms) == -1 || ms.n != 1 ||
-	    strcmp(ms.v[0].source, "--builders") != 0 ||
-	    strcmp(ms.v[0].systems.v[0], "aarch64-linux") != 0)
+	if (strcmp(cm.conf.builders_src, "--builders") != 0)
+		no("builders from %s", cm.conf.builders_src);
+	if (common_load(&cm) == -1 || cm.ms.n != 1 ||
+	    strcmp(cm.ms.v[0].source, "--builders") != 0 ||
+	    strcmp(cm.ms.v[0].systems.v[0], "aarch64-linux") != 0)
 		no("builders not from --builders");
-	machines_free(&ms);
 	err = captured();
 	if (strcmp(err, "nix-offload: warning: --option no-such-setting: not a "
 	    "setting nix-offload uses, ignored\n") != 0)
 		no("stderr: %s", err);
 	free(err);
-	conf_free(&c);
+	common_free(&cm);
 	report("parse_conf_cmdline_wins");
 }
 
@@ -1250,10 +1273,11 @@ static const struct optcase {
 	const char	*err;
 } optcases[] = {
 	{ "builders_no_value", { "--builders" }, -1,
-	  "nix-offload: --builders needs a value, a builders spec such as "
-	  "\"ssh://host x86_64-linux\"\n" },
+	  "nix-offload: machines: --builders needs 1 word after it (see "
+	  "nix-offload machines --help)\n" },
 	{ "option_no_value", { "--option", "max-jobs" }, -1,
-	  "nix-offload: --option needs a setting name and a value\n" },
+	  "nix-offload: machines: --option needs 2 words after it (see "
+	  "nix-offload machines --help)\n" },
 	{ "option_bad_value", { "--option", "max-jobs", "many" }, -1,
 	  "nix-offload: --option: max-jobs = many: expected auto or a whole "
 	  "number from 0 to 2147483647\n" },
@@ -1271,18 +1295,22 @@ static const struct optcase {
 	  "18446744073709551615\n" },
 	{ "option_log_size_bytes", { "--option", "max-build-log-size",
 	  "1048576" }, 1, "" },
-	{ "other_argument", { "--json" }, 0, "" },
+	{ "other_argument", { "x.nix" }, 0, "" },
+	{ "unknown_option", { "--bogus" }, -1,
+	  "nix-offload: machines: unknown option --bogus (see nix-offload "
+	  "machines --help)\n" },
 	{ "builders_empty", { "--builders", "" }, 1, "" },
+	{ "verbose_any_command", { "-vv", "--json" }, 1, "" },
 };
 
 static void
 test_options(void)
 {
 	const struct optcase	*o;
-	struct conf		 c;
+	struct common		 cm;
 	char			*argv[6], name[128], *err;
 	size_t			 k;
-	int			 argc, i, rc;
+	int			 argc, i, rc, v0 = verbose;
 
 	for (k = 0; k < nitems(optcases); k++) {
 		o = &optcases[k];
@@ -1290,22 +1318,26 @@ test_options(void)
 		for (argc = 1; argc < 5 && o->args[argc - 1] != NULL; argc++)
 			argv[argc] = (char *)o->args[argc - 1];
 		argv[argc] = NULL;
-		conf_init(&c);
+		common_init(&cm);
 		i = 1;
+		verbose = 0;
 		capture();
-		rc = conf_option(&c, argc, argv, &i);
+		rc = common_word(&cm, argc, argv, &i);
 		err = captured();
 		if (rc != o->rc)
 			no("returned %d, expected %d", rc, o->rc);
-		if (rc == 1 && i != argc - 1)
-			no("left i at %d, expected %d", i, argc - 1);
+		if (rc == 1 && i != argc)
+			no("left i at %d, expected %d", i, argc);
+		if (strcmp(o->name, "verbose_any_command") == 0 && verbose != 2)
+			no("-vv: verbose %d", verbose);
 		if (strcmp(err, o->err) != 0)
 			no("stderr:\nwant: %s\ngot:  %s", o->err, err);
 		free(err);
-		conf_free(&c);
+		common_free(&cm);
 		xsnprintf(name, sizeof(name), "parse_option_%s", o->name);
 		report(name);
 	}
+	verbose = v0;
 }
 
 /* Defaults, with nothing configured at all. */

@@ -47,7 +47,7 @@ show(const char *s, char *b, size_t sz)
 
 	if (s == NULL)
 		return "NULL";
-	snprintf(b, sz, "\"%s\"", log_printable(s, strlen(s), t, sizeof(t)));
+	snprintf(b, sz, "\"%s\"", text_printable(s, strlen(s), t, sizeof(t)));
 	return b;
 }
 
@@ -88,8 +88,8 @@ same_mem(const char *field, const void *got, size_t gotlen,
 
 	if (gotlen == wantlen && memcmp(got, want, gotlen) == 0)
 		return 1;
-	log_printable(want, wantlen, w, sizeof(w));
-	log_printable(got, gotlen, g, sizeof(g));
+	text_printable(want, wantlen, w, sizeof(w));
+	text_printable(got, gotlen, g, sizeof(g));
 	return no("%s: expected %zu bytes \"%s\", got %zu bytes \"%s\"",
 	    field, wantlen, w, gotlen, g);
 }
@@ -490,7 +490,7 @@ test_shell_quote(void)
 	int		 good;
 
 	for (i = 0; i < nitems(quote_cases); i++) {
-		q = shell_quote(quote_cases[i].in);
+		q = args_quote(quote_cases[i].in);
 		report(quote_cases[i].name, same("quoted", q,
 		    quote_cases[i].want));
 		free(q);
@@ -498,10 +498,10 @@ test_shell_quote(void)
 
 	/*
 	 * Properties: sh turns quote(s) back into s, byte for byte, and so
-	 * does shell_split.
+	 * does args_split.
 	 */
 	for (i = 0; i < nitems(nasty); i++) {
-		if ((q = shell_quote(nasty[i])) == NULL)
+		if ((q = args_quote(nasty[i])) == NULL)
 			abort();
 		if ((cmd = malloc(strlen(q) + 16)) == NULL)
 			abort();
@@ -511,8 +511,8 @@ test_shell_quote(void)
 		report(name, same_mem("sh output", out, n, nasty[i],
 		    strlen(nasty[i])));
 		memset(&a, 0, sizeof(a));
-		if (shell_split(q, &a) == -1)
-			good = no("shell_split failed");
+		if (args_split(q, &a) == -1)
+			good = no("args_split failed");
 		else
 			good = (a.num == 1 || no("%zu words", a.num)) &&
 			    same("word", a.list[0], nasty[i]);
@@ -534,13 +534,13 @@ test_shell_join(void)
 	size_t		 i, n, len, wl = 0;
 	char		*all[nitems(nasty) + 1];
 
-	j = shell_join(none);
+	j = args_join(none);
 	report("join_none", same("joined", j, ""));
 	free(j);
-	j = shell_join(plain);
+	j = args_join(plain);
 	report("join_plain", same("joined", j, "nix-store --serve --write"));
 	free(j);
-	j = shell_join(mixed);
+	j = args_join(mixed);
 	report("join_mixed", same("joined", j, "'a b' c ''"));
 	free(j);
 
@@ -551,8 +551,8 @@ test_shell_join(void)
 		    nasty[i]);
 	}
 	all[i] = NULL;
-	if ((j = shell_join(all)) == NULL) {
-		report("join_sh", no("shell_join returned NULL"));
+	if ((j = args_join(all)) == NULL) {
+		report("join_sh", no("args_join returned NULL"));
 		return;
 	}
 	len = strlen(j) + 32;
@@ -592,7 +592,7 @@ static const struct {
 	{ "split_continuation", "a\\\nb", 0, 1, { "ab" } },
 	/*
 	 * regression: a backslash-newline between words is removed by the shell;
-	 * shell_split makes an empty word of it.
+	 * args_split makes an empty word of it.
 	 */
 	{ "split_continuation_between", "a \\\n b", 0, 2, { "a", "b" } },
 	{ "split_proxyjump", "-o \"ProxyJump=a b\" -p 22", 0, 4,
@@ -612,7 +612,7 @@ test_shell_split(void)
 
 	for (i = 0; i < nitems(split_cases); i++) {
 		memset(&a, 0, sizeof(a));
-		rc = shell_split(split_cases[i].in, &a);
+		rc = args_split(split_cases[i].in, &a);
 		good = rc == split_cases[i].rc ||
 		    no("returned %d, expected %d", rc, split_cases[i].rc);
 		if (good && rc == 0) {
@@ -635,7 +635,7 @@ test_shell_split(void)
 	 * NIX_SSHOPTS cannot see what was wrong.
 	 */
 	memset(&a, 0, sizeof(a));
-	shell_split("-o 'ProxyJump=x", &a);
+	args_split("-o 'ProxyJump=x", &a);
 	args_free(&a);
 	report("split_err_message", strstr(log_last(), "ProxyJump=x") != NULL ||
 	    no("the error \"%s\" does not show the input", log_last()));
@@ -1127,7 +1127,7 @@ test_wire_bad(void)
 			close(p[1]);
 		memset(&l, 0, sizeof(l));
 		s = (char *)"unset";
-		t0 = now_ms();
+		t0 = clock_ms();
 		switch (bad_cases[i].op) {
 		case OP_U64:
 			rc = wire_read_u64(c, &v);
@@ -1140,7 +1140,7 @@ test_wire_bad(void)
 			    &l);
 			break;
 		}
-		ms = now_ms() - t0;
+		ms = clock_ms() - t0;
 		good = (rc == -1 || no("returned %d, expected -1", rc)) &&
 		    (bad_cases[i].op != OP_STRING || s == NULL ||
 		    no("*s not NULL after a failure")) &&
@@ -1799,11 +1799,11 @@ test_df(void)
 }
 
 /*
- * log_filter: a builder's log, as our terminal may show it, and as a
+ * text_filter: a builder's log, as our terminal may show it, and as a
  * pipe gets it.
  */
-#define TTY	(LOG_NO_CR | LOG_COLOUR)
-#define PIPE	LOG_NO_CR
+#define TTY	(TEXT_NO_CR | TEXT_COLOUR)
+#define PIPE	TEXT_NO_CR
 static const struct {
 	const char	*name, *in, *want;
 	int		 flags;
@@ -1842,7 +1842,7 @@ test_filter(void)
 	size_t	 i, n;
 
 	for (i = 0; i < nitems(filter_cases); i++) {
-		n = log_filter(filter_cases[i].in, strlen(filter_cases[i].in),
+		n = text_filter(filter_cases[i].in, strlen(filter_cases[i].in),
 		    out, filter_cases[i].flags);
 		out[n] = '\0';
 		report(filter_cases[i].name, strcmp(out,
@@ -1887,7 +1887,7 @@ test_version(void)
 
 	for (i = 0; i < nitems(version_cases); i++) {
 		memset(out, 'x', sizeof(out));
-		rc = nix_version_parse(version_cases[i].in, out,
+		rc = nixver_parse(version_cases[i].in, out,
 		    version_cases[i].sz);
 		report(version_cases[i].name, (rc == version_cases[i].rc ||
 		    no("returned %d, expected %d", rc, version_cases[i].rc)) &&
@@ -1998,7 +1998,7 @@ test_log(void)
 
 	for (i = 0; i < nitems(printable_cases); i++) {
 		memset(out, 'X', sizeof(out));
-		r = log_printable(printable_cases[i].in, printable_cases[i].n,
+		r = text_printable(printable_cases[i].in, printable_cases[i].n,
 		    out, printable_cases[i].outsz);
 		report(printable_cases[i].name, (r == out ||
 		    no("did not return out")) && (memchr(out, '\0',
@@ -2007,13 +2007,13 @@ test_log(void)
 		    same("text", out, printable_cases[i].want));
 	}
 	memset(out, 'X', sizeof(out));
-	log_printable("abc", 3, out, 0);
+	text_printable("abc", 3, out, 0);
 	report("printable_outsz_0", out[0] == 'X' || no("wrote into 0 bytes"));
 
 	for (i = 0; i < nitems(clean_cases); i++) {
 		char	 buf[256];
 		strlcpy(buf, clean_cases[i].in, sizeof(buf));
-		r = log_clean(buf);
+		r = text_clean(buf);
 		report(clean_cases[i].name, (r == buf || no("did not return "
 		    "its argument")) && same("text", buf, clean_cases[i].want));
 	}
@@ -2211,11 +2211,11 @@ test_notes(void)
 	}
 	unlink(path);
 	act_slot(fd, "ssh://a-much-longer-builder-name.example", "building",
-	    DRVP, wall_ms());
-	act_slot(fd, "ssh://mac", "idle", NULL, wall_ms());
+	    DRVP, clock_wall());
+	act_slot(fd, "ssh://mac", "idle", NULL, clock_wall());
 	n = act_read(fd, buf);
 	good = (n > 0 || no("unread")) && (act_slot_parse(buf, (size_t)n,
-	    wall_ms(), &sl, &why) == 0 || no("refused: %s", why)) &&
+	    clock_wall(), &sl, &why) == 0 || no("refused: %s", why)) &&
 	    same("uri", sl.uri, "ssh://mac") && same("state", sl.state, "idle") &&
 	    (sl.pid == getpid() || no("pid %ld", (long)sl.pid));
 	report("note_round_trip", good);
@@ -2263,9 +2263,9 @@ lines_of(const char *script, int timeout, struct lines *l, int *status,
 	saved = dup(STDERR_FILENO);
 	dup2(fd, STDERR_FILENO);
 	alarm(60);	/* a hang fails the test instead */
-	t0 = now_ms();
+	t0 = clock_ms();
 	rc = spawn_lines(argv, NULL, timeout, 0, take_line, l, status);
-	*ms = now_ms() - t0;
+	*ms = clock_ms() - t0;
 	alarm(0);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
