@@ -101,11 +101,10 @@ write_test(struct conn *c, const struct store_uri *u)
 		goto out;
 	if (n != 1 || pi[0].nar_hash == NULL ||
 	    strcmp(pi[0].nar_hash, hash) != 0 || pi[0].nar_size != s.size) {
-		log_errx("%s: the builder's store did not keep a test path: "
-		    "wrote %s (%llu bytes), read back %s", u->display, hash,
+		wire_error(c, FAIL_OTHER, "the builder's store did not keep a "
+		    "test path: wrote %s (%llu bytes), read back %s", hash,
 		    (unsigned long long)s.size,
 		    n == 1 && pi[0].nar_hash ? pi[0].nar_hash : "nothing");
-		c->fail = FAIL_OTHER;
 		goto out;
 	}
 	rc = 0;
@@ -136,7 +135,7 @@ start_info(const struct store_uri *u, struct conn *ic)
 	if (args_add(&w, "sh") == -1 || args_add(&w, "-c") == -1 ||
 	    args_add(&w, "%s", script) == -1)
 		goto out;
-	rc = ssh_open(u, w.list, ic);
+	rc = ssh_open(u, w.list, ic, CONN_QUIET);
 out:
 	free(p);
 	free(script);
@@ -270,23 +269,21 @@ probe(const struct machine *m, struct probe *r)
 {
 	struct conn	 c, ic;
 	int		 have_ic = 0;
-	int64_t		 t0 = clock_ms();
+	int64_t		 t0 = clock_ms(), began = clock_wall();
 
 	memset(r, 0, sizeof(*r));
 	r->done = 1;
 	r->disk_free_kb = -1;
 	r->load = -1;
-	if (ssh_start_serve(&m->uri, &c) == -1) {
-		r->kind = FAIL_OTHER;
+	/* in a child: the parent prints what failed, from r */
+	if (ssh_start_serve(&m->uri, &c, CONN_QUIET) == -1)
 		goto fail;
-	}
 	if (ssh_wait_master(&m->uri, &c))
 		have_ic = start_info(&m->uri, &ic) == 0;
 	if (serve_handshake(&c) == -1) {
 		ssh_kill(&c);
 		if (have_ic)
 			ssh_kill(&ic);
-		r->kind = c.fail != FAIL_NONE ? c.fail : FAIL_OTHER;
 		goto fail;
 	}
 	r->latency_ms = (long)(clock_ms() - t0);
@@ -298,7 +295,6 @@ probe(const struct machine *m, struct probe *r)
 		ssh_kill(&c);
 		if (have_ic)
 			ssh_kill(&ic);
-		r->kind = c.fail != FAIL_NONE ? c.fail : FAIL_OTHER;
 		goto fail;
 	}
 	r->writable = 1;
@@ -311,10 +307,14 @@ probe(const struct machine *m, struct probe *r)
 	r->ok = 1;
 	return;
 fail:
-	snprintf(r->error, sizeof(r->error), "%s", log_last());
+	if (c.f.kind == FAIL_NONE)
+		fail_set(&c.f, FAIL_OTHER, m->uri.display, "failed without "
+		    "a message");
+	r->kind = c.f.kind;
+	snprintf(r->error, sizeof(r->error), "%s", c.f.msg);
 	text_clean(r->error);
 	if (r->kind != FAIL_OTHER)
-		health_failed(m, r->error);
+		health_failed(m, &c.f, began);
 }
 
 /* Run the probes, at most jobs at a time; results land in res[i]. */
@@ -348,7 +348,6 @@ probe_all(const struct machines *ms, struct probe *res, int jobs)
 			if (pids[i] == 0) {
 				struct probe	 r;
 				close(p[0]);
-				log_quiet(1);
 				probe(&ms->v[i], &r);
 				(void)!write(p[1], &r, sizeof(r));
 				_exit(0);

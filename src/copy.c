@@ -93,13 +93,13 @@ cmd_copy(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	t0 = clock_ms();
-	if (store_open(&local) == -1) {
+	if (store_open(&local, 0) == -1) {
 		uri_free(&u);
 		strlist_free(&paths);
 		return EXIT_ERROR;
 	}
-	if (ssh_open_serve(&u, &remote) == -1) {
-		rc = exit_for(remote.fail);
+	if (ssh_open_serve(&u, &remote, 0) == -1) {
+		rc = fail_exit(remote.f.kind);
 		goto out_local;
 	}
 	if (to) {
@@ -112,8 +112,8 @@ cmd_copy(int argc, char **argv)
 			rc = EXIT_OK;
 	}
 	if (rc != EXIT_OK) {
-		if (remote.fail != FAIL_NONE)
-			rc = exit_for(remote.fail);
+		if (remote.f.kind != FAIL_NONE)
+			rc = fail_exit(remote.f.kind);
 		ssh_kill(&remote);
 	} else if (ssh_close(&remote) == -1)
 		rc = EXIT_ERROR;

@@ -426,16 +426,17 @@ requeue(struct dispatch *ds, size_t i, size_t m)
  * every process skips it for a while (once per failure, not per slot).
  */
 static void
-machine_lost(struct dispatch *ds, size_t m, enum fail why, const char *msg)
+machine_lost(struct dispatch *ds, size_t m, const struct failure *f,
+    int64_t since)
 {
 	size_t	 i;
 
 	if (ds->down[m])
 		return;
 	ds->down[m] = 1;
-	ds->loss[m].why = why;
-	strlcpy(ds->loss[m].first, msg, sizeof(ds->loss[m].first));
-	health_failed(&ds->ms->v[m], msg);
+	ds->loss[m].why = f->kind;
+	strlcpy(ds->loss[m].first, f->msg, sizeof(ds->loss[m].first));
+	health_failed(&ds->ms->v[m], f, since);
 	for (i = 0; i < ds->g->nnodes; i++)
 		if (ds->g->nodes[i].state == N_BUILT &&
 		    ds->g->nodes[i].where == m && graph_still_wanted(ds->g, i))
@@ -477,13 +478,14 @@ take_result(struct dispatch *ds, struct worker *w, const struct answer *a)
 	size_t		 m = w->slot.machine, k;
 	int64_t		 ms = clock_ms() - w->started;
 
-	if (a->status == -1 && FAIL_BUILDER(a->fail)) {
+	if (a->status == -1 && FAIL_BUILDER(a->f.kind)) {
 		/* the builder failed, not the derivation: say it once */
 		if (ds->down[m])
-			log_debug(1, "%s", a->msg);
+			log_debug(1, "%s", a->f.msg);
 		else
-			log_errx("%s", a->msg);
-		machine_lost(ds, m, (enum fail)a->fail, a->msg);
+			log_errx("%s", a->f.msg);
+		/* failures since the worker began are this one: counted once */
+		machine_lost(ds, m, &a->f, w->born);
 		if (w->fetch)
 			for (k = 0; k < w->nfnodes; k++)
 				requeue(ds, w->fnodes[k], m);
@@ -494,7 +496,7 @@ take_result(struct dispatch *ds, struct worker *w, const struct answer *a)
 	}
 	if (a->status == -1) {
 		/* here, not there: the local store, a bad .drv... */
-		log_errx("%s", a->msg);
+		log_errx("%s", a->f.msg);
 		ds->misc = 1;
 		if (w->fetch)
 			for (k = 0; k < w->nfnodes; k++) {
@@ -747,7 +749,7 @@ dispatch_run(struct dispatch *ds)
 	}
 	if (ds->tty)
 		log_status_end();
-	workers_stop(&ds->ws, interrupted != 0);
+	worker_stop_all(&ds->ws, interrupted != 0);
 	return interrupted;
 }
 

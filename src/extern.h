@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #define NIX_OFFLOAD_VERSION_STR	"0.1"
@@ -88,9 +89,6 @@ void		 log_err(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 void		 log_debug(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-const char	*log_last(void);
-void		 log_clear(void);
-int		 log_quiet(int);
 void		 log_nix_json(int);
 void		 log_info(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
@@ -165,8 +163,23 @@ int64_t		 clock_ms(void);
 int64_t		 clock_wall(void);
 void		 clock_text(long long, char *, size_t);
 
-/* fail.c: kinds of failure */
-int		 exit_for(enum fail);
+/* fail.c: failures as values */
+#define FAILURE_MSG_MAX	1024
+/*
+ * What went wrong, filled where it was diagnosed and passed up to whoever
+ * records a builder's health, answers for a job, or prints it.
+ */
+struct failure {
+	enum fail	 kind;		/* FAIL_NONE: nothing went wrong */
+	char		 where[256];	/* the builder, or "" */
+	char		 msg[FAILURE_MSG_MAX]; /* one line, "WHERE: ..." */
+};
+void		 fail_clear(struct failure *);
+void		 fail_set(struct failure *, enum fail, const char *,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+void		 fail_vset(struct failure *, enum fail, const char *,
+		    const char *, va_list);
+int		 fail_exit(enum fail);
 const char	*fail_name(enum fail);
 
 /* nixver.c: the local Nix's version */
@@ -330,10 +343,13 @@ int		 drv_path_valid(const char *);
 void		 drv_free(struct drv *);
 const char	*drv_env(const struct drv *, const char *);
 const struct drv_output *drv_output(const struct drv *, const char *);
-#define DRV_CA_MAX	256	/* a content address, drv_output_ca */
-int		 drv_output_ca(const struct drv_output *, char *, size_t);
+
 int		 drv_name(const char *, char *, size_t);
 /* ---- drv.c (end) ---- */
+
+/* ca.c: content addresses */
+#define CA_MAX		256	/* a content address, ca_output */
+int		 ca_output(const struct drv_output *, char *, size_t);
 
 /* features.c: what a derivation asks of its builder */
 int		 features_required(const struct drv *, struct strlist *);
@@ -352,8 +368,10 @@ struct store_uri {
 	char	 display[URI_MAX]; /* ssh://[user@]host[:port], for messages */
 };
 int		 uri_parse(const char *, struct store_uri *);
+int		 uri_check(const char *, struct store_uri *, char *, size_t);
 void		 uri_free(struct store_uri *);
-char		*hostkey_parse(const char *);
+char		*uri_hostkey(const char *);
+char		*uri_hostkey_check(const char *, char *, size_t);
 
 /*
  * A conversation with a remote program over pipes.  Only ssh.c knows that
@@ -373,7 +391,8 @@ struct conn {
 	int		 timeout_ms;	/* for each read; 0 waits forever */
 	int		 eof;		/* stdout reached EOF */
 	int		 timedout;	/* a read timed out */
-	enum fail	 fail;		/* why it failed, once reported */
+	struct failure	 f;		/* why it failed, once diagnosed */
+	int		 quiet;		/* f is not said on stderr too */
 	char		 why[256];	/* what wire.c saw go wrong */
 	int		 echo_stderr;	/* copy the remote's stderr to ours */
 	int		 echo_fd;	/* where: stderr, or Nix's log pipe */
@@ -428,10 +447,12 @@ struct ssh_config {
 };
 extern struct ssh_config sshconf;
 int		 ssh_init(void);
-int		 ssh_open(const struct store_uri *, char *const *, struct conn *);
-int		 ssh_open_serve(const struct store_uri *, struct conn *);
+int		 ssh_open(const struct store_uri *, char *const *, struct conn *,
+		    int);
+#define CONN_QUIET	0x1	/* a conversation's failure is not said */
+int		 ssh_open_serve(const struct store_uri *, struct conn *, int);
 int		 ssh_master_up(const struct store_uri *);
-int		 ssh_start_serve(const struct store_uri *, struct conn *);
+int		 ssh_start_serve(const struct store_uri *, struct conn *, int);
 int		 ssh_wait_master(const struct store_uri *, struct conn *);
 int		 ssh_fact_get(const struct store_uri *, const char *, char *,
 		    size_t);
@@ -449,6 +470,8 @@ void		 ssh_kill(struct conn *);
 					   its bytes: malloc's header and
 					   rounding, the list's pointer */
 void		 wire_init(struct conn *, int, int, int, const char *);
+void		 wire_echo(struct conn *, int, int, const char *);
+void		 wire_echo_end(struct conn *);
 void		 wire_lifeline(int);
 void		 wire_discard(struct conn *);
 int		 wire_write(struct conn *, const void *, size_t);
@@ -464,6 +487,8 @@ void		 wire_drain_stderr(struct conn *);
 ssize_t		 wire_read_all(struct conn *, char *, size_t);
 void		 wire_fail(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+void		 wire_error(struct conn *, enum fail, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 void		 wire_reply_begin(struct conn *, uint64_t);
 void		 wire_reply_end(struct conn *);
 int		 wire_charge(struct conn *, uint64_t);
@@ -607,7 +632,23 @@ struct judgement {
 	long		 failures;	/* in a row */
 	long long	 until;		/* V_DOWN: when it comes back */
 	double		 score;		/* (load + 1) / speed: lower wins */
+	int		 waiters;	/* V_FULL: processes queued for it */
+	double		 qscore;	/* V_FULL: (load + waiters + 1) / speed */
 	char		 why[SCHED_WHY_MAX]; /* V_NOFIT: why; V_DOWN: error */
+};
+/* the builders' verdicts for one derivation, and the pick (sched_plan) */
+enum plan_how {
+	PLAN_NONE,	/* no builder fits, or all that fit are skipped */
+	PLAN_NOW,	/* a free slot */
+	PLAN_QUEUE,	/* all busy: the shortest queue */
+	PLAN_RETRY	/* all that fit are down: tried once more by build */
+};
+struct plan {
+	struct judgement *j;		/* [machine] */
+	size_t		 n;
+	int		 fits;		/* some builder fits at all */
+	enum plan_how	 how;
+	long		 pick;		/* the machine, -1 for none */
 };
 #define SCHED_TRY_DOWN	0x1	/* sched_pick: down builders are tried */
 /* a slot or a waiter, as `status` sees it (sched_seen) */
@@ -627,6 +668,11 @@ void		 sched_judge(struct sched *, size_t, const char *,
 		    const struct strlist *, const char *, struct judgement *);
 void		 sched_say(const struct machine *, const struct judgement *,
 		    char *, size_t);
+int		 sched_plan(struct sched *, const char *, const struct strlist *,
+		    const char *, int, struct plan *);
+void		 sched_plan_free(struct plan *);
+void		 sched_plan_line(const struct sched *, const struct plan *,
+		    size_t, char *, size_t);
 int		 sched_pick(struct sched *, const char *, const struct strlist *,
 		    const char *, int, struct slot *, char *, size_t);
 int		 sched_waiters(const struct machine *, pid_t *, int);
@@ -667,14 +713,15 @@ long		 health_wait(long, long);
 int		 health_get(const struct machine *, long *, long long *, char *,
 		    size_t);
 long		 health_backoff(const struct machine *);
-void		 health_failed(const struct machine *, const char *);
+void		 health_failed(const struct machine *, const struct failure *,
+		    int64_t);
 void		 health_ok(const struct machine *);
 
 /* enable.c */
 int		 cmd_enable(int, char **);
 
 /* store.c: the local store */
-int		 store_open(struct conn *);
+int		 store_open(struct conn *, int);
 int		 store_close(struct conn *);
 int		 store_add_root(const char *, const char *);
 #define STORE_UNPACK_DEPTH	(NAR_DEPTH_MAX + 2)
@@ -779,6 +826,9 @@ struct job {
 	struct job_origin *origins;	/* what may come home (job_allow) */
 	size_t		 norigins, origins_alloc;
 	int		 origins_sorted;
+	int		 quiet;		/* the local store's failures not said */
+	const struct machine *m;	/* the builder (job_open), or NULL */
+	int64_t		 began;		/* clock_wall: its session began */
 };
 struct job_spec {
 	const char		*name;		/* the derivation, for messages */
@@ -789,7 +839,11 @@ struct job_spec {
 	int			 closed;	/* send is a whole closure */
 	const struct strlist	*fetch;		/* outputs to bring home */
 };
+struct conf;
 void		 job_init(struct job *, const char *, struct conn *);
+void		 job_options(struct build_options *, const struct conf *);
+int		 job_open(struct job *, const struct machine *, int);
+int		 job_lost(struct job *);
 void		 job_note(struct job *, const char *);
 int		 job_run(struct job *, const struct job_spec *,
 		    struct build_result *);
@@ -816,6 +870,7 @@ struct worker {
 	size_t		 fnodes[WORKER_FETCH_MAX]; /* of that fetch */
 	size_t		 nfnodes;
 	int64_t		 started;
+	int64_t		 born;		/* clock_wall: it began to connect */
 	char		 buf[WORKER_LINE_MAX];
 	size_t		 len;
 };
@@ -832,9 +887,8 @@ struct workers {
 struct answer {
 	size_t		 node;
 	int		 status;	/* BuildResult status, -1: job failed */
-	int		 fail;		/* then why: enum fail */
+	struct failure	 f;		/* then why */
 	uint64_t	 bytes;		/* copied */
-	char		 msg[WORKER_LINE_MAX];
 };
 struct worker	*worker_start(struct workers *, struct slot *);
 int		 worker_build(struct worker *, size_t, int);
@@ -844,7 +898,7 @@ void		 worker_answer(const struct workers *, struct worker *,
 		    const char *, struct answer *);
 void		 worker_retire(struct workers *, struct worker *);
 void		 worker_lost(struct workers *, struct worker *);
-void		 workers_stop(struct workers *, int);
+void		 worker_stop_all(struct workers *, int);
 
 /* dispatch.c: build's run, what goes where, builders lost */
 #define DISPATCH_ATTEMPTS	3	/* builders one derivation may lose */

@@ -1,11 +1,56 @@
 /*
- * Failures: what kind each is, its exit status and its name.
+ * Failures as values (struct failure): what kind, where, and the one line
+ * that says it, filled where the failure is diagnosed; each kind's exit
+ * status and name.
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "extern.h"
+
+void
+fail_clear(struct failure *f)
+{
+	f->kind = FAIL_NONE;
+	f->where[0] = f->msg[0] = '\0';
+}
+
+/*
+ * f is a failure of this kind at where (a builder, or NULL): its message
+ * "WHERE: " and fmt's text, one line (new lines become spaces).
+ */
+void
+fail_vset(struct failure *f, enum fail kind, const char *where,
+    const char *fmt, va_list ap)
+{
+	size_t	 n = 0;
+	char	*p;
+
+	f->kind = kind;
+	snprintf(f->where, sizeof(f->where), "%s", where ? where : "");
+	if (where != NULL)
+		n = (size_t)snprintf(f->msg, sizeof(f->msg), "%s: ", where);
+	if (n < sizeof(f->msg))
+		vsnprintf(f->msg + n, sizeof(f->msg) - n, fmt, ap);
+	for (p = f->msg; (p = strchr(p, '\n')) != NULL; )
+		*p = ' ';
+}
+
+void
+fail_set(struct failure *f, enum fail kind, const char *where,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	fail_vset(f, kind, where, fmt, ap);
+	va_end(ap);
+}
 
 /* The exit status for a connection that failed this way. */
 int
-exit_for(enum fail f)
+fail_exit(enum fail f)
 {
 	switch (f) {
 	case FAIL_NONE:

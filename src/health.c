@@ -6,8 +6,14 @@
  * many processes do not all come back at once).  A success clears it.
  *
  * The state of a builder is a small file, <runtime dir>/health/<digest>:
- * "FAILURES UNTIL REASON", written whole and renamed into place.
+ * "FAILURES UNTIL REASON", written whole and renamed into place.  One
+ * incident counts once: a failure of an attempt that began before the
+ * record was last written (its mtime) is that failure again, seen by
+ * another process (four hooks started together against a builder whose
+ * host key is wrong make one failure, not four).
  */
+#include <sys/stat.h>
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,14 +129,30 @@ health_backoff(const struct machine *m)
 	return (long)(until - now);
 }
 
-/* m failed to connect or dropped a session: back off for longer. */
+/*
+ * m failed to connect or dropped a session, as f says, in an attempt that
+ * began at since (clock_wall, ms; 0: count it whatever): back off longer,
+ * unless the failure is one recorded already.
+ */
 void
-health_failed(const struct machine *m, const char *reason)
+health_failed(const struct machine *m, const struct failure *f,
+    int64_t since)
 {
 	char		 key[17], line[HEALTH_LINE_MAX], clean[HEALTH_LINE_MAX];
 	long		 failures = 0, base, wait;
 	long long	 until;
+	struct stat	 st;
 	int		 n;
+
+	rundir_key(m->uri_text, key);
+	if (since > 0 && rundir_read("health", key, line, sizeof(line),
+	    &st) > 0 && (int64_t)st.st_mtim.tv_sec * 1000 +
+	    st.st_mtim.tv_nsec / 1000000 >= since &&
+	    health_get(m, &failures, &until, NULL, 0) == 0) {
+		log_debug(1, "%s: failed as recorded already (failure %ld): "
+		    "one incident", m->uri_text, failures);
+		return;
+	}
 
 	if (clock_env_number("NIX_OFFLOAD_BACKOFF", 60, 0, HEALTH_CAP, &base) == -1)
 		base = 60;
@@ -143,14 +165,14 @@ health_failed(const struct machine *m, const char *reason)
 	srand((unsigned)(getpid() ^ time(NULL)));
 	if (wait >= 10)
 		wait += (long)(rand() % (wait / 5 + 1)) - wait / 10;
-	/* the record is one line */
-	snprintf(clean, sizeof(clean) - 64, "%s", reason != NULL ? reason : "");
+	/* the record is one line, its reason cut to fit */
+	snprintf(clean, sizeof(clean), "%.*s", (int)sizeof(clean) - 65,
+	    f->msg[0] != '\0' ? f->msg : "failed without a message");
 	for (n = 0; clean[n] != '\0'; n++)
 		if (clean[n] == '\n' || clean[n] == '\r')
 			clean[n] = ' ';
 	n = snprintf(line, sizeof(line), "%ld %lld %s\n", failures,
 	    (long long)time(NULL) + wait, clean);
-	rundir_key(m->uri_text, key);
 	if (n > 0 && (size_t)n < sizeof(line))
 		(void)rundir_write("health", key, line, (size_t)n);
 	log_debug(1, "%s: failure %ld in a row: skipped for %ld s", m->uri_text,

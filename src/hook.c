@@ -229,33 +229,32 @@ static void
 say_down(struct sched *s, const char *drvpath, const char *platform,
     const struct strlist *features, const char *skip, char *said)
 {
-	struct judgement	 j;
+	struct plan		 p;
 	char			 brief[4096], full[8192], at[32];
-	char			 one[URI_MAX + 2 * SCHED_WHY_MAX];
-	char			 what[SCHED_WHY_MAX + 64];
+	char			 one[SCHED_WHY_MAX + 64 + 3 * URI_MAX];
 	size_t			 i;
 
+	if (sched_plan(s, platform, features, skip, 0, &p) == -1)
+		return;
 	brief[0] = full[0] = '\0';
-	for (i = 0; i < s->ms->n; i++) {
-		const struct machine *m = &s->ms->v[i];
+	for (i = 0; i < p.n; i++) {
+		const struct judgement *j = &p.j[i];
 
-		sched_judge(s, i, platform, features, skip, &j);
-		if (j.v == V_SKIP || (j.v == V_DOWN && said[i])) {
-			clock_text(j.until, at, sizeof(at));
+		if (j->v == V_SKIP || (j->v == V_DOWN && said[i])) {
+			clock_text(j->until, at, sizeof(at));
 			snprintf(one, sizeof(one), "%s%s %s%s", brief[0] ?
-			    ", " : "", m->uri_text, j.v == V_SKIP ?
-			    "failed in this hook" : "until ", j.v == V_SKIP ?
+			    ", " : "", s->ms->v[i].uri_text, j->v == V_SKIP ?
+			    "failed in this hook" : "until ", j->v == V_SKIP ?
 			    "" : at);
 			strlcat(brief, one, sizeof(brief));
-		} else if (j.v == V_DOWN) {
+		} else if (j->v == V_DOWN) {
 			said[i] = 1;
-			sched_say(m, &j, what, sizeof(what));
-			snprintf(one, sizeof(one), "\n  %s (%s): %s; "
-			    "`nix-offload enable %s` tries it now", m->uri_text,
-			    m->source, what, m->uri_text);
+			strlcat(full, "\n  ", sizeof(full));
+			sched_plan_line(s, &p, i, one, sizeof(one));
 			strlcat(full, one, sizeof(full));
 		}
 	}
+	sched_plan_free(&p);
 	log_errx("every builder that could build %s is down%s%s%s%s", drvpath,
 	    brief[0] ? ": " : "", brief, brief[0] ? " (why: above, or "
 	    "`nix-offload status`)" : "", full);
@@ -280,20 +279,15 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 
 	*retry = 0;
 	memset(&r, 0, sizeof(r));
-	if (ssh_open_serve(&m->uri, &remote) == -1) {
-		health_failed(m, log_last());
+	job_init(&job, m->uri_text, &remote);
+	if (job_open(&job, m, 0) == -1) {
 		*retry = 1;
 		return EXIT_ERROR;
 	}
-	health_ok(m);
-	job_init(&job, m->uri_text, &remote);
 	job.note_fd = note_fd;
 	job.substitutes = conf->builders_use_substitutes;
 	job.unlocked = route == ROUTE_UNLOCKED;
-	job.opts.max_silent_time = (uint64_t)conf->max_silent_time;
-	job.opts.timeout = (uint64_t)conf->timeout;
-	job.opts.max_log_size = (uint64_t)conf->max_log_size;
-	job.opts.keep_failed = conf->keep_failed;
+	job_options(&job.opts, conf);
 	job.log_fd = HOOK_LOG_FD;
 	job.step = activity;
 	job.arg = (void *)m;
@@ -315,10 +309,7 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 	s.fetch = &outs;
 	if (job_run(&job, &s, &r) == -1) {
 		/* a builder that went away may be retried elsewhere */
-		if (FAIL_BUILDER(remote.fail)) {
-			health_failed(m, log_last());
-			*retry = 1;
-		}
+		*retry = job_lost(&job);
 		goto out;
 	}
 	if (!job_ok(r.status)) {
@@ -340,92 +331,115 @@ done:
 	return rc;
 }
 
-int
-cmd_hook(int argc, char **argv)
-{
+/* One hook process: what Nix said, and what it is asked now. */
+struct hook {
 	struct conf	 conf;
-	struct machines	 ms = { NULL, 0, "" };
+	struct machines	 ms;
 	struct sched	 sched;
-	struct conn	 in;
-	struct strlist	 features = { NULL, 0, 0 }, inputs = { NULL, 0, 0 };
-	struct strlist	 outputs = { NULL, 0, 0 };
-	struct drv	 d;
-	struct slot	 slot;
-	char		*cmd = NULL, *platform = NULL, *drvpath = NULL;
-	char		 why[16384];
-	uint64_t	 willing;
-	long		 v;
-	int		 rc = EXIT_ERROR, r, attempt, retry, have_sched = 0;
-	int		 queued = 0;
-	enum route	 route = ROUTE_HELD_LOCKS;
-	char		 ver[64];
-	char		*down = NULL;	/* [machine]: lost after an accept */
-	char		*said = NULL;	/* [machine]: why it is down, said */
+	int		 have_sched;
+	struct conn	 in;		/* Nix, on our stdin */
+	enum route	 route;
+	char		*down;		/* [machine]: lost after an accept */
+	char		*said;		/* [machine]: why it is down, said */
+	/* the build request being answered */
+	uint64_t	 willing;	/* Nix could build it itself */
+	char		*platform, *drvpath;
+	struct strlist	 features;
+	struct slot	 slot;		/* taken, or queued for (queued) */
+	int		 queued;
+};
 
-	memset(&d, 0, sizeof(d));
-	slot.fd = -1;
-	/* Nix's verbosity: 3 (info) is the default, 5 (chatty) is -v */
-	if (argc > 1 && (v = strtol(argv[argc - 1], NULL, 10)) > 4)
-		verbose = (int)(v - 4);
-	conf_init(&conf);
-	conf.loaded = 1;	/* Nix sends what it read: we read no file */
-	wire_init(&in, -1, STDIN_FILENO, -1, "Nix");
-	if ((r = read_settings(&in, &conf)) != 0) {
-		rc = r == 1 ? EXIT_OK : EXIT_ERROR;
-		goto out;
-	}
-	/* Nix sends its builders setting: read it as that Nix does */
+/*
+ * Nix's settings, and what follows from them: the builders, read as that
+ * Nix reads them, and the route of the outputs.  Returns 1 when there is
+ * nothing to do (declined for good, or Nix went), 0, or -1 (reported).
+ */
+static int
+hook_setup(struct hook *h)
+{
+	char	 ver[64];
+	int	 r;
+
+	conf_init(&h->conf);
+	h->conf.loaded = 1;	/* Nix sends what it read: we read no file */
+	wire_init(&h->in, -1, STDIN_FILENO, -1, "Nix");
+	if ((r = read_settings(&h->in, &h->conf)) != 0)
+		return r;
 	if (nixver_local(ver, sizeof(ver)) == -1)
 		ver[0] = '\0';
 	(void)machines_rules(ver[0] ? ver : NULL);
-	if (conf.builders != NULL && machines_parse(conf.builders,
-	    strlen(conf.builders), conf.builders_src, conf.system, &ms) == -1)
-		goto out;
+	if (h->conf.builders != NULL && machines_parse(h->conf.builders,
+	    strlen(h->conf.builders), h->conf.builders_src, h->conf.system,
+	    &h->ms) == -1)
+		return -1;
 	/* without a runtime directory of our own, nothing is safe to do */
-	if (ms.n == 0 || rundir_fd() == -1 ||
-	    (route = nix_route(ver[0] ? ver : NULL)) == ROUTE_DECLINE) {
+	if (h->ms.n == 0 || rundir_fd() == -1 ||
+	    (h->route = nix_route(ver[0] ? ver : NULL)) == ROUTE_DECLINE) {
 		log_hook_answer("decline-permanently", NULL);
-		rc = EXIT_OK;
-		goto out;
+		return 1;
 	}
-	sched_init(&sched, &ms);
-	have_sched = 1;
-	if ((down = calloc(ms.n, 1)) == NULL ||
-	    (said = calloc(ms.n, 1)) == NULL)
-		goto out;
-	for (;;) {
-		free(cmd);
-		cmd = NULL;
-		if (wire_read_string(&in, 16, &cmd, NULL) == -1 ||
-		    strcmp(cmd, "try") != 0) {
-			rc = EXIT_OK;	/* Nix is done with us */
-			goto out;
-		}
-		free(platform);
-		free(drvpath);
-		platform = drvpath = NULL;
-		strlist_free(&features);
-		if (wire_read_u64(&in, &willing) == -1 ||
-		    wire_read_string(&in, DRV_NAME_MAX, &platform, NULL) == -1 ||
-		    wire_read_string(&in, WIRE_PATH_MAX, &drvpath, NULL) == -1 ||
-		    wire_read_strings(&in, DRV_FEATURES_MAX, DRV_NAME_MAX,
-		    &features) == -1) {
-			wire_fail(&in, "reading a build request");
-			goto out;
-		}
-		if (!known_outputs(drvpath)) {
+	sched_init(&h->sched, &h->ms);
+	h->have_sched = 1;
+	if ((h->down = calloc(h->ms.n, 1)) == NULL ||
+	    (h->said = calloc(h->ms.n, 1)) == NULL) {
+		log_err("hook");
+		return -1;
+	}
+	return 0;
+}
+
+/* Read Nix's next "try": 1, or 0 when Nix is done with us, -1 (said). */
+static int
+next_request(struct hook *h)
+{
+	char	*cmd = NULL;
+	int	 r;
+
+	r = wire_read_string(&h->in, 16, &cmd, NULL) == 0 &&
+	    strcmp(cmd, "try") == 0;
+	free(cmd);
+	if (!r)
+		return 0;
+	free(h->platform);
+	free(h->drvpath);
+	h->platform = h->drvpath = NULL;
+	strlist_free(&h->features);
+	if (wire_read_u64(&h->in, &h->willing) == -1 ||
+	    wire_read_string(&h->in, DRV_NAME_MAX, &h->platform, NULL) == -1 ||
+	    wire_read_string(&h->in, WIRE_PATH_MAX, &h->drvpath, NULL) == -1 ||
+	    wire_read_strings(&h->in, DRV_FEATURES_MAX, DRV_NAME_MAX,
+	    &h->features) == -1) {
+		wire_fail(&h->in, "reading a build request");
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Answer Nix's requests until one is accepted (1), with a slot taken or
+ * queued for in h->slot; 0 when Nix is done with us, -1 on error.
+ */
+static int
+hook_decide(struct hook *h)
+{
+	char	 why[16384];
+	int	 r;
+
+	while ((r = next_request(h)) == 1) {
+		if (!known_outputs(h->drvpath)) {
 			log_hook_answer("decline", NULL);
 			continue;
 		}
-		r = sched_pick(&sched, platform, &features, down, 0, &slot, why,
-		    sizeof(why));
+		r = sched_pick(&h->sched, h->platform, &h->features, h->down, 0,
+		    &h->slot, why, sizeof(why));
 		if (r == 1)
-			break;
-		if (can_build_locally(&conf, willing != 0, platform, &features))
+			return 1;
+		if (can_build_locally(&h->conf, h->willing != 0, h->platform,
+		    &h->features))
 			log_hook_answer("decline", NULL);
 		else if (r == -2) {
-			say_down(&sched, drvpath, platform, &features, down,
-			    said);
+			say_down(&h->sched, h->drvpath, h->platform,
+			    &h->features, h->down, h->said);
 			log_hook_answer("decline", NULL);
 		} else if (r == 0) {
 			/*
@@ -434,74 +448,113 @@ cmd_hook(int argc, char **argv)
 			 * (5 s): accept, and wait for a slot ourselves, in
 			 * the shortest queue.
 			 */
-			if (sched_queue(&sched, platform, &features, down,
-			    &slot) == 0) {
-				queued = 1;
-				break;
+			if (sched_queue(&h->sched, h->platform, &h->features,
+			    h->down, &h->slot) == 0) {
+				h->queued = 1;
+				return 1;
 			}
 			log_hook_answer("postpone", NULL);
 		} else {
 			/* say why once, as the line Nix copies to the user */
 			log_errx("no builder can build %s (system %s): %s",
-			    drvpath, platform, why);
+			    h->drvpath, h->platform, why);
 			log_hook_answer("decline", NULL);
 		}
 	}
-	if (log_hook_answer("accept", ms.v[slot.machine].uri_text) == 0)
-		log_nix_json(1);
-	if (
-	    wire_read_strings(&in, WIRE_LIST_MAX, WIRE_PATH_MAX, &inputs) == -1 ||
-	    wire_read_strings(&in, DRV_OUTPUTS_MAX, DRV_NAME_MAX,
-	    &outputs) == -1) {
-		wire_fail(&in, "reading the inputs of %s", drvpath);
+	return r;
+}
+
+/*
+ * After the accept: Nix's inputs and wanted outputs, then the build, on
+ * another builder if the one taken fails (HOOK_ATTEMPTS in all).  Returns
+ * the hook's exit status.
+ */
+static int
+hook_build(struct hook *h)
+{
+	struct strlist	 inputs = { NULL, 0, 0 }, outputs = { NULL, 0, 0 };
+	struct drv	 d;
+	int		 rc = EXIT_ERROR, r, attempt, retry;
+
+	memset(&d, 0, sizeof(d));
+	if (wire_read_strings(&h->in, WIRE_LIST_MAX, WIRE_PATH_MAX,
+	    &inputs) == -1 || wire_read_strings(&h->in, DRV_OUTPUTS_MAX,
+	    DRV_NAME_MAX, &outputs) == -1) {
+		wire_fail(&h->in, "reading the inputs of %s", h->drvpath);
 		goto out;
 	}
-	if (drv_read(drvpath, &d) == -1 || (route == ROUTE_HELD_LOCKS &&
-	    held_locks(&d) == -1))
+	if (drv_read(h->drvpath, &d) == -1 ||
+	    (h->route == ROUTE_HELD_LOCKS && held_locks(&d) == -1))
 		goto out;
-	if (queued) {
+	if (h->queued) {
 		log_debug(1, "waiting for a slot on %s",
-		    ms.v[slot.machine].uri_text);
-		if (sched_wait(&sched, &slot, sched.slot_timeout) == -1)
+		    h->ms.v[h->slot.machine].uri_text);
+		if (sched_wait(&h->sched, &h->slot,
+		    h->sched.slot_timeout) == -1)
 			goto out;
 	}
 	for (attempt = 1;; attempt++) {
-		log_debug(1, "building %s on %s", drvpath,
-		    ms.v[slot.machine].uri_text);
-		rc = build_on(&ms.v[slot.machine], slot.fd, &conf, drvpath, &d,
-		    &inputs, &outputs, route, &retry);
+		log_debug(1, "building %s on %s", h->drvpath,
+		    h->ms.v[h->slot.machine].uri_text);
+		rc = build_on(&h->ms.v[h->slot.machine], h->slot.fd, &h->conf,
+		    h->drvpath, &d, &inputs, &outputs, h->route, &retry);
 		if (!retry || attempt == HOOK_ATTEMPTS)
 			break;
 		/* that builder is gone: take a slot on another, waiting */
-		down[slot.machine] = 1;
-		sched_release(&sched, &slot);
-		r = sched_pick(&sched, platform, &features, down, 0, &slot,
-		    NULL, 0);
-		if (r < 0 || (r == 0 && sched_queue(&sched, platform,
-		    &features, down, &slot) == -1)) {
-			log_errx("no other builder is up to build %s", drvpath);
+		h->down[h->slot.machine] = 1;
+		sched_release(&h->sched, &h->slot);
+		r = sched_pick(&h->sched, h->platform, &h->features, h->down,
+		    0, &h->slot, NULL, 0);
+		if (r < 0 || (r == 0 && sched_queue(&h->sched, h->platform,
+		    &h->features, h->down, &h->slot) == -1)) {
+			log_errx("no other builder is up to build %s",
+			    h->drvpath);
 			break;
 		}
-		if (r == 0 && sched_wait(&sched, &slot,
-		    sched.slot_timeout) == -1)
+		if (r == 0 && sched_wait(&h->sched, &h->slot,
+		    h->sched.slot_timeout) == -1)
 			break;
-		log_warnx("trying %s instead", ms.v[slot.machine].uri_text);
+		log_warnx("trying %s instead",
+		    h->ms.v[h->slot.machine].uri_text);
 	}
 out:
-	if (slot.fd != -1)
-		sched_release(&sched, &slot);
-	if (have_sched)
-		sched_free(&sched);
-	free(down);
-	free(said);
-	free(cmd);
-	free(platform);
-	free(drvpath);
 	drv_free(&d);
-	strlist_free(&features);
 	strlist_free(&inputs);
 	strlist_free(&outputs);
-	machines_free(&ms);
-	conf_free(&conf);
+	return rc;
+}
+
+int
+cmd_hook(int argc, char **argv)
+{
+	struct hook	 h;
+	long		 v;
+	int		 r, rc = EXIT_ERROR;
+
+	memset(&h, 0, sizeof(h));
+	h.slot.fd = -1;
+	h.route = ROUTE_HELD_LOCKS;
+	/* Nix's verbosity: 3 (info) is the default, 5 (chatty) is -v */
+	if (argc > 1 && (v = strtol(argv[argc - 1], NULL, 10)) > 4)
+		verbose = (int)(v - 4);
+	if ((r = hook_setup(&h)) != 0 || (r = hook_decide(&h)) != 1) {
+		rc = r >= 0 ? EXIT_OK : EXIT_ERROR;
+		goto out;
+	}
+	if (log_hook_answer("accept", h.ms.v[h.slot.machine].uri_text) == 0)
+		log_nix_json(1);
+	rc = hook_build(&h);
+out:
+	if (h.slot.fd != -1)
+		sched_release(&h.sched, &h.slot);
+	if (h.have_sched)
+		sched_free(&h.sched);
+	free(h.down);
+	free(h.said);
+	free(h.platform);
+	free(h.drvpath);
+	strlist_free(&h.features);
+	machines_free(&h.ms);
+	conf_free(&h.conf);
 	return rc;
 }

@@ -30,7 +30,8 @@ start_version(const struct store_uri *u, struct conn *vc)
 		args_free(&w);
 		return -1;
 	}
-	rc = ssh_open(u, w.list, vc);
+	/* the version is a bonus: its failures are not said */
+	rc = ssh_open(u, w.list, vc, CONN_QUIET);
 	args_free(&w);
 	return rc;
 }
@@ -71,7 +72,6 @@ learn_version_later(const struct store_uri *u)
 		if (fd > 2)
 			close(fd);
 	}
-	log_quiet(1);
 	if (start_version(u, &vc) == 0) {
 		finish_version(&vc, version, sizeof(version));
 		if (version[0] != '\0')
@@ -88,7 +88,7 @@ cmd_store_info(int argc, char **argv)
 	const char	*arg = NULL;
 	char		 version[64] = "", shown[4 * sizeof(version)];
 	struct usage_opt o;
-	int		 json = 0, i = 1, r, have_vc = 0, cached, master;
+	int		 json = 0, i = 1, r, k, have_vc = 0, cached, master;
 	int64_t		 t0;
 
 	memset(&o, 0, sizeof(o));
@@ -111,20 +111,18 @@ cmd_store_info(int argc, char **argv)
 	}
 	if (uri_parse(arg, &u) == -1)
 		return EXIT_USAGE;
-	if (json)
-		log_quiet(1);
 	t0 = clock_ms();
 	cached = ssh_fact_get(&u, "nixversion", version, sizeof(version)) == 0;
 	master = ssh_master_up(&u);
-	if (ssh_start_serve(&u, &c) == -1) {
-		uri_free(&u);
-		return EXIT_ERROR;
+	/* with --json, a failure is said in the JSON */
+	if ((k = ssh_start_serve(&u, &c, json ? CONN_QUIET : 0)) == 0) {
+		/* warm: the version session runs beside the serve session */
+		if (!cached && master)
+			have_vc = start_version(&u, &vc) == 0;
+		k = serve_handshake(&c);
 	}
-	/* warm: the version session runs beside the serve session */
-	if (!cached && master)
-		have_vc = start_version(&u, &vc) == 0;
-	if (serve_handshake(&c) == -1) {
-		int rc = exit_for(c.fail != FAIL_NONE ? c.fail : FAIL_OTHER);
+	if (k == -1) {
+		int rc = fail_exit(c.f.kind != FAIL_NONE ? c.f.kind : FAIL_OTHER);
 		ssh_kill(&c);
 		if (have_vc)
 			ssh_kill(&vc);
@@ -132,8 +130,8 @@ cmd_store_info(int argc, char **argv)
 			printf("{\"url\":");
 			json_string(stdout, u.display);
 			printf(",\"ok\":false,\"error\":");
-			json_string(stdout, log_last());
-			printf(",\"kind\":\"%s\"}\n", fail_name(c.fail));
+			json_string(stdout, c.f.msg);
+			printf(",\"kind\":\"%s\"}\n", fail_name(c.f.kind));
 		}
 		uri_free(&u);
 		return rc;

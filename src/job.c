@@ -23,6 +23,50 @@ job_init(struct job *j, const char *host, struct conn *remote)
 	j->note_fd = -1;
 }
 
+/*
+ * The session with builder m, in j's remote conversation (flags as for
+ * ssh_open_serve), its health recorded either way: a failure counts once
+ * per incident (health_failed).  Returns 0, or -1 (j->remote->f says
+ * why).
+ */
+int
+job_open(struct job *j, const struct machine *m, int flags)
+{
+	j->m = m;
+	j->began = clock_wall();
+	if (ssh_open_serve(&m->uri, j->remote, flags) == -1) {
+		health_failed(m, &j->remote->f, j->began);
+		return -1;
+	}
+	health_ok(m);
+	return 0;
+}
+
+/*
+ * The session with the builder failed in a job: when the builder is to
+ * blame (j->remote->f), it counts against it, once per incident.  Returns
+ * whether it was the builder's failure.
+ */
+int
+job_lost(struct job *j)
+{
+	if (!FAIL_BUILDER(j->remote->f.kind))
+		return 0;
+	if (j->m != NULL)
+		health_failed(j->m, &j->remote->f, j->began);
+	return 1;
+}
+
+/* What every build gets from the configuration c: its limits. */
+void
+job_options(struct build_options *o, const struct conf *c)
+{
+	o->max_silent_time = (uint64_t)c->max_silent_time;
+	o->timeout = (uint64_t)c->timeout;
+	o->max_log_size = (uint64_t)c->max_log_size;
+	o->keep_failed = c->keep_failed;
+}
+
 /* The job's slot is in state now (see activity.c); "idle" ends the job. */
 void
 job_note(struct job *j, const char *state)
@@ -89,7 +133,7 @@ local_ready(struct job *j)
 {
 	if (j->have_local)
 		return 0;
-	if (store_open(&j->local) == -1)
+	if (store_open(&j->local, j->quiet ? CONN_QUIET : 0) == -1)
 		return -1;
 	j->have_local = 1;
 	return 0;
@@ -185,18 +229,18 @@ static int
 vet(void *arg, struct conn *remote, struct path_info *pi)
 {
 	const struct job_origin	*o = origin(arg, pi->path);
-	char			 ca[DRV_CA_MAX], *dv, *c;
+	char			 ca[CA_MAX], *dv, *c;
 
 	if (o == NULL) {
-		log_errx("%s: %s was not asked for: not imported",
-		    remote->host, pi->path);
-		remote->fail = FAIL_PROTOCOL;
+		wire_error(remote, FAIL_PROTOCOL, "%s was not asked for: not "
+		    "imported", pi->path);
 		return -1;
 	}
-	if (drv_output_ca(o->out, ca, sizeof(ca)) == -1) {
-		log_errx("%s: output %s: its hash \"%s:%s\" is not one Nix "
-		    "writes", o->drvpath, o->out->name, o->out->hash_algo,
-		    o->out->hash);
+	if (ca_output(o->out, ca, sizeof(ca)) == -1) {
+		/* the .drv's, not the builder's */
+		wire_error(remote, FAIL_OTHER, "%s: output %s: its hash "
+		    "\"%s:%s\" is not one Nix writes", o->drvpath, o->out->name,
+		    o->out->hash_algo, o->out->hash);
 		return -1;
 	}
 	if ((dv = strdup(o->drvpath)) == NULL || (c = strdup(ca)) == NULL) {
@@ -266,10 +310,10 @@ job_fetch(struct job *j, const struct strlist *outputs)
 		goto out;
 	for (i = 0; i < need.n; i++)
 		if (origin(j, need.v[i]) == NULL) {
-			log_errx("%s: the builder named %s in the closure of "
-			    "what it built, which this build did not ask it "
-			    "for: nothing imported", j->host, need.v[i]);
-			j->remote->fail = FAIL_PROTOCOL;
+			wire_error(j->remote, FAIL_PROTOCOL, "the builder named "
+			    "%s in the closure of what it built, which this "
+			    "build did not ask it for: nothing imported",
+			    need.v[i]);
 			goto out;
 		}
 	log_debug(1, "%s: %zu paths to bring home", j->host, need.n);
@@ -319,7 +363,7 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	struct strlist		 closure = { NULL, 0, 0 };
 	const struct strlist	*send = s->send;
 	struct transfer_stats	 st = { 0, 0 };
-	int			 rc = -1, was, k;
+	int			 rc = -1, k;
 	int64_t			 t0, t1, t2;
 
 	memset(r, 0, sizeof(*r));
@@ -344,29 +388,23 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	}
 	t1 = clock_ms();
 	/* the log as it comes, or only its tail if the build fails */
-	j->remote->echo_stderr = j->log_tail == 0;
-	j->remote->errlen = 0;
-	j->remote->errtail[0] = '\0';
-	if (j->log_fd != -1)
-		j->remote->echo_fd = j->log_fd;
-	j->remote->log_prefix = j->log_prefix;
+	wire_echo(j->remote, j->log_tail == 0, j->log_fd, j->log_prefix);
 	step(j, JOB_BUILD, 1);
 	k = serve_build_derivation(j->remote, s->drvpath, s->drv, s->inputs,
 	    &j->opts, r);
 	step(j, JOB_BUILD, 0);
 	if (k == -1)
 		goto out;
-	j->remote->echo_stderr = 0;
+	wire_echo_end(j->remote);
 	t2 = clock_ms();
 	if (!job_ok(r->status)) {
-		/* the derivation's own failure: the user's to read */
-		was = log_quiet(0);
+		/* the derivation's own failure: the user's to read, from
+		 * build's workers too */
 		log_errx("%s: building %s failed: %s", j->host, s->name,
 		    r->error && *r->error ? r->error : "no message");
 		if (j->log_tail > 0)
 			log_tail(j->remote->errtail, j->remote->errlen,
 			    j->log_tail);
-		log_quiet(was);
 	} else if (s->fetch != NULL && job_fetch(j, s->fetch) == -1)
 		goto out;
 	j->ms[JOB_INPUTS] = t1 - t0;
@@ -374,7 +412,7 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	j->ms[JOB_OUTPUTS] = clock_ms() - t2;
 	rc = 0;
 out:
-	j->remote->echo_stderr = 0;
+	wire_echo_end(j->remote);
 	strlist_free(&closure);
 	return rc;
 }

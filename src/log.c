@@ -2,8 +2,8 @@
  * Messages.  log.c owns stderr: in hook mode Nix reads it, so every line we
  * print goes through here: errors, warnings and -v lines, build's progress,
  * the hook's answers and activities, the logs of builds and of local
- * children.  Errors are one line, "nix-offload: ...", and the last one is
- * kept for --json output.
+ * children.  Errors are one line, "nix-offload: ...": what a caller needs
+ * of a failure travels as a struct failure (fail.c), never through here.
  */
 #include <sys/ioctl.h>
 
@@ -15,10 +15,10 @@
 
 #include "extern.h"
 
+#define LOG_MSG_MAX	1024	/* a message, cut there */
+
 int		 verbose;
-static int	 quiet;
 static int	 nixjson;	/* talking to Nix after a hook's accept */
-static char	 last[1024];
 static char	 live[512];	/* the live line on a terminal, or "" */
 static pid_t	 live_pid;	/* the process that draws it */
 
@@ -29,7 +29,7 @@ static pid_t	 live_pid;	/* the process that draws it */
 static void
 nix_msg(int level, const char *prefix, const char *msg)
 {
-	char	 full[sizeof(last) + 64];
+	char	 full[LOG_MSG_MAX + 64];
 
 	snprintf(full, sizeof(full), "nix-offload: %s%s", prefix, msg);
 	fprintf(stderr, "@nix {\"action\":\"msg\",\"level\":%d,\"msg\":",
@@ -260,24 +260,20 @@ log_nix_json(int on)
 static void
 vlog(const char *prefix, const char *fmt, va_list ap, const char *tail)
 {
-	char	 msg[sizeof(last)];
+	char	 msg[LOG_MSG_MAX];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (tail != NULL) {
 		strlcat(msg, ": ", sizeof(msg));
 		strlcat(msg, tail, sizeof(msg));
 	}
-	if (prefix[0] == '\0')
-		strlcpy(last, msg, sizeof(last));
 	if (nixjson) {
 		nix_msg(prefix[0] == '\0' ? 0 : 1, prefix, msg);
 		return;
 	}
-	if (!quiet || prefix[0] != '\0') {
-		live_hide();
-		fprintf(stderr, "nix-offload: %s%s\n", prefix, msg);
-		live_show();
-	}
+	live_hide();
+	fprintf(stderr, "nix-offload: %s%s\n", prefix, msg);
+	live_show();
 }
 
 void
@@ -323,7 +319,7 @@ log_debug(int level, const char *fmt, ...)
 		return;
 	va_start(ap, fmt);
 	if (nixjson) {
-		char	 msg[sizeof(last)];
+		char	 msg[LOG_MSG_MAX];
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		nix_msg(4, "", msg);
 	} else {
@@ -336,29 +332,3 @@ log_debug(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The last error reported, "" if none. */
-const char *
-log_last(void)
-{
-	return last;
-}
-
-/* Forget the last error: what follows is a new job's. */
-void
-log_clear(void)
-{
-	last[0] = '\0';
-}
-
-/*
- * With --json the error goes to stdout instead: keep it, print nothing.
- * Returns the previous setting, to be restored.
- */
-int
-log_quiet(int on)
-{
-	int	 was = quiet;
-
-	quiet = on;
-	return was;
-}

@@ -342,33 +342,6 @@ unusable(const char *u, char *buf, size_t sz)
 		    "to ssh:// stores only");
 }
 
-/*
- * The last error of uri.c, which reports without our FILE:LINE: kept
- * quiet, then said again with it.
- */
-static int
-quietly_uri(const char *text, struct store_uri *u)
-{
-	int	 rc, was;
-
-	was = log_quiet(1);
-	rc = uri_parse(text, u);
-	log_quiet(was);
-	return rc;
-}
-
-static char *
-quietly_hostkey(const char *b64)
-{
-	char	*k;
-	int	 was;
-
-	was = log_quiet(1);
-	k = hostkey_parse(b64);
-	log_quiet(was);
-	return k;
-}
-
 static void
 machine_free(struct machine *m)
 {
@@ -458,7 +431,7 @@ static int
 ssh_uri(struct parser *p, const char *where, struct machine *m, char *why,
     size_t whysz)
 {
-	char		 norm[URI_MAX + 8];
+	char		 norm[URI_MAX + 8], err[URI_MAX + 256];
 	const char	*text, *port, *q;
 	size_t		 n;
 	unsigned long	 pv;
@@ -494,9 +467,9 @@ ssh_uri(struct parser *p, const char *where, struct machine *m, char *why,
 		    rules.version);
 		return -1;
 	}
-	if (quietly_uri(text, &m->uri) == -1) {
+	if (uri_check(text, &m->uri, err, sizeof(err)) == -1) {
 		if (why[0] == '\0')	/* else the entry's first reason */
-			snprintf(why, whysz, "%s", log_last());
+			strlcpy(why, err, whysz);
 		return 0;
 	}
 	m->usable = 1;
@@ -504,6 +477,66 @@ ssh_uri(struct parser *p, const char *where, struct machine *m, char *why,
 }
 
 /* One entry: fields split, checked, and appended to the output. */
+/*
+ * Fields 2 to 8 of an entry (f, nf of them) into m; why gets the first
+ * reason it cannot be used, *key its host key line.  Returns 0, or -1
+ * (reported).
+ */
+static int
+fields(struct parser *p, const char *where, char **f, size_t nf,
+    struct machine *m, char *why, size_t whysz, char **key)
+{
+	char	 kerr[512];
+
+#define SET(i)	((i) < nf && strcmp(f[(i)], "-") != 0)
+	if (SET(1)) {
+		if (list(p, where, f[1], 2, "systems", rules.systems_list,
+		    &m->systems) == -1)
+			return -1;
+		if (m->systems.n == 0)
+			snprintf(why, whysz, "no system (field 2 is "
+			    "\"%s\"): it takes no derivation", f[1]);
+	} else if (p->system != NULL && strlist_add(&m->systems,
+	    p->system) == -1)
+		goto nomem;
+	if (SET(2) && (m->ssh_key = strdup(f[2])) == NULL)
+		goto nomem;
+	if (SET(3) && max_jobs(p, where, f[3], &m->max_jobs) == -1)
+		return -1;
+	if (m->max_jobs == 0 && why[0] == '\0')
+		snprintf(why, whysz, "max jobs is 0 (field 4): it is "
+		    "never free, in Nix too");
+	if (SET(4) && speed(p, where, f[4], &m->speed_factor) == -1)
+		return -1;
+	if (SET(5) && list(p, where, f[5], 6, "supported features", 0,
+	    &m->supported) == -1)
+		return -1;
+	if (SET(6) && list(p, where, f[6], 7, "mandatory features", 0,
+	    &m->mandatory) == -1)
+		return -1;
+	if (SET(7)) {
+		if (!nix_base64(f[7])) {
+			bad(p, where, "host key \"%.40s%s\" is not base64 (field "
+			    "8; write it with: base64 -w0 "
+			    "/etc/ssh/ssh_host_ed25519_key.pub)", f[7],
+			    strlen(f[7]) > 40 ? "..." : "");
+			return -1;
+		}
+		if ((m->host_key_b64 = strdup(f[7])) == NULL)
+			goto nomem;
+		if ((*key = uri_hostkey_check(f[7], kerr, sizeof(kerr))) == NULL &&
+		    why[0] == '\0')
+			snprintf(why, whysz, "its host key (field 8) "
+			    "does not decode to a key line (\"ssh-ed25519 "
+			    "AAAA...\"): ssh would refuse every connection");
+	}
+#undef SET
+	return 0;
+nomem:
+	bad(p, where, "out of memory");
+	return -1;
+}
+
 static void
 entry(struct parser *p, char *s, const char *where)
 {
@@ -545,46 +578,8 @@ entry(struct parser *p, char *s, const char *where)
 		goto nomem;
 	snprintf(m.uri_text, strlen(f[0]) + 7, "%s%s",
 	    bare_host(f[0]) ? "ssh://" : "", f[0]);
-	if (SET(1)) {
-		if (list(p, where, f[1], 2, "systems", rules.systems_list,
-		    &m.systems) == -1)
-			goto fail;
-		if (m.systems.n == 0)
-			snprintf(why, sizeof(why), "no system (field 2 is "
-			    "\"%s\"): it takes no derivation", f[1]);
-	} else if (p->system != NULL && strlist_add(&m.systems,
-	    p->system) == -1)
-		goto nomem;
-	if (SET(2) && (m.ssh_key = strdup(f[2])) == NULL)
-		goto nomem;
-	if (SET(3) && max_jobs(p, where, f[3], &m.max_jobs) == -1)
+	if (fields(p, where, f, nf, &m, why, sizeof(why), &key) == -1)
 		goto fail;
-	if (m.max_jobs == 0 && why[0] == '\0')
-		snprintf(why, sizeof(why), "max jobs is 0 (field 4): it is "
-		    "never free, in Nix too");
-	if (SET(4) && speed(p, where, f[4], &m.speed_factor) == -1)
-		goto fail;
-	if (SET(5) && list(p, where, f[5], 6, "supported features", 0,
-	    &m.supported) == -1)
-		goto fail;
-	if (SET(6) && list(p, where, f[6], 7, "mandatory features", 0,
-	    &m.mandatory) == -1)
-		goto fail;
-	if (SET(7)) {
-		if (!nix_base64(f[7])) {
-			bad(p, where, "host key \"%.40s%s\" is not base64 (field "
-			    "8; write it with: base64 -w0 "
-			    "/etc/ssh/ssh_host_ed25519_key.pub)", f[7],
-			    strlen(f[7]) > 40 ? "..." : "");
-			goto fail;
-		}
-		if ((m.host_key_b64 = strdup(f[7])) == NULL)
-			goto nomem;
-		if ((key = quietly_hostkey(f[7])) == NULL && why[0] == '\0')
-			snprintf(why, sizeof(why), "its host key (field 8) "
-			    "does not decode to a key line (\"ssh-ed25519 "
-			    "AAAA...\"): ssh would refuse every connection");
-	}
 #undef SET
 	if (strncmp(m.uri_text, "ssh://", 6) == 0) {
 		if (ssh_uri(p, where, &m, why, sizeof(why)) == -1)

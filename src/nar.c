@@ -700,6 +700,44 @@ fail:
 }
 
 /*
+ * The rest of the node of a regular file or a symlink at p (st), after
+ * its type: its contents, or its target, and its end.  0, or -1 (said).
+ */
+static int
+dump_leaf(const char *p, const struct stat *st, struct nar_sink *dst,
+    unsigned char *buf)
+{
+	char	 target[NAR_TARGET_MAX + 1];
+	ssize_t	 tl;
+
+	if (S_ISREG(st->st_mode)) {
+		put_token(dst, "regular");
+		if (st->st_mode & S_IXUSR) {
+			put_token(dst, "executable");
+			put_token(dst, "");
+		}
+		put_token(dst, "contents");
+		if (dump_contents(p, st, dst, buf) == -1)
+			return -1;
+	} else {
+		if ((tl = readlink(p, target, sizeof(target))) == -1) {
+			log_err("%s: cannot read symlink", p);
+			return -1;
+		}
+		if ((size_t)tl > NAR_TARGET_MAX) {
+			log_errx("%s: symlink target longer than "
+			    "NAR_TARGET_MAX (%d)", p, NAR_TARGET_MAX);
+			return -1;
+		}
+		put_token(dst, "symlink");
+		put_token(dst, "target");
+		put_string(dst, target, (size_t)tl);
+	}
+	put_token(dst, ")");
+	return 0;
+}
+
+/*
  * Write the NAR of the file, directory or symlink at path to dst, as
  * `nix-store --dump` does: entries sorted byte-wise, "executable" when the
  * owner may execute, symlinks not followed, nothing else kept.  Errors are
@@ -711,10 +749,9 @@ nar_dump_path(const char *path, struct nar_sink *dst)
 {
 	struct wdir	*lv = NULL, *w;
 	unsigned char	*buf = NULL;
-	char		*p = NULL, target[NAR_TARGET_MAX + 1];
+	char		*p = NULL;
 	struct stat	 st;
 	size_t		 depth = 0, plen, nlen, i;
-	ssize_t		 tl;
 	int		 rc = -1;
 
 	if ((lv = calloc(NAR_DEPTH_MAX, sizeof(*lv))) == NULL ||
@@ -746,30 +783,9 @@ node:
 	}
 	put_token(dst, "(");
 	put_token(dst, "type");
-	if (S_ISREG(st.st_mode)) {
-		put_token(dst, "regular");
-		if (st.st_mode & S_IXUSR) {
-			put_token(dst, "executable");
-			put_token(dst, "");
-		}
-		put_token(dst, "contents");
-		if (dump_contents(p, &st, dst, buf) == -1)
+	if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
+		if (dump_leaf(p, &st, dst, buf) == -1)
 			goto out;
-		put_token(dst, ")");
-	} else if (S_ISLNK(st.st_mode)) {
-		if ((tl = readlink(p, target, sizeof(target))) == -1) {
-			log_err("%s: cannot read symlink", p);
-			goto out;
-		}
-		if ((size_t)tl > NAR_TARGET_MAX) {
-			log_errx("%s: symlink target longer than "
-			    "NAR_TARGET_MAX (%d)", p, NAR_TARGET_MAX);
-			goto out;
-		}
-		put_token(dst, "symlink");
-		put_token(dst, "target");
-		put_string(dst, target, (size_t)tl);
-		put_token(dst, ")");
 	} else if (S_ISDIR(st.st_mode)) {
 		w = &lv[depth];
 		if (list_dir(p, w) == -1)

@@ -85,25 +85,23 @@ not_magic(struct conn *c)
 		n = BANNER_MAX;
 	text_printable(b, n, q, sizeof(q));
 	if (looks_like_text(b, n)) {
-		log_errx("%s: the remote shell printed text before the serve "
+		wire_error(c, FAIL_BANNER, "the remote shell printed text before the serve "
 		    "protocol started: \"%s\"; this comes from a startup file "
 		    "run for non-interactive logins on the builder (~/.bashrc, "
 		    "~/.zshenv, /etc/bash.bashrc, ~/.profile) or from a shell "
 		    "that is not a shell (nologin, ForceCommand): make it print "
-		    "nothing when there is no terminal", c->host, q);
-		c->fail = FAIL_BANNER;
+		    "nothing when there is no terminal", q);
 	} else {
-		log_errx("%s: the remote does not speak Nix's serve protocol: "
-		    "expected the magic number 0x%llx, got \"%s\"", c->host,
+		wire_error(c, FAIL_PROTOCOL, "the remote does not speak Nix's serve protocol: "
+		    "expected the magic number 0x%llx, got \"%s\"",
 		    (unsigned long long)SERVE_MAGIC_2, q);
-		c->fail = FAIL_PROTOCOL;
 	}
 }
 
 /*
  * Open the conversation: exchange magic numbers and versions.  Sets
  * c->remote_version and c->version (the lower of both).  Returns 0, or -1
- * with the cause reported and c->fail set.
+ * with the cause in c->f.
  */
 int
 serve_handshake(struct conn *c)
@@ -144,19 +142,17 @@ serve_handshake(struct conn *c)
 		return -1;
 	}
 	if (v > 0xffff || SERVE_MAJOR(v) != SERVE_MAJOR(SERVE_VERSION)) {
-		log_errx("%s: the remote speaks serve protocol version %llu.%llu "
-		    "(0x%llx); nix-offload speaks %d.x", c->host,
+		wire_error(c, FAIL_PROTOCOL, "the remote speaks serve protocol version %llu.%llu "
+		    "(0x%llx); nix-offload speaks %d.x",
 		    (unsigned long long)(v >> 8), (unsigned long long)(v & 0xff),
 		    (unsigned long long)v, SERVE_VERSION >> 8);
-		c->fail = FAIL_PROTOCOL;
 		return -1;
 	}
 	if (v < SERVE_VERSION_MIN) {
-		log_errx("%s: the remote's Nix is too old: it speaks serve "
+		wire_error(c, FAIL_PROTOCOL, "the remote's Nix is too old: it speaks serve "
 		    "protocol %d.%d, nix-offload needs %d.%d or newer; upgrade "
-		    "Nix on the builder", c->host, (int)(v >> 8), (int)(v & 0xff),
+		    "Nix on the builder", (int)(v >> 8), (int)(v & 0xff),
 		    SERVE_VERSION_MIN >> 8, SERVE_VERSION_MIN & 0xff);
-		c->fail = FAIL_PROTOCOL;
 		return -1;
 	}
 	c->remote_version = (unsigned)v;
@@ -196,9 +192,7 @@ serve_query_valid_paths(struct conn *c, const struct strlist *paths,
 		return -1;
 	}
 	if (valid->n > paths->n) {
-		log_errx("%s: asked about %zu paths, the remote named %zu valid",
-		    c->host, paths->n, valid->n);
-		c->fail = FAIL_PROTOCOL;
+		wire_error(c, FAIL_PROTOCOL, "asked about %zu paths, the remote named %zu valid", paths->n, valid->n);
 		return -1;
 	}
 	return 0;
@@ -242,11 +236,9 @@ serve_query_path_infos(struct conn *c, const struct strlist *paths,
 		at = k < paths->n ? (i + 1) % paths->n : at;
 		if (k == paths->n || seen[i]) {
 			char	 q[256];
-			log_errx("%s: the remote sent the path info of \"%s\"%s",
-			    c->host, text_printable(p, strlen(p), q, sizeof(q)),
+			wire_error(c, FAIL_PROTOCOL, "the remote sent the path info of \"%s\"%s", text_printable(p, strlen(p), q, sizeof(q)),
 			    k == paths->n ? ", which was not asked for" :
 			    " twice");
-			c->fail = FAIL_PROTOCOL;
 			goto bad;
 		}
 		seen[i] = 1;
@@ -334,11 +326,9 @@ serve_query_closure(struct conn *c, const struct strlist *paths,
 	}
 	for (i = had; i < closure->n; i++)
 		if (!path_valid(STORE_DIR, closure->v[i])) {
-			log_errx("%s: asking for the closure of %zu paths: the "
-			    "remote named \"%s\", which is not a store path",
-			    c->host, paths->n, text_printable(closure->v[i],
+			wire_error(c, FAIL_PROTOCOL, "asking for the closure of %zu paths: the "
+			    "remote named \"%s\", which is not a store path", paths->n, text_printable(closure->v[i],
 			    strlen(closure->v[i]), q, sizeof(q)));
-			c->fail = FAIL_PROTOCOL;
 			return -1;
 		}
 	return 0;
@@ -387,9 +377,7 @@ serve_dump_read(struct conn *c, const char *path, struct nar_sink *sink)
 		if (c->why[0] != '\0')
 			wire_fail(c, "reading the contents of %s", path);
 		else {
-			log_errx("%s: the contents of %s are not a valid NAR: %s",
-			    c->host, path, err);
-			c->fail = FAIL_PROTOCOL;
+			wire_error(c, FAIL_PROTOCOL, "the contents of %s are not a valid NAR: %s", path, err);
 		}
 		return -1;
 	}
@@ -474,9 +462,8 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 	c->timeout_ms = saved;
 	text_clean(r->error);
 	if (v > BUILD_STATUS_MAX) {
-		log_errx("%s: building %s: unknown result status %llu", c->host,
+		wire_error(c, FAIL_PROTOCOL, "building %s: unknown result status %llu",
 		    drvpath, (unsigned long long)v);
-		c->fail = FAIL_PROTOCOL;
 		goto out;
 	}
 	r->status = (int)v;
@@ -492,10 +479,9 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 		if (wire_read_u64(c, &n) == -1)
 			goto fail;
 		if (n > DRV_OUTPUTS_MAX) {
-			log_errx("%s: building %s: %llu built outputs, over the "
-			    "limit of %d", c->host, drvpath,
+			wire_error(c, FAIL_PROTOCOL, "building %s: %llu built outputs, over the "
+			    "limit of %d", drvpath,
 			    (unsigned long long)n, DRV_OUTPUTS_MAX);
-			c->fail = FAIL_PROTOCOL;
 			goto out;
 		}
 		for (i = 0; i < n; i++) {
@@ -546,8 +532,10 @@ serve_add_nar(struct conn *c, const struct path_info *pi,
 	if (nar(arg, c) == -1) {
 		if (c->why[0] != '\0')
 			goto fail;
-		if (c->fail == FAIL_NONE)
-			c->fail = FAIL_OTHER;
+		/* the sender failed, and said why */
+		if (c->f.kind == FAIL_NONE)
+			fail_set(&c->f, FAIL_OTHER, c->host, "sending %s: "
+			    "the sender stopped", pi->path);
 		return -1;
 	}
 	return 0;
@@ -572,9 +560,8 @@ serve_add_nar_acks(struct conn *c, size_t n)
 			return -1;
 		}
 		if (ack != 1) {
-			log_errx("%s: a path was acknowledged with %llu, "
-			    "expected 1", c->host, (unsigned long long)ack);
-			c->fail = FAIL_PROTOCOL;
+			wire_error(c, FAIL_PROTOCOL, "a path was acknowledged with %llu, "
+			    "expected 1", (unsigned long long)ack);
 			return -1;
 		}
 	}

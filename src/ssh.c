@@ -463,7 +463,7 @@ ssh_said(const char *line)
 
 /*
  * Explain a failed conversation: wait for ssh to exit, then read its status
- * and stderr.  Reports one line and sets c->fail.
+ * and stderr.  One failure, in c->f (wire_error).
  */
 static void
 diagnose(struct conn *c, const char *what)
@@ -475,8 +475,7 @@ diagnose(struct conn *c, const char *what)
 	if (!c->eof && !c->timedout && strncmp(c->why, "write:", 6) != 0) {
 		/* the peer broke the protocol: no point in waiting for it */
 		ssh_kill(c);
-		log_errx("%s: %s: %s", c->host, what, c->why);
-		c->fail = FAIL_PROTOCOL;
+		wire_error(c, FAIL_PROTOCOL, "%s: %s", what, c->why);
 		return;
 	}
 	if (c->to != -1) {
@@ -492,43 +491,41 @@ diagnose(struct conn *c, const char *what)
 	last_line(c, line, sizeof(line));
 
 	if (c->timedout) {
-		log_errx("%s: %s: no answer for %d s; the builder or the "
-		    "network stopped responding", c->host, what,
+		wire_error(c, FAIL_TIMEOUT, "%s: no answer for %d s; the builder or the "
+		    "network stopped responding", what,
 		    c->timeout_ms / 1000);
-		c->fail = FAIL_TIMEOUT;
 	} else if (code == 255 && (said(c, "Permission denied") ||
 	    said(c, "Too many authentication failures") ||
 	    said(c, "no mutual signature"))) {
-		log_errx("%s: the builder refused our identities (%s): load "
-		    "the key it accepts into ssh-agent%s, or name it with "
-		    "?ssh-key=PATH; ssh runs with BatchMode=yes and cannot ask "
-		    "for a passphrase", c->host, line,
+		wire_error(c, FAIL_AUTH, "the builder refused our identities "
+		    "(%s): load the key it accepts into ssh-agent%s, or name "
+		    "it with ?ssh-key=PATH; ssh runs with BatchMode=yes and "
+		    "cannot ask for a passphrase", line,
 		    getenv("SSH_AUTH_SOCK") ? "" : " (SSH_AUTH_SOCK is not set)");
-		c->fail = FAIL_AUTH;
 	} else if (code == 255 && (said(c, "Host key verification failed") ||
 	    said(c, "IDENTIFICATION HAS CHANGED") ||
 	    said(c, "host key is known for") ||
 	    said(c, "Host key for"))) {
 		if (said(c, PINNED_ALIAS))
-			log_errx("%s: the builder's host key is not the pinned "
-			    "one (base64-ssh-public-host-key): it was "
-			    "reinstalled or this is not the builder; if its "
-			    "new key is genuine, pin the output of "
+			wire_error(c, FAIL_HOSTKEY, "the builder's host key is "
+			    "not the pinned one (base64-ssh-public-host-key): "
+			    "it was reinstalled or this is not the builder; if "
+			    "its new key is genuine, pin the output of "
 			    "`base64 -w0 /etc/ssh/ssh_host_ed25519_key.pub` "
-			    "run on it", c->host);
+			    "run on it");
 		else if (said(c, "IDENTIFICATION HAS CHANGED"))
-			log_errx("%s: the builder's host key differs from the "
-			    "one in known_hosts: if the change is expected, "
-			    "remove the old key with `ssh-keygen -R %s` as "
-			    "uid %u and connect once by hand", c->host,
-			    c->hostname, (unsigned)geteuid());
+			wire_error(c, FAIL_HOSTKEY, "the builder's host key "
+			    "differs from the one in known_hosts: if the "
+			    "change is expected, remove the old key with "
+			    "`ssh-keygen -R %s` as uid %u and connect once by "
+			    "hand", c->hostname, (unsigned)geteuid());
 		else
-			log_errx("%s: the builder's host key is not known: "
-			    "add it to ~/.ssh/known_hosts of uid %u (check "
+			wire_error(c, FAIL_HOSTKEY, "the builder's host key is "
+			    "not known: add it to ~/.ssh/known_hosts of uid %u "
+			    "(check "
 			    "`ssh-keyscan %s` against the builder) or pin it "
-			    "with ?base64-ssh-public-host-key=", c->host,
+			    "with ?base64-ssh-public-host-key=",
 			    (unsigned)geteuid(), c->hostname);
-		c->fail = FAIL_HOSTKEY;
 	} else if (code == 255 && early && (said(c, "Connection refused") ||
 	    said(c, "timed out") || said(c, "No route to host") ||
 	    said(c, "Network is unreachable") ||
@@ -536,67 +533,63 @@ diagnose(struct conn *c, const char *what)
 	    said(c, "name resolution") || said(c, "banner exchange") ||
 	    said(c, "kex_exchange_identification") ||
 	    said(c, "Connection reset") || said(c, "Connection closed by"))) {
-		log_errx("%s: cannot reach the builder: %s%s", c->host, line,
+		wire_error(c, FAIL_UNREACHABLE, "cannot reach the builder: "
+		    "%s%s", line,
 		    said(c, "timed out") ? " (connect timeout "
 		    "NIX_OFFLOAD_CONNECT_TIMEOUT)" : "");
-		c->fail = FAIL_UNREACHABLE;
 	} else if ((code == 127 || code == 126) && early) {
-		log_errx("%s: %s was not found on the builder (remote exit "
-		    "%d: %s): the PATH of non-interactive login shells on the "
-		    "builder must contain Nix (see \"Remote Builds\" in Nix's "
-		    "manual), or name the program with "
-		    "?remote-program=/nix/var/nix/profiles/default/bin/nix-store",
-		    c->host, "nix-store", code, line);
-		c->fail = FAIL_NOREMOTE;
+		wire_error(c, FAIL_NOREMOTE, "%s was not found on the builder "
+		    "(remote exit %d: %s): the PATH of non-interactive login "
+		    "shells on the builder must contain Nix (see \"Remote "
+		    "Builds\" in Nix's manual), or name the program with "
+		    "?remote-program=/nix/var/nix/profiles/default/bin/"
+		    "nix-store", "nix-store", code, line);
 	} else if (code == 255 && !early) {
 		/* the last line is often the remote's (a build log), not ssh's */
-		log_errx("%s: %s: the connection to the builder was lost (ssh "
-		    "exit 255%s%s)", c->host, what, ssh_said(line) ? ": " : "",
+		wire_error(c, FAIL_DROPPED, "%s: the connection to the builder "
+		    "was lost (ssh exit 255%s%s)", what, ssh_said(line) ? ": " : "",
 		    ssh_said(line) ? line : "");
-		c->fail = FAIL_DROPPED;
 	} else if (code == 255) {
-		log_errx("%s: %s: ssh failed: %s", c->host, what,
+		wire_error(c, FAIL_UNREACHABLE, "%s: ssh failed: %s", what,
 		    line[0] ? line : "(no message)");
-		c->fail = FAIL_UNREACHABLE;
 	} else if (early && c->nread == 0) {
 		if (code == -1)
-			log_errx("%s: %s: ssh was killed by signal %d", c->host,
-			    what, WTERMSIG(c->status));
-		else
-			log_errx("%s: the remote command exited with status %d "
-			    "before the serve protocol started: %s", c->host,
-			    code, line[0] ? line : "(no message)");
-		/* the builder's nix-store does not serve: its failure */
-		c->fail = code == -1 ? FAIL_OTHER : FAIL_NOREMOTE;
+			wire_error(c, FAIL_OTHER, "%s: ssh was killed by "
+			    "signal %d", what, WTERMSIG(c->status));
+		else	/* the builder's nix-store does not serve: its failure */
+			wire_error(c, FAIL_NOREMOTE, "the remote command exited "
+			    "with status %d before the serve protocol started: "
+			    "%s", code, line[0] ? line : "(no message)");
 	} else if (code > 0 && strstr(line, "error:") != NULL) {
 		/* nix-store refused the request: its words say why */
-		log_errx("%s: %s: the remote nix-store failed: %s", c->host,
+		wire_error(c, FAIL_OTHER, "%s: the remote nix-store failed: %s",
 		    what, line);
-		c->fail = FAIL_OTHER;
 	} else {
-		log_errx("%s: %s: the connection closed (remote exit %d)%s%s",
-		    c->host, what, code, line[0] ? ": " : "", line);
-		c->fail = FAIL_DROPPED;
+		wire_error(c, FAIL_DROPPED, "%s: the connection closed (remote "
+		    "exit %d)%s%s", what, code, line[0] ? ": " : "", line);
 	}
 }
 
 /*
  * Run words (quoted for the remote shell) on the builder, with c connected
- * to its stdin, stdout and stderr.  Returns 0, or -1 (reported).
+ * to its stdin, stdout and stderr; with CONN_QUIET in flags, c's failure
+ * is kept in c->f and not said.  Returns 0, or -1 (c->f).
  */
 int
-ssh_open(const struct store_uri *u, char *const *words, struct conn *c)
+ssh_open(const struct store_uri *u, char *const *words, struct conn *c,
+    int flags)
 {
 	struct args	 a = { NULL, 0, 0 };
 	char		*cmd, *argline;
 	pid_t		 pid;
 	int		 fds[3];
 
-	if ((cmd = args_join(words)) == NULL)
-		return -1;
-	if (build_argv(u, cmd, &a) == -1) {
+	wire_init(c, -1, -1, -1, u->display);
+	c->quiet = (flags & CONN_QUIET) != 0;
+	if ((cmd = args_join(words)) == NULL || build_argv(u, cmd, &a) == -1) {
 		free(cmd);
 		args_free(&a);
+		wire_error(c, FAIL_OTHER, "cannot make the ssh command line");
 		return -1;
 	}
 	free(cmd);
@@ -607,10 +600,12 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c)
 	if (spawn(a.list, fds, &pid, " (install OpenSSH's client, or set "
 	    "NIX_OFFLOAD_SSH)") == -1) {
 		args_free(&a);
+		wire_error(c, FAIL_OTHER, "cannot start ssh");
 		return -1;
 	}
 	args_free(&a);
 	wire_init(c, fds[0], fds[1], fds[2], u->display);
+	c->quiet = (flags & CONN_QUIET) != 0;
 	c->pid = pid;
 	c->diagnose = diagnose;
 	strlcpy(c->hostname, u->host, sizeof(c->hostname));
@@ -627,7 +622,7 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c)
  * remote-program, and --store remote-store), without waiting for it.
  */
 int
-ssh_start_serve(const struct store_uri *u, struct conn *c)
+ssh_start_serve(const struct store_uri *u, struct conn *c, int flags)
 {
 	struct args	 w = { NULL, 0, 0 };
 	int		 rc = 0;
@@ -642,7 +637,7 @@ ssh_start_serve(const struct store_uri *u, struct conn *c)
 		rc |= args_add(&w, "%s", u->remote_store);
 	}
 	if (rc == 0)
-		rc = ssh_open(u, w.list, c);
+		rc = ssh_open(u, w.list, c, flags);
 	args_free(&w);
 	return rc == 0 ? 0 : -1;
 }
@@ -653,9 +648,9 @@ ssh_start_serve(const struct store_uri *u, struct conn *c)
  * at most (serve_build_derivation makes its own rule for a build).
  */
 int
-ssh_open_serve(const struct store_uri *u, struct conn *c)
+ssh_open_serve(const struct store_uri *u, struct conn *c, int flags)
 {
-	if (ssh_start_serve(u, c) == -1)
+	if (ssh_start_serve(u, c, flags) == -1)
 		return -1;
 	if (serve_handshake(c) == -1) {
 		ssh_kill(c);

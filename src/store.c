@@ -51,32 +51,38 @@ diagnose(struct conn *c, const char *what)
 	text_printable(s, (size_t)(e - s), line, sizeof(line));
 	if (strstr(c->errtail, "lacks a valid signature") != NULL) {
 		/* a daemon's answer to a user it does not trust */
-		log_errx("local store: %s: the local Nix refused what the "
+		wire_error(c, FAIL_OTHER, "%s: the local Nix refused what the "
 		    "builder built: no key in its trusted-public-keys signed "
 		    "it, and this user (uid %ld) is not in its trusted-users. "
 		    "Build through the daemon (nix-offload as Nix's build "
 		    "hook), have the builders sign their outputs "
 		    "(secret-key-files) with a key trusted here, or add the "
 		    "user to trusted-users (%s)", what, (long)getuid(), line);
-		c->fail = FAIL_OTHER;
 		return;
 	}
-	log_errx("local store: %s: %s%s%s", what, c->why[0] ? c->why : "failed",
-	    line[0] ? ": " : "", line);
-	c->fail = c->eof ? FAIL_DROPPED : FAIL_PROTOCOL;
+	wire_error(c, c->eof ? FAIL_DROPPED : FAIL_PROTOCOL, "%s: %s%s%s", what,
+	    c->why[0] ? c->why : "failed", line[0] ? ": " : "", line);
 }
 
-/* A local nix-store with argv on c; local: a slow disk is not a dead peer. */
+/*
+ * A local nix-store with argv on c; local: a slow disk is not a dead peer.
+ * With CONN_QUIET in flags, c's failure is kept in c->f and not said.
+ */
 static int
-helper_open(struct conn *c, char *const *argv)
+helper_open(struct conn *c, char *const *argv, int flags)
 {
 	int	 fds[3];
 	pid_t	 pid;
 
+	wire_init(c, -1, -1, -1, "local store");
+	c->quiet = (flags & CONN_QUIET) != 0;
 	if (spawn(argv, fds, &pid, " (install Nix: nix-offload uses the "
-	    "local nix-store)") == -1)
+	    "local nix-store)") == -1) {
+		wire_error(c, FAIL_OTHER, "cannot start nix-store");
 		return -1;
+	}
 	wire_init(c, fds[0], fds[1], fds[2], "local store");
+	c->quiet = (flags & CONN_QUIET) != 0;
 	c->pid = pid;
 	c->timeout_ms = 0;
 	return 0;
@@ -84,11 +90,11 @@ helper_open(struct conn *c, char *const *argv)
 
 /* Start the local nix-store --serve --write and shake hands. */
 int
-store_open(struct conn *c)
+store_open(struct conn *c, int flags)
 {
 	char	*argv[] = { "nix-store", "--serve", "--write", NULL };
 
-	if (helper_open(c, argv) == -1)
+	if (helper_open(c, argv, flags) == -1)
 		return -1;
 	c->diagnose = diagnose;
 	if (serve_handshake(c) == -1) {
@@ -348,7 +354,7 @@ store_register(const char *text, size_t len)
 	    "--hash-given", NULL };
 	struct conn	 c;
 
-	if (helper_open(&c, argv) == -1)
+	if (helper_open(&c, argv, 0) == -1)
 		return -1;
 	if (wire_write(&c, text, len) == -1) {
 		diagnose(&c, "registering outputs");

@@ -80,11 +80,8 @@ topo_sort(struct path_info *v, size_t n, size_t **orderp)
 				}
 		}
 	}
-	if (no != n) {
-		log_errx("copy: the references of %zu paths form a cycle",
-		    n - no);
-		goto fail;
-	}
+	if (no != n)
+		goto fail;	/* the references form a cycle */
 	free(indeg);
 	free(stack);
 	*orderp = order;
@@ -124,10 +121,10 @@ send_local(void *arg, struct conn *c)
 	if (nar_dump_path(x->pi->path, &s) == -1 || s.failed)
 		return -1;
 	if (s.size != x->pi->nar_size) {
-		log_errx("local store: %s has changed: its NAR is %llu bytes, "
-		    "the store says %llu; run nix-store --verify "
-		    "--check-contents --repair", x->pi->path,
-		    (unsigned long long)s.size,
+		wire_error(c, FAIL_OTHER, "sending %s: it has changed in the "
+		    "local store: its NAR is %llu bytes, the store says %llu; "
+		    "run nix-store --verify --check-contents --repair",
+		    x->pi->path, (unsigned long long)s.size,
 		    (unsigned long long)x->pi->nar_size);
 		return -1;
 	}
@@ -152,13 +149,11 @@ as_announced(struct xfer *x, struct nar_sink *s, const char *what)
 	nix32_encode(h, SHA256_LEN, b32);
 	snprintf(got, sizeof(got), "sha256:%s", b32);
 	if (s->size != x->pi->nar_size || strcmp(x->pi->nar_hash, got) != 0) {
-		log_errx("%s: %s arrived with hash %s (%llu bytes), but the "
-		    "builder said %s (%llu bytes): not %s",
-		    x->src->host, x->pi->path, got, (unsigned long long)s->size,
+		wire_error(x->src, FAIL_PROTOCOL, "%s arrived with hash %s (%llu bytes), but the "
+		    "builder said %s (%llu bytes): not %s", x->pi->path, got, (unsigned long long)s->size,
 		    text_printable(x->pi->nar_hash, strlen(x->pi->nar_hash),
 		    said, sizeof(said)), (unsigned long long)x->pi->nar_size,
 		    what);
-		x->src->fail = FAIL_PROTOCOL;
 		return -1;
 	}
 	x->st->bytes += s->size;
@@ -195,16 +190,13 @@ infos(struct conn *src, const struct strlist *paths, struct path_info **pi,
 	if (serve_query_path_infos(src, paths, pi, n) == -1)
 		return -1;
 	if (*n != paths->n) {
-		log_errx("%s: %zu of %zu paths to copy are not valid there",
-		    src->host, paths->n - *n, paths->n);
-		if (src->fail == FAIL_NONE)
-			src->fail = FAIL_PROTOCOL;
+		wire_error(src, FAIL_PROTOCOL, "%zu of %zu paths to copy are "
+		    "not valid there", paths->n - *n, paths->n);
 		return -1;
 	}
 	for (i = 0; i < *n; i++)
 		if ((*pi)[i].nar_hash == NULL) {
-			log_errx("%s: no hash for %s", src->host, (*pi)[i].path);
-			src->fail = FAIL_PROTOCOL;
+			wire_error(src, FAIL_PROTOCOL, "no hash for %s", (*pi)[i].path);
 			return -1;
 		}
 	return 0;
@@ -243,10 +235,9 @@ refs_hold(struct conn *src, struct conn *dst, const struct path_info *pi,
 				goto out;
 		}
 	if (bad != NULL) {
-		log_errx("%s: %s: the builder gave \"%s\" as a reference, "
-		    "which is not a store path: not imported", src->host, of,
+		wire_error(src, FAIL_PROTOCOL, "%s: the builder gave \"%s\" as a reference, "
+		    "which is not a store path: not imported", of,
 		    text_printable(bad, strlen(bad), q, sizeof(q)));
-		src->fail = FAIL_PROTOCOL;
 		goto out;
 	}
 	strlist_sort_uniq(&outside);
@@ -258,12 +249,11 @@ refs_hold(struct conn *src, struct conn *dst, const struct path_info *pi,
 		for (j = 0; j < pi[i].refs.n; j++)
 			if (!strlist_in_set(&ours, pi[i].refs.v[j]) &&
 			    !strlist_in_set(&valid, pi[i].refs.v[j])) {
-				log_errx("%s: %s: the builder gave %s as a "
+				wire_error(src, FAIL_PROTOCOL, "%s: the builder gave %s as a "
 				    "reference, which is neither in the local "
 				    "store nor among the paths it sent: not "
-				    "imported", src->host, pi[i].path,
+				    "imported", pi[i].path,
 				    pi[i].refs.v[j]);
-				src->fail = FAIL_PROTOCOL;
 				goto out;
 			}
 	rc = 0;
@@ -286,8 +276,12 @@ add_nars(struct conn *src, struct conn *dst, struct path_info *pi, size_t n,
 	size_t	 i, acks = 0, sent = 0, *order = NULL;
 	int	 rc = -1;
 
-	if (topo_sort(pi, n, &order) == -1)
+	if (topo_sort(pi, n, &order) == -1) {
+		wire_error(src, fetch ? FAIL_PROTOCOL : FAIL_OTHER, "the "
+		    "references of %zu paths form a cycle, or there is no "
+		    "memory for them", n);
 		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		struct xfer	 x = { src, &pi[order[i]], st };
 
@@ -504,7 +498,7 @@ fail:
  * NAR moves; every reference must be a store path among paths or valid
  * here; then the NARs come through the local nix-store (add_nars), or
  * unpacked and registered without locks (unpack).  Returns 0, or -1
- * (reported; remote->fail says whether the builder is to blame).
+ * (remote->f says why, and whether the builder is to blame).
  */
 int
 transfer_fetch(struct conn *remote, struct conn *local, const struct strlist *paths,
@@ -520,9 +514,8 @@ transfer_fetch(struct conn *remote, struct conn *local, const struct strlist *pa
 		goto out;
 	for (i = 0; i < n; i++) {
 		if (!path_valid(STORE_DIR, pi[i].path)) {
-			log_errx("%s: %s is not a store path", remote->host,
+			wire_error(remote, FAIL_PROTOCOL, "%s is not a store path",
 			    pi[i].path);
-			remote->fail = FAIL_PROTOCOL;
 			goto out;
 		}
 		if (vet != NULL && vet->fn(vet->arg, remote, &pi[i]) == -1)

@@ -86,10 +86,10 @@ valid_name(const char *s, const char *extra)
 /*
  * Decode a base64-ssh-public-host-key value into the key line ssh wants in
  * known_hosts ("type blob"; the comment is dropped).  Returns a string the
- * caller frees, or NULL (reported).
+ * caller frees, or NULL with err saying why.
  */
 char *
-hostkey_parse(const char *b64)
+uri_hostkey_check(const char *b64, char *err, size_t errsz)
 {
 	unsigned char	 buf[HOSTKEY_MAX];
 	ssize_t		 n;
@@ -99,7 +99,7 @@ hostkey_parse(const char *b64)
 
 	n = base64_decode(b64, strlen(b64), buf, sizeof(buf) - 1);
 	if (n < 0) {
-		log_errx("public host key \"%.40s%s\" is not valid base64 "
+		snprintf(err, errsz, "public host key \"%.40s%s\" is not valid base64 "
 		    "(write it with: base64 -w0 /etc/ssh/ssh_host_ed25519_key.pub)",
 		    b64, strlen(b64) > 40 ? "..." : "");
 		return NULL;
@@ -124,10 +124,10 @@ hostkey_parse(const char *b64)
 	    sizeof(scratch)) < 0)
 		goto bad;
 	if ((line = dup_range(type, tlen + 1 + blen)) == NULL)
-		return NULL;
+		snprintf(err, errsz, "out of memory");
 	return line;
 bad:
-	log_errx("public host key does not decode to a key line "
+	snprintf(err, errsz, "public host key does not decode to a key line "
 	    "(\"ssh-ed25519 AAAA...\"); write it with: "
 	    "base64 -w0 /etc/ssh/ssh_host_ed25519_key.pub");
 	return NULL;
@@ -153,7 +153,8 @@ static const char *const ignored[] = {
 };
 
 static int
-param(struct store_uri *u, const char *uri, const char *p, size_t n)
+param(struct store_uri *u, const char *uri, const char *p, size_t n,
+    char *err, size_t errsz)
 {
 	const char	*eq = memchr(p, '=', n);
 	char		*name, *val;
@@ -161,20 +162,20 @@ param(struct store_uri *u, const char *uri, const char *p, size_t n)
 	int		 rc = -1;
 
 	if (eq == NULL || eq == p) {
-		log_errx("%s: malformed parameter \"%.*s\": expected name=value",
+		snprintf(err, errsz, "%s: malformed parameter \"%.*s\": expected name=value",
 		    uri, (int)n, p);
 		return -1;
 	}
 	name = dup_range(p, (size_t)(eq - p));
 	val = pct_decode(eq + 1, n - (size_t)(eq - p) - 1);
 	if (name == NULL || val == NULL) {
-		log_errx("%s: malformed parameter \"%.*s\": bad %%-escape",
+		snprintf(err, errsz, "%s: malformed parameter \"%.*s\": bad %%-escape",
 		    uri, (int)n, p);
 		goto out;
 	}
 	if (strcmp(name, "ssh-key") == 0) {
 		if (*val == '\0') {
-			log_errx("%s: ssh-key is empty", uri);
+			snprintf(err, errsz, "%s: ssh-key is empty", uri);
 			goto out;
 		}
 		free(u->ssh_key);
@@ -182,17 +183,17 @@ param(struct store_uri *u, const char *uri, const char *p, size_t n)
 		val = NULL;
 	} else if (strcmp(name, "base64-ssh-public-host-key") == 0) {
 		free(u->host_key);
-		if ((u->host_key = hostkey_parse(val)) == NULL)
+		if ((u->host_key = uri_hostkey_check(val, err, errsz)) == NULL)
 			goto out;
 	} else if (strcmp(name, "compress") == 0) {
 		if (parse_bool(val, &u->compress) == -1) {
-			log_errx("%s: compress=%s: expected true or false",
+			snprintf(err, errsz, "%s: compress=%s: expected true or false",
 			    uri, val);
 			goto out;
 		}
 	} else if (strcmp(name, "remote-program") == 0) {
 		if (strspn(val, " \t") == strlen(val)) {
-			log_errx("%s: remote-program is empty", uri);
+			snprintf(err, errsz, "%s: remote-program is empty", uri);
 			goto out;
 		}
 		free(u->remote_program);
@@ -221,11 +222,11 @@ out:
 }
 
 /*
- * Parse a store URI into u (zeroed first).  Returns 0, or -1 with the
- * reason reported; u need not be freed after a failure.
+ * Parse a store URI into u (zeroed first).  Returns 0, or -1 with err
+ * saying why; u need not be freed after a failure.
  */
 int
-uri_parse(const char *s, struct store_uri *u)
+uri_check(const char *s, struct store_uri *u, char *err, size_t errsz)
 {
 	const char	*auth, *end, *at, *h, *hend, *q, *p, *amp;
 	size_t		 len = strlen(s);
@@ -233,24 +234,24 @@ uri_parse(const char *s, struct store_uri *u)
 
 	memset(u, 0, sizeof(*u));
 	if (len >= URI_MAX) {
-		log_errx("store URI longer than %d bytes", URI_MAX);
+		snprintf(err, errsz, "store URI longer than %d bytes", URI_MAX);
 		return -1;
 	}
 	if (strncmp(s, "ssh://", 6) != 0) {
 		const char *colon = strstr(s, "://");
 		if (colon != NULL)
-			log_errx("%s: unsupported scheme %.*s://: nix-offload "
+			snprintf(err, errsz, "%s: unsupported scheme %.*s://: nix-offload "
 			    "speaks to ssh:// stores only", s,
 			    (int)(colon - s), s);
 		else
-			log_errx("%s: not a store URI: expected ssh://HOST "
+			snprintf(err, errsz, "%s: not a store URI: expected ssh://HOST "
 			    "(did you mean ssh://%s?)", s, s);
 		return -1;
 	}
 	auth = s + 6;
 	end = auth + strcspn(auth, "?/#");
 	if (*end == '/' || *end == '#') {
-		log_errx("%s: unexpected \"%c\" after the host: expected "
+		snprintf(err, errsz, "%s: unexpected \"%c\" after the host: expected "
 		    "ssh://[user@]host[:port][?params]", s, *end);
 		return -1;
 	}
@@ -262,7 +263,7 @@ uri_parse(const char *s, struct store_uri *u)
 		if ((u->user = dup_range(auth, (size_t)(at - auth))) == NULL)
 			goto fail;
 		if (!valid_name(u->user, "._-")) {
-			log_errx("%s: invalid user name \"%s\"", s, u->user);
+			snprintf(err, errsz, "%s: invalid user name \"%s\"", s, u->user);
 			goto fail;
 		}
 		h = at + 1;
@@ -270,7 +271,7 @@ uri_parse(const char *s, struct store_uri *u)
 		h = auth;
 	if (*h == '[') {
 		if ((hend = memchr(h, ']', (size_t)(end - h))) == NULL) {
-			log_errx("%s: unterminated [ in IPv6 address", s);
+			snprintf(err, errsz, "%s: unterminated [ in IPv6 address", s);
 			goto fail;
 		}
 		/* a zone is written %25 (fe80::1%25eth0), or raw */
@@ -281,7 +282,7 @@ uri_parse(const char *s, struct store_uri *u)
 			memmove((char *)p + 1, p + 3, strlen(p + 3) + 1);
 		if (!valid_name(u->host, ":.%") ||
 		    strchr(u->host, ':') == NULL) {
-			log_errx("%s: invalid IPv6 address \"%s\"", s, u->host);
+			snprintf(err, errsz, "%s: invalid IPv6 address \"%s\"", s, u->host);
 			goto fail;
 		}
 		p = hend + 1;
@@ -292,16 +293,16 @@ uri_parse(const char *s, struct store_uri *u)
 		if ((u->host = dup_range(h, (size_t)(hend - h))) == NULL)
 			goto fail;
 		if (*u->host == '\0') {
-			log_errx("%s: empty host name", s);
+			snprintf(err, errsz, "%s: empty host name", s);
 			goto fail;
 		}
 		if (*u->host == '-') {
-			log_errx("%s: host name \"%s\" starts with \"-\"",
+			snprintf(err, errsz, "%s: host name \"%s\" starts with \"-\"",
 			    s, u->host);
 			goto fail;
 		}
 		if (!valid_name(u->host, ".-_")) {
-			log_errx("%s: invalid host name \"%s\"", s, u->host);
+			snprintf(err, errsz, "%s: invalid host name \"%s\"", s, u->host);
 			goto fail;
 		}
 		p = hend;
@@ -313,7 +314,7 @@ uri_parse(const char *s, struct store_uri *u)
 
 		if (*p != ':' || (n = (size_t)(end - p - 1)) == 0 ||
 		    n >= sizeof(port)) {
-			log_errx("%s: expected :PORT after the host", s);
+			snprintf(err, errsz, "%s: expected :PORT after the host", s);
 			goto fail;
 		}
 		memcpy(port, p + 1, n);
@@ -321,7 +322,7 @@ uri_parse(const char *s, struct store_uri *u)
 		v = strtol(port, &e, 10);
 		if (*e != '\0' || !isdigit((unsigned char)port[0]) ||
 		    v < 1 || v > 65535) {
-			log_errx("%s: port \"%s\" is not a number from 1 to "
+			snprintf(err, errsz, "%s: port \"%s\" is not a number from 1 to "
 			    "65535", s, port);
 			goto fail;
 		}
@@ -329,7 +330,8 @@ uri_parse(const char *s, struct store_uri *u)
 	}
 	for (q = *end == '?' ? end + 1 : end; *q != '\0'; q = amp) {
 		amp = q + strcspn(q, "&");
-		if (amp > q && param(u, s, q, (size_t)(amp - q)) == -1)
+		if (amp > q && param(u, s, q, (size_t)(amp - q), err,
+		    errsz) == -1)
 			goto fail;
 		if (*amp == '&')
 			amp++;
@@ -355,4 +357,27 @@ uri_free(struct store_uri *u)
 	free(u->remote_program);
 	free(u->remote_store);
 	memset(u, 0, sizeof(*u));
+}
+
+/* uri_check, its failure said. */
+int
+uri_parse(const char *s, struct store_uri *u)
+{
+	char	 err[URI_MAX + 256];
+
+	if (uri_check(s, u, err, sizeof(err)) == 0)
+		return 0;
+	log_errx("%s", err);
+	return -1;
+}
+
+/* uri_hostkey_check, its failure said. */
+char *
+uri_hostkey(const char *b64)
+{
+	char	 err[512], *k;
+
+	if ((k = uri_hostkey_check(b64, err, sizeof(err))) == NULL)
+		log_errx("%s", err);
+	return k;
 }

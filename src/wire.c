@@ -41,6 +41,27 @@ wire_init(struct conn *c, int to, int from, int err, const char *host)
 		fcntl(err, F_SETFL, fcntl(err, F_GETFL) | O_NONBLOCK);
 }
 
+/*
+ * The remote's stderr (a build's log), from now on: its tail kept afresh
+ * for a failure's message, and if on, copied as it comes to fd (-1:
+ * ours) with prefix (or NULL) before each line, until wire_echo_end.
+ */
+void
+wire_echo(struct conn *c, int on, int fd, const char *prefix)
+{
+	c->errlen = 0;
+	c->errtail[0] = '\0';
+	c->echo_fd = fd != -1 ? fd : STDERR_FILENO;
+	c->log_prefix = prefix;
+	c->echo_stderr = on;
+}
+
+void
+wire_echo_end(struct conn *c)
+{
+	c->echo_stderr = 0;
+}
+
 static void
 why(struct conn *c, const char *fmt, ...)
 {
@@ -531,8 +552,27 @@ wire_write_strings(struct conn *c, const struct strlist *l)
 }
 
 /*
- * Report, once, that the conversation failed while doing what; the
- * transport (c->diagnose) knows best what really happened.
+ * The conversation failed this way, as fmt says: kept in c->f (as "HOST:
+ * ..."), for whoever records the builder's health or answers for the job,
+ * and said once on stderr, unless c->quiet.  The first diagnosis stands.
+ */
+void
+wire_error(struct conn *c, enum fail kind, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (c->f.kind != FAIL_NONE)
+		return;
+	va_start(ap, fmt);
+	fail_vset(&c->f, kind, c->host, fmt, ap);
+	va_end(ap);
+	if (!c->quiet)
+		log_errx("%s", c->f.msg);
+}
+
+/*
+ * The conversation failed while doing what: the transport (c->diagnose)
+ * knows best what really happened; else what wire.c saw (c->why).
  */
 void
 wire_fail(struct conn *c, const char *fmt, ...)
@@ -540,20 +580,19 @@ wire_fail(struct conn *c, const char *fmt, ...)
 	char	 what[256];
 	va_list	 ap;
 
-	if (c->fail != FAIL_NONE)
+	if (c->f.kind != FAIL_NONE)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (c->diagnose != NULL) {
 		c->diagnose(c, what);
-		if (c->fail != FAIL_NONE)
+		if (c->f.kind != FAIL_NONE)
 			return;
 	}
-	log_errx("%s: %s: %s", c->host, what,
-	    c->why[0] != '\0' ? c->why : "failed");
-	c->fail = c->eof ? FAIL_DROPPED : c->timedout ? FAIL_TIMEOUT :
-	    FAIL_PROTOCOL;
+	wire_error(c, c->eof ? FAIL_DROPPED : c->timedout ? FAIL_TIMEOUT :
+	    FAIL_PROTOCOL, "%s: %s", what, c->why[0] != '\0' ? c->why :
+	    "failed");
 }
 
 /*

@@ -51,22 +51,22 @@ struct wctx {
 	struct job		 job;
 	int			 up;		/* remote is in conversation */
 	int			 opened;	/* remote was opened once */
-	char			 gone[1024];	/* why it is not up any more */
+	struct failure		 gone;		/* why it is not up any more */
 	char			 prefix[300];	/* "name> " before log lines */
 };
 
-/* Tell the parent how a job ended, with the error if it failed. */
+/* Tell the parent how a job ended, with its failure f if it failed. */
 static int
-answer(int res, unsigned long node, int status, int fail, uint64_t bytes)
+answer(int res, unsigned long node, int status, const struct failure *f,
+    uint64_t bytes)
 {
 	char		 out[WORKER_LINE_MAX], *p;
-	const char	*msg = log_last();
 	int		 n;
 
-	if (status == -1 && *msg == '\0')
-		msg = "the job failed without a message";
 	n = snprintf(out, sizeof(out), "R %lu %d %d %llu %s", node, status,
-	    fail, (unsigned long long)bytes, status == -1 ? msg : "");
+	    status == -1 ? (int)f->kind : FAIL_NONE, (unsigned long long)bytes,
+	    status != -1 ? "" : f->msg[0] != '\0' ? f->msg :
+	    "the job failed without a message");
 	if (n < 0)
 		return -1;
 	if ((size_t)n >= sizeof(out) - 1)
@@ -89,17 +89,15 @@ remote_ready(struct wctx *w)
 {
 	if (w->up)
 		return 0;
-	if (w->opened && FAIL_BUILDER(w->remote.fail)) {
-		log_errx("%s", w->gone);	/* for this job's answer */
-		return -1;
-	}
+	if (w->opened && FAIL_BUILDER(w->gone.kind))
+		return -1;	/* the job's failure is w->gone */
 	w->opened = 1;
-	if (ssh_open_serve(&w->m->uri, &w->remote) == -1) {
-		strlcpy(w->gone, log_last(), sizeof(w->gone));
+	/* its failures go to the parent with the job's answer */
+	if (job_open(&w->job, w->m, CONN_QUIET) == -1) {
+		w->gone = w->remote.f;
 		return -1;
 	}
 	w->up = 1;
-	health_ok(w->m);
 	return 0;
 }
 
@@ -186,8 +184,8 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 	k = 0;
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	/* errors go to the parent with each answer (see answer()) */
-	log_quiet(1);
+	/* failures go to the parent with each answer (see answer()) */
+	w.job.quiet = 1;
 	if ((in = fdopen(cmd, "r")) == NULL)
 		_exit(1);
 	/* connect now, while the parent finds more work */
@@ -197,7 +195,8 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 		    (long long)(clock_ms() - t0));
 	job_note(&w.job, "idle");
 	while (fgets(line, sizeof(line), in) != NULL) {
-		int	 status = -1, fail = FAIL_OTHER, built;
+		struct failure	 f;
+		int		 status = -1, built;
 
 		if (line[0] == 'F') {
 			char	*p = line + 1, *e;
@@ -215,25 +214,25 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 		} else if (sscanf(line, "B %lu %d", &node, &fetch_too) != 2 ||
 		    node >= g->nnodes)
 			continue;
-		log_clear();
 		w.job.bytes = 0;
+		fail_clear(&f);
 		if (remote_ready(&w) == -1)
-			fail = w.remote.fail != FAIL_NONE ? w.remote.fail :
-			    FAIL_OTHER;
+			f = w.gone;
 		else if (line[0] == 'F') {
 			w.job.since = clock_wall();
 			if (fetch(&w, list, k) == 0)
 				status = BUILD_BUILT;
-			else
-				fail = w.remote.fail;
 		} else if (build(&w, &g->nodes[node], fetch_too,
 		    &built) == 0)
 			status = built;
-		else
-			fail = w.remote.fail;
 		if (status == -1 && w.up) {
+			/* the builder's failure, or else the local store's */
+			f = w.remote.f.kind != FAIL_NONE ? w.remote.f :
+			    w.job.local.f;
+			if (f.kind == FAIL_NONE)
+				f.kind = FAIL_OTHER;
 			/* wherever it broke off, the conversation is over */
-			strlcpy(w.gone, log_last(), sizeof(w.gone));
+			w.gone = f;
 			ssh_kill(&w.remote);
 			w.up = 0;
 		}
@@ -243,7 +242,7 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 			(void)job_close(&w.job, 0);
 		}
 		job_note(&w.job, "idle");
-		if (answer(res, node, status, fail, w.job.bytes) == -1)
+		if (answer(res, node, status, &f, w.job.bytes) == -1)
 			break;
 	}
 	if (w.up)
@@ -349,6 +348,7 @@ worker_start(struct workers *ws, struct slot *slot)
 	fcntl(c[1], F_SETFD, FD_CLOEXEC);
 	fcntl(r[0], F_SETFD, FD_CLOEXEC);
 	w->pid = pid;
+	w->born = clock_wall();
 	w->cmd = c[1];
 	w->res = r[0];
 	/* our lock on the slot lasts until the worker is retired, the
@@ -359,7 +359,7 @@ worker_start(struct workers *ws, struct slot *slot)
 
 /*
  * A worker that will get no more jobs: its pipe closes, its slot is free
- * (for other processes too), and workers_stop or a new worker_start
+ * (for other processes too), and worker_stop_all or a new worker_start
  * reaps it.
  */
 void
@@ -461,31 +461,36 @@ void
 worker_answer(const struct workers *ws, struct worker *w, const char *line,
     struct answer *a)
 {
+	const char		*uri = ws->ms->v[w->slot.machine].uri_text;
 	unsigned long		 node;
 	unsigned long long	 bytes;
-	int			 off = 0;
+	int			 off = 0, kind;
 
 	memset(a, 0, sizeof(*a));
 	if (line == NULL || sscanf(line, "R %lu %d %d %llu %n", &node,
-	    &a->status, &a->fail, &bytes, &off) != 4 || off == 0 ||
-	    node != w->node) {
-		snprintf(a->msg, sizeof(a->msg), "%s: the worker for this "
-		    "builder %s", ws->ms->v[w->slot.machine].uri_text,
-		    line == NULL ? "ended unexpectedly" : "answered nonsense");
+	    &a->status, &kind, &bytes, &off) != 4 || off == 0 ||
+	    node != w->node || kind < FAIL_NONE || kind >= FAIL_KINDS) {
+		fail_set(&a->f, FAIL_DROPPED, uri, "the worker for this "
+		    "builder %s", line == NULL ? "ended unexpectedly" :
+		    "answered nonsense");
 		a->node = w->node;
 		a->status = -1;
-		a->fail = FAIL_DROPPED;
 	} else {
 		a->node = node;
 		a->bytes = bytes;
-		strlcpy(a->msg, line + off, sizeof(a->msg));
+		if (a->status == -1) {
+			/* the worker's message names the builder already */
+			fail_set(&a->f, (enum fail)kind, NULL, "%s",
+			    line + off);
+			strlcpy(a->f.where, uri, sizeof(a->f.where));
+		}
 	}
 	w->busy = 0;
 }
 
 /* End every worker (by SIGTERM if kill), and reap them. */
 void
-workers_stop(struct workers *ws, int kill_them)
+worker_stop_all(struct workers *ws, int kill_them)
 {
 	size_t	 i;
 

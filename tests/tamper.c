@@ -37,6 +37,8 @@ static int		 cin = 0, cout = 1, sin_, sout;
 static unsigned		 minor;		/* of the version in use */
 static int		 dumps;		/* DumpStorePath answers so far */
 
+static void	 die(const char *) __attribute__((noreturn));
+
 static void
 die(const char *why)
 {

@@ -1,7 +1,7 @@
 /*
  * Fuzz target: the small parsers of strings from the command line, the
  * environment and machines files: store URIs (uri_parse), pinned host
- * keys (hostkey_parse) and NIX_SSHOPTS (args_split).  The input, up to
+ * keys (uri_hostkey) and NIX_SSHOPTS (args_split).  The input, up to
  * its first NUL, goes to each.  What args_split reads is quoted again
  * with args_join, which must split back into the same words.
  */
@@ -68,7 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		uri_free(&u);
 	}
-	if ((key = hostkey_parse(s)) != NULL)
+	if ((key = uri_hostkey(s)) != NULL)
 		free(key);
 	split_join_split(s);
 	free(s);

@@ -274,13 +274,13 @@ golden(const char *name)
 	if (drv_read(path, &d) == -1) {
 		free(want);
 		free(drvpath);
-		return no("%s", log_last());
+		return no("%s", last_error());
 	}
 	if (d.file == NULL || strcmp(d.file, path) != 0)
 		no("d.file is %s", d.file ? d.file : "NULL");
 	memset(&feat, 0, sizeof(feat));
 	if (features_required(&d, &feat) == -1)
-		no("features: %s", log_last());
+		no("features: %s", last_error());
 	if (drv_name(drvpath, dname, sizeof(dname)) == -1)
 		no("drv_name(%s) failed", drvpath);
 	if ((f = open_memstream(&got, &len)) != NULL) {
@@ -1024,11 +1024,11 @@ features_case(size_t t)
 	memset(&l, 0, sizeof(l));
 	if (features_required(&d, &l) == -1) {
 		if (features[t].want != NULL)
-			return no("%s", log_last());
+			return no("%s", last_error());
 		if (l.n != 0 || l.v != NULL)
 			return no("the list is not empty after a failure");
-		if (strncmp(log_last(), "derivation: ", 12) != 0)
-			return no("message \"%s\"", log_last());
+		if (strncmp(last_error(), "derivation: ", 12) != 0)
+			return no("message \"%s\"", last_error());
 		return 1;
 	}
 	got[0] = '\0';
@@ -1148,11 +1148,11 @@ json_depth(int levels, int good)
 	strlist_free(&l);
 	free(s);
 	if (good && rc == -1)
-		return no("%s", log_last());
+		return no("%s", last_error());
 	if (!good && rc == 0)
 		return no("parsed");
-	if (!good && strstr(log_last(), "nested more than") == NULL)
-		return no("message \"%s\"", log_last());
+	if (!good && strstr(last_error(), "nested more than") == NULL)
+		return no("message \"%s\"", last_error());
 	return 1;
 }
 
@@ -1178,8 +1178,8 @@ long_feature(int json)
 	strlist_free(&l);
 	if (rc == 0)
 		return no("parsed");
-	if (strstr(log_last(), "longer than 256 bytes") == NULL)
-		return no("message \"%s\"", log_last());
+	if (strstr(last_error(), "longer than 256 bytes") == NULL)
+		return no("message \"%s\"", last_error());
 	return 1;
 }
 
@@ -1211,8 +1211,8 @@ many_features(int json)
 	free(s);
 	if (rc == 0)
 		return no("parsed");
-	if (strstr(log_last(), "more than 1024 requiredSystemFeatures") == NULL)
-		return no("message \"%s\"", log_last());
+	if (strstr(last_error(), "more than 1024 requiredSystemFeatures") == NULL)
+		return no("message \"%s\"", last_error());
 	return 1;
 }
 
@@ -1292,8 +1292,8 @@ read_case(const char *name, const char *want)
 		return no("read, should have failed");
 	}
 	snprintf(msg, sizeof(msg), "%s: %s", path, want);
-	if (strncmp(log_last(), msg, strlen(msg)) != 0)
-		return no("message \"%s\", want \"%s\"", log_last(), msg);
+	if (strncmp(last_error(), msg, strlen(msg)) != 0)
+		return no("message \"%s\", want \"%s\"", last_error(), msg);
 	return empty(&d);
 }
 
@@ -1357,7 +1357,7 @@ read_tests(void)
 	    read_case("link.drv", "a symbolic link, not a derivation file"));
 	snprintf(path, sizeof(path), "%s/good.drv", tmpdir);
 	if (drv_read(path, &d) == -1)
-		no("%s", log_last());
+		no("%s", last_error());
 	else {
 		if (d.file == NULL || strcmp(d.file, path) != 0)
 			no("file %s", d.file ? d.file : "NULL");
@@ -1416,7 +1416,7 @@ main(void)
 	size_t	 i;
 	char	 name[128];
 
-	log_quiet(1);
+	errors_capture();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	for (i = 0; i < nitems(goldens); i++) {

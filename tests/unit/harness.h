@@ -5,6 +5,9 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -59,4 +62,47 @@ report(const char *name, int good)
 	why[0] = '\0';
 	/* children and stderr interleave: keep the order */
 	fflush(stdout);
+}
+
+/*
+ * What nix-offload says on stderr goes into a file for the rest of the
+ * run (errors_capture), where last_error() finds its last message, with
+ * "nix-offload: " dropped, for the cases that check a message.
+ */
+static void __attribute__((unused))
+errors_capture(void)
+{
+	char	 tmpl[] = "/tmp/nix-offload-unit.XXXXXX";
+	int	 fd;
+
+	fflush(stderr);
+	if ((fd = mkstemp(tmpl)) == -1 || unlink(tmpl) == -1 ||
+	    dup2(fd, 2) == -1) {
+		perror("errors_capture");
+		exit(2);
+	}
+	close(fd);
+}
+
+static __attribute__((unused)) const char *
+last_error(void)
+{
+	static char	 buf[8192];
+	off_t		 end;
+	ssize_t		 n;
+	size_t		 want;
+	char		*p;
+
+	fflush(stderr);
+	if ((end = lseek(2, 0, SEEK_END)) <= 0)
+		return "";
+	want = (size_t)end < sizeof(buf) - 1 ? (size_t)end : sizeof(buf) - 1;
+	if ((n = pread(2, buf, want, end - (off_t)want)) <= 0)
+		return "";
+	buf[n] = '\0';
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	p = strrchr(buf, '\n');
+	p = p != NULL ? p + 1 : buf;
+	return strncmp(p, "nix-offload: ", 13) == 0 ? p + 13 : p;
 }

@@ -280,7 +280,7 @@ check_unpack(struct mem *nar)
 	if (mkdir(victim, 0700) == -1 || symlink(victim, path) == -1)
 		return no("cannot plant %s: %s", path, strerror(errno));
 	if (store_unpack_begin(&u, tmp, name) == -1)
-		return no("store_unpack_begin: %s", log_last());
+		return no("store_unpack_begin: %s", last_error());
 	nar->pos = 0;
 	src.read = mem_read;
 	src.arg = nar;
@@ -290,10 +290,10 @@ check_unpack(struct mem *nar)
 	if (store_unpack_end(&u, rc == 0) == -1)
 		ok = no("store_unpack_end failed");
 	if (rc == -1)
-		return no("unpacking: %s (%s)", err, log_last());
+		return no("unpacking: %s (%s)", err, last_error());
 	nar_sink_init(&s, mem_put, &again);
 	if (nar_dump_path(path, &s) == -1)
-		ok = no("dumping what was unpacked: %s", log_last());
+		ok = no("dumping what was unpacked: %s", last_error());
 	else
 		ok = ok && same_bytes("unpacked, dumped again", &again, nar);
 	if (rmdir(victim) == -1)
@@ -317,7 +317,7 @@ check_dump(const char *path, const char *golden)
 
 	nar_sink_init(&s, mem_put, &ours);
 	if (nar_dump_path(path, &s) == -1)
-		ok = no("nar_dump_path: %s", log_last());
+		ok = no("nar_dump_path: %s", last_error());
 	else if (s.size != ours.n)
 		ok = no("sink size %llu, %zu bytes written",
 		    (unsigned long long)s.size, ours.n);
@@ -448,9 +448,9 @@ test_dump(void)
 		ok = nar_dump_path(d, &s) == -1;
 		if (!ok)
 			no("a directory with a fifo was archived");
-		else if (strstr(log_last(), "unsupported file type") == NULL ||
-		    strstr(log_last(), "/withfifo/p") == NULL)
-			no("message \"%s\"", log_last());
+		else if (strstr(last_error(), "unsupported file type") == NULL ||
+		    strstr(last_error(), "/withfifo/p") == NULL)
+			no("message \"%s\"", last_error());
 		report("dump_fifo_refused", ok);
 		mem_free(&m);
 
@@ -459,9 +459,9 @@ test_dump(void)
 		ok = nar_dump_path(p, &s) == -1;
 		if (!ok)
 			no("a missing path was archived");
-		else if (strstr(log_last(), "nonexistent: cannot stat") ==
+		else if (strstr(last_error(), "nonexistent: cannot stat") ==
 		    NULL)
-			no("message \"%s\"", log_last());
+			no("message \"%s\"", last_error());
 		report("dump_missing_path", ok);
 		mem_free(&m);
 
@@ -570,8 +570,8 @@ test_depth(void)
 	ok = nar_dump_path(d, &s) == -1;
 	if (!ok)
 		no("dumped %d levels", NAR_DEPTH_MAX + 1);
-	else if (strstr(log_last(), "NAR_DEPTH_MAX") == NULL)
-		no("message \"%s\"", log_last());
+	else if (strstr(last_error(), "NAR_DEPTH_MAX") == NULL)
+		no("message \"%s\"", last_error());
 	report("dump_depth_max_refused", ok);
 	mem_free(&out);
 }
@@ -1038,8 +1038,8 @@ main(void)
 	size_t	 i;
 	char	 cmd[128];
 
-	/* messages are checked through log_last(), not printed */
-	log_quiet(1);
+	/* messages are checked through last_error(), not printed */
+	errors_capture();
 
 	/* first, while nothing else has grown the heap */
 	test_memory();
