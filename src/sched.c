@@ -231,6 +231,10 @@ sched_judge(struct sched *s, size_t i, const char *system,
 	j->score = (j->load + 1) / m->speed_factor;
 	if (j->v != V_DOWN)
 		j->v = j->load < m->max_jobs ? V_FREE : V_FULL;
+	if (j->v == V_FULL) {
+		j->waiters = sched_waiters(m, NULL, 0);
+		j->qscore = (j->load + j->waiters + 1) / m->speed_factor;
+	}
 }
 
 /*
@@ -269,72 +273,137 @@ sched_say(const struct machine *m, const struct judgement *j, char *buf,
 }
 
 /*
- * Pick a builder for a derivation and take one of its slots, skipping the
- * builders i with skip[i] set (skip may be NULL): the caller's, lost or
- * unwanted, and those that are down, unless flags has SCHED_TRY_DOWN.
+ * The plan for a derivation of system with features, now: each builder's
+ * verdict (sched_judge) and the pick, without side effects.  skip[i] (skip
+ * may be NULL) leaves builder i out: the caller's, lost or unwanted; with
+ * SCHED_TRY_DOWN in flags a builder that is down counts as up.  The pick:
+ * the free builder of least load per unit of speed (PLAN_NOW); else, all
+ * busy, the shortest queue, slots in use and waiters per unit of speed
+ * (PLAN_QUEUE); else, all that fit down, the least loaded of them
+ * (PLAN_RETRY: `build` tries it once more, the hook does not); else none.
+ * Returns 0, or -1 (reported) when there is no memory; sched_plan_free
+ * frees p.
+ */
+int
+sched_plan(struct sched *s, const char *system, const struct strlist *features,
+    const char *skip, int flags, struct plan *p)
+{
+	static const enum verdict order[] = { V_FREE, V_FULL, V_DOWN };
+	static const enum plan_how how[] = { PLAN_NOW, PLAN_QUEUE, PLAN_RETRY };
+	struct judgement	*j;
+	size_t			 i, k;
+	double			 best = 0, score;
+
+	memset(p, 0, sizeof(*p));
+	p->pick = -1;
+	p->n = s->ms->n;
+	if ((p->j = calloc(p->n ? p->n : 1, sizeof(*p->j))) == NULL) {
+		log_err("sched");
+		return -1;
+	}
+	for (i = 0; i < p->n; i++) {
+		j = &p->j[i];
+		sched_judge(s, i, system, features, skip, j);
+		if (j->v != V_NOFIT)
+			p->fits = 1;
+		if (j->v == V_DOWN && (flags & SCHED_TRY_DOWN)) {
+			j->v = j->load < s->ms->v[i].max_jobs ? V_FREE : V_FULL;
+			j->qscore = j->score;
+		}
+	}
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		for (i = 0; i < p->n; i++) {
+			if (p->j[i].v != order[k])
+				continue;
+			score = order[k] == V_FULL ? p->j[i].qscore :
+			    p->j[i].score;
+			if (p->pick == -1 || score < best) {
+				p->pick = (long)i;
+				best = score;
+			}
+		}
+		if (p->pick != -1) {
+			p->how = how[k];
+			break;
+		}
+	}
+	return 0;
+}
+
+void
+sched_plan_free(struct plan *p)
+{
+	free(p->j);
+	p->j = NULL;
+}
+
+/*
+ * What builder i of p is, for a person, into buf: "URI (SOURCE): WHY", and
+ * for a builder that is down, how to try it now.
+ */
+void
+sched_plan_line(const struct sched *s, const struct plan *p, size_t i,
+    char *buf, size_t sz)
+{
+	const struct machine	*m = &s->ms->v[i];
+	char			 r[SCHED_WHY_MAX + 64];
+
+	sched_say(m, &p->j[i], r, sizeof(r));
+	snprintf(buf, sz, "%s (%s): %s%s%s%s", m->uri_text, m->source, r,
+	    p->j[i].v == V_DOWN ? "; `nix-offload enable " : "",
+	    p->j[i].v == V_DOWN ? m->uri_text : "",
+	    p->j[i].v == V_DOWN ? "` tries it now" : "");
+}
+
+/*
+ * Pick a builder for a derivation (sched_plan) and take one of its slots.
  * Returns 1 with *slot filled, 0 when builders fit but all their slots
  * are taken, -2 when the builders that fit are all skipped or down, or -1
  * when none fits: then why (if not NULL) tells, builder by builder, a
- * line "\n  URI (SOURCE): WHY" each.
+ * line "\n  URI (SOURCE): WHY" for each that does not fit or is down.
  */
 int
 sched_pick(struct sched *s, const char *system, const struct strlist *features,
     const char *skip, int flags, struct slot *slot, char *why, size_t whysz)
 {
-	struct judgement	 j;
-	size_t			 i, best = 0;
-	double			 bestscore = 0;
-	int			 fits = 0, any = 0, up = 0;
-	char			 r[SCHED_WHY_MAX + 64];
-	char			 line[sizeof(r) + 2 * CONF_SRC_MAX];
+	struct plan	 p;
+	char		 line[SCHED_WHY_MAX + 64 + 2 * URI_MAX];
+	size_t		 i;
+	int		 rc;
 
 	if (why != NULL)
 		why[0] = '\0';
-	if (s->mine == NULL || rundir_dirfd("slots") == -1)
+	if (s->mine == NULL || rundir_dirfd("slots") == -1 ||
+	    sched_plan(s, system, features, skip, flags, &p) == -1)
 		return -1;
-	for (i = 0; i < s->ms->n; i++) {
-		const struct machine	*m = &s->ms->v[i];
-
-		sched_judge(s, i, system, features, skip, &j);
-		if (j.v != V_NOFIT)
-			fits = 1;
-		if (j.v == V_DOWN && (flags & SCHED_TRY_DOWN))
-			j.v = j.load < m->max_jobs ? V_FREE : V_FULL;
-		if (why != NULL && (j.v == V_NOFIT || j.v == V_DOWN)) {
-			sched_say(m, &j, r, sizeof(r));
-			snprintf(line, sizeof(line), "\n  %s (%s): %s%s%s%s",
-			    m->uri_text, m->source, r, j.v == V_DOWN ?
-			    "; `nix-offload enable " : "", j.v == V_DOWN ?
-			    m->uri_text : "", j.v == V_DOWN ? "` tries it now" :
-			    "");
+	for (i = 0; why != NULL && i < p.n; i++)
+		if (p.j[i].v == V_NOFIT || p.j[i].v == V_DOWN) {
+			sched_plan_line(s, &p, i, line, sizeof(line));
+			strlcat(why, "\n  ", whysz);
 			strlcat(why, line, whysz);
 		}
-		if (j.v == V_NOFIT || j.v == V_SKIP || j.v == V_DOWN)
-			continue;
-		up = 1;
-		if (j.v == V_FULL)
-			continue;
-		if (!any || j.score < bestscore) {
-			best = i;
-			bestscore = j.score;
-			any = 1;
+	if (!p.fits)
+		rc = -1;
+	else if (p.how == PLAN_QUEUE)
+		rc = 0;
+	else if (p.how != PLAN_NOW)
+		rc = -2;	/* all that fit are down */
+	else {
+		slot->machine = (size_t)p.pick;
+		if ((slot->fd = take_slot(&s->ms->v[p.pick], s->mine[p.pick],
+		    &slot->index)) == -1)
+			rc = 0;	/* lost a race with another process */
+		else {
+			s->mine[p.pick][slot->index] = 1;
+			log_debug(1, "%s: slot %ld of %ld (load %.2f per unit "
+			    "of speed)", s->ms->v[p.pick].uri_text,
+			    slot->index + 1, s->ms->v[p.pick].max_jobs,
+			    p.j[p.pick].score);
+			rc = 1;
 		}
 	}
-	if (!fits)
-		return -1;
-	if (!up)
-		return -2;	/* all that fit are down */
-	if (!any)
-		return 0;
-	slot->machine = best;
-	if ((slot->fd = take_slot(&s->ms->v[best], s->mine[best],
-	    &slot->index)) == -1)
-		return 0;	/* lost a race with another process */
-	s->mine[best][slot->index] = 1;
-	log_debug(1, "%s: slot %ld of %ld (load %.2f per unit of speed)",
-	    s->ms->v[best].uri_text, slot->index + 1, s->ms->v[best].max_jobs,
-	    bestscore);
-	return 1;
+	sched_plan_free(&p);
+	return rc;
 }
 
 /*
@@ -383,37 +452,26 @@ sched_waiters(const struct machine *m, pid_t *pids, int max)
 }
 
 /*
- * All fitting builders are busy: join the shortest queue (slots in use
- * plus waiters, per unit of speed), skipping as sched_pick does.  Returns
- * 0 with slot->machine set and the wait registered (finish it with
- * sched_wait), or -1.
+ * All fitting builders are busy: join the shortest queue, as sched_plan
+ * picks it (skipping as sched_pick does).  Returns 0 with slot->machine
+ * set and the wait registered (finish it with sched_wait), or -1.
  */
 int
 sched_queue(struct sched *s, const char *system,
     const struct strlist *features, const char *skip, struct slot *slot)
 {
-	size_t		 i, best = 0;
-	double		 bestscore = 0, score;
-	int		 any = 0, fd;
-	char		 r[SCHED_WHY_MAX], key[17];
+	struct plan	 p;
+	size_t		 best;
+	int		 fd, up;
+	char		 key[17];
 
-	if (rundir_dirfd("slots") == -1)
+	if (rundir_dirfd("slots") == -1 ||
+	    sched_plan(s, system, features, skip, 0, &p) == -1)
 		return -1;
-	for (i = 0; i < s->ms->n; i++) {
-		const struct machine *m = &s->ms->v[i];
-		if (!sched_fits(m, system, features, r, sizeof(r)) ||
-		    (skip != NULL && skip[i]) ||
-		    health_backoff(m) > 0)
-			continue;
-		score = (sched_load(m, s->mine[i]) +
-		    sched_waiters(m, NULL, 0) + 1) / m->speed_factor;
-		if (!any || score < bestscore) {
-			best = i;
-			bestscore = score;
-			any = 1;
-		}
-	}
-	if (!any)
+	best = (size_t)p.pick;
+	up = p.how == PLAN_NOW || p.how == PLAN_QUEUE;
+	sched_plan_free(&p);
+	if (!up)
 		return -1;
 	rundir_key(s->ms->v[best].uri_text, key);
 	snprintf(s->waitname, sizeof(s->waitname), "%s.w%ld", key,

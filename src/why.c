@@ -44,62 +44,27 @@ out:
 	return r;
 }
 
-/*
- * The builder a build would take now, in *pick (-1: none), and how:
- * 'n' now (a free slot, the least loaded per unit of speed), 'q' queued
- * (all busy: the shortest queue), 'r' retried (all that fit are down:
- * `build` tries them once more; the hook declines).
- */
-static char
-choose(const struct machines *ms, const struct judgement *j, long *pick)
-{
-	static const enum verdict order[] = { V_FREE, V_FULL, V_DOWN };
-	static const char how[] = { 'n', 'q', 'r' };
-	size_t	 i, k;
-	double	 best = 0;
-
-	for (k = 0; k < 3; k++) {
-		*pick = -1;
-		for (i = 0; i < ms->n; i++) {
-			double	 score = j[i].score;
-			if (j[i].v != order[k])
-				continue;
-			if (k == 1)
-				score = (j[i].load + sched_waiters(&ms->v[i],
-				    NULL, 0) + 1) / ms->v[i].speed_factor;
-			if (*pick == -1 || score < best) {
-				*pick = (long)i;
-				best = score;
-			}
-		}
-		if (*pick != -1)
-			return how[k];
-	}
-	return 0;
-}
-
 static void
 explain(FILE *f, int json, struct sched *s, const char *path,
     const struct drv *d, const struct strlist *features, int here,
     int first, int *fits)
 {
 	const struct machines	*ms = s->ms;
-	struct judgement	*j;
+	struct plan		 p;
+	const struct judgement	*j;
 	char			 name[DRV_NAME_MAX], say[SCHED_WHY_MAX + 64];
 	char			 at[32];
 	size_t			 i;
 	long			 pick;
-	char			 how;
 
-	if ((j = calloc(ms->n ? ms->n : 1, sizeof(*j))) == NULL) {
-		log_err("why");
+	if (sched_plan(s, d->platform, features, NULL, 0, &p) == -1) {
 		*fits = 0;
 		return;
 	}
-	for (i = 0; i < ms->n; i++)
-		sched_judge(s, i, d->platform, features, NULL, &j[i]);
-	how = choose(ms, j, &pick);
-	if (how == 0)
+	j = p.j;
+	pick = p.pick;
+	/* built already: a build would not need a builder for it */
+	if (p.how == PLAN_NONE && here != 1)
 		*fits = 0;
 	if (drv_name(path, name, sizeof(name)) == -1)
 		strlcpy(name, path, sizeof(name));
@@ -130,15 +95,15 @@ explain(FILE *f, int json, struct sched *s, const char *path,
 			fputc('}', f);
 		}
 		fputs("],\"pick\":", f);
-		if (how != 0) {
+		if (p.how != PLAN_NONE) {
 			fputs("{\"uri\":", f);
 			json_string(f, ms->v[pick].uri_text);
-			fprintf(f, ",\"how\":\"%s\"}", how == 'n' ? "now" :
-			    how == 'q' ? "queue" : "retry");
+			fprintf(f, ",\"how\":\"%s\"}", p.how == PLAN_NOW ?
+			    "now" : p.how == PLAN_QUEUE ? "queue" : "retry");
 		} else
 			fputs("null", f);
 		fputc('}', f);
-		free(j);
+		sched_plan_free(&p);
 		return;
 	}
 	fprintf(f, "%s (%s): system %s", name, path, d->platform);
@@ -156,20 +121,20 @@ explain(FILE *f, int json, struct sched *s, const char *path,
 	if (here == 1)
 		fputs("  its outputs are in the local store already: a build "
 		    "would not build it\n", f);
-	if (how == 'n')
+	else if (p.how == PLAN_NOW)
 		fprintf(f, "  a build now would take %s\n",
 		    ms->v[pick].uri_text);
-	else if (how == 'q')
+	else if (p.how == PLAN_QUEUE)
 		fprintf(f, "  a build now would wait for a slot on %s\n",
 		    ms->v[pick].uri_text);
-	else if (how == 'r') {
+	else if (p.how == PLAN_RETRY) {
 		clock_text(j[pick].until, at, sizeof(at));
 		fprintf(f, "  a build now would try %s once more, although it "
 		    "is down; the hook skips it until %s\n",
 		    ms->v[pick].uri_text, at);
 	} else
 		fputs("  no builder fits: a build would refuse it\n", f);
-	free(j);
+	sched_plan_free(&p);
 }
 
 int
@@ -216,7 +181,7 @@ cmd_why(int argc, char **argv)
 	sched_init(&sched, &cm.ms);
 	have_sched = 1;
 	/* what is built already is worth saying, not worth failing for */
-	have_local = store_open(&local) == 0;
+	have_local = store_open(&local, 0) == 0;
 	if (cm.json)
 		putchar('[');
 	for (i = 0; i < g.nnodes; i++) {
