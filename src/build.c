@@ -18,10 +18,25 @@
 
 #include "extern.h"
 
+/* A build, from its command line to its exit status. */
 struct build {
 	struct common	 cm;		/* configuration, builders, --json */
 	struct graph	 g;
 	struct dispatch	 ds;
+	size_t		 nroots;	/* the first nodes of g */
+	struct args	 ia;		/* nix-instantiate's words */
+	struct args	 na;		/* the local nix's words */
+	struct strlist	 exprs;		/* the installables as given */
+	struct insts	 is;		/* and as nix build reads them */
+	const char	*link;		/* -o */
+	const char	*file;		/* -f */
+	const char	*expr;		/* --expr */
+	int		 nixbuild;	/* nix build's forms, not nix-build's */
+	int		 oldstyle;	/* -A: nix-build's */
+	int		 nolink, print_paths, logs, keep_going;
+	long		 jobs;		/* -j */
+	char		 gcdir[PATH_MAX_LEN];
+	int		 runlock;
 };
 
 /* Which nodes have all their outputs in the local store already. */
@@ -288,214 +303,260 @@ nix_roots(struct graph *g, struct insts *is, struct args *na,
 	return 0;
 }
 
-int
-cmd_build(int argc, char **argv)
+/*
+ * One option of build's (o) into b.  Returns 0, or -1 (reported): with
+ * *usage set when it is a usage error.
+ */
+static int
+build_option(struct build *b, const struct usage_opt *o, int *usage)
+{
+	char	*end;
+	int	 r;
+
+	if ((r = common_option(&b->cm, o)) != 0) {
+		*usage = r == -1;
+		return r == -1 ? -1 : 0;
+	}
+	if (strcmp(o->name, "-o") == 0)
+		b->link = o->arg[0];
+	else if (strcmp(o->name, "-f") == 0 || strcmp(o->name, "--expr") == 0) {
+		*(o->name[1] == 'f' ? &b->file : &b->expr) = o->arg[0];
+		b->nixbuild = 1;
+	} else if (strcmp(o->name, "--impure") == 0 ||
+	    strcmp(o->name, "--override-input") == 0) {
+		if (args_add(&b->na, "%s", o->name) == -1 || (o->arg[0] &&
+		    (args_add(&b->na, "%s", o->arg[0]) == -1 ||
+		    args_add(&b->na, "%s", o->arg[1]) == -1)))
+			return -1;
+		b->nixbuild = 1;
+	} else if (strcmp(o->name, "--no-link") == 0)
+		b->nolink = 1;
+	else if (strcmp(o->name, "--print-out-paths") == 0)
+		b->print_paths = 1;
+	else if (strcmp(o->name, "-L") == 0)
+		b->logs = 1;
+	else if (strcmp(o->name, "-j") == 0) {
+		b->jobs = strtol(o->arg[0], &end, 10);
+		if (*end != '\0' || b->jobs < 1 || b->jobs > WORKERS_MAX) {
+			log_errx("build: -j takes a number from 1 to %d",
+			    WORKERS_MAX);
+			*usage = 1;
+			return -1;
+		}
+	} else if (strcmp(o->name, "--keep-going") == 0)
+		b->keep_going = 1;
+	else if (strcmp(o->name, "--keep-failed") == 0)
+		return conf_cmdline(&b->cm.conf, "keep-failed", "true",
+		    o->name) == -1 ? -1 : 0;
+	else if ((r = build_opt(o, &b->ia)) == -1)
+		return -1;
+	/* -A is nix-build's alone; --arg and --argstr go to the local nix
+	 * too */
+	else if (strcmp(o->name, "-A") == 0)
+		b->oldstyle = 1;
+	else if (args_add(&b->na, "%s", o->name) == -1 ||
+	    args_add(&b->na, "%s", o->arg[0]) == -1 ||
+	    args_add(&b->na, "%s", o->arg[1]) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * build's command line into b: its options, and what to build in nix
+ * build's words or nix-build's.  Returns 0, or -1 (reported) with the
+ * exit status in *rc.
+ */
+static int
+build_args(struct build *b, int argc, char **argv, int *rc)
 {
 	const struct usage	*u = usage_find("build");
 	struct usage_opt	 o;
-	struct build	 b;
-	struct args	 ia = { NULL, 0, 0 };
-	struct strlist	 exprs = { NULL, 0, 0 };
-	struct conn	 local;
-	struct insts	 is = { NULL, 0 };
-	struct args	 na = { NULL, 0, 0 };	/* for the local nix */
-	const char	*link = NULL, *file = NULL, *expr = NULL;
-	size_t		 nroots, i;
-	int		 r, rc = EXIT_ERROR, have_local = 0, k = 1;
-	int		 keep_going = 0, sig, nixbuild = 0;
-	int		 nolink = 0, print_paths = 0, logs = 0, oldstyle = 0;
-	long		 jobs = 0;
-	int64_t		 t0 = 0;
-	char		 gcdir[PATH_MAX_LEN] = "";
-	int		 runlock = -1;
-	char		*end;
+	size_t			 i;
+	int			 r, k = 1, usage = 0;
 
-	memset(&b, 0, sizeof(b));
 	memset(&o, 0, sizeof(o));
-	common_init(&b.cm);
-	if (args_add(&ia, "nix-instantiate") == -1)
-		goto out;
+	*rc = EXIT_USAGE;
 	while ((r = usage_next(u, argc, argv, &k, &o)) != USAGE_END) {
-		if (r == -1) {
-			rc = EXIT_USAGE;
-			goto out;
-		}
+		if (r == -1)
+			return -1;
 		if (r == USAGE_OPERAND) {
-			if (strlist_add(&exprs, o.arg[0]) == -1)
-				goto out;
-			continue;
-		}
-		if ((r = common_option(&b.cm, &o)) == -1) {
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		if (r == 1)
-			continue;
-		if (strcmp(o.name, "-o") == 0)
-			link = o.arg[0];
-		else if (strcmp(o.name, "-f") == 0 ||
-		    strcmp(o.name, "--expr") == 0) {
-			*(o.name[1] == 'f' ? &file : &expr) = o.arg[0];
-			nixbuild = 1;
-		} else if (strcmp(o.name, "--impure") == 0 ||
-		    strcmp(o.name, "--override-input") == 0) {
-			if (args_add(&na, "%s", o.name) == -1 || (o.arg[0] &&
-			    (args_add(&na, "%s", o.arg[0]) == -1 ||
-			    args_add(&na, "%s", o.arg[1]) == -1)))
-				goto out;
-			nixbuild = 1;
-		} else if (strcmp(o.name, "--no-link") == 0)
-			nolink = 1;
-		else if (strcmp(o.name, "--print-out-paths") == 0)
-			print_paths = 1;
-		else if (strcmp(o.name, "-L") == 0)
-			logs = 1;
-		else if (strcmp(o.name, "-j") == 0) {
-			jobs = strtol(o.arg[0], &end, 10);
-			if (*end != '\0' || jobs < 1 || jobs > WORKERS_MAX) {
-				log_errx("build: -j takes a number from 1 to %d",
-				    WORKERS_MAX);
-				rc = EXIT_USAGE;
-				goto out;
-			}
-		} else if (strcmp(o.name, "--keep-going") == 0)
-			keep_going = 1;
-		else if (strcmp(o.name, "--keep-failed") == 0) {
-			if (conf_cmdline(&b.cm.conf, "keep-failed", "true",
-			    o.name) == -1)
-				goto out;
-		} else if ((r = build_opt(&o, &ia)) == -1)
-			goto out;
-		else if (r == 1) {
-			/* -A is nix-build's alone; --arg and --argstr go to
-			 * the local nix too */
-			if (strcmp(o.name, "-A") == 0)
-				oldstyle = 1;
-			else if (args_add(&na, "%s", o.name) == -1 ||
-			    args_add(&na, "%s", o.arg[0]) == -1 ||
-			    args_add(&na, "%s", o.arg[1]) == -1)
-				goto out;
+			if (strlist_add(&b->exprs, o.arg[0]) == -1)
+				goto nomem;
+		} else if (build_option(b, &o, &usage) == -1) {
+			*rc = usage ? EXIT_USAGE : EXIT_ERROR;
+			return -1;
 		}
 	}
-	if (exprs.n == 0 && file == NULL && expr == NULL)
-		goto usage;
-	if (file != NULL && expr != NULL) {
+	if (b->exprs.n == 0 && b->file == NULL && b->expr == NULL) {
+		usage_error("build");
+		return -1;
+	}
+	if (b->file != NULL && b->expr != NULL) {
 		log_errx("build: -f and --expr cannot go together (see "
 		    "nix-offload build --help)");
-		rc = EXIT_USAGE;
-		goto out;
+		return -1;
 	}
 	/* nix build's installables, or nix-build's words as before */
-	for (i = 0; i < exprs.n; i++)
-		if (inst_add(&is, exprs.v[i], file != NULL ||
-		    expr != NULL) == -1)
-			goto out;
-	for (i = 0; i < is.n; i++)
-		if (is.v[i].kind == INST_NIX || is.v[i].kind == INST_PATH ||
-		    (is.v[i].kind == INST_DRV && strchr(exprs.v[i], '^')))
-			nixbuild = 1;
-	if (nixbuild && (oldstyle || old_one(&is) < is.n)) {
+	for (i = 0; i < b->exprs.n; i++)
+		if (inst_add(&b->is, b->exprs.v[i], b->file != NULL ||
+		    b->expr != NULL) == -1)
+			return -1;
+	for (i = 0; i < b->is.n; i++)
+		if (b->is.v[i].kind == INST_NIX || b->is.v[i].kind == INST_PATH ||
+		    (b->is.v[i].kind == INST_DRV && strchr(b->exprs.v[i], '^')))
+			b->nixbuild = 1;
+	if (b->nixbuild && (b->oldstyle || old_one(&b->is) < b->is.n)) {
 		log_errx("build: %s is nix-build's; with nix build's forms "
 		    "(flake references, ^outputs, -f, --expr, --impure) name "
-		    "what to build as nix build would", oldstyle ? "-A" :
-		    is.v[old_one(&is)].arg);
-		rc = EXIT_USAGE;
-		goto out;
+		    "what to build as nix build would", b->oldstyle ? "-A" :
+		    b->is.v[old_one(&b->is)].arg);
+		return -1;
 	}
-	t0 = clock_ms();
-	if (common_load(&b.cm) == -1) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	if (nixbuild) {
-		if (nix_roots(&b.g, &is, &na, file, expr, gcdir,
-		    sizeof(gcdir), &runlock) == -1)
-			goto out;
-	} else if (build_roots(&b.g, &exprs, &ia, gcdir, sizeof(gcdir),
-	    &runlock) == -1)
-		goto out;
-	log_debug(2, "%zu derivations to build, at %lld ms", b.g.nnodes,
+	return 0;
+nomem:
+	log_err("build");
+	*rc = EXIT_ERROR;
+	return -1;
+}
+
+/*
+ * The graph of b: its roots (instantiated if need be), every derivation
+ * they need, and which are built already.  Returns 0, or -1 (reported).
+ */
+static int
+build_graph(struct build *b, int64_t t0)
+{
+	struct conn	 local;
+	size_t		 i;
+	int		 rc = -1;
+
+	if (b->nixbuild) {
+		if (nix_roots(&b->g, &b->is, &b->na, b->file, b->expr,
+		    b->gcdir, sizeof(b->gcdir), &b->runlock) == -1)
+			return -1;
+	} else if (build_roots(&b->g, &b->exprs, &b->ia, b->gcdir,
+	    sizeof(b->gcdir), &b->runlock) == -1)
+		return -1;
+	log_debug(2, "%zu derivations to build, at %lld ms", b->g.nnodes,
 	    (long long)(clock_ms() - t0));
-	nroots = b.g.nnodes;
-	for (i = 0; i < nroots; i++)
-		b.g.nodes[i].root = 1;
-	if (graph_load(&b.g) == -1)
-		goto out;
-	if (nixbuild && inst_check_outputs(&is, &b.g) == -1)
-		goto out;
-	if (store_open(&local) == -1)
-		goto out;
-	have_local = 1;
-	if (check_valid(&b.g, &local) == -1 ||
-	    (nixbuild && inst_check_paths(&is, &local) == -1))
-		goto out;
+	b->nroots = b->g.nnodes;
+	for (i = 0; i < b->nroots; i++)
+		b->g.nodes[i].root = 1;
+	if (graph_load(&b->g) == -1 ||
+	    (b->nixbuild && inst_check_outputs(&b->is, &b->g) == -1) ||
+	    store_open(&local, 0) == -1)
+		return -1;
+	if (check_valid(&b->g, &local) == 0 &&
+	    (!b->nixbuild || inst_check_paths(&b->is, &local) == 0))
+		rc = 0;
 	store_close(&local);
-	have_local = 0;
-	graph_mark_needed(&b.g);
+	graph_mark_needed(&b->g);
 	log_debug(2, "%zu derivations in the graph, %zu to build, at %lld ms",
-	    b.g.nnodes, b.g.total, (long long)(clock_ms() - t0));
-	if (b.g.total > 0) {
-		if (dispatch_check_fits(&b.g, &b.cm.ms) == -1)
-			goto out;
-		if (dispatch_init(&b.ds, &b.g, &b.cm.ms, jobs) == -1)
-			goto out;
-		b.ds.keep_going = keep_going;
-		b.ds.json = b.cm.json;
-		b.ds.tty = isatty(STDERR_FILENO);
-		b.ds.try_down = 1;	/* a person, or a script: not Nix */
-		b.ds.note_fd = runlock;
-		b.ds.ws.substitutes = b.cm.conf.builders_use_substitutes;
-		b.ds.ws.opts.max_silent_time = (uint64_t)b.cm.conf.max_silent_time;
-		b.ds.ws.opts.timeout = (uint64_t)b.cm.conf.timeout;
-		b.ds.ws.opts.max_log_size = (uint64_t)b.cm.conf.max_log_size;
-		b.ds.ws.opts.keep_failed = b.cm.conf.keep_failed;
-		/* nix build shows a failed build's last lines, all with -L */
-		b.ds.ws.log_tail = nixbuild && !logs ?
-		    conf_log_lines(&b.cm.conf) : 0;
-		sig = dispatch_run(&b.ds);
-		dispatch_free(&b.ds);
-		if (sig != 0) {
-			log_errx("interrupted");
-			rc = 128 + sig;
-			goto out;
-		}
-	}
-	if (nixbuild && (b.ds.mask != 0 || b.ds.misc))
-		rc = EXIT_ERROR;	/* nix build's status for any failure */
-	else if (b.ds.mask != 0)
-		rc = EXIT_BUILD_BITS | (int)b.ds.mask;
-	else if (b.ds.misc)
-		rc = EXIT_ERROR;
-	else if (nixbuild) {
-		if (!nolink && inst_links(&is, &b.g, link != NULL ? link :
-		    "result") == -1)
-			goto out;
-		inst_print(&is, &b.g, b.cm.json, print_paths);
-		rc = EXIT_OK;
-	} else {
-		for (i = 0; i < nroots; i++)
-			if (b.g.nodes[i].state != N_LOCAL) {
-				log_errx("%s: not built", b.g.nodes[i].name);
-				goto out;
-			}
-		if (link != NULL && make_links(&b.g, nroots, link) == -1)
-			goto out;
-		print_results(&b.g, nroots, b.cm.json);
-		rc = EXIT_OK;
-	}
-out:
-	if (have_local)
-		store_close(&local);
-	rundir_run_close(runlock);
-	graph_free(&b.g);
-	common_free(&b.cm);
-	args_free(&ia);
-	args_free(&na);
-	insts_free(&is);
-	strlist_free(&exprs);
+	    b->g.nnodes, b->g.total, (long long)(clock_ms() - t0));
 	return rc;
-usage:
-	usage_error("build");
+}
+
+/*
+ * What is still to build, on the builders.  Returns 0, the signal's
+ * number when one stopped it, or -1 (reported).
+ */
+static int
+build_run(struct build *b)
+{
+	const struct conf	*c = &b->cm.conf;
+	int			 sig;
+
+	if (b->g.total == 0)
+		return 0;
+	if (dispatch_check_fits(&b->g, &b->cm.ms) == -1 ||
+	    dispatch_init(&b->ds, &b->g, &b->cm.ms, b->jobs) == -1)
+		return -1;
+	b->ds.keep_going = b->keep_going;
+	b->ds.json = b->cm.json;
+	b->ds.tty = isatty(STDERR_FILENO);
+	b->ds.try_down = 1;	/* a person, or a script: not Nix */
+	b->ds.note_fd = b->runlock;
+	b->ds.ws.substitutes = c->builders_use_substitutes;
+	job_options(&b->ds.ws.opts, c);
+	/* nix build shows a failed build's last lines, all with -L */
+	b->ds.ws.log_tail = b->nixbuild && !b->logs ? conf_log_lines(c) : 0;
+	sig = dispatch_run(&b->ds);
+	dispatch_free(&b->ds);
+	return sig;
+}
+
+/*
+ * The end, as nix build or nix-build ends: the exit status of what
+ * failed, or the links and the output paths.
+ */
+static int
+build_report(struct build *b)
+{
+	size_t	 i;
+
+	if (b->nixbuild && (b->ds.mask != 0 || b->ds.misc))
+		return EXIT_ERROR;	/* nix build's status for any failure */
+	if (b->ds.mask != 0)
+		return EXIT_BUILD_BITS | (int)b->ds.mask;
+	if (b->ds.misc)
+		return EXIT_ERROR;
+	if (b->nixbuild) {
+		if (!b->nolink && inst_links(&b->is, &b->g, b->link != NULL ?
+		    b->link : "result") == -1)
+			return EXIT_ERROR;
+		inst_print(&b->is, &b->g, b->cm.json, b->print_paths);
+		return EXIT_OK;
+	}
+	for (i = 0; i < b->nroots; i++)
+		if (b->g.nodes[i].state != N_LOCAL) {
+			log_errx("%s: not built", b->g.nodes[i].name);
+			return EXIT_ERROR;
+		}
+	/* ./result, as nix-build makes it, unless --no-out-link */
+	if (!b->nolink && make_links(&b->g, b->nroots, b->link != NULL ?
+	    b->link : "result") == -1)
+		return EXIT_ERROR;
+	print_results(&b->g, b->nroots, b->cm.json);
+	return EXIT_OK;
+}
+
+int
+cmd_build(int argc, char **argv)
+{
+	struct build	*b;
+	int64_t		 t0;
+	int		 rc = EXIT_ERROR, sig;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		log_err("build");
+		return EXIT_ERROR;
+	}
+	b->runlock = -1;
+	common_init(&b->cm);
+	if (args_add(&b->ia, "nix-instantiate") == -1 ||
+	    build_args(b, argc, argv, &rc) == -1)
+		goto out;
 	rc = EXIT_USAGE;
-	goto out;
+	t0 = clock_ms();
+	if (common_load(&b->cm) == -1)
+		goto out;
+	rc = EXIT_ERROR;
+	if (build_graph(b, t0) == -1 || (sig = build_run(b)) == -1)
+		goto out;
+	if (sig != 0) {
+		log_errx("interrupted");
+		rc = 128 + sig;
+		goto out;
+	}
+	rc = build_report(b);
+out:
+	rundir_run_close(b->runlock);
+	graph_free(&b->g);
+	common_free(&b->cm);
+	args_free(&b->ia);
+	args_free(&b->na);
+	insts_free(&b->is);
+	strlist_free(&b->exprs);
+	free(b);
+	return rc;
 }

@@ -47,7 +47,7 @@ static const struct usage cmds[] = {
 	  "--argstr name string\ta string argument\n"
 	  "--impure\tevaluate impurely, as nix build\n"
 	  "--override-input input flakeref\tas nix build\n"
-	  "--no-link\tno ./result links\n"
+	  "--no-link, --no-out-link\tno ./result links\n"
 	  "--print-out-paths\tprint the output paths\n"
 	  "-L, --print-build-logs\tthe build logs, not a failed one's tail\n"
 	  "--expr expr\tinstallables are attributes of expr\n"

@@ -61,7 +61,7 @@ t_build_mandatory_route() {
 # NAR hashes as Nix building the same derivation here.
 t_build_same_as_nix() {
 	both
-	run a "$NO" build --builders "@$T/both" -A multi --argstr nonce "$T" "$SUITE"
+	run a "$NO" build --no-out-link --builders "@$T/both" -A multi --argstr nonce "$T" "$SUITE"
 	expect_rc 0
 	expect_lines "$T/a.out" 2
 	for p in $(cat "$T/a.out"); do
@@ -166,6 +166,35 @@ t_build_links() {
 	ls -l /nix/var/nix/gcroots/auto | grep -q "$T/result" || fail "no GC root"
 }
 
+# nix-build's words: ./result by default, as nix-build makes it (and
+# result-dev), none with --no-out-link or --no-link, compared with what
+# nix-build itself leaves; an unknown option is named in one line.
+t_build_default_link() {
+	both
+	mkdir "$T/ours" "$T/nix" "$T/none"
+	(cd "$T/ours" && "$NO" build --builders "@$T/both" -A multi \
+	    --argstr nonce "$T" "$SUITE" >"$T/a.out" 2>"$T/a.err") ||
+	    fail "build: $(tail -2 "$T/a.err")"
+	(cd "$T/nix" && nix-build -A multi --argstr nonce "$T" "$SUITE" \
+	    >"$T/b.out" 2>&1) || fail "nix-build: $(tail -2 "$T/b.out")"
+	(cd "$T/ours" && for l in *; do echo "$l $(readlink "$l")"; done) >"$T/ours.links"
+	(cd "$T/nix" && for l in *; do echo "$l $(readlink "$l")"; done) >"$T/nix.links"
+	[ -s "$T/nix.links" ] || fail "nix-build made no link"
+	cmp -s "$T/ours.links" "$T/nix.links" ||
+	    fail "ours: $(cat "$T/ours.links"); nix-build's: $(cat "$T/nix.links")"
+	ls -l /nix/var/nix/gcroots/auto | grep -q "$T/ours/result" || fail "no GC root"
+	for o in --no-out-link --no-link; do
+		(cd "$T/none" && "$NO" build $o --builders "@$T/both" -A step1 \
+		    --argstr nonce "$T" "$SUITE" >/dev/null 2>"$T/c.err") ||
+		    fail "build $o: $(tail -2 "$T/c.err")"
+		[ -z "$(ls -A "$T/none")" ] || fail "$o made $(ls "$T/none")"
+	done
+	run d "$NO" build --no-such-option -A step1 "$SUITE"
+	expect_rc 2
+	expect_lines "$T/d.err" 1
+	expect_in "$T/d.err" '^nix-offload: build: unknown option --no-such-option \(see nix-offload build --help\)$'
+}
+
 t_build_json() {
 	both
 	run a "$NO" build --json --builders "@$T/both" -A step1 --argstr nonce "$T-j" "$SUITE"
@@ -197,7 +226,7 @@ t_copy_round_trip() {
 # is Nix's.
 t_build_spread() {
 	both
-	run a "$NO" build --builders "@$T/both" -A fan --argstr nonce "$T" "$SUITE"
+	run a "$NO" build --no-out-link --builders "@$T/both" -A fan --argstr nonce "$T" "$SUITE"
 	expect_rc 0
 	n1=$(grep -c "^built leaf-.* on ssh://$H1 " "$T/a.err")
 	n2=$(grep -c "^built leaf-.* on ssh://$H2 " "$T/a.err")

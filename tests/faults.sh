@@ -335,7 +335,7 @@ ssh://$H2?remote-store=$T/st%24(touch%20$T/pwned3)%3Bx%60touch%20$T/pwned4%60 x8
 t_hostile_derivation() {
 	both
 	rm -f /tmp/nix-offload-pwned-arg /tmp/nix-offload-pwned-env
-	run a "$NO" build --builders "@$T/both" -A awkward --argstr nonce "$T" "$SUITE"
+	run a "$NO" build --no-out-link --builders "@$T/both" -A awkward --argstr nonce "$T" "$SUITE"
 	expect_rc 0
 	expect_in "$T/a.err" '^built awk\?ward=\+-\._name on ssh://'
 	out=$(cat "$T/a.out")

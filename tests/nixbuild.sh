@@ -187,9 +187,9 @@ t_nixbuild_failures() {
 	run d "$NO" build --builders "@$T/both" -A foo .#foo
 	expect_rc 2
 	expect_in "$T/d.err" "-A is nix-build's"
-	# nix-build's words behave as before: the output paths, no link
+	# nix-build's words behave as nix-build: the output paths, ./result
 	run e "$NO" build --builders "@$T/both" -A step1 --argstr nonce "$T" "$SUITE"
 	expect_rc 0
 	expect_in "$T/e.out" "^/nix/store/[a-z0-9]{32}-step1$"
-	[ ! -e result ] || fail "nix-build's form made ./result"
+	[ "$(readlink result)" = "$(cat "$T/e.out")" ] || fail "nix-build's form made no ./result"
 }

@@ -272,7 +272,8 @@ user_build_body() {
 	ubuild() {	# name nonce
 		run "$1" as $PLANTER env HOME="$T/uhome" NIX_REMOTE=daemon \
 		    NIX_OFFLOAD_RUNTIME_DIR="$T/uhome/run" "$NO" build \
-		    --builders "@$T/ubuilders" -A step1 --argstr nonce "$2" "$SUITE"
+		    --no-out-link --builders "@$T/ubuilders" -A step1 \
+		    --argstr nonce "$2" "$SUITE"
 	}
 	ubuild a "$T-unsigned"
 	expect_rc 1
