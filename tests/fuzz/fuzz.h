@@ -1,8 +1,7 @@
 /*
  * What every fuzz target shares.  The parsers report errors on stderr
- * through log.c; the targets keep that quiet, so that a run measures the
- * parser and not the terminal.  scripts/fuzz adds -close_fd_mask=2 for
- * the warnings, which log_quiet does not silence.
+ * through log.c; scripts/fuzz adds -close_fd_mask=2, so that a run
+ * measures the parser and not the terminal.
  */
 #include <fcntl.h>
 #include <stddef.h>
@@ -18,15 +17,14 @@ int	 LLVMFuzzerInitialize(int *, char ***);
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /*
- * Quiet errors, and stdin from /dev/null: an include of /dev/stdin (nix.conf,
- * machines files) must end, not wait for a terminal.
+ * Stdin from /dev/null: an include of /dev/stdin (nix.conf, machines
+ * files) must end, not wait for a terminal.
  */
 static void
 fuzz_init(void)
 {
 	int	 fd;
 
-	(void)log_quiet(1);
 	if ((fd = open("/dev/null", O_RDONLY)) != -1) {
 		if (fd != STDIN_FILENO) {
 			dup2(fd, STDIN_FILENO);
