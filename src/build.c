@@ -18,11 +18,18 @@
 
 #include "extern.h"
 
+struct shown {
+	int	 json;		/* no lines but on a terminal */
+	int	 tty;		/* the live line */
+	char	 last[DRV_NAME_MAX + URI_MAX + 64]; /* the last event */
+};
+
 /* A build, from its command line to its exit status. */
 struct build {
 	struct common	 cm;		/* configuration, builders, --json */
 	struct graph	 g;
 	struct dispatch	 ds;
+	struct shown	 shown;		/* its words */
 	size_t		 nroots;	/* the first nodes of g */
 	struct args	 ia;		/* nix-instantiate's words */
 	struct args	 na;		/* the local nix's words */
@@ -50,7 +57,7 @@ check_valid(struct graph *g, struct conn *local)
 	for (i = 0; i < g->nnodes; i++)
 		if (graph_outputs(&g->nodes[i], &all) == -1)
 			goto out;
-	if (serve_query_valid_paths(local, &all, 0, 0, &valid) == -1)
+	if (proto_valid(local, &all, 0, 0, &valid) == -1)
 		goto out;
 	strlist_sort_uniq(&valid);
 	graph_set_valid(g, &valid);
@@ -457,6 +464,85 @@ build_graph(struct build *b, int64_t t0)
 }
 
 /*
+ * The words of a run, as build shows them (dispatch's events): a line
+ * per event, or on a terminal one live line, redrawn each second, as nix
+ * build draws it: built/running/to build, queued, bytes moved, and the
+ * derivation running longest (or the last event, when none runs).
+ *
+ *	[3/4/9 built, 2 queued, 1.2 MiB] building slow-7 on ssh://b, 6 s
+ */
+static void
+live(struct shown *sh, struct dispatch *ds)
+{
+	struct act_run		 r;
+	const struct worker	*w;
+	char			 what[sizeof(r.slowest) + URI_MAX + 64];
+	char			 queued[64] = "";
+
+	dispatch_tally(ds, &r, &w);
+	if (!sh->tty)
+		return;
+	if (w != NULL)
+		snprintf(what, sizeof(what), "building %s on %s, %lld s%s",
+		    r.slowest, ds->ms->v[w->slot.machine].uri_text,
+		    (long long)(clock_ms() - w->started) / 1000,
+		    r.running > 1 ? " (the longest)" : "");
+	else
+		snprintf(what, sizeof(what), "%s", sh->last);
+	if (r.queued > 0)
+		snprintf(queued, sizeof(queued), ", %zu queued", r.queued);
+	log_status("[%zu/%zu/%zu built%s, %.1f MiB] %s", r.built, r.running,
+	    r.total, queued, r.bytes / 1048576.0, what);
+}
+
+static void
+shown_event(void *arg, struct dispatch *ds, const struct dispatch_event *e)
+{
+	struct shown	*sh = arg;
+	const char	*uri = e->m != NULL ? e->m->uri_text : "";
+
+	switch (e->ev) {
+	case DISPATCH_BUILDING:
+		snprintf(sh->last, sizeof(sh->last), "building %s on %s",
+		    e->node->name, uri);
+		break;
+	case DISPATCH_BUILT:
+		snprintf(sh->last, sizeof(sh->last), "built %s on %s in %lld "
+		    "ms", e->node->name, uri, (long long)e->ms);
+		break;
+	case DISPATCH_FAILED:
+		snprintf(sh->last, sizeof(sh->last), "failed %s on %s",
+		    e->node->name, uri);
+		break;
+	case DISPATCH_FETCHED:
+		snprintf(sh->last, sizeof(sh->last), "fetched %zu outputs from "
+		    "%s in %lld ms", e->count, uri, (long long)e->ms);
+		break;
+	case DISPATCH_RETRYING:
+		snprintf(sh->last, sizeof(sh->last), "trying %s, down after "
+		    "failures, once more", uri);
+		break;
+	case DISPATCH_MOVED:
+		log_warnx("builder %s %s; %zu derivation%s moved (%s)", uri,
+		    e->why == FAIL_DROPPED ? "disconnected" :
+		    e->why == FAIL_TIMEOUT ? "stopped answering" :
+		    e->why == FAIL_PROTOCOL ? "broke the serve protocol" :
+		    "is down", e->count, e->count == 1 ? "" : "s", e->names);
+		return;
+	case DISPATCH_TICK:
+		live(sh, ds);
+		return;
+	case DISPATCH_END:
+		if (sh->tty)
+			log_status_end();
+		return;
+	}
+	if (!sh->tty && !sh->json)
+		log_info("%s", sh->last);
+	live(sh, ds);
+}
+
+/*
  * What is still to build, on the builders.  Returns 0, the signal's
  * number when one stopped it, or -1 (reported).
  */
@@ -472,8 +558,10 @@ build_run(struct build *b)
 	    dispatch_init(&b->ds, &b->g, &b->cm.ms, b->jobs) == -1)
 		return -1;
 	b->ds.keep_going = b->keep_going;
-	b->ds.json = b->cm.json;
-	b->ds.tty = isatty(STDERR_FILENO);
+	b->shown.json = b->cm.json;
+	b->shown.tty = isatty(STDERR_FILENO);
+	b->ds.event = shown_event;
+	b->ds.event_arg = &b->shown;
 	b->ds.try_down = 1;	/* a person, or a script: not Nix */
 	b->ds.note_fd = b->runlock;
 	b->ds.ws.substitutes = c->builders_use_substitutes;

@@ -95,9 +95,9 @@ write_test(struct conn *c, const struct store_uri *u)
 	add.nar_hash = hash;
 	add.nar_size = s.size;
 	add.ca = "";
-	if (serve_add_nar(c, &add, send_nar, text) == -1 ||
-	    serve_add_nar_acks(c, 1) == -1 ||
-	    serve_query_path_infos(c, &want, &pi, &n) == -1)
+	if (proto_add_nar(c, &add, send_nar, text) == -1 ||
+	    proto_add_done(c, 1) == -1 ||
+	    proto_infos(c, &want, &pi, &n) == -1)
 		goto out;
 	if (n != 1 || pi[0].nar_hash == NULL ||
 	    strcmp(pi[0].nar_hash, hash) != 0 || pi[0].nar_size != s.size) {

@@ -103,11 +103,11 @@ cmd_copy(int argc, char **argv)
 		goto out_local;
 	}
 	if (to) {
-		if (serve_query_closure(&local, &paths, outputs, &closure) == 0 &&
+		if (proto_closure(&local, &paths, outputs, &closure) == 0 &&
 		    transfer_to(&local, &remote, &closure, 0, &st) == 0)
 			rc = EXIT_OK;
 	} else {
-		if (serve_query_closure(&remote, &paths, outputs, &closure) == 0 &&
+		if (proto_closure(&remote, &paths, outputs, &closure) == 0 &&
 		    transfer_from(&remote, &local, &closure, &st) == 0)
 			rc = EXIT_OK;
 	}

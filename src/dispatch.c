@@ -13,13 +13,12 @@
  * never comes up) is given up for the rest of the run: what it was
  * building, and the outputs that were only there, go back in the queue
  * for the other builders, DISPATCH_ATTEMPTS times at most per derivation,
- * and the user reads one line, "builder X disconnected; N derivations
- * moved".
+ * and the caller hears it once (DISPATCH_MOVED), as it hears what is
+ * built where (ds->event): the words are the caller's.
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,13 +88,17 @@ dispatch_free(struct dispatch *ds)
 /*
  * How the run is doing: counts, and the derivation that has been running
  * longest (r->slowest; its worker in *longest, or NULL).  Into the run's
- * note for `status` too.
+ * note for `status` too (the caller's live line reads it each second).
  */
-static void
-tally(struct dispatch *ds, struct act_run *r, const struct worker **longest)
+void
+dispatch_tally(struct dispatch *ds, struct act_run *rp,
+    const struct worker **longestp)
 {
-	size_t	 i;
-	int64_t	 now = clock_ms();
+	struct act_run		 run, *r = rp != NULL ? rp : &run;
+	const struct worker	*lw, **longest = longestp != NULL ? longestp :
+	    &lw;
+	size_t			 i;
+	int64_t			 now = clock_ms();
 
 	memset(r, 0, sizeof(*r));
 	*longest = NULL;
@@ -121,53 +124,26 @@ tally(struct dispatch *ds, struct act_run *r, const struct worker **longest)
 	act_run(ds->note_fd, r);
 }
 
-/*
- * The live line on a terminal, redrawn each second, as nix build draws
- * it: built/running/to build, queued, bytes moved, and the derivation
- * running longest (or the last event, when none runs).
- *
- *	[3/4/9 built, 2 queued, 1.2 MiB] building slow-7 on ssh://b, 6 s
- */
+/* Tell the caller (ds->event) what happened. */
 static void
-live(struct dispatch *ds)
+event(struct dispatch *ds, enum dispatch_ev ev, const struct node *n,
+    size_t m, int64_t ms, size_t count)
 {
-	struct act_run		 r;
-	const struct worker	*w;
-	char			 what[sizeof(r.slowest) + URI_MAX + 64];
-	char			 queued[64] = "";
+	struct dispatch_event	 e;
 
-	tally(ds, &r, &w);
-	if (!ds->tty)
+	if (ds->event == NULL)
 		return;
-	if (w != NULL)
-		snprintf(what, sizeof(what), "building %s on %s, %lld s%s",
-		    r.slowest, ds->ms->v[w->slot.machine].uri_text,
-		    (long long)(clock_ms() - w->started) / 1000,
-		    r.running > 1 ? " (the longest)" : "");
-	else
-		snprintf(what, sizeof(what), "%s", ds->last);
-	if (r.queued > 0)
-		snprintf(queued, sizeof(queued), ", %zu queued", r.queued);
-	log_status("[%zu/%zu/%zu built%s, %.1f MiB] %s", r.built, r.running,
-	    r.total, queued, r.bytes / 1048576.0, what);
-}
-
-/* An event of the run: a plain line, or (on a terminal) the live line. */
-static void
-progress(struct dispatch *ds, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-progress(struct dispatch *ds, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(ds->last, sizeof(ds->last), fmt, ap);
-	va_end(ap);
-	if (!ds->tty && !ds->json)
-		log_info("%s", ds->last);
-	live(ds);
+	memset(&e, 0, sizeof(e));
+	e.ev = ev;
+	e.node = n;
+	e.m = m < ds->ms->n ? &ds->ms->v[m] : NULL;
+	e.ms = ms;
+	e.count = count;
+	if (e.m != NULL && ev == DISPATCH_MOVED) {
+		e.why = ds->loss[m].why;
+		e.names = ds->loss[m].names;
+	}
+	ds->event(ds->event_arg, ds, &e);
 }
 
 static int
@@ -260,8 +236,8 @@ new_worker(struct dispatch *ds, long m, const struct node *n)
 		if (r == 1 && !ds->tried[slot.machine]) {
 			ds->tried[slot.machine] = 1;
 			if (health_backoff(&ds->ms->v[slot.machine]) > 0)
-				progress(ds, "trying %s, down after failures, "
-				    "once more", ds->ms->v[slot.machine].uri_text);
+				event(ds, DISPATCH_RETRYING, n, slot.machine,
+				    0, 0);
 		}
 	}
 	free(only);
@@ -371,8 +347,8 @@ dispatch(struct dispatch *ds)
 		if (worker_build(w, i, want_home(ds, n, w->slot.machine)) == 0) {
 			ds->running++;
 			n->state = N_RUNNING;
-			progress(ds, "building %s on %s", n->name,
-			    ds->ms->v[w->slot.machine].uri_text);
+			event(ds, DISPATCH_BUILDING, n, w->slot.machine, 0,
+			    0);
 		}
 	}
 }
@@ -462,11 +438,7 @@ machine_settle(struct dispatch *ds, size_t m)
 	if (l->said || l->moved == 0)
 		return;
 	l->said = 1;
-	log_warnx("builder %s %s; %zu derivation%s moved (%s)",
-	    ds->ms->v[m].uri_text, l->why == FAIL_DROPPED ? "disconnected" :
-	    l->why == FAIL_TIMEOUT ? "stopped answering" :
-	    l->why == FAIL_PROTOCOL ? "broke the serve protocol" : "is down",
-	    l->moved, l->moved == 1 ? "" : "s", l->names);
+	event(ds, DISPATCH_MOVED, NULL, m, 0, l->moved);
 }
 
 /* What a worker's answer means for its node(s) and its builder. */
@@ -512,8 +484,7 @@ take_result(struct dispatch *ds, struct worker *w, const struct answer *a)
 	if (w->fetch) {
 		for (k = 0; k < w->nfnodes; k++)
 			g->nodes[w->fnodes[k]].state = N_LOCAL;
-		progress(ds, "fetched %zu outputs from %s in %lld ms",
-		    w->nfnodes, ds->ms->v[m].uri_text, (long long)ms);
+		event(ds, DISPATCH_FETCHED, NULL, m, ms, w->nfnodes);
 		return;
 	}
 	if (!job_ok(a->status)) {
@@ -522,14 +493,13 @@ take_result(struct dispatch *ds, struct worker *w, const struct answer *a)
 		if (job_fail_bits(a->status) == 0)
 			ds->misc = 1;
 		graph_fail(g, a->node);
-		progress(ds, "failed %s on %s", n->name, ds->ms->v[m].uri_text);
+		event(ds, DISPATCH_FAILED, n, m, 0, 0);
 		return;
 	}
 	ds->done++;
 	n->where = m;
 	n->state = want_home(ds, n, m) ? N_LOCAL : N_BUILT;
-	progress(ds, "built %s on %s in %lld ms", n->name,
-	    ds->ms->v[m].uri_text, (long long)ms);
+	event(ds, DISPATCH_BUILT, n, m, ms, 0);
 	graph_finished(g, a->node);
 	if (ds->down[m] && n->state == N_BUILT &&
 	    graph_still_wanted(g, a->node)) {
@@ -745,10 +715,10 @@ dispatch_run(struct dispatch *ds)
 		}
 		waiting = 0;
 		take_answers(ds);
-		live(ds);
+		dispatch_tally(ds, NULL, NULL);	/* status's note, each second */
+		event(ds, DISPATCH_TICK, NULL, (size_t)-1, 0, 0);
 	}
-	if (ds->tty)
-		log_status_end();
+	event(ds, DISPATCH_END, NULL, (size_t)-1, 0, 0);
 	worker_stop_all(&ds->ws, interrupted != 0);
 	return interrupted;
 }

@@ -399,6 +399,7 @@ struct conn {
 	const char	*log_prefix;	/* before each line copied */
 	char		 logline[1024]; /* the line being copied */
 	size_t		 loglen;
+	const struct proto *proto;	/* its protocol, from the handshake */
 	unsigned	 version;	/* serve protocol version in use */
 	unsigned	 remote_version; /* what the remote said it speaks */
 	uint64_t	 nread;		/* bytes read from stdout */
@@ -581,6 +582,40 @@ int		 serve_dump_request(struct conn *, const char *);
 int		 serve_dump_read(struct conn *, const char *, struct nar_sink *);
 int		 serve_query_valid_paths(struct conn *, const struct strlist *,
 		    int, int, struct strlist *);
+
+/* proto.c: one store interface; serve.c's serve_proto the first behind it */
+struct proto {
+	const char	*name;
+	int		(*valid)(struct conn *, const struct strlist *, int, int,
+			    struct strlist *);
+	int		(*infos)(struct conn *, const struct strlist *,
+			    struct path_info **, size_t *);
+	int		(*closure)(struct conn *, const struct strlist *, int,
+			    struct strlist *);
+	int		(*add_nar)(struct conn *, const struct path_info *,
+			    int (*)(void *, struct conn *), void *);
+	int		(*add_done)(struct conn *, size_t);
+	int		(*nar_ask)(struct conn *, const char *);
+	int		(*nar_read)(struct conn *, const char *, struct nar_sink *);
+	int		(*build)(struct conn *, const char *, const struct drv *,
+			    const struct strlist *, const struct build_options *,
+			    struct build_result *);
+};
+extern const struct proto serve_proto;
+int		 proto_valid(struct conn *, const struct strlist *, int, int,
+		    struct strlist *);
+int		 proto_infos(struct conn *, const struct strlist *,
+		    struct path_info **, size_t *);
+int		 proto_closure(struct conn *, const struct strlist *, int,
+		    struct strlist *);
+int		 proto_add_nar(struct conn *, const struct path_info *,
+		    int (*)(void *, struct conn *), void *);
+int		 proto_add_done(struct conn *, size_t);
+int		 proto_nar_ask(struct conn *, const char *);
+int		 proto_nar_read(struct conn *, const char *, struct nar_sink *);
+int		 proto_build(struct conn *, const char *, const struct drv *,
+		    const struct strlist *, const struct build_options *,
+		    struct build_result *);
 
 /* activity.c: notes on what runs where, for `status` */
 #define ACT_NOTE_LEN	512
@@ -909,6 +944,26 @@ struct loss {				/* a builder given up, and since */
 	size_t		 moved;		/* derivations another builder can take */
 	char		 names[256];	/* the first few moved */
 };
+/* what happens in a run, for its caller to show (dispatch's event) */
+enum dispatch_ev {
+	DISPATCH_BUILDING,	/* node on m */
+	DISPATCH_BUILT,		/* node on m, in ms */
+	DISPATCH_FAILED,	/* node on m: its build failed */
+	DISPATCH_FETCHED,	/* count outputs from m, in ms */
+	DISPATCH_RETRYING,	/* m, down after failures, tried once more */
+	DISPATCH_MOVED,		/* m went (why), count derivations moved */
+	DISPATCH_TICK,		/* a second or an answer went by */
+	DISPATCH_END		/* the run is over */
+};
+struct dispatch_event {
+	enum dispatch_ev	 ev;
+	const struct node	*node;
+	const struct machine	*m;
+	int64_t			 ms;
+	size_t			 count;
+	enum fail		 why;		/* DISPATCH_MOVED */
+	const char		*names;		/* the first few moved */
+};
 struct dispatch {
 	struct graph		*g;
 	const struct machines	*ms;
@@ -916,8 +971,9 @@ struct dispatch {
 	struct workers		 ws;
 	long			 jobs;		/* workers at most (-j) */
 	int			 keep_going;
-	int			 json;		/* no progress lines but on a tty */
-	int			 tty;		/* a live progress line */
+	void			(*event)(void *, struct dispatch *,
+				    const struct dispatch_event *);
+	void			*event_arg;
 	int			 slot_wait;	/* a builder fit, had no free slot */
 	char			*down;		/* [machine]: given up */
 	struct loss		*loss;		/* [machine] */
@@ -929,10 +985,11 @@ struct dispatch {
 	char			*tried;		/* [machine]: so tried */
 	int			 note_fd;	/* the run's note, or -1 */
 	int64_t			 since;		/* clock_wall: the run began */
-	char			 last[256];	/* the last event, for tty */
 };
 int		 dispatch_init(struct dispatch *, struct graph *,
 		    const struct machines *, long);
+void		 dispatch_tally(struct dispatch *, struct act_run *,
+		    const struct worker **);
 void		 dispatch_free(struct dispatch *);
 int		 dispatch_check_fits(const struct graph *,
 		    const struct machines *);

@@ -423,7 +423,7 @@ inst_check_paths(const struct insts *is, struct conn *local)
 		    strlist_add(&paths, is->v[i].path) == -1)
 			goto out;
 	if (paths.n > 0 &&
-	    serve_query_valid_paths(local, &paths, 0, 0, &valid) == -1)
+	    proto_valid(local, &paths, 0, 0, &valid) == -1)
 		goto out;
 	for (i = 0; i < paths.n; i++)
 		if (!strlist_has(&valid, paths.v[i])) {

@@ -267,7 +267,7 @@ local_missing(struct job *j, const struct strlist *paths,
 	size_t		 i;
 	int		 rc = -1;
 
-	if (serve_query_valid_paths(&j->local, paths, 1, 0, &valid) == -1)
+	if (proto_valid(&j->local, paths, 1, 0, &valid) == -1)
 		goto out;
 	strlist_sort_uniq(&valid);
 	for (i = 0; i < paths->n; i++)
@@ -303,7 +303,7 @@ job_fetch(struct job *j, const struct strlist *outputs)
 	for (i = 0; i < outputs->n; i++)
 		if (strlist_add(&closure, outputs->v[i]) == -1)
 			goto out;
-	if (serve_query_closure(j->remote, outputs, 0, &closure) == -1)
+	if (proto_closure(j->remote, outputs, 0, &closure) == -1)
 		goto out;
 	strlist_sort_uniq(&closure);
 	if (local_missing(j, &closure, &need) == -1)
@@ -340,10 +340,10 @@ local_closure(struct job *j, const struct strlist *paths,
 	if (paths->n == 0)
 		return 0;
 	if (local_ready(j) == -1 ||
-	    serve_query_valid_paths(&j->local, paths, 0, 0, &valid) == -1)
+	    proto_valid(&j->local, paths, 0, 0, &valid) == -1)
 		goto out;
 	if (valid.n > 0 &&
-	    serve_query_closure(&j->local, &valid, 0, closure) == -1)
+	    proto_closure(&j->local, &valid, 0, closure) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -390,7 +390,7 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	/* the log as it comes, or only its tail if the build fails */
 	wire_echo(j->remote, j->log_tail == 0, j->log_fd, j->log_prefix);
 	step(j, JOB_BUILD, 1);
-	k = serve_build_derivation(j->remote, s->drvpath, s->drv, s->inputs,
+	k = proto_build(j->remote, s->drvpath, s->drv, s->inputs,
 	    &j->opts, r);
 	step(j, JOB_BUILD, 0);
 	if (k == -1)

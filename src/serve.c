@@ -157,6 +157,7 @@ serve_handshake(struct conn *c)
 	}
 	c->remote_version = (unsigned)v;
 	c->version = v < SERVE_VERSION ? (unsigned)v : SERVE_VERSION;
+	c->proto = &serve_proto;
 	log_debug(2, "%s: serve protocol %u.%u (remote %u.%u)", c->host,
 	    c->version >> 8, c->version & 0xff, c->remote_version >> 8,
 	    c->remote_version & 0xff);
@@ -567,3 +568,16 @@ serve_add_nar_acks(struct conn *c, size_t n)
 	}
 	return 0;
 }
+
+/* The serve protocol, behind proto.c's interface. */
+const struct proto serve_proto = {
+	"serve",
+	serve_query_valid_paths,
+	serve_query_path_infos,
+	serve_query_closure,
+	serve_add_nar,
+	serve_add_nar_acks,
+	serve_dump_request,
+	serve_dump_read,
+	serve_build_derivation
+};

@@ -172,7 +172,7 @@ recv_remote(void *arg, struct conn *local)
 	struct nar_sink	 s;
 
 	nar_sink_init(&s, sink_wire, local);
-	if (serve_dump_read(x->src, x->pi->path, &s) == -1)
+	if (proto_nar_read(x->src, x->pi->path, &s) == -1)
 		return -1;
 	return as_announced(x, &s, "imported");
 }
@@ -187,7 +187,7 @@ infos(struct conn *src, const struct strlist *paths, struct path_info **pi,
 {
 	size_t	 i;
 
-	if (serve_query_path_infos(src, paths, pi, n) == -1)
+	if (proto_infos(src, paths, pi, n) == -1)
 		return -1;
 	if (*n != paths->n) {
 		wire_error(src, FAIL_PROTOCOL, "%zu of %zu paths to copy are "
@@ -242,7 +242,7 @@ refs_hold(struct conn *src, struct conn *dst, const struct path_info *pi,
 	}
 	strlist_sort_uniq(&outside);
 	if (outside.n > 0 &&
-	    serve_query_valid_paths(dst, &outside, 1, 0, &valid) == -1)
+	    proto_valid(dst, &outside, 1, 0, &valid) == -1)
 		goto out;
 	strlist_sort_uniq(&valid);
 	for (i = 0; i < n; i++)
@@ -286,18 +286,18 @@ add_nars(struct conn *src, struct conn *dst, struct path_info *pi, size_t n,
 		struct xfer	 x = { src, &pi[order[i]], st };
 
 		for (; fetch && sent < n && sent < i + COPY_PIPELINE; sent++)
-			if (serve_dump_request(src, pi[order[sent]].path) == -1)
+			if (proto_nar_ask(src, pi[order[sent]].path) == -1)
 				goto out;
-		if (serve_add_nar(dst, &pi[order[i]], fetch ? recv_remote :
+		if (proto_add_nar(dst, &pi[order[i]], fetch ? recv_remote :
 		    send_local, &x) == -1)
 			goto out;
 		if (++acks == COPY_ACKS_MAX) {
-			if (serve_add_nar_acks(dst, acks) == -1)
+			if (proto_add_done(dst, acks) == -1)
 				goto out;
 			acks = 0;
 		}
 	}
-	if (serve_add_nar_acks(dst, acks) == -1)
+	if (proto_add_done(dst, acks) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -322,7 +322,7 @@ send_missing(struct conn *src, struct conn *dst, const struct strlist *paths,
 
 	if (paths->n == 0)
 		return 0;
-	if (serve_query_valid_paths(dst, paths, lock, substitute, &valid) == -1)
+	if (proto_valid(dst, paths, lock, substitute, &valid) == -1)
 		goto out;
 	strlist_sort_uniq(&valid);
 	for (i = 0; i < paths->n; i++)
@@ -413,7 +413,7 @@ unpacked_undo(struct conn *local, const struct path_info *pi, size_t n)
 	for (i = 0; i < n; i++)
 		if (strlist_add(&paths, pi[i].path) == -1)
 			goto out;
-	if (n > 0 && serve_query_valid_paths(local, &paths, 0, 0,
+	if (n > 0 && proto_valid(local, &paths, 0, 0,
 	    &valid) == -1) {
 		log_errx("local store: %zu unpacked paths are left unregistered "
 		    "in %s: their validity is unknown", n, STORE_DIR);
@@ -455,13 +455,13 @@ unpack(struct conn *remote, struct conn *local, const struct path_info *pi,
 		struct xfer	 x = { remote, &pi[i], st };
 		struct nar_sink	 s;
 
-		if (serve_dump_request(remote, pi[i].path) == -1 ||
+		if (proto_nar_ask(remote, pi[i].path) == -1 ||
 		    store_unpack_begin(&u, STORE_DIR, pi[i].path +
 		    strlen(STORE_DIR) + 1) == -1)
 			goto fail;
 		nar_sink_init(&s, NULL, NULL);
 		s.tree = &u.tree;
-		k = serve_dump_read(remote, pi[i].path, &s);
+		k = proto_nar_read(remote, pi[i].path, &s);
 		if (k == 0)
 			k = as_announced(&x, &s, "registered");
 		/* removed again unless it is what the builder said */

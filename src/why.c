@@ -35,7 +35,7 @@ built_here(struct conn *local, const struct drv *d)
 		    strlist_add(&outs, d->outputs[i].path) == -1)
 			goto out;
 	if (outs.n == 0 ||
-	    serve_query_valid_paths(local, &outs, 0, 0, &valid) == -1)
+	    proto_valid(local, &outs, 0, 0, &valid) == -1)
 		goto out;
 	r = valid.n == outs.n;
 out:

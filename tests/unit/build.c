@@ -56,7 +56,7 @@ fixture(struct build *b, const char *const *deps, size_t n)
 	if (b->g.nodes == NULL || dispatch_init(&b->ds, &b->g, &b->ms,
 	    4) == -1)
 		abort();
-	b->ds.json = 1;	/* no progress lines */
+	b->ds.event = NULL;	/* no progress lines */
 	b->g.nnodes = n;
 	for (i = 0; i < n; i++) {
 		struct node *v = &b->g.nodes[i];
