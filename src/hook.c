@@ -17,7 +17,10 @@
  */
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,55 @@ enum route {
 	ROUTE_HELD_LOCKS,	/* through nix-store, NIX_HELD_LOCKS set */
 	ROUTE_UNLOCKED		/* unpacked and registered (copy.c) */
 };
+
+/*
+ * Has the person behind this build been told key already?  A build is the
+ * Nix process that runs its hooks (getppid: nix-build, or the daemon's
+ * process for one client), so all its hooks share what they said: the
+ * first to claim key (a file of the runtime directory's told/, made with
+ * O_EXCL) says it, the others need not.  When that cannot be known, it
+ * is said again.  Returns 1 when told already.
+ */
+static int
+told(const char *key)
+{
+	char	 name[64], digest[17];
+	int	 fd;
+
+	rundir_key(key, digest);
+	snprintf(name, sizeof(name), "%ld.%s", (long)getppid(), digest);
+	if ((fd = rundir_open("told", name, O_WRONLY | O_CREAT | O_EXCL,
+	    0600)) == -1)
+		return errno == EEXIST;
+	close(fd);
+	return 0;
+}
+
+/* What builds that are over were told: forgotten. */
+static void
+told_sweep(void)
+{
+	struct dirent	*e;
+	DIR		*d;
+	long		 pid;
+	int		 dfd;
+	char		*end;
+
+	if ((dfd = rundir_dirfd("told")) == -1 || (dfd = dup(dfd)) == -1)
+		return;
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		pid = strtol(e->d_name, &end, 10);
+		if (end != e->d_name && *end == '.' && pid > 0 &&
+		    kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+			(void)rundir_unlink("told", e->d_name, 0);
+	}
+	closedir(d);
+}
 
 /*
  * Nix 2.29 dropped NIX_HELD_LOCKS: there, a hook in its own process cannot
@@ -135,7 +187,7 @@ known_outputs(const char *drvpath)
 		if (d.outputs[i].path[0] == '\0')
 			known = 0;
 	drv_free(&d);
-	if (!known)
+	if (!known && !told(drvpath))
 		log_errx("hook: %s is content-addressed: its outputs' paths "
 		    "are known only once it is built, and nix-offload does "
 		    "not build such derivations yet; declining, so Nix builds "
@@ -221,43 +273,75 @@ activity(void *arg, enum job_step step, int begin)
 }
 
 /*
- * Every builder that could build drvpath is down: say when each comes
- * back, and why it is down only the first time this hook says so (Nix
- * asks one hook about many derivations): one line per problem.
+ * Every builder that could build drvpath is down: say so once per build
+ * and kind of derivation, and each builder's reason and when it comes
+ * back once per build and incident (told): the person reads one message
+ * per problem, however many derivations and hooks meet it.
  */
 static void
 say_down(struct sched *s, const char *drvpath, const char *platform,
-    const struct strlist *features, const char *skip, char *said)
+    const struct strlist *features, const char *skip)
 {
 	struct plan		 p;
-	char			 brief[4096], full[8192], at[32];
+	char			 brief[4096], full[8192], at[32], key[8192];
 	char			 one[SCHED_WHY_MAX + 64 + 3 * URI_MAX];
 	size_t			 i;
 
 	if (sched_plan(s, platform, features, skip, 0, &p) == -1)
 		return;
 	brief[0] = full[0] = '\0';
+	snprintf(key, sizeof(key), "down %s", platform);
+	for (i = 0; i < features->n; i++) {
+		strlcat(key, i ? "," : " ", sizeof(key));
+		strlcat(key, features->v[i], sizeof(key));
+	}
 	for (i = 0; i < p.n; i++) {
-		const struct judgement *j = &p.j[i];
+		const struct judgement	*j = &p.j[i];
+		char			 inc[URI_MAX + 64];
 
-		if (j->v == V_SKIP || (j->v == V_DOWN && said[i])) {
-			clock_text(j->until, at, sizeof(at));
-			snprintf(one, sizeof(one), "%s%s %s%s", brief[0] ?
-			    ", " : "", s->ms->v[i].uri_text, j->v == V_SKIP ?
-			    "failed in this hook" : "until ", j->v == V_SKIP ?
-			    "" : at);
-			strlcat(brief, one, sizeof(brief));
-		} else if (j->v == V_DOWN) {
-			said[i] = 1;
+		if (j->v != V_SKIP && j->v != V_DOWN)
+			continue;
+		snprintf(inc, sizeof(inc), " %s %lld", s->ms->v[i].uri_text,
+		    j->until);
+		strlcat(key, inc, sizeof(key));
+		if (j->v == V_DOWN && !told(inc)) {
 			strlcat(full, "\n  ", sizeof(full));
 			sched_plan_line(s, &p, i, one, sizeof(one));
 			strlcat(full, one, sizeof(full));
+			continue;
 		}
+		clock_text(j->until, at, sizeof(at));
+		snprintf(one, sizeof(one), "%s%s %s%s", brief[0] ? ", " : "",
+		    s->ms->v[i].uri_text, j->v == V_SKIP ?
+		    "failed in this hook" : "until ", j->v == V_SKIP ? "" : at);
+		strlcat(brief, one, sizeof(brief));
 	}
 	sched_plan_free(&p);
+	if (told(key) && full[0] == '\0')
+		return;		/* said, for this kind of derivation */
 	log_errx("every builder that could build %s is down%s%s%s%s", drvpath,
 	    brief[0] ? ": " : "", brief, brief[0] ? " (why: above, or "
 	    "`nix-offload status`)" : "", full);
+}
+
+/*
+ * A failure, to the person behind the build: once per build (told), not
+ * once per hook that met it (four hooks that meet a wrong host key at
+ * once say it once).
+ */
+static void
+say_failure(const struct failure *f)
+{
+	char	 key[FAILURE_MSG_MAX + 16];
+
+	if (f->kind == FAIL_NONE)
+		return;
+	snprintf(key, sizeof(key), "fail %s", f->msg);
+	if (told(key))
+		log_debug(1, "%s", f->msg);
+	else
+		log_errx("%s", f->msg[0] != '\0' ? f->msg :
+		    "the build failed without a message");
 }
 
 /*
@@ -280,7 +364,10 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 	*retry = 0;
 	memset(&r, 0, sizeof(r));
 	job_init(&job, m->uri_text, &remote);
-	if (job_open(&job, m, 0) == -1) {
+	/* failures said here, once per build (say_failure) */
+	job.quiet = 1;
+	if (job_open(&job, m, CONN_QUIET) == -1) {
+		say_failure(&remote.f);
 		*retry = 1;
 		return EXIT_ERROR;
 	}
@@ -308,6 +395,8 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 	s.inputs = d->ninputs > 0 ? inputs : d->srcs;
 	s.fetch = &outs;
 	if (job_run(&job, &s, &r) == -1) {
+		say_failure(remote.f.kind != FAIL_NONE ? &remote.f :
+		    &job.local.f);
 		/* a builder that went away may be retried elsewhere */
 		*retry = job_lost(&job);
 		goto out;
@@ -319,7 +408,12 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 	if (ssh_close(&remote) == -1)
 		log_debug(1, "%s: the session did not end cleanly",
 		    m->uri_text);
-	rc = job_close(&job, 1) == 0 ? EXIT_OK : EXIT_ERROR;
+	if (job_close(&job, 1) == 0)
+		rc = EXIT_OK;
+	else if (job.local.f.kind != FAIL_NONE)
+		say_failure(&job.local.f);
+	else
+		log_errx("local store: nix-store --serve did not end well");
 	goto done;
 out:
 	ssh_kill(&remote);
@@ -340,7 +434,6 @@ struct hook {
 	struct conn	 in;		/* Nix, on our stdin */
 	enum route	 route;
 	char		*down;		/* [machine]: lost after an accept */
-	char		*said;		/* [machine]: why it is down, said */
 	/* the build request being answered */
 	uint64_t	 willing;	/* Nix could build it itself */
 	char		*platform, *drvpath;
@@ -380,8 +473,8 @@ hook_setup(struct hook *h)
 	}
 	sched_init(&h->sched, &h->ms);
 	h->have_sched = 1;
-	if ((h->down = calloc(h->ms.n, 1)) == NULL ||
-	    (h->said = calloc(h->ms.n, 1)) == NULL) {
+	told_sweep();
+	if ((h->down = calloc(h->ms.n, 1)) == NULL) {
 		log_err("hook");
 		return -1;
 	}
@@ -422,7 +515,8 @@ next_request(struct hook *h)
 static int
 hook_decide(struct hook *h)
 {
-	char	 why[16384];
+	char	 why[16384], key[8192];
+	size_t	 i;
 	int	 r;
 
 	while ((r = next_request(h)) == 1) {
@@ -439,7 +533,7 @@ hook_decide(struct hook *h)
 			log_hook_answer("decline", NULL);
 		else if (r == -2) {
 			say_down(&h->sched, h->drvpath, h->platform,
-			    &h->features, h->down, h->said);
+			    &h->features, h->down);
 			log_hook_answer("decline", NULL);
 		} else if (r == 0) {
 			/*
@@ -455,9 +549,15 @@ hook_decide(struct hook *h)
 			}
 			log_hook_answer("postpone", NULL);
 		} else {
-			/* say why once, as the line Nix copies to the user */
-			log_errx("no builder can build %s (system %s): %s",
-			    h->drvpath, h->platform, why);
+			/* say why once per build and kind of derivation */
+			snprintf(key, sizeof(key), "nofit %s", h->platform);
+			for (i = 0; i < h->features.n; i++) {
+				strlcat(key, i ? "," : " ", sizeof(key));
+				strlcat(key, h->features.v[i], sizeof(key));
+			}
+			if (!told(key))
+				log_errx("no builder can build %s (system %s):%s",
+				    h->drvpath, h->platform, why);
 			log_hook_answer("decline", NULL);
 		}
 	}
@@ -537,12 +637,17 @@ cmd_hook(int argc, char **argv)
 	/* Nix's verbosity: 3 (info) is the default, 5 (chatty) is -v */
 	if (argc > 1 && (v = strtol(argv[argc - 1], NULL, 10)) > 4)
 		verbose = (int)(v - 4);
+	/*
+	 * Every line to Nix is a JSON log line (but the answers): under a
+	 * daemon only those reach the person who runs the build; a plain
+	 * line before the accept goes to the daemon's log.
+	 */
+	log_nix_json(1);
 	if ((r = hook_setup(&h)) != 0 || (r = hook_decide(&h)) != 1) {
 		rc = r >= 0 ? EXIT_OK : EXIT_ERROR;
 		goto out;
 	}
-	if (log_hook_answer("accept", h.ms.v[h.slot.machine].uri_text) == 0)
-		log_nix_json(1);
+	(void)log_hook_answer("accept", h.ms.v[h.slot.machine].uri_text);
 	rc = hook_build(&h);
 out:
 	if (h.slot.fd != -1)
@@ -550,7 +655,6 @@ out:
 	if (h.have_sched)
 		sched_free(&h.sched);
 	free(h.down);
-	free(h.said);
 	free(h.platform);
 	free(h.drvpath);
 	strlist_free(&h.features);

@@ -30,7 +30,7 @@
 
 #include "extern.h"
 
-#define RUNDIR_SUBS	3	/* "", "slots", "health" */
+#define RUNDIR_SUBS	4	/* "", "slots", "health", "told" */
 
 static struct {
 	char	 path[RUNDIR_PATH_MAX];
@@ -38,9 +38,10 @@ static struct {
 	int	 state;		/* 0 unchecked, 1 ready, -1 refused */
 	int	 fd;
 	int	 sub[RUNDIR_SUBS];
-} rd = { "", "", 0, -1, { -1, -1, -1 } };
+} rd = { "", "", 0, -1, { -1, -1, -1, -1 } };
 
-static const char *const subs[RUNDIR_SUBS] = { "", "slots", "health" };
+static const char *const subs[RUNDIR_SUBS] = { "", "slots", "health",
+	"told" };
 
 /* Choose the directory, from the environment and who we are. */
 void
@@ -50,7 +51,7 @@ rundir_init(void)
 	struct stat	 st;
 
 	memset(&rd, 0, sizeof(rd));
-	rd.fd = rd.sub[0] = rd.sub[1] = rd.sub[2] = -1;
+	rd.fd = rd.sub[0] = rd.sub[1] = rd.sub[2] = rd.sub[3] = -1;
 	if ((s = getenv("NIX_OFFLOAD_RUNTIME_DIR")) != NULL && *s != '\0')
 		snprintf(rd.path, sizeof(rd.path), "%s", s);
 	else if (geteuid() == 0)

@@ -49,8 +49,12 @@ diagnose(struct conn *c, const char *what)
 	for (s = e; s > c->errtail && s[-1] != '\n'; s--)
 		;
 	text_printable(s, (size_t)(e - s), line, sizeof(line));
-	if (strstr(c->errtail, "lacks a valid signature") != NULL) {
-		/* a daemon's answer to a user it does not trust */
+	if (strstr(c->errtail, "lacks a valid signature") != NULL ||
+	    strstr(c->errtail, "lacks a signature by a trusted key") != NULL) {
+		/*
+		 * A daemon's answer to a user it does not trust: Nix 2.8 to
+		 * 2.11 say the first, 2.12 on (and Lix) the second.
+		 */
 		wire_error(c, FAIL_OTHER, "%s: the local Nix refused what the "
 		    "builder built: no key in its trusted-public-keys signed "
 		    "it, and this user (uid %ld) is not in its trusted-users. "

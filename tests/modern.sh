@@ -132,8 +132,9 @@ modern_daemon_hook() {	# suite route
 	expect_rc 0
 	expect_lines "$T/a.out" 1
 	expect_in "$T/a.err" "building '[^']*-multi.drv' on 'ssh://"
-	# said before the accept: the daemon keeps such lines for itself
-	expect_in "$T/daemon.log" "hook: Nix [0-9.]+: outputs are $2"
+	# said before the accept, as a JSON log line: the user reads it
+	expect_in "$T/a.err" "hook: Nix [0-9.]+: outputs are $2"
+	expect_not_in "$T/daemon.log" "nix-offload"
 	all_valid "$1" "$T/a.out"
 	[ "$(in_tree "$1" cat "$(head -1 "$T/a.out")/quotes")" = "$(printf 'a "double" '"'"'single'"'"' back\\slash\nnew line\ttab $dollar `tick`')" ] ||
 	    fail "wrong contents"
