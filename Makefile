@@ -78,6 +78,11 @@ demo: nix-offload
 	@sh scripts/deps
 	@sh scripts/demo
 
+# The man page, clean under mandoc's lint and groff's warnings.
+lint:
+	@mandoc -Tlint -W warning nix-offload.1
+	@groff -ww -mandoc -z nix-offload.1
+
 bench: nix-offload
 	@sh scripts/deps
 	@sh scripts/bench
@@ -112,7 +117,8 @@ dist: clean
 	tar -cf - nix-offload-$(VERSION) | gzip > nix-offload-$(VERSION).tar.gz
 	rm -rf nix-offload-$(VERSION)
 
-.PHONY: all options check testbins mutate demo bench install uninstall clean dist
+.PHONY: all options check testbins mutate demo lint bench install uninstall \
+	clean dist
 
 # libFuzzer targets for every parser, FUZZ_SECONDS (30) each (clang).
 fuzz:

@@ -214,6 +214,22 @@ t_help_usage() {
 	return 0
 }
 
+# The man page is clean: mandoc's lint, and groff's warnings, this
+# machine's and today's (sid's groff, when its tree has one).
+t_help_man_lint() {
+	run a mandoc -Tlint -W warning "$TOP/nix-offload.1"
+	expect_rc 0
+	grep -v "mandoc.db" "$T/a.err" >"$T/a.lint" || true
+	[ -s "$T/a.lint" ] && fail "mandoc: $(head -3 "$T/a.lint")"
+	run b groff -ww -mandoc -z "$TOP/nix-offload.1"
+	[ -s "$T/b.err" ] && fail "groff: $(head -3 "$T/b.err")"
+	tree=$("$TOP/scripts/trees" dir sid 2>/dev/null) || return 0
+	[ -x "$tree/usr/bin/groff" ] || return 0
+	run c in_tree sid groff -ww -mandoc -z "$TOP/nix-offload.1"
+	[ -s "$T/c.err" ] && fail "sid's groff: $(head -3 "$T/c.err")"
+	return 0
+}
+
 # The hook's help reads nothing from Nix: its stdin never ends here.
 t_help_hook() {
 	mkfifo "$T/fifo"
