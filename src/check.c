@@ -8,6 +8,7 @@
  * and read back (its NAR hash must match), and, from a second session in parallel, the
  * remote Nix version, free disk and load.
  */
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -39,6 +40,7 @@ struct probe {
 	long long	 disk_free_kb;	/* -1: unknown */
 	double		 load;		/* 1-minute load average, -1: unknown */
 	long		 cpus;		/* 0: unknown */
+	char		 native[64];	/* its Nix system, from uname: "" */
 };
 
 static int
@@ -131,7 +133,7 @@ start_info(const struct store_uri *u, struct conn *ic)
 		goto out;
 	snprintf(script, len, "%s --version; df -Pk " STORE_DIR
 	    " 2>/dev/null | tail -n 1; cat /proc/loadavg 2>/dev/null; "
-	    "nproc 2>/dev/null", p);
+	    "nproc 2>/dev/null; echo uname $(uname -sm)", p);
 	if (args_add(&w, "sh") == -1 || args_add(&w, "-c") == -1 ||
 	    args_add(&w, "%s", script) == -1)
 		goto out;
@@ -260,7 +262,45 @@ finish_info(struct conn *ic, struct probe *r)
 			check_parse_load(line, &r->load);
 		else if (r->cpus == 0 && number(line, CHECK_CPUS_MAX, &n) == 0)
 			r->cpus = (long)n;
+		else if (strncmp(line, "uname ", 6) == 0)
+			(void)check_parse_uname(line + 6, r->native,
+			    sizeof(r->native));
 	}
+}
+
+/*
+ * `uname -sm` ("Linux x86_64", "Darwin arm64") -> the Nix system that
+ * machine runs natively ("x86_64-linux", "aarch64-darwin"), into out.
+ * Returns 0, or -1 when it is not such a line (out empty).
+ */
+int
+check_parse_uname(const char *line, char *out, size_t sz)
+{
+	char	 os[32], cpu[32], end[2];
+	size_t	 i;
+
+	out[0] = '\0';
+	if (sscanf(line, "%31s %31s %1s", os, cpu, end) != 2)
+		return -1;
+	for (i = 0; os[i] != '\0'; i++)
+		if (os[i] >= 'A' && os[i] <= 'Z')
+			os[i] = (char)(os[i] - 'A' + 'a');
+		else if ((os[i] < 'a' || os[i] > 'z') &&
+		    (os[i] < '0' || os[i] > '9'))
+			return -1;
+	for (i = 0; cpu[i] != '\0'; i++)
+		if ((cpu[i] < 'a' || cpu[i] > 'z') &&
+		    (cpu[i] < '0' || cpu[i] > '9') && cpu[i] != '_')
+			return -1;
+	/* as Nix names them */
+	if (strcmp(cpu, "arm64") == 0)
+		strlcpy(cpu, "aarch64", sizeof(cpu));
+	else if (strcmp(cpu, "amd64") == 0)
+		strlcpy(cpu, "x86_64", sizeof(cpu));
+	else if (cpu[0] == 'i' && strcmp(cpu + 2, "86") == 0)
+		strlcpy(cpu, "i686", sizeof(cpu));
+	snprintf(out, sz, "%s-%s", cpu, os);
+	return 0;
 }
 
 /* One builder, in a child process: fill in r. */
@@ -441,6 +481,11 @@ print_json(const struct machines *ms, const struct probe *res)
 				printf(",\"cpus\":%ld", r->cpus);
 			else
 				printf(",\"cpus\":null");
+			printf(",\"nativeSystem\":");
+			if (r->native[0] != '\0')
+				json_string(stdout, r->native);
+			else
+				printf("null");
 		}
 		printf(",\"systems\":");
 		json_list(stdout, &m->systems);
@@ -576,7 +621,15 @@ check_hook(const struct conf *c)
 	char	 version[64] = "", hook[CHECK_LINE_MAX], shown[CHECK_LINE_MAX];
 	int	 status;
 
-	if (c->build_hook == NULL || strstr(c->build_hook, "nix-offload") == NULL)
+	if (c->build_hook == NULL) {
+		log_warnx("the configuration sets no build-hook: Nix's builds "
+		    "go to the builders through Nix's own hook, not "
+		    "nix-offload's; to have them go through nix-offload, set "
+		    "build-hook = PREFIX/libexec/nix-offload/build-hook (see "
+		    "nix-offload(1), THE BUILD HOOK)");
+		return;
+	}
+	if (strstr(c->build_hook, "nix-offload") == NULL)
 		return;
 	/* nix config show NAME (2.20 on), else show-config (2.8 on) */
 	if (spawn_first_line(show, CHECK_NIX_TIMEOUT, runs, sizeof(runs)) == -1) {
@@ -608,6 +661,61 @@ check_hook(const struct conf *c)
 	snprintf(line, sizeof(line), "[Service]\nEnvironment=\"NIX_CONFIG="
 	    "build-hook = %s\"\n", hook);
 	log_text(line);
+}
+
+/*
+ * A builder whose declared systems leave out the one it runs (uname):
+ * said, with what to do.  The others it declares (i686-linux on an
+ * x86_64, an emulated one) are its admin's business.
+ */
+static void
+check_systems(const struct machines *ms, const struct probe *res)
+{
+	size_t	 i;
+	char	 sys[512];
+
+	for (i = 0; i < ms->n; i++) {
+		if (!res[i].ok || res[i].native[0] == '\0' ||
+		    strlist_has(&ms->v[i].systems, res[i].native))
+			continue;
+		join(&ms->v[i].systems, sys, sizeof(sys));
+		log_warnx("%s (%s) declares %s, but runs %s: derivations for "
+		    "%s go there only to be emulated (binfmt), or this is not "
+		    "the machine meant; add %s to its systems (field 2), or "
+		    "name the right host", ms->v[i].uri_text, ms->v[i].source,
+		    sys[0] ? sys : "no system", res[i].native, sys[0] ? sys :
+		    "them", res[i].native);
+	}
+}
+
+/*
+ * An ordinary user on a nix-daemon install: the daemon's builds go to
+ * the builders from its hook, which runs as root, with root's ssh keys,
+ * known_hosts and configuration.  Said, with the hook's own picture from
+ * root's summary (pub.c) when there is one.
+ */
+static void
+check_daemon(void)
+{
+	char		*root, at[32];
+	ssize_t		 n;
+	int64_t		 when;
+	struct stat	 st;
+
+	if (geteuid() == 0 || stat("/nix/var/nix/daemon-socket/socket",
+	    &st) == -1 || !S_ISSOCK(st.st_mode))
+		return;
+	printf("note: builds through the nix-daemon reach the builders from "
+	    "its build hook, which runs as root, with root's ssh keys, "
+	    "known_hosts and configuration: this check is what uid %u "
+	    "reaches; `sudo nix-offload check` tests what the hook reaches\n",
+	    (unsigned)geteuid());
+	if ((n = pub_get("status.txt", &root, &when)) == -1)
+		return;
+	clock_text(when / 1000, at, sizeof(at));
+	printf("the hook's own picture, as of %s:\n", at);
+	fwrite(root, 1, text_filter(root, (size_t)n, root, 0), stdout);
+	free(root);
 }
 
 int
@@ -670,7 +778,9 @@ cmd_check(int argc, char **argv)
 	if (!cm.json && cm.ms.n > 0)
 		printf("%d of %d usable builders up\n", up, usable);
 	fflush(stdout);
+	check_systems(&cm.ms, res);
 	check_hook(&cm.conf);
+	check_daemon();
 	if (fflush(stdout) != 0)
 		rc = EXIT_ERROR;
 out:

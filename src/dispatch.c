@@ -716,9 +716,11 @@ dispatch_run(struct dispatch *ds)
 		waiting = 0;
 		take_answers(ds);
 		dispatch_tally(ds, NULL, NULL);	/* status's note, each second */
+		pub_update(ds->ms, 0);
 		event(ds, DISPATCH_TICK, NULL, (size_t)-1, 0, 0);
 	}
 	event(ds, DISPATCH_END, NULL, (size_t)-1, 0, 0);
+	pub_update(ds->ms, 1);
 	worker_stop_all(&ds->ws, interrupted != 0);
 	return interrupted;
 }

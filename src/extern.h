@@ -435,6 +435,8 @@ int		 rundir_lock(int, int, short, off_t, off_t, pid_t *);
 int		 rundir_run_open(char *, size_t);
 void		 rundir_run_close(int);
 void		 rundir_runs(void (*)(void *, const char *, int), void *);
+int		 rundir_pub_write(const char *, const void *, size_t);
+ssize_t		 rundir_pub_read(const char *, char *, size_t, int64_t *);
 
 /* ssh.c */
 struct ssh_config {
@@ -781,6 +783,7 @@ int		 cmd_store_info(int, char **);
 int		 cmd_check(int, char **);
 int		 check_parse_load(const char *, double *);
 int		 check_parse_df(const char *, long long *);
+int		 check_parse_uname(const char *, char *, size_t);
 
 /* graph.c: the derivations of one build, their edges and states */
 #define GRAPH_NODES_MAX		(1u << 20)
@@ -1033,6 +1036,14 @@ struct usage_opt;
 int		 build_opt(const struct usage_opt *, struct args *);
 int		 build_roots(struct graph *, const struct strlist *,
 		    struct args *, char *, size_t, int *);
+
+/* seen.c: what runs where, as the runtime directory shows it */
+int		 seen_print(FILE *, int, const struct machines *);
+
+/* pub.c: root's summary, for the other users */
+void		 pub_update(const struct machines *, int);
+ssize_t		 pub_get(const char *, char **, int64_t *);
+int		 pub_load(const struct machine *);
 
 /* status.c */
 int		 cmd_status(int, char **);

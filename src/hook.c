@@ -248,10 +248,13 @@ held_locks(const struct drv *d)
 	return 0;
 }
 
+/* The builders of this hook, for root's summary (pub_update). */
+static const struct machines	*builders;
+
 /*
  * Progress in Nix's own form: an activity on our stderr around each copy,
  * which Nix shows as it shows its own hook's ("copying 3 paths to
- * 'ssh://...'").
+ * 'ssh://...'"); and at each step, root's summary, for the users.
  */
 static void
 activity(void *arg, enum job_step step, int begin)
@@ -260,6 +263,8 @@ activity(void *arg, enum job_step step, int begin)
 	const struct machine		*m = arg;
 	char				 text[URI_MAX + 128];
 
+	if (begin && builders != NULL)
+		pub_update(builders, 1);
 	if (step == JOB_BUILD)
 		return;
 	if (!begin) {
@@ -473,6 +478,7 @@ hook_setup(struct hook *h)
 	}
 	sched_init(&h->sched, &h->ms);
 	h->have_sched = 1;
+	builders = &h->ms;
 	told_sweep();
 	if ((h->down = calloc(h->ms.n, 1)) == NULL) {
 		log_err("hook");
@@ -648,10 +654,14 @@ cmd_hook(int argc, char **argv)
 		goto out;
 	}
 	(void)log_hook_answer("accept", h.ms.v[h.slot.machine].uri_text);
+	pub_update(&h.ms, 1);
 	rc = hook_build(&h);
 out:
 	if (h.slot.fd != -1)
 		sched_release(&h.sched, &h.slot);
+	/* root's summary, for the users of the daemon */
+	if (h.have_sched)
+		pub_update(&h.ms, 1);
 	if (h.have_sched)
 		sched_free(&h.sched);
 	free(h.down);

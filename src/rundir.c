@@ -541,3 +541,119 @@ rundir_run_close(int lock)
 	remove_run(name);
 	close(lock);
 }
+
+/*
+ * Root's runtime directory: what rundir_init picks for root, or
+ * NIX_OFFLOAD_ROOT_RUNTIME_DIR (another root's, as the tests have it).
+ */
+static void
+root_dir(char *buf, size_t sz)
+{
+	const char	*s;
+	struct stat	 st;
+
+	if ((s = getenv("NIX_OFFLOAD_ROOT_RUNTIME_DIR")) != NULL && *s == '/')
+		snprintf(buf, sz, "%s", s);
+	else if (geteuid() == 0 && rd.path[0] != '\0')
+		snprintf(buf, sz, "%s", rd.path);
+	else
+		snprintf(buf, sz, "%s/nix-offload", stat("/run", &st) == 0 &&
+		    S_ISDIR(st.st_mode) ? "/run" : "/var/run");
+}
+
+/*
+ * The public directory beside root's runtime directory, "DIR.public":
+ * made (by root) and opened, checked as root's (owner root, mode 0755,
+ * not a link, in a directory others cannot change).  Its descriptor, or
+ * -1.
+ */
+static int
+pub_dir(int make)
+{
+	char		 dir[RUNDIR_PATH_MAX], why[RUNDIR_PATH_MAX + 128];
+	struct stat	 st;
+	int		 fd;
+
+	root_dir(dir, sizeof(dir));
+	if (strlcat(dir, ".public", sizeof(dir)) >= sizeof(dir))
+		return -1;
+	if (make && geteuid() == 0 && parent_safe(dir, why, sizeof(why)))
+		(void)mkdir(dir, 0755);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	/* made under root's umask, maybe 077 */
+	if (make && geteuid() == 0 && fstat(fd, &st) == 0 && st.st_uid == 0 &&
+	    S_ISDIR(st.st_mode) && (st.st_mode & 07777) != 0755)
+		(void)fchmod(fd, 0755);
+	if (fstat(fd, &st) == -1 || st.st_uid != 0 ||
+	    (st.st_mode & 07777) != 0755 || !parent_safe(dir, why,
+	    sizeof(why))) {
+		log_debug(1, "%s: not root's public directory: ignored", dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Root's summary for the other users (pub.c): name in the public
+ * directory, replaced whole with data, readable by all.  Root's alone:
+ * returns -1 for anyone else, or when it cannot.
+ */
+int
+rundir_pub_write(const char *name, const void *data, size_t len)
+{
+	char	 tmp[RUNDIR_NAME_MAX + 32];
+	int	 dfd, fd, rc = -1;
+
+	if (geteuid() != 0 || (dfd = pub_dir(1)) == -1)
+		return -1;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld", name,
+	    (long)getpid()) >= sizeof(tmp))
+		goto out;
+	(void)unlinkat(dfd, tmp, 0);
+	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1)
+		goto out;
+	if (fchmod(fd, 0644) == -1 || write(fd, data, len) != (ssize_t)len ||
+	    close(fd) == -1 || renameat(dfd, tmp, dfd, name) == -1) {
+		(void)unlinkat(dfd, tmp, 0);
+		goto out;
+	}
+	rc = 0;
+out:
+	close(dfd);
+	return rc;
+}
+
+/*
+ * One of root's summary files, for anyone: at most sz - 1 bytes of it
+ * into buf, NUL-terminated, if it is root's, a regular file, not a link
+ * and written by root alone.  Returns its length (*mtime: when it was
+ * written, clock_wall), or -1.
+ */
+ssize_t
+rundir_pub_read(const char *name, char *buf, size_t sz, int64_t *mtime)
+{
+	struct stat	 st;
+	ssize_t		 n;
+	int		 dfd, fd;
+
+	if ((dfd = pub_dir(0)) == -1)
+		return -1;
+	fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022) != 0 || (n = read(fd, buf, sz - 1)) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*mtime = (int64_t)st.st_mtim.tv_sec * 1000 +
+	    st.st_mtim.tv_nsec / 1000000;
+	return n;
+}

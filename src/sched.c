@@ -227,7 +227,9 @@ sched_judge(struct sched *s, size_t i, const char *system,
 		j->v = V_DOWN;
 	else
 		j->down_for = 0;
-	j->load = sched_load(m, s->mine != NULL ? s->mine[i] : NULL);
+	/* and, for an ordinary user, the slots of the daemon's hook */
+	j->load = sched_load(m, s->mine != NULL ? s->mine[i] : NULL) +
+	    pub_load(m);
 	j->score = (j->load + 1) / m->speed_factor;
 	if (j->v != V_DOWN)
 		j->v = j->load < m->max_jobs ? V_FREE : V_FULL;

@@ -25,7 +25,7 @@ t_check_json() {
 	run a "$NO" check --json --builders "$(mixed_spec)"
 	expect_rc 1
 	expect_lines "$T/a.out" 1
-	expect_in "$T/a.out" "^\\[\\{\"uri\":\"ssh://$H1\",\"usable\":true,\"ok\":true,\"latencyMs\":[0-9]+,\"protocol\":\"2\\.7\",\"remoteProtocol\":\"2\\.7\",\"writable\":true,\"version\":\"$BV1RE\",\"diskFreeBytes\":[0-9]+,\"load\":[0-9.]+,\"cpus\":[0-9]+,\"systems\":\\[\"x86_64-linux\"\\],\"supportedFeatures\":\\[\"big-parallel\"\\],\"mandatoryFeatures\":\\[\\]\\}"
+	expect_in "$T/a.out" "^\\[\\{\"uri\":\"ssh://$H1\",\"usable\":true,\"ok\":true,\"latencyMs\":[0-9]+,\"protocol\":\"2\\.7\",\"remoteProtocol\":\"2\\.7\",\"writable\":true,\"version\":\"$BV1RE\",\"diskFreeBytes\":[0-9]+,\"load\":[0-9.]+,\"cpus\":[0-9]+,\"nativeSystem\":\"x86_64-linux\",\"systems\":\\[\"x86_64-linux\"\\],\"supportedFeatures\":\\[\"big-parallel\"\\],\"mandatoryFeatures\":\\[\\]\\}"
 	expect_in "$T/a.out" "\\{\"uri\":\"ssh://$H2\",\"usable\":true,\"ok\":false,\"error\":\"[^\"]*not the pinned one[^\"]*\",\"kind\":\"hostkey\""
 	expect_in "$T/a.out" "\\{\"uri\":\"ssh://$DOWN\",\"usable\":true,\"ok\":false,\"error\":\"[^\"]*Connection refused[^\"]*\",\"kind\":\"unreachable\""
 	expect_in "$T/a.out" "\\{\"uri\":\"ssh-ng://$H1\",\"usable\":false,\"ok\":false,\"error\":"
@@ -144,12 +144,37 @@ d = json.load(open(sys.argv[1]))
 assert isinstance(d, list) and len(d) == 1, d
 b = d[0]
 want = {"uri", "usable", "ok", "latencyMs", "protocol", "remoteProtocol",
-        "writable", "version", "diskFreeBytes", "load", "cpus", "systems",
-        "supportedFeatures", "mandatoryFeatures"}
+        "writable", "version", "diskFreeBytes", "load", "cpus", "nativeSystem",
+        "systems", "supportedFeatures", "mandatoryFeatures"}
 assert set(b) == want, "keys differ: %s" % sorted(set(b) ^ want)
 assert b["ok"] is True, b
 assert b["version"] == '2.8.0"},"evil":1,"x":"\x1b]0;title\x07\x1b[2J', b["version"]
 for k in ("load", "diskFreeBytes", "cpus"):
     assert b[k] is None or type(b[k]) in (int, float), (k, b[k])
 PY
+}
+
+# A builder declared for a system it does not run (uname): said, with
+# what to do; one declared for its own, and another too, is not.
+t_check_native_system() {
+	echo "ssh://$H1 aarch64-linux - 1 1 - - $K1
+ssh://$H2 x86_64-linux,i686-linux - 1 1 - - $K2" >"$T/spec"
+	run a "$NO" check --builders "@$T/spec"
+	expect_rc 0
+	expect_lines_matching "$T/a.err" "declares" 1
+	expect_in "$T/a.err" "^nix-offload: warning: ssh://$H1 \\([^)]*\\) declares aarch64-linux, but runs x86_64-linux: .*add x86_64-linux to its systems"
+	run b "$NO" check --json --builders "@$T/spec"
+	expect_in "$T/b.out" '"nativeSystem":"x86_64-linux"'
+}
+
+# Nix's own hook in use, silently: check says so; with ours named, not.
+t_check_no_hook() {
+	both
+	run a "$NO" check --builders "@$T/both"
+	expect_rc 0
+	expect_in "$T/a.err" "^nix-offload: warning: the configuration sets no build-hook: Nix's builds go to the builders through Nix's own hook"
+	hook_install
+	run b env NIX_CONFIG="build-hook = $HOOK" "$NO" check --builders "@$T/both"
+	expect_rc 0
+	expect_not_in "$T/b.err" "build-hook"
 }

@@ -29,8 +29,9 @@ daemon_run() {
 		i=\$((i + 1)); sleep 0.05
 	done
 	user() {
-		setpriv --reuid=4242 --regid=4242 --clear-groups env HOME=/tmp \\
-		    NIX_REMOTE=daemon "\$@"
+		setpriv --reuid=4242 --regid=4242 --clear-groups env \\
+		    -u XDG_CONFIG_HOME -u XDG_CONFIG_DIRS -u XDG_CACHE_HOME \\
+		    -u XDG_DATA_HOME HOME=/tmp NIX_REMOTE=daemon "\$@"
 	}
 	. "$script"
 	rc=\$?
@@ -94,4 +95,55 @@ t_modern_daemon_messages_2_26() {
 
 t_modern_daemon_messages_2_34() {
 	daemon_messages sid
+}
+
+# An ordinary user's status, why and check while the daemon's hook builds
+# for them: root's picture, from the summary root keeps (NAME.public
+# beside root's runtime directory), with the build in it; its slot
+# counted by why; check says whose keys the hook uses.
+daemon_view() {	# suite
+	both
+	cp "$T/both" "$T/bld"
+	cat >"$T/s3.sh" <<-EOS
+	user nix-build --no-out-link --max-jobs 0 -A slow --argstr nonce "$T" "$SUITE" >"$T/a.out" 2>"$T/a.err" &
+	nb=\$!
+	i=0
+	until grep -q building "$T/ctl.public/status.txt" 2>/dev/null || [ \$i -ge 600 ]; do
+		i=\$((i + 1)); sleep 0.05
+	done
+	user env NIX_OFFLOAD_ROOT_RUNTIME_DIR="$T/ctl" NIX_OFFLOAD_RUNTIME_DIR=/tmp/u1 \\
+	    "$NO" status --builders "@$T/bld" >"$T/st.out" 2>"$T/st.err"
+	user env NIX_OFFLOAD_ROOT_RUNTIME_DIR="$T/ctl" NIX_OFFLOAD_RUNTIME_DIR=/tmp/u2 \\
+	    "$NO" status --json --builders "@$T/bld" >"$T/sj.out" 2>"$T/sj.err"
+	user env NIX_OFFLOAD_ROOT_RUNTIME_DIR="$T/ctl" NIX_OFFLOAD_RUNTIME_DIR=/tmp/u3 \\
+	    "$NO" why --builders "ssh://$H1 x86_64-linux - 1 1 - - $K1" -A slow --argstr nonce "$T" "$SUITE" >"$T/w.out" 2>"$T/w.err"
+	user env NIX_OFFLOAD_ROOT_RUNTIME_DIR="$T/ctl" NIX_OFFLOAD_RUNTIME_DIR=/tmp/u4 \\
+	    "$NO" check --builders "@$T/bld" >"$T/c.out" 2>"$T/c.err"
+	kill \$nb
+	wait \$nb
+	true
+	EOS
+	daemon_run "$1" "$T/s3.sh"
+	for f in st sj w c; do sed "s/^/  $f: /" "$T/$f.out" "$T/$f.err"; done
+	expect_in "$T/st.out" "^the nix-daemon's build hook \\(root\\), as of [0-9:]+:\$"
+	expect_in "$T/st.out" "^  slot 1: building slow, for "
+	python3 - "$T/sj.out" <<-'PY' || fail "status --json: $(cat "$T/sj.out")"
+	import json, sys
+	d = json.load(open(sys.argv[1]))
+	root = d["daemon"]["status"]
+	assert any(s["state"] == "building" and s["name"] == "slow"
+	           for b in root["builders"] for s in b["slots"]), root
+	PY
+	# the builder's one slot is the hook's: busy, as why sees it
+	expect_in "$T/w.out" "^  ssh://$H1: busy: fits, but all 1 slot is in use\$"
+	expect_in "$T/c.out" "^note: builds through the nix-daemon reach the builders from its build hook, which runs as root"
+	expect_in "$T/c.out" "^the hook's own picture, as of [0-9:]+:\$"
+}
+
+t_daemon_view() {
+	daemon_view ""
+}
+
+t_modern_daemon_view_2_34() {
+	daemon_view sid
 }
