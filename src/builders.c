@@ -83,7 +83,7 @@ void
 builders_print(FILE *f, const struct machines *ms, int json)
 {
 	const struct machine	*m;
-	char			 sp[64], reason[256];
+	char			 sp[64], reason[HEALTH_REASON_MAX];
 	size_t			 i;
 	long			 fails;
 	long long		 until;
@@ -115,11 +115,13 @@ builders_print(FILE *f, const struct machines *ms, int json)
 				long long left = until - (long long)time(NULL);
 				if (left > 0)
 					fprintf(f, " (down: skipped for %lld s "
-					    "after %ld failures: %s)", left,
-					    fails, reason);
+					    "after %ld failure%s: %s)", left,
+					    fails, fails == 1 ? "" : "s",
+					    reason);
 				else
-					fprintf(f, " (%ld failures, to be "
-					    "tried again: %s)", fails, reason);
+					fprintf(f, " (%ld failure%s, to be "
+					    "tried again: %s)", fails, fails == 1 ?
+					    "" : "s", reason);
 			}
 			fputc('\n', f);
 			continue;

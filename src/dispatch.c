@@ -347,8 +347,9 @@ dispatch(struct dispatch *ds)
 		if (worker_build(w, i, want_home(ds, n, w->slot.machine)) == 0) {
 			ds->running++;
 			n->state = N_RUNNING;
-			event(ds, DISPATCH_BUILDING, n, w->slot.machine, 0,
-			    0);
+			if (w->up)	/* else when it is (worker_up) */
+				event(ds, DISPATCH_BUILDING, n,
+				    w->slot.machine, 0, 0);
 		}
 	}
 }
@@ -650,6 +651,20 @@ give_up(struct dispatch *ds)
 	free(said);
 }
 
+/*
+ * w's session with its builder is up: what it builds has begun (said
+ * only now, so that a builder that cannot be reached is not said to
+ * build).
+ */
+static void
+worker_up(struct dispatch *ds, struct worker *w)
+{
+	w->up = 1;
+	if (w->busy && !w->fetch)
+		event(ds, DISPATCH_BUILDING, &ds->g->nodes[w->node],
+		    w->slot.machine, 0, 0);
+}
+
 /* Wait for answers (a second at most) and take them. */
 static void
 take_answers(struct dispatch *ds)
@@ -659,23 +674,33 @@ take_answers(struct dispatch *ds)
 	char		*line;
 	int		 r;
 
+	int		 wait = 1000;
+
 	for (i = 0; i < ds->ws.n; i++) {
 		pfd[i].fd = ds->ws.v[i].busy ? ds->ws.v[i].res : -1;
 		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+		if (ds->ws.v[i].busy && worker_pending(&ds->ws.v[i]))
+			wait = 0;	/* lines read already */
 	}
-	if (poll(pfd, ds->ws.n, 1000) <= 0)
+	if (poll(pfd, ds->ws.n, wait) < 0)
 		return;
 	for (i = 0; i < ds->ws.n; i++) {
 		struct worker *w = &ds->ws.v[i];
 
-		if (pfd[i].fd == -1 || pfd[i].revents == 0)
+		if (pfd[i].fd == -1 || (pfd[i].revents == 0 &&
+		    !worker_pending(w)))
 			continue;
-		if ((r = worker_read(w, &line)) == -1) {
-			/* the worker died: its job is lost */
-			dispatch_answer(ds, w, NULL);
-			worker_lost(&ds->ws, w);
-		} else if (r == 1)
-			dispatch_answer(ds, w, line);
+		do {
+			if ((r = worker_read(w, &line)) == -1) {
+				/* the worker died: its job is lost */
+				dispatch_answer(ds, w, NULL);
+				worker_lost(&ds->ws, w);
+			} else if (r == 1 && line[0] == 'U')
+				worker_up(ds, w);
+			else if (r == 1)
+				dispatch_answer(ds, w, line);
+		} while (r == 1 && w->busy && worker_pending(w));
 	}
 }
 

@@ -661,7 +661,7 @@ struct sched {
 };
 /* what a builder is for one derivation, now (sched_judge) */
 enum verdict { V_FREE, V_FULL, V_NOFIT, V_DOWN, V_SKIP };
-#define SCHED_WHY_MAX	256
+#define SCHED_WHY_MAX	512	/* a reason: a health record's fits */
 struct judgement {
 	enum verdict	 v;
 	int		 load;		/* slots in use */
@@ -744,6 +744,7 @@ int		 cmd_copy(int, char **);
 /* health.c: builders that failed, remembered across processes */
 #define HEALTH_CAP		3600	/* the longest backoff, seconds */
 #define HEALTH_FAILURES_MAX	1000	/* failures in a row we count */
+#define HEALTH_REASON_MAX	448	/* a record's reason, cut between words */
 int		 health_parse(const char *, size_t, long long, long *,
 		    long long *, char *, size_t, const char **);
 long		 health_wait(long, long);
@@ -911,6 +912,8 @@ struct worker {
 	int64_t		 born;		/* clock_wall: it began to connect */
 	char		 buf[WORKER_LINE_MAX];
 	size_t		 len;
+	size_t		 taken;		/* of buf: the line worker_read gave */
+	int		 up;		/* its session with the builder is */
 };
 struct workers {
 	struct worker		*v;		/* WORKERS_MAX entries */
@@ -932,6 +935,7 @@ struct worker	*worker_start(struct workers *, struct slot *);
 int		 worker_build(struct worker *, size_t, int);
 int		 worker_fetch(struct worker *, const size_t *, size_t);
 int		 worker_read(struct worker *, char **);
+int		 worker_pending(const struct worker *);
 void		 worker_answer(const struct workers *, struct worker *,
 		    const char *, struct answer *);
 void		 worker_retire(struct workers *, struct worker *);

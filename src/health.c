@@ -23,7 +23,7 @@
 
 #include "extern.h"
 
-#define HEALTH_LINE_MAX	512
+#define HEALTH_LINE_MAX	(HEALTH_REASON_MAX + 64)
 
 /*
  * Parse a health record, "FAILURES UNTIL REASON\n", read at time now.
@@ -138,7 +138,7 @@ void
 health_failed(const struct machine *m, const struct failure *f,
     int64_t since)
 {
-	char		 key[17], line[HEALTH_LINE_MAX], clean[HEALTH_LINE_MAX];
+	char		 key[17], line[HEALTH_LINE_MAX], clean[FAILURE_MSG_MAX];
 	long		 failures = 0, base, wait;
 	long long	 until;
 	struct stat	 st;
@@ -165,9 +165,17 @@ health_failed(const struct machine *m, const struct failure *f,
 	srand((unsigned)(getpid() ^ time(NULL)));
 	if (wait >= 10)
 		wait += (long)(rand() % (wait / 5 + 1)) - wait / 10;
-	/* the record is one line, its reason cut to fit */
-	snprintf(clean, sizeof(clean), "%.*s", (int)sizeof(clean) - 65,
-	    f->msg[0] != '\0' ? f->msg : "failed without a message");
+	/* the record is one line, its reason cut to fit, between words */
+	snprintf(clean, sizeof(clean), "%s", f->msg[0] != '\0' ? f->msg :
+	    "failed without a message");
+	if (strlen(clean) > HEALTH_REASON_MAX - 1) {
+		char	*sp;
+		clean[HEALTH_REASON_MAX - 4] = '\0';
+		if ((sp = strrchr(clean, ' ')) != NULL &&
+		    sp > clean + HEALTH_REASON_MAX / 2)
+			*sp = '\0';
+		strlcat(clean, "...", sizeof(clean));
+	}
 	for (n = 0; clean[n] != '\0'; n++)
 		if (clean[n] == '\n' || clean[n] == '\r')
 			clean[n] = ' ';

@@ -107,7 +107,7 @@ static void
 builder(FILE *f, int json, const struct shown *b, struct slot_seen *seen,
     size_t nseen, int first)
 {
-	char		 reason[256], at[32], safe[URI_MAX * 4];
+	char		 reason[HEALTH_REASON_MAX], at[32], safe[URI_MAX * 4];
 	size_t		 i;
 	long		 inuse = 0, nwait = 0, failures;
 	long long	 until, left = 0;

@@ -14,8 +14,11 @@
  *						nodes (at most WORKER_FETCH_MAX,
  *						all built there) home
  *
- * and the worker answers each on its result pipe, in order:
+ * and the worker answers each on its result pipe, in order, after saying
+ * when its session with the builder is up (its jobs start then: what is
+ * said of them waits for it):
  *
+ *	up	= "U" LF
  *	answer	= "R" SP node SP status SP fail SP bytes SP message LF
  *
  * node is the job's (a fetch's first); status a BuildResult status, or
@@ -47,6 +50,7 @@
 struct wctx {
 	const struct workers	*ws;
 	const struct machine	*m;
+	int			 res;		/* the answers' pipe */
 	struct conn		 remote;
 	struct job		 job;
 	int			 up;		/* remote is in conversation */
@@ -98,6 +102,7 @@ remote_ready(struct wctx *w)
 		return -1;
 	}
 	w->up = 1;
+	(void)!write(w->res, "U\n", 2);
 	return 0;
 }
 
@@ -171,6 +176,7 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 	memset(&w, 0, sizeof(w));
 	w.ws = ws;
 	w.m = &ws->ms->v[slot->machine];
+	w.res = res;
 	job_init(&w.job, w.m->uri_text, &w.remote);
 	w.job.note_fd = slot->fd;
 	job_note(&w.job, "connecting");
@@ -440,17 +446,37 @@ worker_read(struct worker *w, char **line)
 	ssize_t	 r;
 	char	*nl;
 
-	r = read(w->res, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
-	if (r <= 0)
-		return -1;
-	w->len += (size_t)r;
-	w->buf[w->len] = '\0';
-	if ((nl = strchr(w->buf, '\n')) == NULL)
+	/* the line taken last time goes first */
+	if (w->taken > 0) {
+		memmove(w->buf, w->buf + w->taken, w->len - w->taken);
+		w->len -= w->taken;
+		w->buf[w->len] = '\0';
+		w->taken = 0;
+	}
+	if (memchr(w->buf, '\n', w->len) == NULL) {
+		r = read(w->res, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
+		if (r <= 0)
+			return -1;
+		w->len += (size_t)r;
+		w->buf[w->len] = '\0';
+	}
+	if ((nl = memchr(w->buf, '\n', w->len)) == NULL) {
+		if (w->len == sizeof(w->buf) - 1)
+			w->len = 0;	/* a line too long: cut */
 		return 0;
+	}
 	*nl = '\0';
-	w->len = 0;
+	w->taken = (size_t)(nl - w->buf) + 1;
 	*line = w->buf;
 	return 1;
+}
+
+/* Is another whole line of w's waiting in its buffer? */
+int
+worker_pending(const struct worker *w)
+{
+	return w->len > w->taken && memchr(w->buf + w->taken, '\n',
+	    w->len - w->taken) != NULL;
 }
 
 /*

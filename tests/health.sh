@@ -13,7 +13,7 @@ t_health_failover_and_backoff() {
 	expect_in "$T/a.err" "^nix-offload: warning: builder ssh://$DOWN is down; 1 derivation moved \\(step1\\)$"
 	expect_in "$T/a.err" "^built step1 on ssh://$H2 "
 	run m "$NO" machines --builders "@$T/spec"
-	expect_in "$T/m.out" "^ssh://$DOWN .*\\(down: skipped for [0-9]+ s after 1 failures: .*Connection refused\\)"
+	expect_in "$T/m.out" "^ssh://$DOWN .*\\(down: skipped for [0-9]+ s after 1 failure: .*Connection refused\\)"
 	# another process, at once: the builder is not even tried
 	run b "$NO" build --builders "@$T/spec" -A step1 --argstr nonce "$T-2" "$SUITE"
 	expect_rc 0
@@ -316,4 +316,17 @@ t_health_enable_all() {
 	expect_rc 0
 	run m2 "$NO" machines --builders "@$T/spec"
 	expect_not_in "$T/m2.out" "down|failures"
+}
+
+# A builder that cannot be reached is not said to build: "building X on
+# H" comes once its session is up, and here never.
+t_health_building_said_when_up() {
+	echo "ssh://$DOWN x86_64-linux - 1 100 - - $K1
+ssh://$H2 x86_64-linux - 1 1 - - $K2" >"$T/spec"
+	run a "$NO" build --no-out-link --builders "@$T/spec" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_not_in "$T/a.err" "^building step1 on ssh://$DOWN"
+	expect_in "$T/a.err" "^nix-offload: ssh://$DOWN: cannot reach the builder"
+	expect_in "$T/a.err" "^building step1 on ssh://$H2\$"
+	expect_in "$T/a.err" "^built step1 on ssh://$H2 "
 }

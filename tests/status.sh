@@ -154,7 +154,7 @@ EOF
 	run a "$NO" build --builders "@$T/spec" -A step1 --argstr nonce "$T" "$SUITE"
 	expect_rc 1
 	run m "$NO" machines --builders "@$T/spec"
-	expect_in "$T/m.out" "\\(down: skipped for [0-9]+ s after 1 failures: "
+	expect_in "$T/m.out" "\\(down: skipped for [0-9]+ s after 1 failure: "
 	rm "$T/broken"
 	run b "$NO" build --builders "@$T/spec" -A step1 --argstr nonce "$T" "$SUITE"
 	expect_rc 0
