@@ -99,7 +99,8 @@ builders_print(FILE *f, const struct machines *ms, int json)
 		else
 			plain_number(m->speed_factor, sp, sizeof(sp));
 		if (!json) {
-			fprintf(f, "%s ", m->uri_text);
+			fprintf(f, "%s ", m->uri_nix ? m->uri_nix :
+			    m->uri_text);
 			text_list(f, &m->systems, 1);
 			fprintf(f, " %s %ld %s ", m->ssh_key ? m->ssh_key : "-",
 			    m->max_jobs, sp);

@@ -1115,6 +1115,8 @@ int		 conf_read_file(const char *, size_t, char **, size_t *,
 /* One builder, from a builders spec or a machines file. */
 struct machine {
 	char		*uri_text;	/* as written, ssh:// added if bare */
+	char		*uri_nix;	/* as Nix 2.31+ writes it back, if not
+					   that: for `machines`; else NULL */
 	struct store_uri uri;		/* valid when usable */
 	struct strlist	 systems;
 	char		*ssh_key;	/* field 3, NULL if none */

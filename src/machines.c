@@ -342,10 +342,56 @@ unusable(const char *u, char *buf, size_t sz)
 		    "to ssh:// stores only");
 }
 
+/*
+ * An ssh:// URI as Nix 2.31 and later write it back: a bare IPv6 address
+ * bracketed, its zone's "%" written "%25", an empty port dropped
+ * ("ssh://fe80::1%eth0" -> "ssh://[fe80::1%25eth0]", "ssh://h:" ->
+ * "ssh://h").  Into buf; anything else as it is.
+ */
+static void
+nix_written(const char *u, char *buf, size_t sz)
+{
+	const char	*a = u + 6, *end, *at, *h, *colon;
+	size_t		 al, o;
+
+	if (strncmp(u, "ssh://", 6) != 0) {
+		snprintf(buf, sz, "%s", u);
+		return;
+	}
+	al = strcspn(a, "/?");
+	end = a + al;
+	for (at = NULL, h = a; h < end; h++)
+		if (*h == '@')
+			at = h;
+	h = at != NULL ? at + 1 : a;
+	o = (size_t)snprintf(buf, sz, "ssh://%.*s", (int)(h - a), a);
+	if (*h == '[' || (colon = memchr(h, ':', (size_t)(end - h))) == NULL ||
+	    memchr(colon + 1, ':', (size_t)(end - colon - 1)) == NULL) {
+		/* bracketed, or host[:port]: only an empty port goes */
+		size_t	 hl = (size_t)(end - h);
+		if (hl > 0 && h[hl - 1] == ':' && h[0] != '[')
+			hl--;
+		o += (size_t)snprintf(buf + (o < sz ? o : sz), o < sz ?
+		    sz - o : 0, "%.*s%s", (int)hl, h, end);
+		return;
+	}
+	/* a bare IPv6 address (two colons or more), no port */
+	o += (size_t)snprintf(buf + (o < sz ? o : sz), o < sz ? sz - o : 0,
+	    "[");
+	for (; h < end && o + 4 < sz; h++) {
+		if (*h == '%' && strncmp(h + 1, "25", 2) != 0)
+			o += (size_t)snprintf(buf + o, sz - o, "%%25");
+		else
+			buf[o++] = *h;
+	}
+	snprintf(buf + (o < sz ? o : sz), o < sz ? sz - o : 0, "]%s", end);
+}
+
 static void
 machine_free(struct machine *m)
 {
 	free(m->uri_text);
+	free(m->uri_nix);
 	uri_free(&m->uri);
 	strlist_free(&m->systems);
 	free(m->ssh_key);
@@ -578,6 +624,14 @@ entry(struct parser *p, char *s, const char *where)
 		goto nomem;
 	snprintf(m.uri_text, strlen(f[0]) + 7, "%s%s",
 	    bare_host(f[0]) ? "ssh://" : "", f[0]);
+	/* as that Nix writes it back, for `machines` */
+	if (!rules.port_in_host) {
+		char	 w[URI_MAX + 64];
+		nix_written(m.uri_text, w, sizeof(w));
+		if (strcmp(w, m.uri_text) != 0 &&
+		    (m.uri_nix = strdup(w)) == NULL)
+			goto nomem;
+	}
 	if (fields(p, where, f, nf, &m, why, sizeof(why), &key) == -1)
 		goto fail;
 #undef SET

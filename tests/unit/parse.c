@@ -320,12 +320,20 @@ static const struct mcase {
 	{ "ipv6", "ssh://root@[::1]:22", "--builders",
 	  "ssh://root@[::1]:22 x86_64-linux - 1 1 - - - # --builders\n", "",
 	  NULL },
+	/* written back as Nix 2.31 and later write them (Nix 2.34's
+	 * hook lists these) */
 	{ "ipv6_bare", "root@::1 ; fe80::1%eth0 ; ::1", "--builders",
+	  "ssh://root@[::1] x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://[fe80::1%25eth0] x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://[::1] x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
+	{ "ipv6_bare_2_30", "root@::1 ; fe80::1%eth0 ; ::1", "--builders",
 	  "ssh://root@::1 x86_64-linux - 1 1 - - - # --builders\n"
 	  "ssh://fe80::1%eth0 x86_64-linux - 1 1 - - - # --builders\n"
-	  "ssh://::1 x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
+	  "ssh://::1 x86_64-linux - 1 1 - - - # --builders\n", "", "2.30.5" },
 	{ "empty_port", "ssh://h:", "--builders",
-	  "ssh://h: x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
+	  "ssh://h x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
+	{ "empty_port_2_30", "ssh://h:", "--builders",
+	  "ssh://h: x86_64-linux - 1 1 - - - # --builders\n", "", "2.30.5" },
 	{ "ssh_ng", "ssh-ng://h", "--builders",
 	  "ssh-ng://h x86_64-linux - 1 1 - - - # --builders (unusable: "
 	  "ssh-ng:// stores speak the daemon protocol; nix-offload speaks to "
