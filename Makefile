@@ -11,8 +11,11 @@ SRC = src/activity.c src/args.c src/build.c src/builders.c src/ca.c src/check.c 
 	src/wire.c src/why.c src/worker.c
 OBJ = $(SRC:.c=.o)
 MAIN = src/main.o
+# Unit tests, each linked with the harness (tests/unit/harness.c).
 UNIT = tests/unit/unit tests/unit/parse tests/unit/nar tests/unit/drv \
 	tests/unit/build
+UNITOBJ = tests/unit/harness.o
+UNITH = tests/unit/harness.h
 
 all: nix-offload
 
@@ -24,24 +27,20 @@ $(OBJ) $(MAIN): src/extern.h config.mk
 nix-offload: $(OBJ) $(MAIN)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(MAIN) $(NOLDFLAGS)
 
-tests/unit/unit: tests/unit/unit.c tests/unit/harness.h $(OBJ)
-	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/unit.c $(OBJ) \
-	    $(LDFLAGS) $(NOLDFLAGS)
+tests/unit/harness.o: tests/unit/harness.c
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -c tests/unit/harness.c -o $@
 
-tests/unit/parse: tests/unit/parse.c $(OBJ)
-	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/parse.c $(OBJ) \
-	    $(LDFLAGS) $(NOLDFLAGS)
+$(UNITOBJ): $(UNITH) src/extern.h config.mk
 
-tests/unit/nar: tests/unit/nar.c tests/unit/harness.h $(OBJ)
-	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/nar.c $(OBJ) \
-	    $(LDFLAGS) $(NOLDFLAGS)
+# Each program from its own source ($@.c), built by the rule below.
+tests/unit/unit: tests/unit/unit.c
+tests/unit/parse: tests/unit/parse.c tests/unit/nixcases.h
+tests/unit/nar: tests/unit/nar.c
+tests/unit/drv: tests/unit/drv.c
+tests/unit/build: tests/unit/build.c
 
-tests/unit/drv: tests/unit/drv.c tests/unit/harness.h $(OBJ)
-	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/drv.c $(OBJ) \
-	    $(LDFLAGS) $(NOLDFLAGS)
-
-tests/unit/build: tests/unit/build.c tests/unit/harness.h $(OBJ)
-	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/build.c $(OBJ) \
+$(UNIT): $(UNITOBJ) $(UNITH) $(OBJ)
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ $@.c $(UNITOBJ) $(OBJ) \
 	    $(LDFLAGS) $(NOLDFLAGS)
 
 tests/silentd: tests/silentd.c
@@ -102,8 +101,8 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/libexec/nix-offload
 
 clean:
-	rm -f nix-offload $(OBJ) $(MAIN) $(UNIT) tests/silentd tests/liar \
-	    tests/tamper
+	rm -f nix-offload $(OBJ) $(MAIN) $(UNIT) $(UNITOBJ) tests/silentd \
+	    tests/liar tests/tamper
 
 dist: clean
 	mkdir -p nix-offload-$(VERSION)

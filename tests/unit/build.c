@@ -347,6 +347,5 @@ main(void)
 		if (system(cmd) != 0)
 			fprintf(stderr, "cannot remove %s\n", ctl);
 	}
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return done();
 }

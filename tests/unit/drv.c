@@ -24,8 +24,6 @@
 #include "extern.h"
 #include "harness.h"
 
-#define B(s)		s, sizeof(s) - 1	/* bytes of a literal */
-
 /* A derivation around its parts, all but the platform and builder. */
 #define OUT1		"[(\"out\",\"/nix/store/x-t\",\"\",\"\")]"
 #define DRV(outs, ins, srcs, args, env) \
@@ -333,7 +331,7 @@ truncated(const char *name)
 		else
 			empty(&d);
 		free(cut);
-		if (why[0] != '\0')
+		if (failing())
 			break;
 	}
 	free(buf);
@@ -360,7 +358,7 @@ mutated(const char *name)
 		free(buf);
 		return no("malloc");
 	}
-	for (i = 0; i < len && why[0] == '\0'; i++)
+	for (i = 0; i < len && !failing(); i++)
 		for (k = 0; k <= sizeof(bytes) - 1; k++) {
 			memcpy(m, buf, len);
 			n = len;
@@ -1319,7 +1317,7 @@ read_tests(void)
 	if (mkfifo(path, 0644) == -1)
 		no("mkfifo: %s", strerror(errno));
 	alarm(10);	/* a hang kills the test instead */
-	report("read: a FIFO is refused at once", why[0] == '\0' &&
+	report("read: a FIFO is refused at once", !failing() &&
 	    read_case("fifo.drv", "not a regular file (a FIFO), not a "
 	    "derivation"));
 	alarm(0);
@@ -1337,7 +1335,7 @@ read_tests(void)
 		no("%s: %s", path, strerror(errno));
 	if (fd != -1)
 		close(fd);
-	report("read: over DRV_FILE_MAX", why[0] == '\0' &&
+	report("read: over DRV_FILE_MAX", !failing() &&
 	    read_case("big.drv", "larger than the limit of 67108864 bytes"));
 	snprintf(path, sizeof(path), "%s/max.drv", tmpdir);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1 ||
@@ -1345,7 +1343,7 @@ read_tests(void)
 		no("%s: %s", path, strerror(errno));
 	if (fd != -1)
 		close(fd);
-	report("read: DRV_FILE_MAX is read, then parsed", why[0] == '\0' &&
+	report("read: DRV_FILE_MAX is read, then parsed", !failing() &&
 	    read_case("max.drv", "offset 0: expected \"Derive(\", got "
 	    "\"\\x00\\x00"));
 
@@ -1353,7 +1351,7 @@ read_tests(void)
 	snprintf(path, sizeof(path), "%s/link.drv", tmpdir);
 	if (symlink("good.drv", path) == -1)
 		no("symlink: %s", strerror(errno));
-	report("read: a symlink is refused", why[0] == '\0' &&
+	report("read: a symlink is refused", !failing() &&
 	    read_case("link.drv", "a symbolic link, not a derivation file"));
 	snprintf(path, sizeof(path), "%s/good.drv", tmpdir);
 	if (drv_read(path, &d) == -1)
@@ -1488,6 +1486,5 @@ main(void)
 	read_tests();
 	misc_tests();
 
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return done();
 }

@@ -24,7 +24,7 @@
 
 #define MiB		(1024 * 1024)
 
-static char	 tmp[64];	/* the scratch directory */
+static const char	*tmp;	/* the scratch directory */
 
 /* ---- growable byte buffers, as sinks and sources ---- */
 
@@ -1036,7 +1036,6 @@ int
 main(void)
 {
 	size_t	 i;
-	char	 cmd[128];
 
 	/* messages are checked through last_error(), not printed */
 	errors_capture();
@@ -1044,11 +1043,7 @@ main(void)
 	/* first, while nothing else has grown the heap */
 	test_memory();
 
-	snprintf(tmp, sizeof(tmp), "/tmp/nartest.XXXXXX");
-	if (mkdtemp(tmp) == NULL) {
-		perror("mkdtemp");
-		return 2;
-	}
+	tmp = scratch_dir();
 	for (i = 0; i < nitems(bad_cases); i++)
 		report(bad_cases[i].name, bad_check(&bad_cases[i]));
 	test_limits();
@@ -1056,12 +1051,5 @@ main(void)
 	test_depth();
 	test_dump();
 
-	if (failed == 0) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-		if (system(cmd) != 0)
-			fprintf(stderr, "nar: cannot remove %s\n", tmp);
-	} else
-		printf("# scratch directory kept: %s\n", tmp);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return done();
 }

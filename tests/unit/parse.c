@@ -36,8 +36,8 @@
 #include <unistd.h>
 
 #include "extern.h"
+#include "harness.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #define SYS		"x86_64-linux"	/* the local system in these tests */
 
 /* base64 -w0 of an ed25519 .pub file, and the key line it holds */
@@ -47,8 +47,7 @@
 #define HK_LINE	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHINQbT3JbcnYi17FvEz" \
 	"VVV5EY1cvoFZ9zJHZC6ldyR6"
 
-static int	 passed, failed, update;
-static char	 why[4096];
+static int	 update;
 static char	 data[PATH_MAX];	/* absolute path of data/ */
 static char	 tmp[PATH_MAX];		/* a scratch directory */
 
@@ -75,72 +74,6 @@ xsnprintf(char *buf, size_t sz, const char *fmt, ...)
 		fprintf(stderr, "parse: a test path is too long\n");
 		exit(2);
 	}
-}
-
-static int
-no(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (why[0] == '\0') {
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-	}
-	return 0;
-}
-
-static void
-report(const char *name)
-{
-	char	*p;
-
-	if (why[0] == '\0') {
-		printf("ok %s\n", name);
-		passed++;
-	} else {
-		for (p = why; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20)
-				*p = '|';
-		printf("FAIL %s: %s\n", name, why);
-		failed++;
-	}
-	why[0] = '\0';
-	fflush(stdout);
-}
-
-/* stderr, caught between capture() and captured() (which the caller frees) */
-static FILE	*cap;
-static int	 saved_fd = -1;
-
-static void
-capture(void)
-{
-	fflush(stderr);
-	if ((cap = tmpfile()) == NULL || (saved_fd = dup(2)) == -1 ||
-	    dup2(fileno(cap), 2) == -1) {
-		perror("capture");
-		exit(2);
-	}
-}
-
-static char *
-captured(void)
-{
-	char	*buf;
-	long	 n;
-
-	fflush(stderr);
-	dup2(saved_fd, 2);
-	close(saved_fd);
-	n = ftell(cap);
-	if ((buf = calloc(1, (size_t)n + 1)) == NULL)
-		exit(2);
-	rewind(cap);
-	if (n > 0 && fread(buf, 1, (size_t)n, cap) != (size_t)n)
-		exit(2);
-	fclose(cap);
-	return buf;
 }
 
 static char *
@@ -577,7 +510,7 @@ machines_table(void)
 		free(out);
 		free(err);
 		xsnprintf(name, sizeof(name), "parse_machines_%s", c->name);
-		report(name);
+		report(name, 1);
 	}
 }
 
@@ -613,7 +546,7 @@ test_uri_merge(void)
 		no("?ssh-key= lost without field 3");
 	free(err);
 	machines_free(&ms);
-	report("parse_machines_uri_merge");
+	report("parse_machines_uri_merge", 1);
 }
 
 static void
@@ -651,7 +584,7 @@ test_json(void)
 	if (strcmp(out, "[]\n") != 0)
 		no("no machines: %s", out);
 	free(out);
-	report("parse_machines_json");
+	report("parse_machines_json", 1);
 }
 
 /* Write text to tmp/name; returns the path in a static buffer. */
@@ -692,7 +625,7 @@ expect_error(const char *name, const char *spec, size_t len,
 	if (ms.n != 0 || ms.v != NULL)
 		no("machines returned");
 	free(err);
-	report(name);
+	report(name, 1);
 }
 
 /* Every limit of machines.c, reached and passed. */
@@ -717,7 +650,7 @@ test_limits(void)
 		no("%d builders refused", MACHINES_MAX);
 	free(captured());
 	machines_free(&ms);
-	report("parse_limit_machines_max");
+	report("parse_limit_machines_max", 1);
 	strcat(buf, "h");
 	expect_error("parse_limit_machines_over", buf, strlen(buf),
 	    "--builders", "--builders: more than 1024 builders", 1);
@@ -741,7 +674,7 @@ test_limits(void)
 		no("a line of %d bytes refused", CONF_LINE_MAX);
 	free(captured());
 	machines_free(&ms);
-	report("parse_limit_line_max");
+	report("parse_limit_line_max", 1);
 	expect_error("parse_limit_line_over", buf, CONF_LINE_MAX + 1, "/m",
 	    "/m:1: line longer than 65536 bytes", 1);
 	free(buf);
@@ -758,7 +691,7 @@ test_limits(void)
 		no("%d systems refused", MACHINES_LIST_MAX);
 	free(captured());
 	machines_free(&ms);
-	report("parse_limit_list_max");
+	report("parse_limit_list_max", 1);
 	strcat(buf, "one-more - - - kvm");
 	expect_error("parse_limit_list_over", buf, strlen(buf), "--builders",
 	    "--builders: more than 256 systems (field 2)", 1);
@@ -790,7 +723,7 @@ test_limits(void)
 		    ms.n);
 	free(captured());
 	machines_free(&ms);
-	report("parse_limit_depth_max");
+	report("parse_limit_depth_max", 1);
 
 	/* a file larger than CONF_FILE_MAX */
 	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL)
@@ -842,7 +775,7 @@ test_default_file(void)
 		no("stderr:\nwant: %s\ngot:  %s", spec, err);
 	free(err);
 	unsetenv("NIX_CONF_DIR");
-	report("parse_machines_default_file");
+	report("parse_machines_default_file", 1);
 }
 
 /*
@@ -1005,7 +938,7 @@ test_nix_cases(void)
 		}
 		xsnprintf(name, sizeof(name), "parse_nix_%zu %s (%s)", i,
 		    nixcases[i].name, nixcases[i].source);
-		report(name);
+		report(name, 1);
 	}
 }
 
@@ -1029,7 +962,7 @@ machines_golden(void)
 
 	if ((d = opendir("data/machines")) == NULL) {
 		no("data/machines: %s", strerror(errno));
-		report("parse_golden_machines");
+		report("parse_golden_machines", 1);
 		return;
 	}
 	while ((e = readdir(d)) != NULL)
@@ -1075,7 +1008,7 @@ machines_golden(void)
 		machines_free(&ms);
 		xsnprintf(name, sizeof(name), "parse_golden_%.*s", (int)n,
 		    names.v[i]);
-		report(name);
+		report(name, 1);
 	}
 	strlist_free(&names);
 	(void)machines_rules(NULL);
@@ -1127,7 +1060,7 @@ conf_golden(void)
 
 	if ((d = opendir("data/conf")) == NULL) {
 		no("data/conf: %s", strerror(errno));
-		report("parse_golden_conf");
+		report("parse_golden_conf", 1);
 		return;
 	}
 	while ((e = readdir(d)) != NULL)
@@ -1187,7 +1120,7 @@ conf_golden(void)
 		free(out);
 		free(m);
 		xsnprintf(name, sizeof(name), "parse_conf_%s", names.v[i]);
-		report(name);
+		report(name, 1);
 	}
 	for (i = 0; i < nitems(envvars); i++)
 		unsetenv(envvars[i]);
@@ -1263,7 +1196,7 @@ test_cmdline(void)
 		no("stderr: %s", err);
 	free(err);
 	common_free(&cm);
-	report("parse_conf_cmdline_wins");
+	report("parse_conf_cmdline_wins", 1);
 }
 
 static const struct optcase {
@@ -1335,7 +1268,7 @@ test_options(void)
 		free(err);
 		common_free(&cm);
 		xsnprintf(name, sizeof(name), "parse_option_%s", o->name);
-		report(name);
+		report(name, 1);
 	}
 	verbose = v0;
 }
@@ -1373,7 +1306,7 @@ test_defaults(void)
 	conf_free(&c);
 	unsetenv("NIX_CONF_DIR");
 	unsetenv("NIX_USER_CONF_FILES");
-	report("parse_conf_defaults");
+	report("parse_conf_defaults", 1);
 }
 
 /* The settings the hook forwards: the table's names and old aliases. */
@@ -1409,7 +1342,7 @@ test_setting_known(void)
 			no("%s: known, yet no value", t[i].name);
 	}
 	conf_free(&c);
-	report("parse_conf_setting_known");
+	report("parse_conf_setting_known", 1);
 }
 
 int
@@ -1459,6 +1392,5 @@ main(int argc, char *argv[])
 	xsnprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	if (system(cmd) != 0)
 		fprintf(stderr, "parse: could not remove %s\n", tmp);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return done();
 }

@@ -25,8 +25,6 @@
 #include "extern.h"
 #include "harness.h"
 
-#define B(s)		s, sizeof(s) - 1	/* bytes of a literal */
-
 /* Wire encodings spelled out, so that the tests do not trust wire.c. */
 #define LE_MAGIC1	"\xeb\x9d\x0c\x39\0\0\0\0"
 #define LE_MAGIC2	"\xcb\xee\x52\x54\0\0\0\0"
@@ -38,61 +36,6 @@
 	"ZC1ob3N0MQo"
 #define HOSTKEY		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOGwZWv6lQ9X" \
 	"iTxrjSOLFe0LNQPyUi3KO+aYh4SRiKrv"
-
-/* s for a message: quoted, escaped, or NULL. */
-static const char *
-show(const char *s, char *b, size_t sz)
-{
-	char	 t[512];
-
-	if (s == NULL)
-		return "NULL";
-	snprintf(b, sz, "\"%s\"", text_printable(s, strlen(s), t, sizeof(t)));
-	return b;
-}
-
-/* Compare strings that may be NULL; field says which. */
-static int
-same(const char *field, const char *got, const char *want)
-{
-	char	 g[520], w[520];
-
-	if (got == NULL && want == NULL)
-		return 1;
-	if (got != NULL && want != NULL && strcmp(got, want) == 0)
-		return 1;
-	return no("%s: expected %s, got %s", field, show(want, w, sizeof(w)),
-	    show(got, g, sizeof(g)));
-}
-
-static const char *const fail_names[] = {
-	"FAIL_NONE", "FAIL_OTHER", "FAIL_UNREACHABLE", "FAIL_AUTH",
-	"FAIL_HOSTKEY", "FAIL_NOREMOTE", "FAIL_BANNER", "FAIL_PROTOCOL",
-	"FAIL_DROPPED", "FAIL_TIMEOUT"
-};
-
-static int
-same_fail(enum fail got, enum fail want)
-{
-	if (got == want)
-		return 1;
-	return no("c->f.kind %s, expected %s", (size_t)got < nitems(fail_names) ?
-	    fail_names[got] : "?", fail_names[want]);
-}
-
-static int
-same_mem(const char *field, const void *got, size_t gotlen,
-    const void *want, size_t wantlen)
-{
-	char	 g[512], w[512];
-
-	if (gotlen == wantlen && memcmp(got, want, gotlen) == 0)
-		return 1;
-	text_printable(want, wantlen, w, sizeof(w));
-	text_printable(got, gotlen, g, sizeof(g));
-	return no("%s: expected %zu bytes \"%s\", got %zu bytes \"%s\"",
-	    field, wantlen, w, gotlen, g);
-}
 
 /* A byte buffer for the peer's side of a conversation. */
 struct buf {
@@ -2402,6 +2345,5 @@ main(void)
 	test_notes();
 	test_spawn_lines();
 
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return done();
 }
