@@ -12,10 +12,10 @@ SRC = src/activity.c src/args.c src/build.c src/builders.c src/ca.c src/check.c 
 OBJ = $(SRC:.c=.o)
 MAIN = src/main.o
 # Unit tests, each linked with the harness (tests/unit/harness.c).
-UNIT = tests/unit/unit tests/unit/parse tests/unit/nar tests/unit/drv \
-	tests/unit/build
-UNITOBJ = tests/unit/harness.o
-UNITH = tests/unit/harness.h
+UNIT = tests/unit/unit tests/unit/parse tests/unit/t_nar \
+	tests/unit/t_nar_dump tests/unit/drv tests/unit/build
+UNITOBJ = tests/unit/harness.o tests/unit/bytes.o
+UNITH = tests/unit/harness.h tests/unit/bytes.h
 
 all: nix-offload
 
@@ -30,12 +30,16 @@ nix-offload: $(OBJ) $(MAIN)
 tests/unit/harness.o: tests/unit/harness.c
 	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -c tests/unit/harness.c -o $@
 
+tests/unit/bytes.o: tests/unit/bytes.c
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -c tests/unit/bytes.c -o $@
+
 $(UNITOBJ): $(UNITH) src/extern.h config.mk
 
 # Each program from its own source ($@.c), built by the rule below.
 tests/unit/unit: tests/unit/unit.c
 tests/unit/parse: tests/unit/parse.c tests/unit/nixcases.h
-tests/unit/nar: tests/unit/nar.c
+tests/unit/t_nar: tests/unit/t_nar.c
+tests/unit/t_nar_dump: tests/unit/t_nar_dump.c
 tests/unit/drv: tests/unit/drv.c
 tests/unit/build: tests/unit/build.c
 
