@@ -2,7 +2,8 @@
  * Unit tests for src/nar.c's nar_copy, which validates a NAR while copying
  * it: broken archives (a table of token lists), the limits on names,
  * targets and depth, truncation and corruption at every byte, and flat
- * memory for a 200 MiB file.  nar_dump_path is in t_nar_dump.c.
+ * memory for a 200 MiB file.  nar_dump_path and nar_write_file are in
+ * t_nar_dump.c.
  *
  * Run from tests/ (golden files are in data/nar/).  With NARTEST_SHOW set,
  * the message of each refused archive in the table goes to stderr.

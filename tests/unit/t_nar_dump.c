@@ -1,8 +1,8 @@
 /*
  * Unit tests for src/nar.c's writers: nar_dump_path against the real
  * `nix-store --dump` and `nix-hash` (each archive also through nar_copy,
- * and unpacked by store_unpack and dumped again), and its refusals.
- * nar_copy on broken archives is in t_nar.c.
+ * and unpacked by store_unpack and dumped again), its refusals, and
+ * nar_write_file.  nar_copy on broken archives is in t_nar.c.
  *
  * Run from tests/ (golden files are in data/nar/).
  */
@@ -413,6 +413,52 @@ test_dump_depth(void)
 	mem_free(&out);
 }
 
+/*
+ * The NAR writer, against the NAR of a file holding "hello\n" (spec
+ * section 3.1), whose hash is what Nix 2.8 gave it (spec appendix A).
+ */
+static int
+sink_buf(void *arg, const void *p, size_t n)
+{
+	struct buf	*b = arg;
+
+	if (b->n + n > sizeof(b->b))
+		return -1;
+	memcpy(b->b + b->n, p, n);
+	b->n += n;
+	return 0;
+}
+
+static void
+test_nar_write(void)
+{
+	struct buf	 want, got;
+	struct nar_sink	 s;
+	unsigned char	 d[SHA256_LEN];
+	char		 b32[64];
+
+	hello_nar(&want);
+	got.n = 0;
+	nar_sink_init(&s, sink_buf, &got);
+	report("nar_write_file_rc", nar_write_file(&s, "hello\n", 6, 0) == 0 ||
+	    no("nar_write_file failed"));
+	report("nar_write_file_bytes", (got.n == want.n &&
+	    memcmp(got.b, want.b, want.n) == 0) ||
+	    no("%zu bytes, expected the %zu of the golden NAR", got.n, want.n));
+	report("nar_sink_size", s.size == 120 ||
+	    no("size %llu", (unsigned long long)s.size));
+	sha256_final(&s.hash, d);
+	nix32_encode(d, SHA256_LEN, b32);
+	report("nar_sink_hash", same("hash", b32,
+	    "04zwf782yjwnh3q6hz5izfd6jyip8kgw6g6yj43fiqhbyhdd0dqw"));
+	got.n = 0;
+	nar_sink_init(&s, sink_buf, &got);
+	nar_write_file(&s, "#!/bin/sh\n", 10, 1);
+	report("nar_write_executable", (got.n == 160 &&
+	    memcmp(got.b + 80, "executable", 10) == 0) ||
+	    no("%zu bytes, no executable token", got.n));
+}
+
 int
 main(void)
 {
@@ -422,5 +468,6 @@ main(void)
 
 	test_dump();
 	test_dump_depth();
+	test_nar_write();
 	return done();
 }
