@@ -13,14 +13,15 @@ OBJ = $(SRC:.c=.o)
 MAIN = src/main.o
 # Unit tests, each linked with the harness (tests/unit/harness.c).
 UNIT = tests/unit/t_activity tests/unit/t_args tests/unit/t_ca \
-	tests/unit/t_check tests/unit/t_fail tests/unit/t_hash \
-	tests/unit/t_health tests/unit/t_json tests/unit/t_log \
+	tests/unit/t_check tests/unit/t_common tests/unit/t_conf \
+	tests/unit/t_fail tests/unit/t_hash tests/unit/t_health \
+	tests/unit/t_json tests/unit/t_log tests/unit/t_machines \
 	tests/unit/t_nar tests/unit/t_nar_dump tests/unit/t_nixver \
 	tests/unit/t_path tests/unit/t_serve tests/unit/t_spawn \
 	tests/unit/t_text tests/unit/t_uri tests/unit/t_wire \
-	tests/unit/parse tests/unit/drv tests/unit/build
-UNITOBJ = tests/unit/harness.o tests/unit/bytes.o
-UNITH = tests/unit/harness.h tests/unit/bytes.h
+	tests/unit/drv tests/unit/build
+UNITOBJ = tests/unit/harness.o tests/unit/bytes.o tests/unit/golden.o
+UNITH = tests/unit/harness.h tests/unit/bytes.h tests/unit/golden.h
 
 all: nix-offload
 
@@ -38,6 +39,9 @@ tests/unit/harness.o: tests/unit/harness.c
 tests/unit/bytes.o: tests/unit/bytes.c
 	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -c tests/unit/bytes.c -o $@
 
+tests/unit/golden.o: tests/unit/golden.c
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -c tests/unit/golden.c -o $@
+
 $(UNITOBJ): $(UNITH) src/extern.h config.mk
 
 # Each program from its own source ($@.c), built by the rule below.
@@ -45,11 +49,14 @@ tests/unit/t_activity: tests/unit/t_activity.c
 tests/unit/t_args: tests/unit/t_args.c
 tests/unit/t_ca: tests/unit/t_ca.c
 tests/unit/t_check: tests/unit/t_check.c
+tests/unit/t_common: tests/unit/t_common.c
+tests/unit/t_conf: tests/unit/t_conf.c
 tests/unit/t_fail: tests/unit/t_fail.c
 tests/unit/t_hash: tests/unit/t_hash.c
 tests/unit/t_health: tests/unit/t_health.c
 tests/unit/t_json: tests/unit/t_json.c
 tests/unit/t_log: tests/unit/t_log.c
+tests/unit/t_machines: tests/unit/t_machines.c tests/unit/nixcases.h
 tests/unit/t_nar: tests/unit/t_nar.c
 tests/unit/t_nar_dump: tests/unit/t_nar_dump.c
 tests/unit/t_nixver: tests/unit/t_nixver.c
@@ -59,7 +66,6 @@ tests/unit/t_spawn: tests/unit/t_spawn.c
 tests/unit/t_text: tests/unit/t_text.c
 tests/unit/t_uri: tests/unit/t_uri.c
 tests/unit/t_wire: tests/unit/t_wire.c
-tests/unit/parse: tests/unit/parse.c tests/unit/nixcases.h
 tests/unit/drv: tests/unit/drv.c
 tests/unit/build: tests/unit/build.c
 
