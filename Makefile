@@ -11,16 +11,17 @@ SRC = src/activity.c src/args.c src/build.c src/builders.c src/ca.c src/check.c 
 	src/wire.c src/why.c src/worker.c
 OBJ = $(SRC:.c=.o)
 MAIN = src/main.o
-# Unit tests, each linked with the harness (tests/unit/harness.c).
+# Unit tests: one program per module under test, tests/unit/t_MODULE.c,
+# linked with the harness and the test helpers.
 UNIT = tests/unit/t_activity tests/unit/t_args tests/unit/t_ca \
 	tests/unit/t_check tests/unit/t_common tests/unit/t_conf \
-	tests/unit/t_drv tests/unit/t_drv_limits tests/unit/t_fail \
-	tests/unit/t_features tests/unit/t_hash tests/unit/t_health \
-	tests/unit/t_json tests/unit/t_log tests/unit/t_machines \
-	tests/unit/t_nar tests/unit/t_nar_dump tests/unit/t_nixver \
-	tests/unit/t_path tests/unit/t_serve tests/unit/t_spawn \
-	tests/unit/t_text tests/unit/t_uri tests/unit/t_wire \
-	tests/unit/build
+	tests/unit/t_dispatch tests/unit/t_drv tests/unit/t_drv_limits \
+	tests/unit/t_fail tests/unit/t_features tests/unit/t_hash \
+	tests/unit/t_health tests/unit/t_json tests/unit/t_log \
+	tests/unit/t_machines tests/unit/t_nar tests/unit/t_nar_dump \
+	tests/unit/t_nixver tests/unit/t_path tests/unit/t_serve \
+	tests/unit/t_spawn tests/unit/t_text tests/unit/t_uri \
+	tests/unit/t_wire
 UNITOBJ = tests/unit/harness.o tests/unit/bytes.o tests/unit/golden.o
 UNITH = tests/unit/harness.h tests/unit/bytes.h tests/unit/golden.h
 
@@ -52,6 +53,7 @@ tests/unit/t_ca: tests/unit/t_ca.c
 tests/unit/t_check: tests/unit/t_check.c
 tests/unit/t_common: tests/unit/t_common.c
 tests/unit/t_conf: tests/unit/t_conf.c
+tests/unit/t_dispatch: tests/unit/t_dispatch.c
 tests/unit/t_drv: tests/unit/t_drv.c
 tests/unit/t_drv_limits: tests/unit/t_drv_limits.c
 tests/unit/t_fail: tests/unit/t_fail.c
@@ -70,7 +72,6 @@ tests/unit/t_spawn: tests/unit/t_spawn.c
 tests/unit/t_text: tests/unit/t_text.c
 tests/unit/t_uri: tests/unit/t_uri.c
 tests/unit/t_wire: tests/unit/t_wire.c
-tests/unit/build: tests/unit/build.c
 
 $(UNIT): $(UNITOBJ) $(UNITH) $(OBJ)
 	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ $@.c $(UNITOBJ) $(OBJ) \
