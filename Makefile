@@ -11,8 +11,19 @@ SRC = src/activity.c src/args.c src/build.c src/builders.c src/ca.c src/check.c 
 	src/wire.c src/why.c src/worker.c
 OBJ = $(SRC:.c=.o)
 MAIN = src/main.o
-UNIT = tests/unit/unit tests/unit/parse tests/unit/nar tests/unit/drv \
-	tests/unit/build
+# Unit tests: one program per module under test, tests/unit/t_MODULE.c,
+# linked with the harness and the test helpers.
+UNIT = tests/unit/t_activity tests/unit/t_args tests/unit/t_ca \
+	tests/unit/t_check tests/unit/t_common tests/unit/t_conf \
+	tests/unit/t_dispatch tests/unit/t_drv tests/unit/t_drv_limits \
+	tests/unit/t_fail tests/unit/t_features tests/unit/t_hash \
+	tests/unit/t_health tests/unit/t_json tests/unit/t_log \
+	tests/unit/t_machines tests/unit/t_nar tests/unit/t_nar_dump \
+	tests/unit/t_nixver tests/unit/t_path tests/unit/t_serve \
+	tests/unit/t_spawn tests/unit/t_text tests/unit/t_uri \
+	tests/unit/t_wire
+UNITOBJ = tests/unit/harness.o tests/unit/bytes.o tests/unit/golden.o
+UNITH = tests/unit/harness.h tests/unit/bytes.h tests/unit/golden.h
 
 all: nix-offload
 
@@ -24,24 +35,46 @@ $(OBJ) $(MAIN): src/extern.h config.mk
 nix-offload: $(OBJ) $(MAIN)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(MAIN) $(NOLDFLAGS)
 
-tests/unit/unit: tests/unit/unit.c tests/unit/harness.h $(OBJ)
-	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/unit.c $(OBJ) \
-	    $(LDFLAGS) $(NOLDFLAGS)
+tests/unit/harness.o: tests/unit/harness.c
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -c tests/unit/harness.c -o $@
 
-tests/unit/parse: tests/unit/parse.c $(OBJ)
-	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/parse.c $(OBJ) \
-	    $(LDFLAGS) $(NOLDFLAGS)
+tests/unit/bytes.o: tests/unit/bytes.c
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -c tests/unit/bytes.c -o $@
 
-tests/unit/nar: tests/unit/nar.c tests/unit/harness.h $(OBJ)
-	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/nar.c $(OBJ) \
-	    $(LDFLAGS) $(NOLDFLAGS)
+tests/unit/golden.o: tests/unit/golden.c
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -c tests/unit/golden.c -o $@
 
-tests/unit/drv: tests/unit/drv.c tests/unit/harness.h $(OBJ)
-	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/drv.c $(OBJ) \
-	    $(LDFLAGS) $(NOLDFLAGS)
+$(UNITOBJ): $(UNITH) src/extern.h config.mk
 
-tests/unit/build: tests/unit/build.c tests/unit/harness.h $(OBJ)
-	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/build.c $(OBJ) \
+# Each program from its own source ($@.c), built by the rule below.
+tests/unit/t_activity: tests/unit/t_activity.c
+tests/unit/t_args: tests/unit/t_args.c
+tests/unit/t_ca: tests/unit/t_ca.c
+tests/unit/t_check: tests/unit/t_check.c
+tests/unit/t_common: tests/unit/t_common.c
+tests/unit/t_conf: tests/unit/t_conf.c
+tests/unit/t_dispatch: tests/unit/t_dispatch.c
+tests/unit/t_drv: tests/unit/t_drv.c
+tests/unit/t_drv_limits: tests/unit/t_drv_limits.c
+tests/unit/t_fail: tests/unit/t_fail.c
+tests/unit/t_features: tests/unit/t_features.c
+tests/unit/t_hash: tests/unit/t_hash.c
+tests/unit/t_health: tests/unit/t_health.c
+tests/unit/t_json: tests/unit/t_json.c
+tests/unit/t_log: tests/unit/t_log.c
+tests/unit/t_machines: tests/unit/t_machines.c tests/unit/nixcases.h
+tests/unit/t_nar: tests/unit/t_nar.c
+tests/unit/t_nar_dump: tests/unit/t_nar_dump.c
+tests/unit/t_nixver: tests/unit/t_nixver.c
+tests/unit/t_path: tests/unit/t_path.c
+tests/unit/t_serve: tests/unit/t_serve.c
+tests/unit/t_spawn: tests/unit/t_spawn.c
+tests/unit/t_text: tests/unit/t_text.c
+tests/unit/t_uri: tests/unit/t_uri.c
+tests/unit/t_wire: tests/unit/t_wire.c
+
+$(UNIT): $(UNITOBJ) $(UNITH) $(OBJ)
+	$(CC) $(NOCFLAGS) $(CFLAGS) -Isrc -o $@ $@.c $(UNITOBJ) $(OBJ) \
 	    $(LDFLAGS) $(NOLDFLAGS)
 
 tests/silentd: tests/silentd.c
@@ -107,8 +140,8 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/libexec/nix-offload
 
 clean:
-	rm -f nix-offload $(OBJ) $(MAIN) $(UNIT) tests/silentd tests/liar \
-	    tests/tamper
+	rm -f nix-offload $(OBJ) $(MAIN) $(UNIT) $(UNITOBJ) tests/silentd \
+	    tests/liar tests/tamper
 
 dist: clean
 	mkdir -p nix-offload-$(VERSION)

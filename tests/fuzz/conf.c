@@ -1,18 +1,17 @@
 /*
  * Fuzz target: nix.conf (conf_load), and the builders spec it sets
- * (common_machines).  The input is $NIX_CONF_DIR/nix.conf in a private
- * directory that also holds a few files to include: inc.conf (settings),
- * loop.conf (includes nix.conf: a cycle), c1.conf ... c17.conf (each
- * includes the next: too deep) and machines.  An input that begins with
- * the line "NIX_CONFIG" is, after it, $NIX_CONFIG instead, up to its
- * first NUL.  What loads is
- * printed setting by setting, as `nix show-config` would, loaded again as
- * NIX_CONFIG and must come back the same (FUZZ_ROUNDTRIP=0: no check).
+ * (common_machines).  The input is $NIX_CONF_DIR/nix.conf, in the
+ * target's scratch directory (fuzz.h), beside a few files to include:
+ * inc.conf (settings), loop.conf (includes nix.conf: a cycle), c1.conf
+ * ... c17.conf (each includes the next: too deep) and machines.  An input
+ * that begins with the line "NIX_CONFIG" is, after it, $NIX_CONFIG
+ * instead, up to its first NUL.  What loads is printed setting by
+ * setting, as `nix show-config` would, loaded again as NIX_CONFIG and
+ * must show the same (FUZZ_ROUNDTRIP=0: no check).
  */
-#include <sys/stat.h>
-
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
@@ -27,8 +26,6 @@ static const char *const names[] = {
 #define CHAIN	(CONF_DEPTH_MAX + 1)
 #define ENVMARK	"NIX_CONFIG\n"
 
-static char	 dir[PATH_MAX];
-static char	 conffile[PATH_MAX];
 /*
  * NIX_CONFIG, set once with putenv and rewritten in place: setenv would
  * keep every old value, and the process would grow with each input.
@@ -36,77 +33,29 @@ static char	 conffile[PATH_MAX];
 static char	 envbuf[sizeof("NIX_CONFIG=") + CONF_FILE_MAX];
 #define ENVTEXT	(envbuf + sizeof("NIX_CONFIG=") - 1)
 #define ENVROOM	(sizeof(envbuf) - sizeof("NIX_CONFIG=") + 1)
-static int	 roundtrip = 1;
 
 static void
-put(const char *name, const void *data, size_t n)
-{
-	char	 path[PATH_MAX];
-	FILE	*f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "w")) == NULL ||
-	    fwrite(data, 1, n, f) != n || fclose(f) != 0)
-		abort();
-}
-
-static void
-cleanup(void)
-{
-	static const char *const files[] = { "nix.conf", "inc.conf",
-	    "loop.conf", "machines" };
-	char	 path[PATH_MAX];
-	size_t	 i;
-
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	for (i = 1; i <= CHAIN; i++) {
-		snprintf(path, sizeof(path), "%s/c%zu.conf", dir, i);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+setup(void)
 {
 	static const char inc[] = "max-jobs = 3\nextra-system-features = "
 	    "kvm\nbuilders = @machines\n";
 	static const char loop[] = "include nix.conf\n";
 	static const char machines[] = "ssh://a x86_64-linux - 2\n";
-	const char	*e = getenv("FUZZ_ROUNDTRIP");
 	char		 name[16], text[64];
 	int		 i;
 
-	(void)argc;
-	(void)argv;
-	fuzz_init();
-	fuzz_tmp(dir, sizeof(dir), "conf");
-	if (mkdtemp(dir) == NULL)
-		abort();
-	atexit(cleanup);
-	put("inc.conf", inc, sizeof(inc) - 1);
-	put("loop.conf", loop, sizeof(loop) - 1);
-	put("machines", machines, sizeof(machines) - 1);
+	fuzz_put(fuzz_dir, "inc.conf", inc, sizeof(inc) - 1);
+	fuzz_put(fuzz_dir, "loop.conf", loop, sizeof(loop) - 1);
+	fuzz_put(fuzz_dir, "machines", machines, sizeof(machines) - 1);
 	for (i = 1; i <= CHAIN; i++) {
 		snprintf(name, sizeof(name), "c%d.conf", i);
 		snprintf(text, sizeof(text), "timeout = %d\ninclude c%d.conf\n",
 		    i, i + 1);
-		put(name, text, strlen(text));
+		fuzz_put(fuzz_dir, name, text, strlen(text));
 	}
-	snprintf(conffile, sizeof(conffile), "%s/nix.conf", dir);
-	if (setenv("NIX_CONF_DIR", dir, 1) == -1 ||
-	    setenv("NIX_USER_CONF_FILES", "", 1) == -1 ||
-	    unsetenv("NIX_REMOTE_SYSTEMS") == -1)
-		abort();
 	strlcpy(envbuf, "NIX_CONFIG=", sizeof(envbuf));
 	if (putenv(envbuf) != 0)
 		abort();
-	if (e != NULL && strcmp(e, "0") == 0)
-		roundtrip = 0;
-	return 0;
 }
 
 /* Every setting as `nix show-config` prints it: "name = value\n"... */
@@ -121,11 +70,8 @@ show(const struct conf *c)
 	    (f = open_memstream(&buf, &len)) == NULL)
 		abort();
 	for (i = 0; i < NNAMES; i++) {
-		if (conf_value(c, names[i], val, VALMAX) == -1) {
-			fprintf(stderr, "conf: conf_value(%s) failed\n",
-			    names[i]);
-			abort();
-		}
+		if (conf_value(c, names[i], val, VALMAX) == -1)
+			fuzz_fail("conf_value(%s) failed", names[i]);
 		fprintf(f, "%s = %s\n", names[i], val);
 	}
 	if (fclose(f) != 0)
@@ -134,8 +80,8 @@ show(const struct conf *c)
 	return buf;
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+input(const uint8_t *data, size_t size)
 {
 	struct conf	 c;
 	struct machines	 ms;
@@ -144,16 +90,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	ENVTEXT[0] = '\0';
 	if (size >= mark && memcmp(data, ENVMARK, mark) == 0) {
-		put("nix.conf", "", 0);
+		fuzz_put(fuzz_dir, "nix.conf", "", 0);
 		n = size - mark < ENVROOM - 1 ? size - mark : ENVROOM - 1;
 		memcpy(ENVTEXT, data + mark, n);
 		ENVTEXT[n] = '\0';
 	} else
-		put("nix.conf", data, size);
+		fuzz_put(fuzz_dir, "nix.conf", data, size);
 	conf_init(&c);
 	if (conf_load(&c) == -1) {
 		conf_free(&c);
-		return 0;
+		return;
 	}
 	shown = show(&c);
 	if (common_machines(&c, &ms) == 0)
@@ -162,28 +108,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	conf_free(&c);
 
-	if (roundtrip) {
+	if (fuzz_roundtrip) {
 		/* no nix.conf this time: only what was shown */
-		put("nix.conf", "", 0);
+		fuzz_put(fuzz_dir, "nix.conf", "", 0);
 		if (strlcpy(ENVTEXT, shown, ENVROOM) >= ENVROOM) {
 			free(shown);
-			return 0;	/* too long for NIX_CONFIG */
+			return;		/* too long for NIX_CONFIG */
 		}
 		conf_init(&c);
-		if (conf_load(&c) == -1) {
-			fprintf(stderr, "conf: the settings shown do not load "
-			    "again:\n%s", shown);
-			abort();
-		}
+		if (conf_load(&c) == -1)
+			fuzz_fail("the settings shown do not load again:\n%s",
+			    shown);
 		again = show(&c);
-		if (strcmp(shown, again) != 0) {
-			fprintf(stderr, "conf: shown:\n%sshown after loading "
-			    "that:\n%s", shown, again);
-			abort();
-		}
+		if (strcmp(shown, again) != 0)
+			fuzz_fail("shown:\n%sshown after loading that:\n%s",
+			    shown, again);
 		free(again);
 		conf_free(&c);
 	}
 	free(shown);
-	return 0;
 }
+
+const struct fuzz_target fuzz_target = { "conf", setup, input };

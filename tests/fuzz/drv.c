@@ -5,23 +5,15 @@
  * (drv_name).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
 
 #define ERRSZ	512
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_init();
-	return 0;
-}
-
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+input(const uint8_t *data, size_t size)
 {
 	struct drv	 d;
 	struct strlist	 features;
@@ -34,7 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (err[0] == '\0' || strlen(err) >= sizeof(err) ||
 		    d.outputs != NULL || d.srcs != NULL || d.env != NULL)
 			abort();
-		return 0;
+		return;
 	}
 	if (d.noutputs == 0 || d.srcs == NULL || d.args == NULL ||
 	    d.platform == NULL || d.builder == NULL)
@@ -50,5 +42,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < d.ninputs; i++)
 		(void)drv_name(d.inputs[i].path, name, sizeof(name));
 	drv_free(&d);
-	return 0;
 }
+
+const struct fuzz_target fuzz_target = { "drv", NULL, input };

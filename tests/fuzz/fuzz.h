@@ -1,68 +1,45 @@
 /*
- * What every fuzz target shares.  The parsers report errors on stderr
- * through log.c; scripts/fuzz adds -close_fd_mask=2, so that a run
- * measures the parser and not the terminal.
+ * The fuzz targets' one set-up (fuzz.c, linked into each by
+ * scripts/fuzz).  fuzz.c holds libFuzzer's entry points; a target is a
+ * struct fuzz_target named fuzz_target: its name, its own set-up, and
+ * what it does with one input.
+ *
+ * Before a target's set-up, fuzz.c gives it: stdin from /dev/null (an
+ * include of /dev/stdin in nix.conf or a machines file must end, not wait
+ * for a terminal); a scratch directory of its own, fuzz_dir, in $TMPDIR
+ * (scripts/fuzz points it at a directory it removes: a crashing run
+ * leaves its files behind), removed at exit; none of the machine's Nix
+ * configuration (NIX_CONF_DIR is fuzz_dir, no user files, no NIX_CONFIG,
+ * no NIX_REMOTE_SYSTEMS); FUZZ_ROUNDTRIP read.
+ *
+ * The parsers report errors on stderr through log.c; scripts/fuzz adds
+ * -close_fd_mask=2, so that a run measures the parser and not the
+ * terminal.
  */
-#include <fcntl.h>
+#ifndef FUZZ_H
+#define FUZZ_H
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "extern.h"
 
-int	 LLVMFuzzerInitialize(int *, char ***);
-int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+struct fuzz_target {
+	const char	*name;		/* as scripts/fuzz names it */
+	void		(*setup)(void);	/* once, before any input; or NULL */
+	void		(*input)(const uint8_t *, size_t);
+};
+extern const struct fuzz_target	 fuzz_target;
 
-/*
- * Stdin from /dev/null: an include of /dev/stdin (nix.conf, machines
- * files) must end, not wait for a terminal.
- */
-static void
-fuzz_init(void)
-{
-	int	 fd;
+extern const char	*fuzz_dir;	/* this process's scratch directory */
+extern FILE		*fuzz_null;	/* /dev/null, for writing */
+extern int		 fuzz_roundtrip; /* 0 if FUZZ_ROUNDTRIP=0 */
 
-	if ((fd = open("/dev/null", O_RDONLY)) != -1) {
-		if (fd != STDIN_FILENO) {
-			dup2(fd, STDIN_FILENO);
-			close(fd);
-		}
-	}
-}
+char	*fuzz_text(const uint8_t *, size_t);
+void	 fuzz_path(char *, size_t, const char *);
+void	 fuzz_put(const char *, const char *, const void *, size_t);
+void	 fuzz_fail(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
 
-/*
- * A template for mkstemp or mkdtemp in $TMPDIR (scripts/fuzz points it at
- * a directory it removes: a crashing run leaves its files behind).
- */
-static void	 fuzz_tmp(char *, size_t, const char *)
-		    __attribute__((unused));
-
-static void
-fuzz_tmp(char *buf, size_t sz, const char *what)
-{
-	const char	*d = getenv("TMPDIR");
-
-	if (d == NULL || *d == '\0')
-		d = "/tmp";
-	if ((size_t)snprintf(buf, sz, "%s/nix-offload-fuzz-%s.XXXXXX", d,
-	    what) >= sz)
-		abort();
-}
-
-/* data[0..n) as a C string: up to the first NUL, as argv would be. */
-static char *fuzz_string(const uint8_t *, size_t) __attribute__((unused));
-
-static char *
-fuzz_string(const uint8_t *data, size_t n)
-{
-	char	*s;
-
-	if ((s = malloc(n + 1)) == NULL)
-		abort();
-	memcpy(s, data, n);
-	s[n] = '\0';
-	return s;
-}
+#endif /* FUZZ_H */

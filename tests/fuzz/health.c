@@ -6,23 +6,15 @@
  * tabs, and the backoff computed from any accepted count (with any base
  * NIX_OFFLOAD_BACKOFF allows) stays within the cap.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
 
 #define NOW	1700000000LL
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_init();
-	return 0;
-}
-
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+input(const uint8_t *data, size_t size)
 {
 	char		 reason[256];
 	const char	*why = NULL, *p;
@@ -33,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    sizeof(reason), &why) == -1) {
 		if (why == NULL)
 			abort();
-		return 0;
+		return;
 	}
 	if (f < 1 || f > HEALTH_FAILURES_MAX ||
 	    until > NOW + HEALTH_CAP + HEALTH_CAP / 10 + 1)
@@ -45,5 +37,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	w = health_wait((long)(size % (HEALTH_CAP + 1)), f);
 	if (w < 0 || w > HEALTH_CAP)
 		abort();
-	return 0;
 }
+
+const struct fuzz_target fuzz_target = { "health", NULL, input };

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
@@ -19,33 +20,19 @@
 #define SYSTEM	"x86_64-linux"
 #define FILES	"/tmp/nix-offload-fuzz-machines"
 
-static FILE	*devnull;
-static int	 roundtrip = 1;
-
-/* Write FILES/name, atomically: other runs may be reading it. */
+/* Write FILES/name (fuzz_put: other runs may be reading it). */
 static void
 put(const char *name, const char *text)
 {
-	char	 tmp[256], path[256];
-	FILE	*f;
-
-	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld", FILES, name, (long)getpid());
-	snprintf(path, sizeof(path), "%s/%s", FILES, name);
-	if ((f = fopen(tmp, "w")) == NULL ||
-	    fputs(text, f) == EOF || fclose(f) != 0 || rename(tmp, path) == -1)
-		abort();
+	fuzz_put(FILES, name, text, strlen(text));
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+static void
+setup(void)
 {
-	const char	*e = getenv("FUZZ_ROUNDTRIP");
-	char		 name[8], text[128];
-	int		 i;
+	char	 name[8], text[128];
+	int	 i;
 
-	(void)argc;
-	(void)argv;
-	fuzz_init();
 	if (mkdir(FILES, 0700) == -1 && errno != EEXIST)
 		abort();
 	put("top", "");
@@ -57,11 +44,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		    i + 1);
 		put(name, text);
 	}
-	if ((devnull = fopen("/dev/null", "w")) == NULL)
-		abort();
-	if (e != NULL && strcmp(e, "0") == 0)
-		roundtrip = 0;
-	return 0;
 }
 
 static char *
@@ -123,8 +105,8 @@ differs(const struct machine *a, const struct machine *b)
 	return NULL;
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+input(const uint8_t *data, size_t size)
 {
 	struct machines	 ms, again;
 	const char	*what;
@@ -135,32 +117,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &ms) == -1) {
 		if (ms.n != 0 || ms.v != NULL)
 			abort();	/* -1 promises out empty */
-		return 0;
+		return;
 	}
-	builders_print(devnull, &ms, 1);
-	if (roundtrip) {
+	builders_print(fuzz_null, &ms, 1);
+	if (fuzz_roundtrip) {
 		text = print(&ms, &len);
 		if (machines_parse(text, len, "/fuzz/printed", SYSTEM,
-		    &again) == -1) {
-			fprintf(stderr, "machines: printed entries do not "
-			    "parse again:\n%s", text);
-			abort();
-		}
-		if (again.n != ms.n) {
-			fprintf(stderr, "machines: %zu entries printed, %zu "
-			    "read back:\n%s", ms.n, again.n, text);
-			abort();
-		}
+		    &again) == -1)
+			fuzz_fail("printed entries do not parse again:\n%s",
+			    text);
+		if (again.n != ms.n)
+			fuzz_fail("%zu entries printed, %zu read back:\n%s",
+			    ms.n, again.n, text);
 		for (i = 0; i < ms.n; i++)
-			if ((what = differs(&ms.v[i], &again.v[i])) != NULL) {
-				fprintf(stderr, "machines: entry %zu: the %s "
-				    "changed when printed and read back:\n%s",
-				    i + 1, what, text);
-				abort();
-			}
+			if ((what = differs(&ms.v[i], &again.v[i])) != NULL)
+				fuzz_fail("entry %zu: the %s changed when "
+				    "printed and read back:\n%s", i + 1, what,
+				    text);
 		machines_free(&again);
 		free(text);
 	}
 	machines_free(&ms);
-	return 0;
 }
+
+const struct fuzz_target fuzz_target = { "machines", setup, input };

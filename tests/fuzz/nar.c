@@ -5,6 +5,7 @@
  * archive's end is read.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
@@ -15,15 +16,6 @@ struct input {
 	size_t		 pos;	/* read by nar_copy */
 	size_t		 out;	/* given to the sink */
 };
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_init();
-	return 0;
-}
 
 /* The source: exactly n bytes, or -1 at the end of the input. */
 static int
@@ -44,17 +36,15 @@ sink(void *arg, const void *p, size_t n)
 {
 	struct input	*in = arg;
 
-	if (n > in->pos - in->out || memcmp(p, in->b + in->out, n) != 0) {
-		fprintf(stderr, "nar: the sink got bytes %zu..%zu, which are "
-		    "not those read\n", in->out, in->out + n);
-		abort();
-	}
+	if (n > in->pos - in->out || memcmp(p, in->b + in->out, n) != 0)
+		fuzz_fail("the sink got bytes %zu..%zu, which are not those "
+		    "read", in->out, in->out + n);
 	in->out += n;
 	return 0;
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+input(const uint8_t *data, size_t size)
 {
 	struct input		 in = { data, size, 0, 0 };
 	struct nar_source	 src = { source, &in };
@@ -67,10 +57,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = nar_copy(&src, &dst, err, sizeof(err));
 	if (rc == -1 && (err[0] == '\0' || strlen(err) >= sizeof(err)))
 		abort();	/* a failure says why */
-	if (rc == 0 && (in.out != in.pos || dst.size != in.pos)) {
-		fprintf(stderr, "nar: read %zu bytes, passed on %zu, counted "
-		    "%llu\n", in.pos, in.out, (unsigned long long)dst.size);
-		abort();
-	}
-	return 0;
+	if (rc == 0 && (in.out != in.pos || dst.size != in.pos))
+		fuzz_fail("read %zu bytes, passed on %zu, counted %llu",
+		    in.pos, in.out, (unsigned long long)dst.size);
 }
+
+const struct fuzz_target fuzz_target = { "nar", NULL, input };

@@ -6,33 +6,25 @@
  * a store derivation or none, a builder name of printable bytes without
  * spaces, a run's counts within GRAPH_NODES_MAX.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
 
 #define NOW	1800000000000LL
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_init();
-	return 0;
-}
-
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+input(const uint8_t *data, size_t size)
 {
 	struct act_slot	 s;
 	struct act_run	 r;
-	char		 buf[ACT_NOTE_LEN + 1];
+	char		*buf;
 	const char	*why = NULL, *p;
 
 	if (size > ACT_NOTE_LEN)
-		return 0;
-	memcpy(buf, data, size);
-	buf[size] = '\0';
+		return;
+	/* a note as status reads one: NUL-terminated, parsed in place */
+	buf = fuzz_text(data, size);
 	if (act_slot_parse(buf, size, NOW, &s, &why) == 0) {
 		if (s.pid < 1 || s.since < 1000000000000LL ||
 		    s.since > NOW + 86400000LL || s.state == NULL ||
@@ -44,8 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 	} else if (why == NULL)
 		abort();
-	memcpy(buf, data, size);
-	buf[size] = '\0';
+	buf = fuzz_text(data, size);
 	why = NULL;
 	if (act_run_parse(buf, size, NOW, &r, &why) == 0) {
 		if (r.pid < 1 || r.built > GRAPH_NODES_MAX ||
@@ -55,5 +46,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	} else if (why == NULL)
 		abort();
-	return 0;
 }
+
+const struct fuzz_target fuzz_target = { "notes", NULL, input };

@@ -17,9 +17,12 @@
  * bytes, the same EOF, and no pipe capacity to limit the input's size.
  * What the client sends, and the stderr it copies, go to /dev/null.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzz.h"
 
@@ -29,36 +32,27 @@
 
 static struct conn	*c;
 static int		 replyfd = -1, errfd = -1, nullfd = -1;
-static char		 replypath[PATH_MAX], errpath[PATH_MAX];
+static char		 errpath[PATH_MAX];
 static struct strlist	 ask;	/* PATH_A, PATH_B */
 static struct drv	 drv;
 static int		 debug;	/* FUZZ_DEBUG=1: say how far each input got */
 
 static void
-cleanup(void)
-{
-	unlink(replypath);
-	unlink(errpath);
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+setup(void)
 {
 	static struct drv_output out = { "out", PATH_A, "", "" };
 	static struct drv_env	 env[] = { { "out", PATH_A }, { "a", "b" } };
 	static struct strlist	 args, srcs;
+	char			 replypath[PATH_MAX];
 
-	(void)argc;
-	(void)argv;
-	fuzz_init();
-	fuzz_tmp(replypath, sizeof(replypath), "serve");
-	fuzz_tmp(errpath, sizeof(errpath), "stderr");
+	fuzz_path(replypath, sizeof(replypath), "reply");
+	fuzz_path(errpath, sizeof(errpath), "stderr");
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (replyfd = mkstemp(replypath)) == -1 ||
-	    (errfd = mkstemp(errpath)) == -1 ||
-	    (nullfd = open("/dev/null", O_WRONLY)) == -1)
+	    (replyfd = open(replypath, O_RDWR | O_CREAT | O_TRUNC,
+	    0600)) == -1 ||
+	    (errfd = open(errpath, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1)
 		abort();
-	atexit(cleanup);
+	nullfd = fileno(fuzz_null);
 	if (strlist_add(&ask, PATH_A) == -1 || strlist_add(&ask, PATH_B) == -1 ||
 	    strlist_add(&args, "-c") == -1 || strlist_add(&args, "true") == -1)
 		abort();
@@ -71,7 +65,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	drv.env = env;
 	drv.nenv = 2;
 	debug = getenv("FUZZ_DEBUG") != NULL;
-	return 0;
 }
 
 /* With FUZZ_DEBUG, for checking seeds: which step passed or failed. */
@@ -161,19 +154,19 @@ dump(void)
 	return serve_dump_read(c, PATH_A, &sink);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+input(const uint8_t *data, size_t size)
 {
 	unsigned	 op;
 	size_t		 errlen = 0;
 	int		 err = -1;
 
 	if (size < 1)
-		return 0;
+		return;
 	op = data[0] % 8;
 	if (data[0] & 8) {
 		if (size < 3)
-			return 0;
+			return;
 		errlen = (size_t)data[1] | (size_t)data[2] << 8;
 		if (errlen > size - 3)
 			errlen = size - 3;
@@ -229,5 +222,6 @@ out:
 	if (c->errlen >= CONN_ERRTAIL || c->errtail[c->errlen] != '\0' ||
 	    c->loglen > sizeof(c->logline))
 		abort();
-	return 0;
 }
+
+const struct fuzz_target fuzz_target = { "serve", setup, input };

@@ -6,18 +6,10 @@
  * with args_join, which must split back into the same words.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_init();
-	return 0;
-}
 
 static void
 split_join_split(const char *s)
@@ -38,30 +30,25 @@ split_join_split(const char *s)
 	}
 	if ((line = args_join(a.list)) == NULL)
 		abort();
-	if (args_split(line, &b) == -1 || a.num != b.num) {
-		fprintf(stderr, "uri: args_join's line does not split into "
-		    "the same %zu words: \"%s\"\n", a.num, line);
-		abort();
-	}
+	if (args_split(line, &b) == -1 || a.num != b.num)
+		fuzz_fail("args_join's line does not split into the same %zu "
+		    "words: \"%s\"", a.num, line);
 	for (i = 0; i < a.num; i++)
-		if (strcmp(a.list[i], b.list[i]) != 0) {
-			fprintf(stderr, "uri: word %zu, \"%s\", came back as "
-			    "\"%s\" from \"%s\"\n", i, a.list[i], b.list[i],
-			    line);
-			abort();
-		}
+		if (strcmp(a.list[i], b.list[i]) != 0)
+			fuzz_fail("word %zu, \"%s\", came back as \"%s\" from "
+			    "\"%s\"", i, a.list[i], b.list[i], line);
 	free(line);
 	args_free(&a);
 	args_free(&b);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+input(const uint8_t *data, size_t size)
 {
 	struct store_uri	 u;
 	char			*s, *key;
 
-	s = fuzz_string(data, size);
+	s = fuzz_text(data, size);
 	if (uri_parse(s, &u) == 0) {
 		if (u.host == NULL || u.port < 0 || u.port > 65535 ||
 		    strlen(u.display) >= sizeof(u.display))
@@ -71,6 +58,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((key = uri_hostkey(s)) != NULL)
 		free(key);
 	split_join_split(s);
-	free(s);
-	return 0;
 }
+
+const struct fuzz_target fuzz_target = { "uri", NULL, input };

@@ -1,44 +1,36 @@
 /*
- * Parse tests for the configuration: builders specs and machines files
- * (machines.c), nix.conf (conf.c), and the builders they make (builders.c).
+ * Unit tests for src/machines.c: builders specs and machines files, and
+ * the listing `nix-offload machines` prints of them (builders.c).
  *
- * Three kinds of case, each printing "ok NAME" or "FAIL NAME: why":
- *   - tables below: a spec and its listing, or its exact errors;
+ * Cases of three kinds:
+ *   - tables below: a spec and its listing, or its exact errors, as the
+ *     Nix of a version reads it; every limit, reached and passed;
+ *   - Nix's own machines tests and probes, with what Nix made of each at
+ *     each version (nixcases.h, made by mknixcases);
  *   - golden machines files: data/machines/NAME.in is parsed as a file;
  *     NAME.out is the listing (absent: it must fail), NAME.err what goes
- *     to stderr (absent: nothing), NAME.json the --json listing, if there;
- *   - golden configurations: data/conf/NAME/env sets the environment
- *     (VAR=VALUE lines, "\n" for a newline); then NAME/settings lists
- *     settings as `nix show-config` prints them (absent: conf_load must
- *     fail), NAME/machines the listing common_machines makes ("!": it must
- *     fail; absent: not tried), NAME/stderr what goes to stderr (absent:
- *     nothing).
- * The golden files name each other as @DATA@/...: a relative @FILE is read
- * from /, so they need absolute paths.  They are used from a copy of data/
- * in a scratch directory, with @DATA@ made real there, and put back in
- * what is compared.  tests/machines.sh checks the same files against Nix
- * 2.8: the machines files whose first line says "oracle", and every
- * configuration.
+ *     to stderr (absent: nothing), NAME.json the --json listing, if there.
+ * The golden files are used from a copy of data/ (golden.c).
+ * tests/machines.sh checks the same files against Nix 2.8: those whose
+ * first line says "oracle".
  *
- * Run from tests/: unit/parse.  `unit/parse -u` rewrites NAME.out, .err,
- * .json, NAME/machines and NAME/stderr from what the code does now (create
- * an empty one to start a new case): review the diff before committing.
+ * Run from tests/: unit/t_machines.  `unit/t_machines -u` rewrites
+ * NAME.out, .err and .json from what the code does now (create an empty
+ * one to start a new case): review the diff before committing.
  */
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "extern.h"
-
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-#define SYS		"x86_64-linux"	/* the local system in these tests */
+#include "harness.h"
+#include "golden.h"
 
 /* base64 -w0 of an ed25519 .pub file, and the key line it holds */
 #define HK_B64	"c3NoLWVkMjU1MTkgQUFBQUMzTnphQzFsWkRJMU5URTVBQUFBSUhJTlFi" \
@@ -47,199 +39,7 @@
 #define HK_LINE	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHINQbT3JbcnYi17FvEz" \
 	"VVV5EY1cvoFZ9zJHZC6ldyR6"
 
-static int	 passed, failed, update;
-static char	 why[4096];
-static char	 data[PATH_MAX];	/* absolute path of data/ */
-static char	 tmp[PATH_MAX];		/* a scratch directory */
-
-static const char *const envvars[] = {
-	"NIX_CONF_DIR", "NIX_USER_CONF_FILES", "NIX_CONFIG", "XDG_CONFIG_HOME",
-	"XDG_CONFIG_DIRS", "NIX_REMOTE_SYSTEMS", "HOME"
-};
-
-/* snprintf that gives up on truncation: test paths must fit */
-static void
-xsnprintf(char *buf, size_t sz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-xsnprintf(char *buf, size_t sz, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sz, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sz) {
-		fprintf(stderr, "parse: a test path is too long\n");
-		exit(2);
-	}
-}
-
-static int
-no(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (why[0] == '\0') {
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-	}
-	return 0;
-}
-
-static void
-report(const char *name)
-{
-	char	*p;
-
-	if (why[0] == '\0') {
-		printf("ok %s\n", name);
-		passed++;
-	} else {
-		for (p = why; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20)
-				*p = '|';
-		printf("FAIL %s: %s\n", name, why);
-		failed++;
-	}
-	why[0] = '\0';
-	fflush(stdout);
-}
-
-/* stderr, caught between capture() and captured() (which the caller frees) */
-static FILE	*cap;
-static int	 saved_fd = -1;
-
-static void
-capture(void)
-{
-	fflush(stderr);
-	if ((cap = tmpfile()) == NULL || (saved_fd = dup(2)) == -1 ||
-	    dup2(fileno(cap), 2) == -1) {
-		perror("capture");
-		exit(2);
-	}
-}
-
-static char *
-captured(void)
-{
-	char	*buf;
-	long	 n;
-
-	fflush(stderr);
-	dup2(saved_fd, 2);
-	close(saved_fd);
-	n = ftell(cap);
-	if ((buf = calloc(1, (size_t)n + 1)) == NULL)
-		exit(2);
-	rewind(cap);
-	if (n > 0 && fread(buf, 1, (size_t)n, cap) != (size_t)n)
-		exit(2);
-	fclose(cap);
-	return buf;
-}
-
-static char *
-render(const struct machines *ms, int json)
-{
-	char	*buf = NULL;
-	size_t	 len = 0;
-	FILE	*f;
-
-	if ((f = open_memstream(&buf, &len)) == NULL)
-		exit(2);
-	builders_print(f, ms, json);
-	fclose(f);
-	return buf;
-}
-
-/* s with every from replaced by to; the caller frees it. */
-static char *
-subst(const char *s, const char *from, const char *to)
-{
-	size_t	 n = 1, fl = strlen(from), tl = strlen(to);
-	const char *p;
-	char	*out, *o;
-
-	for (p = s; (p = strstr(p, from)) != NULL; p += fl)
-		n++;
-	if ((out = o = malloc(strlen(s) + n * tl + 1)) == NULL)
-		exit(2);
-	while ((p = strstr(s, from)) != NULL) {
-		memcpy(o, s, (size_t)(p - s));
-		o += p - s;
-		memcpy(o, to, tl);
-		o += tl;
-		s = p + fl;
-	}
-	strcpy(o, s);
-	return out;
-}
-
-/* A file's text, @DATA@ expanded; NULL if it does not exist. */
-static char *
-slurp(const char *path)
-{
-	char	*buf, *s;
-	size_t	 len;
-
-	if (conf_read_file(path, CONF_FILE_MAX, &buf, &len, NULL) == -1)
-		return NULL;
-	s = subst(buf, "@DATA@", data);
-	free(buf);
-	return s;
-}
-
-/* Write text to path (@DATA@ put back), or remove path when text is NULL. */
-static void
-spit(const char *path, const char *text)
-{
-	FILE	*f;
-	char	*s;
-
-	if (text == NULL) {
-		unlink(path);
-		return;
-	}
-	s = subst(text, data, "@DATA@");
-	if ((f = fopen(path, "w")) == NULL || fputs(s, f) == EOF ||
-	    fclose(f) == EOF) {
-		perror(path);
-		exit(2);
-	}
-	free(s);
-}
-
-/* Compare what came with what the golden file path says. */
-static void
-golden(const char *path, const char *got, const char *what)
-{
-	char	*want;
-
-	if (update) {
-		spit(path, got);
-		return;
-	}
-	want = slurp(path);
-	if (want == NULL && got != NULL)
-		no("%s: no %s expected, got: %s", path, what, got);
-	else if (want != NULL && got == NULL)
-		no("%s: expected %s \"%s\", got none", path, what, want);
-	else if (want != NULL && strcmp(want, got) != 0)
-		no("%s: %s differs:\nwant: %s\ngot:  %s", path, what, want, got);
-	free(want);
-}
-
-/* "" for none, else the text: for golden files that may be absent. */
-static const char *
-opt(const char *s)
-{
-	return s != NULL && *s != '\0' ? s : NULL;
-}
+static const char	*tmp;		/* the scratch directory */
 
 /*
  * Builders specs given as settings: the listing, or the exact errors, as
@@ -570,7 +370,7 @@ machines_table(void)
 		rc = machines_parse(c->spec, strlen(c->spec), c->src, SYS, &ms);
 		err = captured();
 		(void)machines_rules(NULL);
-		out = render(&ms, 0);
+		out = golden_listing(&ms, 0);
 		if (c->out == NULL && rc != -1)
 			no("parsed, expected an error; got: %s", out);
 		else if (c->out != NULL && rc != 0)
@@ -585,7 +385,7 @@ machines_table(void)
 		free(out);
 		free(err);
 		xsnprintf(name, sizeof(name), "parse_machines_%s", c->name);
-		report(name);
+		report(name, 1);
 	}
 }
 
@@ -621,7 +421,7 @@ test_uri_merge(void)
 		no("?ssh-key= lost without field 3");
 	free(err);
 	machines_free(&ms);
-	report("parse_machines_uri_merge");
+	report("parse_machines_uri_merge", 1);
 }
 
 static void
@@ -649,17 +449,17 @@ test_json(void)
 	if (machines_parse(spec, strlen(spec), "--builders", SYS, &ms) == -1)
 		no("failed");
 	err = captured();
-	out = render(&ms, 1);
+	out = golden_listing(&ms, 1);
 	if (strcmp(out, want) != 0)
 		no("\nwant: %s\ngot:  %s", want, out);
 	free(out);
 	free(err);
 	machines_free(&ms);
-	out = render(&ms, 1);
+	out = golden_listing(&ms, 1);
 	if (strcmp(out, "[]\n") != 0)
 		no("no machines: %s", out);
 	free(out);
-	report("parse_machines_json");
+	report("parse_machines_json", 1);
 }
 
 /* Write text to tmp/name; returns the path in a static buffer. */
@@ -700,7 +500,7 @@ expect_error(const char *name, const char *spec, size_t len,
 	if (ms.n != 0 || ms.v != NULL)
 		no("machines returned");
 	free(err);
-	report(name);
+	report(name, 1);
 }
 
 /* Every limit of machines.c, reached and passed. */
@@ -725,7 +525,7 @@ test_limits(void)
 		no("%d builders refused", MACHINES_MAX);
 	free(captured());
 	machines_free(&ms);
-	report("parse_limit_machines_max");
+	report("parse_limit_machines_max", 1);
 	strcat(buf, "h");
 	expect_error("parse_limit_machines_over", buf, strlen(buf),
 	    "--builders", "--builders: more than 1024 builders", 1);
@@ -749,7 +549,7 @@ test_limits(void)
 		no("a line of %d bytes refused", CONF_LINE_MAX);
 	free(captured());
 	machines_free(&ms);
-	report("parse_limit_line_max");
+	report("parse_limit_line_max", 1);
 	expect_error("parse_limit_line_over", buf, CONF_LINE_MAX + 1, "/m",
 	    "/m:1: line longer than 65536 bytes", 1);
 	free(buf);
@@ -766,7 +566,7 @@ test_limits(void)
 		no("%d systems refused", MACHINES_LIST_MAX);
 	free(captured());
 	machines_free(&ms);
-	report("parse_limit_list_max");
+	report("parse_limit_list_max", 1);
 	strcat(buf, "one-more - - - kvm");
 	expect_error("parse_limit_list_over", buf, strlen(buf), "--builders",
 	    "--builders: more than 256 systems (field 2)", 1);
@@ -798,7 +598,7 @@ test_limits(void)
 		    ms.n);
 	free(captured());
 	machines_free(&ms);
-	report("parse_limit_depth_max");
+	report("parse_limit_depth_max", 1);
 
 	/* a file larger than CONF_FILE_MAX */
 	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL)
@@ -850,7 +650,7 @@ test_default_file(void)
 		no("stderr:\nwant: %s\ngot:  %s", spec, err);
 	free(err);
 	unsetenv("NIX_CONF_DIR");
-	report("parse_machines_default_file");
+	report("parse_machines_default_file", 1);
 }
 
 /*
@@ -1013,17 +813,11 @@ test_nix_cases(void)
 		}
 		xsnprintf(name, sizeof(name), "parse_nix_%zu %s (%s)", i,
 		    nixcases[i].name, nixcases[i].source);
-		report(name);
+		report(name, 1);
 	}
 }
 
 /* Golden machines files: data/machines/NAME.in. */
-static int
-by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void
 machines_golden(void)
 {
@@ -1037,7 +831,7 @@ machines_golden(void)
 
 	if ((d = opendir("data/machines")) == NULL) {
 		no("data/machines: %s", strerror(errno));
-		report("parse_golden_machines");
+		report("parse_golden_machines", 1);
 		return;
 	}
 	while ((e = readdir(d)) != NULL)
@@ -1045,10 +839,10 @@ machines_golden(void)
 		    strcmp(e->d_name + n - 3, ".in") == 0)
 			strlist_add(&names, e->d_name);
 	closedir(d);
-	qsort(names.v, names.n, sizeof(names.v[0]), by_name);
+	strlist_sort_uniq(&names);
 	for (i = 0; i < names.n; i++) {
 		n = strlen(names.v[i]) - 3;
-		xsnprintf(path, sizeof(path), "%s/machines/%s", data,
+		xsnprintf(path, sizeof(path), "%s/machines/%s", golden_data,
 		    names.v[i]);
 		if (conf_read_file(path, CONF_FILE_MAX, &buf, &len,
 		    NULL) == -1) {
@@ -1064,18 +858,18 @@ machines_golden(void)
 		capture();
 		rc = machines_parse(buf, len, path, SYS, &ms);
 		err = captured();
-		out = rc == 0 ? render(&ms, 0) : NULL;
-		json = rc == 0 ? render(&ms, 1) : NULL;
+		out = rc == 0 ? golden_listing(&ms, 0) : NULL;
+		json = rc == 0 ? golden_listing(&ms, 1) : NULL;
 		xsnprintf(path, sizeof(path), "data/machines/%.*s.out", (int)n,
 		    names.v[i]);
-		golden(path, out, "listing");
+		golden_check(path, out, "listing");
 		xsnprintf(path, sizeof(path), "data/machines/%.*s.err", (int)n,
 		    names.v[i]);
-		golden(path, opt(err), "stderr");
+		golden_check(path, golden_opt(err), "stderr");
 		xsnprintf(path, sizeof(path), "data/machines/%.*s.json", (int)n,
 		    names.v[i]);
 		if (access(path, F_OK) == 0)
-			golden(path, json, "JSON listing");
+			golden_check(path, json, "JSON listing");
 		free(buf);
 		free(err);
 		free(out);
@@ -1083,375 +877,18 @@ machines_golden(void)
 		machines_free(&ms);
 		xsnprintf(name, sizeof(name), "parse_golden_%.*s", (int)n,
 		    names.v[i]);
-		report(name);
+		report(name, 1);
 	}
 	strlist_free(&names);
 	(void)machines_rules(NULL);
 }
 
-/* Set the environment from a golden env file; 0, or -1 if none. */
-static int
-set_env(const char *dir)
-{
-	char	 path[PATH_MAX], *text, *line, *next, *eq, *val;
-	size_t	 i;
-
-	for (i = 0; i < nitems(envvars); i++)
-		unsetenv(envvars[i]);
-	xsnprintf(path, sizeof(path), "%s/env", dir);
-	if ((text = slurp(path)) == NULL)
-		return -1;
-	for (line = text; line != NULL && *line != '\0'; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		if (*line == '#' || (eq = strchr(line, '=')) == NULL)
-			continue;
-		*eq = '\0';
-		val = subst(eq + 1, "\\n", "\n");
-		setenv(line, val, 1);
-		free(val);
-	}
-	free(text);
-	return 0;
-}
-
-/*
- * Golden configurations: data/conf/NAME/.  settings holds lines as
- * `nix show-config` prints them, each compared with conf_value.
- */
-static void
-conf_golden(void)
-{
-	DIR		*d;
-	struct dirent	*e;
-	struct strlist	 names = { NULL, 0, 0 };
-	struct conf	 c;
-	struct machines	 ms;
-	char		 dir[PATH_MAX], gdir[PATH_MAX], path[PATH_MAX];
-	char		 name[256], val[4096];
-	char		*settings, *line, *next, *eq, *err, *err2, *out, *m;
-	size_t		 i;
-	int		 rc;
-
-	if ((d = opendir("data/conf")) == NULL) {
-		no("data/conf: %s", strerror(errno));
-		report("parse_golden_conf");
-		return;
-	}
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			strlist_add(&names, e->d_name);
-	closedir(d);
-	qsort(names.v, names.n, sizeof(names.v[0]), by_name);
-	for (i = 0; i < names.n; i++) {
-		xsnprintf(dir, sizeof(dir), "%s/conf/%s", data, names.v[i]);
-		xsnprintf(gdir, sizeof(gdir), "data/conf/%s", names.v[i]);
-		if (set_env(dir) == -1)
-			continue;
-		xsnprintf(path, sizeof(path), "%s/settings", gdir);
-		settings = slurp(path);
-		conf_init(&c);
-		capture();
-		rc = conf_load(&c);
-		err = captured();
-		out = NULL;
-		if (settings == NULL && rc != -1)
-			no("conf_load succeeded, expected an error");
-		else if (settings != NULL && rc == -1)
-			no("conf_load failed: %s", err);
-		for (line = settings; rc == 0 && line != NULL && *line != '\0';
-		    line = next) {
-			if ((next = strchr(line, '\n')) != NULL)
-				*next++ = '\0';
-			if ((eq = strstr(line, " = ")) == NULL)
-				continue;
-			*eq = '\0';
-			if (conf_value(&c, line, val, sizeof(val)) == -1)
-				no("%s: no such setting", line);
-			else if (strcmp(val, eq + 3) != 0)
-				no("%s = \"%s\", expected \"%s\"", line, val,
-				    eq + 3);
-		}
-		xsnprintf(path, sizeof(path), "%s/machines", gdir);
-		m = slurp(path);
-		if (rc == 0 && m != NULL) {
-			capture();
-			rc = common_machines(&c, &ms);
-			err2 = captured();
-			out = rc == 0 ? render(&ms, 0) : strdup("!\n");
-			golden(path, out, "listing");
-			machines_free(&ms);
-			if ((err = realloc(err, strlen(err) +
-			    strlen(err2) + 1)) == NULL)
-				exit(2);
-			strcat(err, err2);
-			free(err2);
-		}
-		xsnprintf(path, sizeof(path), "%s/stderr", gdir);
-		golden(path, opt(err), "stderr");
-		conf_free(&c);
-		free(settings);
-		free(err);
-		free(out);
-		free(m);
-		xsnprintf(name, sizeof(name), "parse_conf_%s", names.v[i]);
-		report(name);
-	}
-	for (i = 0; i < nitems(envvars); i++)
-		unsetenv(envvars[i]);
-	strlist_free(&names);
-}
-
-/*
- * One word of a command line through usage_next and common_option, as
- * every command with builders reads it: 1 taken, 0 not a common option,
- * -1 refused; *i moves past it.
- */
-static int
-common_word(struct common *cm, int argc, char **argv, int *i)
-{
-	struct usage_opt	 o;
-	int			 r;
-
-	memset(&o, 0, sizeof(o));
-	r = usage_next(usage_find("machines"), argc, argv, i, &o);
-	if (r == -1)
-		return -1;
-	if (r != USAGE_OPTION)
-		return 0;
-	return common_option(cm, &o);
-}
-
-/* The command line wins over nix.conf, whatever the order. */
-static void
-test_cmdline(void)
-{
-	struct common	 cm;
-	char		 dir[PATH_MAX], val[256], *err;
-	char		*argv[] = { "machines", "--option", "max-jobs", "5",
-	    "--json", "--builders", "b1 aarch64-linux", "--option",
-	    "extra-system-features", "cmd", "--option", "no-such-setting",
-	    "x", NULL };
-	int		 argc = nitems(argv) - 1, i = 1, others = 0;
-
-	xsnprintf(dir, sizeof(dir), "%s/conf/basic", data);
-	set_env(dir);
-	common_init(&cm);
-	capture();
-	while (i < argc)
-		switch (common_word(&cm, argc, argv, &i)) {
-		case -1:
-			no("refused at %s", argv[i]);
-			i = argc;
-			break;
-		case 0:
-			others++;
-			break;
-		}
-	if (others != 0 || !cm.json)
-		no("%d other arguments, --json %s", others, cm.json ?
-		    "taken" : "not taken");
-	if (conf_load(&cm.conf) == -1)
-		no("conf_load failed");
-	if (conf_value(&cm.conf, "max-jobs", val, sizeof(val)) == -1 ||
-	    strcmp(val, "5") != 0)
-		no("max-jobs = %s, expected 5", val);
-	if (conf_value(&cm.conf, "system-features", val, sizeof(val)) == -1 ||
-	    strcmp(val, "big-parallel cmd foo kvm") != 0)
-		no("system-features = %s", val);
-	if (strcmp(cm.conf.builders_src, "--builders") != 0)
-		no("builders from %s", cm.conf.builders_src);
-	if (common_load(&cm) == -1 || cm.ms.n != 1 ||
-	    strcmp(cm.ms.v[0].source, "--builders") != 0 ||
-	    strcmp(cm.ms.v[0].systems.v[0], "aarch64-linux") != 0)
-		no("builders not from --builders");
-	err = captured();
-	if (strcmp(err, "nix-offload: warning: --option no-such-setting: not a "
-	    "setting nix-offload uses, ignored\n") != 0)
-		no("stderr: %s", err);
-	free(err);
-	common_free(&cm);
-	report("parse_conf_cmdline_wins");
-}
-
-static const struct optcase {
-	const char	*name;
-	const char	*args[4];
-	int		 rc;
-	const char	*err;
-} optcases[] = {
-	{ "builders_no_value", { "--builders" }, -1,
-	  "nix-offload: machines: --builders needs 1 word after it (see "
-	  "nix-offload machines --help)\n" },
-	{ "option_no_value", { "--option", "max-jobs" }, -1,
-	  "nix-offload: machines: --option needs 2 words after it (see "
-	  "nix-offload machines --help)\n" },
-	{ "option_bad_value", { "--option", "max-jobs", "many" }, -1,
-	  "nix-offload: --option: max-jobs = many: expected auto or a whole "
-	  "number from 0 to 2147483647\n" },
-	{ "option_bad_bool", { "--option", "builders-use-substitutes",
-	  "maybe" }, -1, "nix-offload: --option: builders-use-substitutes = "
-	  "maybe: expected true or false\n" },
-	/* bytes, as Nix 2.8 reads them (tests/build.sh asks Nix itself) */
-	{ "option_log_size_unit", { "--option", "max-build-log-size",
-	  "10MB" }, -1, "nix-offload: --option: max-build-log-size = 10MB: "
-	  "expected a whole number of bytes from 0 (no limit) to "
-	  "18446744073709551615\n" },
-	{ "option_log_size_negative", { "--option", "max-build-log-size",
-	  "-1" }, -1, "nix-offload: --option: max-build-log-size = -1: "
-	  "expected a whole number of bytes from 0 (no limit) to "
-	  "18446744073709551615\n" },
-	{ "option_log_size_bytes", { "--option", "max-build-log-size",
-	  "1048576" }, 1, "" },
-	{ "other_argument", { "x.nix" }, 0, "" },
-	{ "unknown_option", { "--bogus" }, -1,
-	  "nix-offload: machines: unknown option --bogus (see nix-offload "
-	  "machines --help)\n" },
-	{ "builders_empty", { "--builders", "" }, 1, "" },
-	{ "verbose_any_command", { "-vv", "--json" }, 1, "" },
-};
-
-static void
-test_options(void)
-{
-	const struct optcase	*o;
-	struct common		 cm;
-	char			*argv[6], name[128], *err;
-	size_t			 k;
-	int			 argc, i, rc, v0 = verbose;
-
-	for (k = 0; k < nitems(optcases); k++) {
-		o = &optcases[k];
-		argv[0] = "machines";
-		for (argc = 1; argc < 5 && o->args[argc - 1] != NULL; argc++)
-			argv[argc] = (char *)o->args[argc - 1];
-		argv[argc] = NULL;
-		common_init(&cm);
-		i = 1;
-		verbose = 0;
-		capture();
-		rc = common_word(&cm, argc, argv, &i);
-		err = captured();
-		if (rc != o->rc)
-			no("returned %d, expected %d", rc, o->rc);
-		if (rc == 1 && i != argc)
-			no("left i at %d, expected %d", i, argc);
-		if (strcmp(o->name, "verbose_any_command") == 0 && verbose != 2)
-			no("-vv: verbose %d", verbose);
-		if (strcmp(err, o->err) != 0)
-			no("stderr:\nwant: %s\ngot:  %s", o->err, err);
-		free(err);
-		common_free(&cm);
-		xsnprintf(name, sizeof(name), "parse_option_%s", o->name);
-		report(name);
-	}
-	verbose = v0;
-}
-
-/* Defaults, with nothing configured at all. */
-static void
-test_defaults(void)
-{
-	struct conf	 c;
-	char		 val[256];
-	long		 n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	setenv("NIX_CONF_DIR", tmp, 1);
-	setenv("NIX_USER_CONF_FILES", "", 1);
-	conf_init(&c);
-	if (conf_load(&c) == -1)
-		no("conf_load failed");
-	xsnprintf(val, sizeof(val), "@%s/machines", tmp);
-	if (c.builders != NULL)
-		no("builders set");
-	if (c.max_jobs != 1 || c.timeout != 0 || c.max_silent_time != 0 ||
-	    c.builders_use_substitutes != 0)
-		no("numbers are not Nix's defaults");
-	if (c.system == NULL || strchr(c.system, '-') == NULL)
-		no("system = %s", c.system ? c.system : "(null)");
-	if (conf_value(&c, "system-features", val, sizeof(val)) == -1 ||
-	    strncmp(val, "benchmark big-parallel", 22) != 0)
-		no("system-features = %s", val);
-	if (conf_set(&c, "max-jobs", "auto", "-") != 0 || c.max_jobs != n)
-		no("max-jobs = auto: %ld, expected %ld", c.max_jobs, n);
-	if (conf_set(&c, "build-max-jobs", "3", "-") != 0 || c.max_jobs != 3)
-		no("build-max-jobs: not max-jobs");
-	if (conf_set(&c, "extra-max-jobs", "4", "-") != 1 || c.max_jobs != 3)
-		no("extra-max-jobs: not ignored");
-	conf_free(&c);
-	unsetenv("NIX_CONF_DIR");
-	unsetenv("NIX_USER_CONF_FILES");
-	report("parse_conf_defaults");
-}
-
-/* The settings the hook forwards: the table's names and old aliases. */
-static void
-test_setting_known(void)
-{
-	static const struct {
-		const char	*name;
-		int		 known;
-	} t[] = {
-		{ "builders", 1 }, { "builders-use-substitutes", 1 },
-		{ "extra-platforms", 1 }, { "max-build-log-size", 1 },
-		{ "build-max-log-size", 1 }, { "max-jobs", 1 },
-		{ "build-max-jobs", 1 }, { "max-silent-time", 1 },
-		{ "build-max-silent-time", 1 }, { "system", 1 },
-		{ "system-features", 1 }, { "timeout", 1 },
-		{ "build-timeout", 1 },
-		{ "extra-system-features", 0 }, { "extra-max-jobs", 0 },
-		{ "substituters", 0 }, { "max-jobs ", 0 }, { "Builders", 0 },
-		{ "", 0 }
-	};
-	struct conf	 c;
-	char		 val[4096];
-	size_t		 i;
-
-	conf_init(&c);
-	for (i = 0; i < nitems(t); i++) {
-		if (conf_setting_known(t[i].name) != t[i].known)
-			no("%s: known %d, expected %d", t[i].name,
-			    conf_setting_known(t[i].name), t[i].known);
-		if (t[i].known && conf_value(&c, t[i].name, val,
-		    sizeof(val)) == -1)
-			no("%s: known, yet no value", t[i].name);
-	}
-	conf_free(&c);
-	report("parse_conf_setting_known");
-}
-
 int
 main(int argc, char *argv[])
 {
-	char	 cwd[PATH_MAX], cmd[4 * PATH_MAX];
+	golden_init(argc, argv);
+	tmp = scratch_dir();
 
-	if (argc > 1 && strcmp(argv[1], "-u") == 0)
-		update = 1;
-	/* the configurations are read as Nix 2.8, whatever is installed:
-	 * tests/machines.sh holds them to it */
-	setenv("NIX_OFFLOAD_NIX_RULES", "2.8.0", 1);
-	if (getcwd(cwd, sizeof(cwd)) == NULL || access("data/machines",
-	    F_OK) == -1) {
-		fprintf(stderr, "parse: run me from tests/\n");
-		return 2;
-	}
-	xsnprintf(tmp, sizeof(tmp), "/tmp/nix-offload-parse.XXXXXX");
-	if (mkdtemp(tmp) == NULL) {
-		perror("mkdtemp");
-		return 2;
-	}
-	/*
-	 * The golden files name each other as @DATA@/...: absolute, since a
-	 * relative @FILE is read from /.  They are used from a copy with
-	 * @DATA@ made real.
-	 */
-	xsnprintf(data, sizeof(data), "%s/data", tmp);
-	xsnprintf(cmd, sizeof(cmd), "cp -R data '%s' && find '%s' -type f "
-	    "-exec sed -i 's|@DATA@|%s|g' {} +", data, data, data);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "parse: could not copy data/ to %s\n", data);
-		return 2;
-	}
 	machines_table();
 	test_uri_merge();
 	test_json();
@@ -1459,14 +896,5 @@ main(int argc, char *argv[])
 	test_limits();
 	test_default_file();
 	machines_golden();
-	conf_golden();
-	test_cmdline();
-	test_options();
-	test_defaults();
-	test_setting_known();
-	xsnprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-	if (system(cmd) != 0)
-		fprintf(stderr, "parse: could not remove %s\n", tmp);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return done();
 }

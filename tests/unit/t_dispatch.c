@@ -1,5 +1,5 @@
 /*
- * Unit tests for build's dispatch (src/dispatch.c) when a builder goes
+ * Unit tests for src/dispatch.c, build's dispatch, when a builder goes
  * away: what moves, what is given up, what is retired, what the user is
  * told, in orders of events that the integration tests cannot force (a
  * fetch finishing after its builder was lost, outputs nobody needs any
@@ -17,8 +17,6 @@
 
 #include "extern.h"
 #include "harness.h"
-
-static char	 ctl[64];
 
 /* What cmd_build holds for a run. */
 struct build {
@@ -322,15 +320,10 @@ test_given_up(void)
 int
 main(void)
 {
-	char	 env[128];
-
 	signal(SIGPIPE, SIG_IGN);
-	strlcpy(ctl, "/tmp/nix-offload-unit-build.XXXXXX", sizeof(ctl));
-	if (mkdtemp(ctl) == NULL)
-		abort();
-	snprintf(env, sizeof(env), "NIX_OFFLOAD_RUNTIME_DIR=%s", ctl);
-	putenv(env);
-	if (ssh_init() == -1)
+	/* the slots and locks of the run, out of everyone's way */
+	if (setenv("NIX_OFFLOAD_RUNTIME_DIR", scratch_dir(), 1) == -1 ||
+	    ssh_init() == -1)
 		abort();
 
 	test_fetch_after_drop();
@@ -340,13 +333,5 @@ main(void)
 	test_late_success();
 	test_worker_dies();
 	test_given_up();
-
-	{
-		char	 cmd[160];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", ctl);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", ctl);
-	}
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return done();
 }
