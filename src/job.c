@@ -352,6 +352,26 @@ out:
 }
 
 /*
+ * text with its lines after the first indented by 7 spaces, as Nix
+ * indents an error's, into buf (cut to fit).  Returns buf.
+ */
+static char *
+indented(const char *text, char *buf, size_t sz)
+{
+	size_t	 o = 0;
+
+	for (; *text != '\0' && o + 9 < sz; text++) {
+		buf[o++] = *text;
+		if (*text == '\n' && text[1] != '\0') {
+			memcpy(buf + o, "       ", 7);
+			o += 7;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/*
  * Run the job s on the builder.  Returns 0 when the conversation went as
  * it should, with the build's result in r (a failed build is reported
  * here, and its outputs not fetched); -1 (reported) when it did not: the
@@ -365,6 +385,7 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	struct transfer_stats	 st = { 0, 0 };
 	int			 rc = -1, k;
 	int64_t			 t0, t1, t2;
+	char			 msg[8192];
 
 	memset(r, 0, sizeof(*r));
 	j->drv = s->drvpath;
@@ -399,9 +420,11 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	t2 = clock_ms();
 	if (!job_ok(r->status)) {
 		/* the derivation's own failure: the user's to read, from
-		 * build's workers too */
+		 * build's workers too; its lines after the first indented,
+		 * as Nix shows the error of a remote build */
 		log_errx("%s: building %s failed: %s", j->host, s->name,
-		    r->error && *r->error ? r->error : "no message");
+		    indented(r->error && *r->error ? r->error : "no message",
+		    msg, sizeof(msg)));
 		if (j->log_tail > 0)
 			log_tail(j->remote->errtail, j->remote->errlen,
 			    j->log_tail);

@@ -126,6 +126,8 @@ static const char help_tail[] =
 "                               root: /run/nix-offload; others:\n"
 "                               $XDG_RUNTIME_DIR/nix-offload or\n"
 "                               /tmp/nix-offload-UID); must be 0700, ours\n"
+"  NIX_OFFLOAD_ROOT_RUNTIME_DIR root's, whose summary others read (default\n"
+"                               /run/nix-offload)\n"
 "  NIX_OFFLOAD_PERSIST          seconds an idle master stays (default 300)\n"
 "  NIX_OFFLOAD_CONNECT_TIMEOUT  seconds to connect (default 10)\n"
 "  NIX_OFFLOAD_ALIVE_INTERVAL   seconds between keepalives (default 15)\n"

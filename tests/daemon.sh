@@ -147,3 +147,41 @@ t_daemon_view() {
 t_modern_daemon_view_2_34() {
 	daemon_view sid
 }
+
+# An ordinary user's own `nix-offload build` through the daemon: the
+# daemon refuses the unsigned outputs, in the words of its version
+# (2.8: "lacks a valid signature", 2.12 on: "lacks a signature by a
+# trusted key"), and the user reads the remedy, not the raw error.  (On
+# this machine's Nix 2.8: t_user_build_daemon, tests/root.sh; the trees
+# have the user, uid 4242, that ssh wants in /etc/passwd.)
+daemon_trust() {	# suite
+	both
+	cp "$T/both" "$T/bld"
+	mkdir -p "$T/uhome"
+	cp "$TB/id_user" "$T/uhome/id"
+	chown -R 4242 "$T/uhome"
+	chmod 600 "$T/uhome/id"
+	awk -v k="$T/uhome/id" '{ sub("ssh://", "ssh://root@", $1); $3 = k; print }' \
+	    "$T/both" >"$T/ubuilders"
+	chmod 644 "$T/ubuilders"
+	cat >"$T/s4.sh" <<-EOS
+	user env NIX_OFFLOAD_RUNTIME_DIR=/tmp/ut "$NO" build --no-out-link \\
+	    --builders "@$T/ubuilders" -A step1 --argstr nonce "$T" "$SUITE" \\
+	    >"$T/e.out" 2>"$T/e.err"
+	echo \$? >"$T/e.rc"
+	true
+	EOS
+	daemon_run "$1" "$T/s4.sh"
+	sed 's/^/  e: /' "$T/e.err"
+	[ "$(cat "$T/e.rc")" = 1 ] || fail "exit status $(cat "$T/e.rc"), expected 1"
+	expect_in "$T/e.err" "the local Nix refused what the builder built: no key in its trusted-public-keys signed it, and this user \\(uid 4242\\) is not in its trusted-users"
+	expect_in "$T/e.err" "secret-key-files"
+}
+
+t_modern_daemon_trust_2_26() {
+	daemon_trust trixie
+}
+
+t_modern_daemon_trust_2_34() {
+	daemon_trust sid
+}

@@ -253,3 +253,19 @@ t_hook_unlocked_liar() {
 	nix-store --check-validity "$out" 2>/dev/null && fail "$out was registered"
 	expect_not_in "$T/calls" "register-validity"
 }
+
+# A failed build's error comes back as Nix's own hook shows it: its lines
+# after the first indented, the output paths among them (from builders
+# whose Nix says them: 2.34's).
+t_hook_failure_indented() {
+	hook_install
+	echo "ssh://$H2 x86_64-linux - 1 1 - - $K2" >"$T/two"
+	run a nb --builders "@$T/two" -A fails --argstr nonce "$T" "$SUITE"
+	expect_rc 100
+	expect_in "$T/a.err" "^nix-offload: ssh://$H2: building /nix/store/[^ ]*-fails.drv failed: "
+	if grep -q "Output paths:" "$T/a.err"; then
+		expect_in "$T/a.err" "^       Output paths:\$"
+		expect_in "$T/a.err" "^         /nix/store/[a-z0-9]{32}-fails\$"
+	fi
+	expect_not_in "$T/a.err" "^Reason:|^Output paths:"
+}
