@@ -83,6 +83,10 @@ daemon_messages() {	# suite
 	[ "$n" -ge 1 ] && [ "$n" -le 2 ] || fail "the wrong host key was said $n times"
 	[ "$(grep -c "^nix-offload: every builder that could build" "$T/d.err")" -le 1 ] ||
 	    fail "that the builder is down was said more than once"
+	# one incident, however many hooks met it: one failure
+	key=$(printf '%s' "ssh://$H1" | sha256sum | cut -c1-16)
+	[ "$(cut -d' ' -f1 "$T/ctl/health/$key")" = 1 ] ||
+	    fail "the builder's record: $(cat "$T/ctl/health/$key")"
 }
 
 t_daemon_messages() {
