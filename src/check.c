@@ -4,8 +4,9 @@
  * The doctor: probe every usable builder in parallel (at most N at a time,
  * each in a child process of its own, over the builder's control master)
  * and print a table.  A probe proves the builder is useful, not just up:
- * the serve handshake, then a tiny path written to its store (AddToStoreNar)
- * and read back (its NAR hash must match), and, from a second session in parallel, the
+ * the handshake (serve protocol for ssh://, daemon protocol for ssh-ng://),
+ * then a tiny path written to its store (AddToStoreNar) and read back (its
+ * NAR hash must match), and, from a second session in parallel, the
  * remote Nix version, free disk and load.
  */
 #include <sys/stat.h>
@@ -35,6 +36,8 @@ struct probe {
 	char		 error[1024];
 	long		 latency_ms;
 	unsigned	 proto, rproto;
+	int		 ng;		/* the daemon protocol */
+	int		 trust;		/* DAEMON_TRUST_*, for ng */
 	char		 version[64];	/* as the builder wrote it: filter it */
 	int		 writable;
 	long long	 disk_free_kb;	/* -1: unknown */
@@ -97,7 +100,8 @@ write_test(struct conn *c, const struct store_uri *u)
 	add.nar_hash = hash;
 	add.nar_size = s.size;
 	add.ca = "";
-	if (proto_add_nar(c, &add, send_nar, text) == -1 ||
+	if (proto_add_begin(c, 1) == -1 ||
+	    proto_add_nar(c, &add, send_nar, text) == -1 ||
 	    proto_add_done(c, 1) == -1 ||
 	    proto_infos(c, &want, &pi, &n) == -1)
 		goto out;
@@ -125,8 +129,9 @@ start_info(const struct store_uri *u, struct conn *ic)
 	int		 rc = -1;
 	size_t		 len;
 
-	if (args_split(u->remote_program ? u->remote_program : "nix-store",
-	    &prog) == -1 || (p = args_join(prog.list)) == NULL)
+	if (args_split(u->remote_program ? u->remote_program : u->ng ?
+	    "nix-daemon" : "nix-store", &prog) == -1 ||
+	    (p = args_join(prog.list)) == NULL)
 		goto out;
 	len = strlen(p) + 200;
 	if ((script = malloc(len)) == NULL)
@@ -316,11 +321,11 @@ probe(const struct machine *m, struct probe *r)
 	r->disk_free_kb = -1;
 	r->load = -1;
 	/* in a child: the parent prints what failed, from r */
-	if (ssh_start_serve(&m->uri, &c, CONN_QUIET) == -1)
+	if (ssh_start_store(&m->uri, &c, CONN_QUIET) == -1)
 		goto fail;
 	if (ssh_wait_master(&m->uri, &c))
 		have_ic = start_info(&m->uri, &ic) == 0;
-	if (serve_handshake(&c) == -1) {
+	if (proto_handshake(&c, m->uri.ng) == -1) {
 		ssh_kill(&c);
 		if (have_ic)
 			ssh_kill(&ic);
@@ -329,6 +334,9 @@ probe(const struct machine *m, struct probe *r)
 	r->latency_ms = (long)(clock_ms() - t0);
 	r->proto = c.version;
 	r->rproto = c.remote_version;
+	r->ng = m->uri.ng;
+	r->trust = c.trust;
+	strlcpy(r->version, c.remote_nix, sizeof(r->version));
 	if (!have_ic)
 		have_ic = start_info(&m->uri, &ic) == 0;
 	if (write_test(&c, &m->uri) == -1) {
@@ -468,6 +476,9 @@ print_json(const struct machines *ms, const struct probe *res)
 				json_string(stdout, r->version);
 			else
 				printf("null");
+			printf(",\"trusted\":%s", !r->ng ? "null" :
+			    r->trust == DAEMON_TRUST_YES ? "true" :
+			    r->trust == DAEMON_TRUST_NOT ? "false" : "null");
 			if (r->disk_free_kb >= 0)
 				printf(",\"diskFreeBytes\":%lld",
 				    r->disk_free_kb * 1024);
@@ -579,6 +590,12 @@ print_table(const struct machines *ms, const struct probe *res)
 			if (pass == 1 && !m->usable)
 				printf("  %s\n", m->unusable_why ?
 				    m->unusable_why : "not usable");
+			else if (pass == 1 && r->ok && r->trust ==
+			    DAEMON_TRUST_NOT)
+				printf("  its user is not in the builder's "
+				    "trusted-users: what it is sent must be "
+				    "signed by a key it trusts, or "
+				    "content-addressed\n");
 			else if (pass == 1 && !r->ok) {
 				printf("  %s\n", r->error);
 				if ((left = health_backoff(m)) > 0 &&

@@ -98,7 +98,7 @@ cmd_copy(int argc, char **argv)
 		strlist_free(&paths);
 		return EXIT_ERROR;
 	}
-	if (ssh_open_serve(&u, &remote, 0) == -1) {
+	if (ssh_open_store(&u, &remote, 0) == -1) {
 		rc = fail_exit(remote.f.kind);
 		goto out_local;
 	}

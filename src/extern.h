@@ -209,6 +209,7 @@ void		 sha256_init(struct sha256 *);
 void		 sha256_update(struct sha256 *, const void *, size_t);
 void		 sha256_final(struct sha256 *, unsigned char[SHA256_LEN]);
 void		 hash_hex(const unsigned char *, size_t, char *);
+int		 hash_hex_decode(const char *, size_t, unsigned char *);
 size_t		 nix32_len(size_t);
 void		 nix32_encode(const unsigned char *, size_t, char *);
 ssize_t		 base64_decode(const char *, size_t, unsigned char *, size_t);
@@ -365,7 +366,8 @@ struct store_uri {
 	int	 compress;	/* ?compress=true */
 	char	*remote_program; /* NULL: nix-store */
 	char	*remote_store;	/* NULL: the remote's default store */
-	char	 display[URI_MAX]; /* ssh://[user@]host[:port], for messages */
+	int	 ng;		/* ssh-ng://: the daemon protocol */
+	char	 display[URI_MAX]; /* ssh[-ng]://[user@]host[:port] */
 };
 int		 uri_parse(const char *, struct store_uri *);
 int		 uri_check(const char *, struct store_uri *, char *, size_t);
@@ -400,8 +402,14 @@ struct conn {
 	char		 logline[1024]; /* the line being copied */
 	size_t		 loglen;
 	const struct proto *proto;	/* its protocol, from the handshake */
-	unsigned	 version;	/* serve protocol version in use */
+	int		 ng;		/* it speaks the daemon protocol */
+	unsigned	 version;	/* the protocol's version in use */
 	unsigned	 remote_version; /* what the remote said it speaks */
+	char		 remote_nix[64]; /* its Nix's version, if it said */
+	int		 trust;		/* DAEMON_TRUST_*: are we trusted */
+	int		 framed;	/* writes go in frames (wire_frames_begin) */
+	int		 add_many;	/* daemon.c: an AddMultipleToStore is open */
+	int		 options_sent;	/* daemon.c: SetOptions was sent */
 	uint64_t	 nread;		/* bytes read from stdout */
 	uint64_t	 reply_max;	/* what the reply being read may cost
 					   (wire_reply_begin); 0: not counted */
@@ -453,9 +461,9 @@ int		 ssh_init(void);
 int		 ssh_open(const struct store_uri *, char *const *, struct conn *,
 		    int);
 #define CONN_QUIET	0x1	/* a conversation's failure is not said */
-int		 ssh_open_serve(const struct store_uri *, struct conn *, int);
+int		 ssh_open_store(const struct store_uri *, struct conn *, int);
 int		 ssh_master_up(const struct store_uri *);
-int		 ssh_start_serve(const struct store_uri *, struct conn *, int);
+int		 ssh_start_store(const struct store_uri *, struct conn *, int);
 int		 ssh_wait_master(const struct store_uri *, struct conn *);
 int		 ssh_fact_get(const struct store_uri *, const char *, char *,
 		    size_t);
@@ -482,6 +490,9 @@ int		 wire_write_u64(struct conn *, uint64_t);
 int		 wire_write_string(struct conn *, const void *, size_t);
 int		 wire_write_str(struct conn *, const char *);
 int		 wire_flush(struct conn *);
+int		 wire_frames_begin(struct conn *);
+int		 wire_frames_end(struct conn *);
+void		 wire_log(struct conn *, const char *, size_t);
 int		 wire_read(struct conn *, void *, size_t);
 int		 wire_read_u64(struct conn *, uint64_t *);
 int		 wire_read_string(struct conn *, size_t, char **, size_t *);
@@ -585,7 +596,25 @@ int		 serve_dump_read(struct conn *, const char *, struct nar_sink *);
 int		 serve_query_valid_paths(struct conn *, const struct strlist *,
 		    int, int, struct strlist *);
 
-/* proto.c: one store interface; serve.c's serve_proto the first behind it */
+/* daemon.c: the client side of `nix-daemon --stdio`, for ssh-ng:// */
+#define DAEMON_MAGIC_1		0x6e697863ULL
+#define DAEMON_MAGIC_2		0x6478696fULL
+#define DAEMON_VERSION		0x126	/* what we speak: 1.38 */
+#define DAEMON_VERSION_MIN	0x122	/* the oldest we accept: 1.34, Nix 2.8 */
+#define DAEMON_TRUST_UNKNOWN	0	/* the daemon did not say (before 1.35) */
+#define DAEMON_TRUST_YES	1
+#define DAEMON_TRUST_NOT	2
+#define DAEMON_REPLY_MAX	SERVE_REPLY_MAX	/* what one reply may cost */
+#define DAEMON_TEXT_MAX		(16u * 1024 * 1024) /* a message, a log line */
+#define DAEMON_ERROR_MAX	4096	/* the daemon's error, as we keep it */
+#define DAEMON_NAME_MAX		256	/* a feature, an error's type */
+#define DAEMON_FEATURES_MAX	64	/* features of a handshake */
+#define DAEMON_FIELDS_MAX	64	/* fields of an activity or result */
+#define DAEMON_TRACES_MAX	1024	/* traces of an error */
+int		 daemon_handshake(struct conn *);
+extern const struct proto daemon_proto;
+
+/* proto.c: one store interface, serve.c's and daemon.c's behind it */
 struct proto {
 	const char	*name;
 	int		(*valid)(struct conn *, const struct strlist *, int, int,
@@ -596,14 +625,22 @@ struct proto {
 			    struct strlist *);
 	int		(*add_nar)(struct conn *, const struct path_info *,
 			    int (*)(void *, struct conn *), void *);
+	int		(*add_begin)(struct conn *, size_t);	/* or NULL */
 	int		(*add_done)(struct conn *, size_t);
 	int		(*nar_ask)(struct conn *, const char *);
 	int		(*nar_read)(struct conn *, const char *, struct nar_sink *);
 	int		(*build)(struct conn *, const char *, const struct drv *,
 			    const struct strlist *, const struct build_options *,
 			    struct build_result *);
+	int		(*drv_first)(struct conn *, const struct drv *);
 };
 extern const struct proto serve_proto;
+int		 proto_greeting(struct conn *, uint64_t, const char *);
+int		 proto_handshake(struct conn *, int);
+int		 proto_add_begin(struct conn *, size_t);
+int		 proto_drv_first(struct conn *, const struct drv *);
+int		 proto_build_wait(const struct conn *,
+		    const struct build_options *);
 int		 proto_valid(struct conn *, const struct strlist *, int, int,
 		    struct strlist *);
 int		 proto_infos(struct conn *, const struct strlist *,

@@ -106,6 +106,18 @@ sha256_final(struct sha256 *c, unsigned char out[SHA256_LEN])
 	}
 }
 
+static int
+hexdigit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Lower-case hex of n bytes into out, which holds 2n + 1. */
 void
 hash_hex(const unsigned char *d, size_t n, char *out)
@@ -118,6 +130,23 @@ hash_hex(const unsigned char *d, size_t n, char *out)
 		out[2 * i + 1] = hex[d[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+/* Read 2n hex digits (either case) into n bytes.  Returns 0, or -1. */
+int
+hash_hex_decode(const char *s, size_t n, unsigned char *out)
+{
+	size_t	 i;
+	int	 hi, lo;
+
+	for (i = 0; i < n; i++) {
+		hi = hexdigit(s[2 * i]);
+		lo = hi == -1 ? -1 : hexdigit(s[2 * i + 1]);
+		if (lo == -1)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return s[2 * n] == '\0' ? 0 : -1;
 }
 
 /* Characters in the Nix base32 form of n bytes. */

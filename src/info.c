@@ -1,8 +1,10 @@
 /*
  * nix-offload store-info [--json] [--store] URI
  *
- * Like `nix store info --store URI`: connect, complete the serve handshake,
- * and say what the builder speaks.  The remote Nix version comes from a
+ * Like `nix store info --store URI`: connect, complete the handshake, and
+ * say what the builder speaks.  A daemon (ssh-ng://) says its Nix version
+ * and whether we are trusted in its handshake.  Over ssh:// the remote
+ * Nix version comes from a
  * second session over the same master (`nix-store --version`) and is
  * remembered for the master's lifetime, so a warm call costs one session.
  * A cold call (no master yet) does not wait for it: that would make it
@@ -112,14 +114,16 @@ cmd_store_info(int argc, char **argv)
 	if (uri_parse(arg, &u) == -1)
 		return EXIT_USAGE;
 	t0 = clock_ms();
-	cached = ssh_fact_get(&u, "nixversion", version, sizeof(version)) == 0;
+	/* a daemon says its version itself */
+	cached = u.ng ||
+	    ssh_fact_get(&u, "nixversion", version, sizeof(version)) == 0;
 	master = ssh_master_up(&u);
 	/* with --json, a failure is said in the JSON */
-	if ((k = ssh_start_serve(&u, &c, json ? CONN_QUIET : 0)) == 0) {
+	if ((k = ssh_start_store(&u, &c, json ? CONN_QUIET : 0)) == 0) {
 		/* warm: the version session runs beside the serve session */
 		if (!cached && master)
 			have_vc = start_version(&u, &vc) == 0;
-		k = serve_handshake(&c);
+		k = proto_handshake(&c, u.ng);
 	}
 	if (k == -1) {
 		int rc = fail_exit(c.f.kind != FAIL_NONE ? c.f.kind : FAIL_OTHER);
@@ -142,6 +146,8 @@ cmd_store_info(int argc, char **argv)
 			ssh_fact_put(&u, "nixversion", version);
 	}
 	ssh_close(&c);
+	if (u.ng)
+		strlcpy(version, c.remote_nix, sizeof(version));
 	/* after the close: the child must not hold the session's pipes */
 	if (!cached && !master && ssh_master_up(&u))
 		learn_version_later(&u);
@@ -156,6 +162,10 @@ cmd_store_info(int argc, char **argv)
 			json_string(stdout, version);
 		else
 			printf("null");
+		/* as Nix's: only a daemon knows whether we are trusted */
+		if (c.trust != DAEMON_TRUST_UNKNOWN)
+			printf(",\"trusted\":%s", c.trust == DAEMON_TRUST_YES ?
+			    "true" : "false");
 		printf(",\"latencyMs\":%lld}\n", (long long)(clock_ms() - t0));
 	} else {
 		printf("Store URL: %s\n", u.display);
@@ -168,6 +178,8 @@ cmd_store_info(int argc, char **argv)
 		if (version[0] != '\0')
 			printf("Version: %s\n", text_printable(version,
 			    strlen(version), shown, sizeof(shown)));
+		if (c.trust != DAEMON_TRUST_UNKNOWN)
+			printf("Trusted: %d\n", c.trust == DAEMON_TRUST_YES);
 	}
 	uri_free(&u);
 	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;

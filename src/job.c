@@ -21,11 +21,12 @@ job_init(struct job *j, const char *host, struct conn *remote)
 	j->remote = remote;
 	j->log_fd = -1;
 	j->note_fd = -1;
+	j->since = clock_wall();	/* notes before the first job */
 }
 
 /*
  * The session with builder m, in j's remote conversation (flags as for
- * ssh_open_serve), its health recorded either way: a failure counts once
+ * ssh_open_store), its health recorded either way: a failure counts once
  * per incident (health_failed).  Returns 0, or -1 (j->remote->f says
  * why).
  */
@@ -34,7 +35,7 @@ job_open(struct job *j, const struct machine *m, int flags)
 {
 	j->m = m;
 	j->began = clock_wall();
-	if (ssh_open_serve(&m->uri, j->remote, flags) == -1) {
+	if (ssh_open_store(&m->uri, j->remote, flags) == -1) {
 		health_failed(m, &j->remote->f, j->began);
 		return -1;
 	}
@@ -352,6 +353,31 @@ out:
 }
 
 /*
+ * The .drv of drvpath and its closure, to a builder that builds only
+ * derivations it has (proto_drv_first): .drv files are content-addressed,
+ * so a daemon takes them from a user it does not trust.
+ */
+static int
+send_drv(struct job *j, const char *drvpath)
+{
+	struct strlist		 one = { NULL, 0, 0 }, closure = { NULL, 0, 0 };
+	struct transfer_stats	 st = { 0, 0 };
+	int			 rc = -1;
+
+	if (local_ready(j) == -1 || strlist_add(&one, drvpath) == -1 ||
+	    proto_closure(&j->local, &one, 0, &closure) == -1)
+		goto out;
+	step(j, JOB_INPUTS, 1);
+	rc = transfer_to(&j->local, j->remote, &closure, 0, &st);
+	step(j, JOB_INPUTS, 0);
+	j->bytes += st.bytes;
+out:
+	strlist_free(&one);
+	strlist_free(&closure);
+	return rc;
+}
+
+/*
  * text with its lines after the first indented by 7 spaces, as Nix
  * indents an error's, into buf (cut to fit).  Returns buf.
  */
@@ -407,14 +433,24 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 		if (k == -1)
 			goto out;
 	}
+	if (proto_drv_first(j->remote, s->drv) &&
+	    send_drv(j, s->drvpath) == -1)
+		goto out;
 	t1 = clock_ms();
 	/* the log as it comes, or only its tail if the build fails */
 	wire_echo(j->remote, j->log_tail == 0, j->log_fd, j->log_prefix);
 	step(j, JOB_BUILD, 1);
 	k = proto_build(j->remote, s->drvpath, s->drv, s->inputs,
 	    &j->opts, r);
+	/* refused: it builds only what it has (an untrusted user) */
+	if (k == 1 && (k = send_drv(j, s->drvpath)) == 0)
+		k = proto_build(j->remote, s->drvpath, s->drv, s->inputs,
+		    &j->opts, r);
+	if (k == 1)
+		wire_error(j->remote, FAIL_OTHER, "building %s: the builder "
+		    "refused the derivation it was sent", s->drvpath);
 	step(j, JOB_BUILD, 0);
-	if (k == -1)
+	if (k != 0)
 		goto out;
 	wire_echo_end(j->remote);
 	t2 = clock_ms();

@@ -31,7 +31,7 @@
  *     but with a warning, unless it is the default machines file.
  *
  * Where Nix accepts an entry nix-offload cannot use (a store other than
- * ssh://, max jobs 0, no systems, a host key that is not a key line, a
+ * ssh:// and ssh-ng://, max jobs 0, no systems, a host key that is not a key line, a
  * URI ssh would refuse), it is listed, unusable, with its reason and a
  * warning.  Where following Nix would hurt, a warning says what is done
  * instead: max jobs above MACHINES_JOBS_MAX are capped (Nix opens a lock
@@ -324,26 +324,34 @@ bare_host(const char *u)
 	    !special(u);
 }
 
-/* Why a store that is not ssh:// cannot be used, for messages. */
+/* The length of u's "ssh://" or "ssh-ng://", or 0 for another store. */
+static size_t
+ssh_scheme(const char *u)
+{
+	if (strncmp(u, "ssh://", 6) == 0)
+		return 6;
+	if (strncmp(u, "ssh-ng://", 9) == 0)
+		return 9;
+	return 0;
+}
+
+/* Why a store that is not ssh[-ng]:// cannot be used, for messages. */
 static void
 unusable(const char *u, char *buf, size_t sz)
 {
 	const char	*colon = strstr(u, "://");
 
-	if (strncmp(u, "ssh-ng://", 9) == 0)
-		snprintf(buf, sz, "ssh-ng:// stores speak the daemon "
-		    "protocol; nix-offload speaks to ssh:// stores only");
-	else if (colon != NULL)
-		snprintf(buf, sz, "%.*s:// is not an ssh:// store; "
-		    "nix-offload speaks to ssh:// stores only",
+	if (colon != NULL)
+		snprintf(buf, sz, "%.*s:// is not an ssh store; nix-offload "
+		    "speaks to ssh:// and ssh-ng:// stores only",
 		    (int)(colon - u) > 32 ? 32 : (int)(colon - u), u);
 	else
 		snprintf(buf, sz, "not a remote store; nix-offload speaks "
-		    "to ssh:// stores only");
+		    "to ssh:// and ssh-ng:// stores only");
 }
 
 /*
- * An ssh:// URI as Nix 2.31 and later write it back: a bare IPv6 address
+ * An ssh[-ng]:// URI as Nix 2.31 and later write it back: a bare IPv6 address
  * bracketed, its zone's "%" written "%25", an empty port dropped
  * ("ssh://fe80::1%eth0" -> "ssh://[fe80::1%25eth0]", "ssh://h:" ->
  * "ssh://h").  Into buf; anything else as it is.
@@ -351,10 +359,10 @@ unusable(const char *u, char *buf, size_t sz)
 static void
 nix_written(const char *u, char *buf, size_t sz)
 {
-	const char	*a = u + 6, *end, *at, *h, *colon;
-	size_t		 al, o;
+	size_t		 sl = ssh_scheme(u), al, o;
+	const char	*a = u + sl, *end, *at, *h, *colon;
 
-	if (strncmp(u, "ssh://", 6) != 0) {
+	if (sl == 0) {
 		snprintf(buf, sz, "%s", u);
 		return;
 	}
@@ -364,7 +372,8 @@ nix_written(const char *u, char *buf, size_t sz)
 		if (*h == '@')
 			at = h;
 	h = at != NULL ? at + 1 : a;
-	o = (size_t)snprintf(buf, sz, "ssh://%.*s", (int)(h - a), a);
+	o = (size_t)snprintf(buf, sz, "%.*s%.*s", (int)sl, u, (int)(h - a),
+	    a);
 	if (*h == '[' || (colon = memchr(h, ':', (size_t)(end - h))) == NULL ||
 	    memchr(colon + 1, ':', (size_t)(end - colon - 1)) == NULL) {
 		/* bracketed, or host[:port]: only an empty port goes */
@@ -427,7 +436,7 @@ bad_escape(const char *s, size_t n)
 }
 
 /*
- * An ssh:// URI as Nix 2.31.3 and later read it, into buf: a bare IPv6
+ * An ssh[-ng]:// URI as Nix 2.31.3 and later read it, into buf: a bare IPv6
  * host (::1, root@fe80::1%eth0) in brackets, an empty port dropped.  Sets
  * *port to the text of the port (NULL: none) for the caller's checks.
  * Returns buf, or u itself when nothing changes.
@@ -435,10 +444,11 @@ bad_escape(const char *s, size_t n)
 static const char *
 ssh_normal(const char *u, char *buf, size_t sz, const char **port)
 {
-	const char	*auth = u + 6, *host, *colon, *rb;
-	size_t		 alen = strcspn(auth, "?/#"), hlen, i;
+	size_t		 sl = ssh_scheme(u), alen, hlen, i;
+	const char	*auth = u + sl, *host, *colon, *rb;
 
 	*port = NULL;
+	alen = strcspn(auth, "?/#");
 	for (host = auth, i = 0; i < alen; i++)
 		if (auth[i] == '@')
 			host = auth + i + 1;
@@ -446,8 +456,8 @@ ssh_normal(const char *u, char *buf, size_t sz, const char **port)
 	colon = memchr(host, ':', hlen);
 	if (host[0] != '[' && colon != NULL &&
 	    memchr(colon + 1, ':', hlen - (size_t)(colon + 1 - host)) != NULL) {
-		snprintf(buf, sz, "ssh://%.*s[%.*s]%s", (int)(host - auth), auth,
-		    (int)hlen, host, auth + alen);
+		snprintf(buf, sz, "%.*s%.*s[%.*s]%s", (int)sl, u,
+		    (int)(host - auth), auth, (int)hlen, host, auth + alen);
 		return buf;
 	}
 	if (host[0] == '[') {
@@ -467,7 +477,7 @@ ssh_normal(const char *u, char *buf, size_t sz, const char **port)
 }
 
 /*
- * The URI of field 1 for an ssh:// entry m: parsed into m->uri (usable),
+ * The URI of field 1 for an ssh[-ng]:// entry m: parsed into m->uri (usable),
  * or, where Nix lists the entry and fails only when it connects, the
  * reason in why (whysz bytes), unless why holds one already: the caller
  * then makes m unusable.  Returns 0, or -1 (reported) where the installed
@@ -479,7 +489,7 @@ ssh_uri(struct parser *p, const char *where, struct machine *m, char *why,
 {
 	char		 norm[URI_MAX + 8], err[URI_MAX + 256];
 	const char	*text, *port, *q;
-	size_t		 n;
+	size_t		 n, sl = ssh_scheme(m->uri_text);
 	unsigned long	 pv;
 	char		*end;
 
@@ -504,10 +514,10 @@ ssh_uri(struct parser *p, const char *where, struct machine *m, char *why,
 			    m->uri_text, rules.version, pv);
 	}
 	/* a "%" outside an IPv6 address's zone, and not an escape */
-	q = text + 6 + strcspn(text + 6, "?");
+	q = text + sl + strcspn(text + sl, "?");
 	if (rules.strict_uri && (bad_escape(q, strlen(q)) ||
-	    (memchr(text + 6, '[', (size_t)(q - text - 6)) == NULL &&
-	    bad_escape(text + 6, (size_t)(q - text - 6))))) {
+	    (memchr(text + sl, '[', (size_t)(q - text - sl)) == NULL &&
+	    bad_escape(text + sl, (size_t)(q - text - sl))))) {
 		bad(p, where, "%s: a \"%%\" without two hex digits: Nix %s "
 		    "cannot parse this store URI (field 1)", m->uri_text,
 		    rules.version);
@@ -635,7 +645,7 @@ entry(struct parser *p, char *s, const char *where)
 	if (fields(p, where, f, nf, &m, why, sizeof(why), &key) == -1)
 		goto fail;
 #undef SET
-	if (strncmp(m.uri_text, "ssh://", 6) == 0) {
+	if (ssh_scheme(m.uri_text) > 0) {
 		if (ssh_uri(p, where, &m, why, sizeof(why)) == -1)
 			goto fail;
 		/* fields 3 and 8 win over ?ssh-key= and the URI's host key */

@@ -15,88 +15,6 @@
 
 #include "extern.h"
 
-#define BANNER_MAX	512	/* how much of a shell banner we quote */
-#define BANNER_WAIT_MS	300	/* how long we wait for the rest of it */
-#define SERVE_BUILD_WAIT_MAX 1000000	/* seconds: a longer wait is none */
-
-static uint64_t
-le64(const unsigned char *b)
-{
-	uint64_t	 v = 0;
-	int		 i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
-
-/*
- * Text a shell would print (printable ASCII, white space, colour escapes,
- * valid UTF-8) rather than a foreign protocol's binary.
- */
-static int
-looks_like_text(const unsigned char *b, size_t n)
-{
-	size_t	 i, k, len;
-
-	for (i = 0; i < n; i++) {
-		if ((b[i] >= 0x20 && b[i] < 0x7f) || b[i] == '\n' ||
-		    b[i] == '\r' || b[i] == '\t' || b[i] == 0x1b)
-			continue;
-		if (b[i] >= 0xc2 && b[i] <= 0xdf)
-			len = 1;
-		else if (b[i] >= 0xe0 && b[i] <= 0xef)
-			len = 2;
-		else if (b[i] >= 0xf0 && b[i] <= 0xf4)
-			len = 3;
-		else
-			return 0;
-		if (i + len >= n)	/* cut short by our read: accept */
-			return 1;
-		for (k = 1; k <= len; k++)
-			if ((b[i + k] & 0xc0) != 0x80)
-				return 0;
-		i += len;
-	}
-	return 1;
-}
-
-/*
- * Something other than the serve magic came first: quote it and say where
- * it likely comes from.
- */
-static void
-not_magic(struct conn *c)
-{
-	static const unsigned char magic[8] = { 0xcb, 0xee, 0x52, 0x54 };
-	char		 q[BANNER_MAX * 4 + 8];
-	size_t		 n, k;
-	const unsigned char *b;
-
-	n = (size_t)wire_peek(c, BANNER_MAX + 16, BANNER_WAIT_MS);
-	b = c->rbuf + c->rpos;
-	/* text and then the greeting: the shell talked first */
-	for (k = 1; k + 8 <= n; k++)
-		if (memcmp(b + k, magic, 8) == 0) {
-			n = k;
-			break;
-		}
-	if (n > BANNER_MAX)
-		n = BANNER_MAX;
-	text_printable(b, n, q, sizeof(q));
-	if (looks_like_text(b, n)) {
-		wire_error(c, FAIL_BANNER, "the remote shell printed text before the serve "
-		    "protocol started: \"%s\"; this comes from a startup file "
-		    "run for non-interactive logins on the builder (~/.bashrc, "
-		    "~/.zshenv, /etc/bash.bashrc, ~/.profile) or from a shell "
-		    "that is not a shell (nologin, ForceCommand): make it print "
-		    "nothing when there is no terminal", q);
-	} else {
-		wire_error(c, FAIL_PROTOCOL, "the remote does not speak Nix's serve protocol: "
-		    "expected the magic number 0x%llx, got \"%s\"",
-		    (unsigned long long)SERVE_MAGIC_2, q);
-	}
-}
 
 /*
  * Open the conversation: exchange magic numbers and versions.  Sets
@@ -107,36 +25,14 @@ int
 serve_handshake(struct conn *c)
 {
 	uint64_t	 v;
-	int		 n;
 
 	if (wire_write_u64(c, SERVE_MAGIC_1) == -1 ||
 	    wire_write_u64(c, SERVE_VERSION) == -1 || wire_flush(c) == -1) {
 		wire_fail(c, "sending the serve protocol greeting");
 		return -1;
 	}
-	n = wire_peek(c, 8, c->timeout_ms > 0 ? c->timeout_ms : 1 << 30);
-	if (n < 8) {
-		if (n > 0 && looks_like_text(c->rbuf + c->rpos, (size_t)n) &&
-		    c->rbuf[c->rpos] != (SERVE_MAGIC_2 & 0xff)) {
-			not_magic(c);
-			return -1;
-		}
-		if (!c->eof) {
-			c->timedout = 1;
-			snprintf(c->why, sizeof(c->why), "no answer for %d s",
-			    c->timeout_ms / 1000);
-		} else if (n > 0)
-			snprintf(c->why, sizeof(c->why), "the connection "
-			    "closed after %d bytes of the greeting", n);
-		wire_fail(c, n > 0 ? "during the serve handshake" :
-		    "waiting for the serve protocol greeting");
+	if (proto_greeting(c, SERVE_MAGIC_2, "serve") == -1)
 		return -1;
-	}
-	if (le64(c->rbuf + c->rpos) != SERVE_MAGIC_2) {
-		not_magic(c);
-		return -1;
-	}
-	c->rpos += 8;
 	if (wire_read_u64(c, &v) == -1) {
 		wire_fail(c, "during the serve handshake");
 		return -1;
@@ -397,7 +293,7 @@ serve_build_derivation(struct conn *c, const char *drvpath,
     const struct build_options *o, struct build_result *r)
 {
 	struct strlist	 sorted = { NULL, 0, 0 };
-	uint64_t	 n, i, v, quiet;
+	uint64_t	 n, i, v;
 	char		*k = NULL, *val = NULL;
 	size_t		 j;
 	int		 rc = -1, saved = c->timeout_ms;
@@ -446,17 +342,8 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 		goto fail;
 	if (wire_flush(c) == -1)
 		goto fail;
-	/*
-	 * The build runs now, silent for as long as the builder allows: a
-	 * builder that says nothing for longer than its own max-silent-time
-	 * or timeout, and then our I/O timeout, is stuck.  With neither,
-	 * only ssh's keepalive tells a dead connection from a quiet build.
-	 */
-	quiet = o->max_silent_time;
-	if (o->timeout > 0 && (quiet == 0 || o->timeout < quiet))
-		quiet = o->timeout;
-	c->timeout_ms = quiet == 0 || saved == 0 ||
-	    quiet > SERVE_BUILD_WAIT_MAX ? 0 : (int)quiet * 1000 + saved;
+	/* the build runs now, silent for as long as the builder allows */
+	c->timeout_ms = proto_build_wait(c, o);
 	if (wire_read_u64(c, &v) == -1 ||
 	    wire_read_string(c, WIRE_STRING_MAX, &r->error, NULL) == -1)
 		goto fail;
@@ -571,13 +458,13 @@ serve_add_nar_acks(struct conn *c, size_t n)
 
 /* The serve protocol, behind proto.c's interface. */
 const struct proto serve_proto = {
-	"serve",
-	serve_query_valid_paths,
-	serve_query_path_infos,
-	serve_query_closure,
-	serve_add_nar,
-	serve_add_nar_acks,
-	serve_dump_request,
-	serve_dump_read,
-	serve_build_derivation
+	.name = "serve",
+	.valid = serve_query_valid_paths,
+	.infos = serve_query_path_infos,
+	.closure = serve_query_closure,
+	.add_nar = serve_add_nar,
+	.add_done = serve_add_nar_acks,
+	.nar_ask = serve_dump_request,
+	.nar_read = serve_dump_read,
+	.build = serve_build_derivation
 };

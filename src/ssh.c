@@ -31,6 +31,8 @@
 #define SSH_CLOSE_WAIT_MS	5000	/* for ssh to go after EOF or a kill */
 #define SSH_HANDSHAKE_SLACK	20	/* seconds past the connect timeout */
 #define PINNED_ALIAS		"nix-offload-pinned"
+/* the builder's store program, for messages */
+#define PROGRAM(c)		((c)->ng ? "nix-daemon" : "nix-store")
 
 struct ssh_config sshconf;
 
@@ -543,7 +545,7 @@ diagnose(struct conn *c, const char *what)
 		    "shells on the builder must contain Nix (see \"Remote "
 		    "Builds\" in Nix's manual), or name the program with "
 		    "?remote-program=/nix/var/nix/profiles/default/bin/"
-		    "nix-store", "nix-store", code, line);
+		    "%s", PROGRAM(c), code, line, PROGRAM(c));
 	} else if (code == 255 && !early) {
 		/* the last line is often the remote's (a build log), not ssh's */
 		wire_error(c, FAIL_DROPPED, "%s: the connection to the builder "
@@ -556,14 +558,15 @@ diagnose(struct conn *c, const char *what)
 		if (code == -1)
 			wire_error(c, FAIL_OTHER, "%s: ssh was killed by "
 			    "signal %d", what, WTERMSIG(c->status));
-		else	/* the builder's nix-store does not serve: its failure */
+		else	/* the builder's program does not serve: its failure */
 			wire_error(c, FAIL_NOREMOTE, "the remote command exited "
-			    "with status %d before the serve protocol started: "
-			    "%s", code, line[0] ? line : "(no message)");
+			    "with status %d before the %s protocol started: "
+			    "%s", code, c->ng ? "daemon" : "serve",
+			    line[0] ? line : "(no message)");
 	} else if (code > 0 && strstr(line, "error:") != NULL) {
-		/* nix-store refused the request: its words say why */
-		wire_error(c, FAIL_OTHER, "%s: the remote nix-store failed: %s",
-		    what, line);
+		/* the remote program refused the request: its words say why */
+		wire_error(c, FAIL_OTHER, "%s: the remote %s failed: %s",
+		    what, PROGRAM(c), line);
 	} else {
 		wire_error(c, FAIL_DROPPED, "%s: the connection closed (remote "
 		    "exit %d)%s%s", what, code, line[0] ? ": " : "", line);
@@ -607,6 +610,7 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c,
 	wire_init(c, fds[0], fds[1], fds[2], u->display);
 	c->quiet = (flags & CONN_QUIET) != 0;
 	c->pid = pid;
+	c->ng = u->ng;
 	c->diagnose = diagnose;
 	strlcpy(c->hostname, u->host, sizeof(c->hostname));
 	/* connecting, then a remote that may be slow to start, but not
@@ -618,20 +622,25 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c,
 }
 
 /*
- * Start `nix-store --serve --write` on the builder, as Nix does (with
- * remote-program, and --store remote-store), without waiting for it.
+ * Start the builder's store program, as Nix does, without waiting for it:
+ * for ssh://, `nix-store --serve --write`, for ssh-ng://, `nix-daemon
+ * --stdio` (remote-program names another, --store remote-store).
  */
 int
-ssh_start_serve(const struct store_uri *u, struct conn *c, int flags)
+ssh_start_store(const struct store_uri *u, struct conn *c, int flags)
 {
 	struct args	 w = { NULL, 0, 0 };
 	int		 rc = 0;
 
-	if (args_split(u->remote_program ? u->remote_program : "nix-store",
-	    &w) == -1)
+	if (args_split(u->remote_program ? u->remote_program : u->ng ?
+	    "nix-daemon" : "nix-store", &w) == -1)
 		return -1;
-	rc |= args_add(&w, "--serve");
-	rc |= args_add(&w, "--write");
+	if (u->ng)
+		rc |= args_add(&w, "--stdio");
+	else {
+		rc |= args_add(&w, "--serve");
+		rc |= args_add(&w, "--write");
+	}
 	if (u->remote_store != NULL) {
 		rc |= args_add(&w, "--store");
 		rc |= args_add(&w, "%s", u->remote_store);
@@ -643,16 +652,16 @@ ssh_start_serve(const struct store_uri *u, struct conn *c, int flags)
 }
 
 /*
- * Start the serve program and complete the handshake: the handshake is our
- * proof that the builder is ready.  Reads then wait NIX_OFFLOAD_IO_TIMEOUT
- * at most (serve_build_derivation makes its own rule for a build).
+ * Start the store program and complete the handshake: the handshake is
+ * our proof that the builder is ready.  Reads then wait
+ * NIX_OFFLOAD_IO_TIMEOUT at most (a build makes its own rule).
  */
 int
-ssh_open_serve(const struct store_uri *u, struct conn *c, int flags)
+ssh_open_store(const struct store_uri *u, struct conn *c, int flags)
 {
-	if (ssh_start_serve(u, c, flags) == -1)
+	if (ssh_start_store(u, c, flags) == -1)
 		return -1;
-	if (serve_handshake(c) == -1) {
+	if (proto_handshake(c, u->ng) == -1) {
 		ssh_kill(c);
 		return -1;
 	}

@@ -285,6 +285,9 @@ add_nars(struct conn *src, struct conn *dst, struct path_info *pi, size_t n,
 	for (i = 0; i < n; i++) {
 		struct xfer	 x = { src, &pi[order[i]], st };
 
+		if (acks == 0 && proto_add_begin(dst, n - i < COPY_ACKS_MAX ?
+		    n - i : COPY_ACKS_MAX) == -1)
+			goto out;
 		for (; fetch && sent < n && sent < i + COPY_PIPELINE; sent++)
 			if (proto_nar_ask(src, pi[order[sent]].path) == -1)
 				goto out;

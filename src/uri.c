@@ -1,7 +1,8 @@
 /*
- * ssh:// store URIs, as Nix accepts them for its legacy SSH store:
+ * ssh:// and ssh-ng:// store URIs, as Nix accepts them for its SSH stores
+ * (the serve protocol and the daemon protocol):
  *
- *	ssh://[user@]host[:port][?name=value[&name=value]...]
+ *	ssh[-ng]://[user@]host[:port][?name=value[&name=value]...]
  *
  * host may be an IPv6 literal in brackets.  Values are percent-decoded.
  * Everything is checked here, before any process is started: a host or
@@ -229,7 +230,7 @@ int
 uri_check(const char *s, struct store_uri *u, char *err, size_t errsz)
 {
 	const char	*auth, *end, *at, *h, *hend, *q, *p, *amp;
-	size_t		 len = strlen(s);
+	size_t		 len = strlen(s), skip;
 	char		 port[8];
 
 	memset(u, 0, sizeof(*u));
@@ -237,22 +238,27 @@ uri_check(const char *s, struct store_uri *u, char *err, size_t errsz)
 		snprintf(err, errsz, "store URI longer than %d bytes", URI_MAX);
 		return -1;
 	}
-	if (strncmp(s, "ssh://", 6) != 0) {
+	if (strncmp(s, "ssh://", 6) == 0)
+		skip = 6;
+	else if (strncmp(s, "ssh-ng://", 9) == 0) {
+		skip = 9;
+		u->ng = 1;
+	} else {
 		const char *colon = strstr(s, "://");
 		if (colon != NULL)
 			snprintf(err, errsz, "%s: unsupported scheme %.*s://: nix-offload "
-			    "speaks to ssh:// stores only", s,
+			    "speaks to ssh:// and ssh-ng:// stores only", s,
 			    (int)(colon - s), s);
 		else
 			snprintf(err, errsz, "%s: not a store URI: expected ssh://HOST "
 			    "(did you mean ssh://%s?)", s, s);
 		return -1;
 	}
-	auth = s + 6;
+	auth = s + skip;
 	end = auth + strcspn(auth, "?/#");
 	if (*end == '/' || *end == '#') {
 		snprintf(err, errsz, "%s: unexpected \"%c\" after the host: expected "
-		    "ssh://[user@]host[:port][?params]", s, *end);
+		    "%.*s[user@]host[:port][?params]", s, *end, (int)skip, s);
 		return -1;
 	}
 	at = NULL;
@@ -336,8 +342,8 @@ uri_check(const char *s, struct store_uri *u, char *err, size_t errsz)
 		if (*amp == '&')
 			amp++;
 	}
-	snprintf(u->display, sizeof(u->display), "ssh://%s%s%s%s%s%s%s",
-	    u->user ? u->user : "", u->user ? "@" : "",
+	snprintf(u->display, sizeof(u->display), "%s://%s%s%s%s%s%s%s",
+	    u->ng ? "ssh-ng" : "ssh", u->user ? u->user : "", u->user ? "@" : "",
 	    strchr(u->host, ':') ? "[" : "", u->host,
 	    strchr(u->host, ':') ? "]" : "", u->port ? ":" : "",
 	    u->port ? port : "");

@@ -108,9 +108,13 @@ echo_lines(struct conn *c, const char *b, size_t n)
 	}
 }
 
-/* Keep the tail of the remote's stderr; copy it to ours if asked. */
-static void
-take_stderr(struct conn *c, const char *b, size_t n)
+/*
+ * Text of the remote's log, from its stderr or (the daemon protocol) its
+ * messages: its tail kept for a failure's message, copied to ours if
+ * asked (wire_echo).
+ */
+void
+wire_log(struct conn *c, const char *b, size_t n)
 {
 	size_t	 keep = sizeof(c->errtail) - 1;
 
@@ -141,7 +145,7 @@ wire_drain_stderr(struct conn *c)
 	while (c->err != -1) {
 		n = read(c->err, b, sizeof(b));
 		if (n > 0) {
-			take_stderr(c, b, (size_t)n);
+			wire_log(c, b, (size_t)n);
 			continue;
 		}
 		if (n == -1 && (errno == EINTR))
@@ -459,15 +463,16 @@ wire_discard(struct conn *c)
 	c->wlen = 0;
 }
 
-int
-wire_flush(struct conn *c)
+/* Write all n bytes of b.  Returns 0, or -1 with c->why set. */
+static int
+put(struct conn *c, const unsigned char *b, size_t len)
 {
 	size_t	 off = 0;
 	ssize_t	 n;
 	int	 r;
 
-	while (off < c->wlen) {
-		n = write(c->to, c->wbuf + off, c->wlen - off);
+	while (off < len) {
+		n = write(c->to, b + off, len - off);
 		if (n > 0) {
 			off += (size_t)n;
 			continue;
@@ -489,8 +494,51 @@ wire_flush(struct conn *c)
 		why(c, "write: %s", strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* Send what is buffered: as one frame, between wire_frames_begin and end. */
+int
+wire_flush(struct conn *c)
+{
+	unsigned char	 len[8];
+	int		 i;
+
+	if (c->wlen == 0)
+		return 0;
+	if (c->framed) {
+		for (i = 0; i < 8; i++)
+			len[i] = (unsigned char)((uint64_t)c->wlen >> (8 * i));
+		if (put(c, len, sizeof(len)) == -1)
+			return -1;
+	}
+	if (put(c, c->wbuf, c->wlen) == -1)
+		return -1;
 	c->wlen = 0;
 	return 0;
+}
+
+/*
+ * From now on what is written goes in frames (a length, then that many
+ * bytes), as the daemon protocol sends a stream whose length is not known
+ * ahead, until wire_frames_end sends the empty frame that ends it.
+ */
+int
+wire_frames_begin(struct conn *c)
+{
+	if (wire_flush(c) == -1)
+		return -1;
+	c->framed = 1;
+	return 0;
+}
+
+int
+wire_frames_end(struct conn *c)
+{
+	if (wire_flush(c) == -1)
+		return -1;
+	c->framed = 0;
+	return wire_write_u64(c, 0);
 }
 
 int

@@ -281,15 +281,19 @@ t_machines_usage() {
 	expect_in "$T/e.err" 'warning: --option no-such-thing: not a setting nix-offload uses'
 }
 
-# Stores nix-offload cannot use are listed, marked, and warned about.
+# Stores nix-offload cannot use are listed, marked, and warned about;
+# ssh-ng:// builders are usable.
 t_machines_unusable_listed() {
-	run a "$NO" machines --json --builders 'ssh-ng://ng x86_64-linux ; ssh://ok'
+	run a "$NO" machines --json --builders 'ssh-ng://ng x86_64-linux ; file:///c x86_64-linux ; ssh://ok'
 	expect_rc 0
-	expect_in "$T/a.out" '^\[\{"uri":"ssh-ng://ng",.*"usable":false,"unusableReason":"ssh-ng:// stores speak the daemon protocol'
+	expect_in "$T/a.out" '^\[\{"uri":"ssh-ng://ng",.*"usable":true,"unusableReason":null'
+	expect_in "$T/a.out" '^\{"uri":"file:///c",.*"usable":false,"unusableReason":"file:// is not an ssh store; nix-offload speaks to ssh:// and ssh-ng:// stores only"'
 	expect_in "$T/a.out" '^\{"uri":"ssh://ok",.*"usable":true,"unusableReason":null,"nixRules":"[0-9.]+"\}\]$'
-	expect_in "$T/a.err" '^nix-offload: warning: --builders: ssh-ng://ng: .*listed, never used$'
-	run b "$NO" machines --builders 'ssh-ng://ng x86_64-linux'
-	expect_in "$T/b.out" '^ssh-ng://ng x86_64-linux - 1 1 - - - # --builders \(unusable: '
+	expect_in "$T/a.err" '^nix-offload: warning: --builders: file:///c: .*listed, never used$'
+	expect_not_in "$T/a.err" 'ssh-ng://ng'
+	run b "$NO" machines --builders 'ssh-ng://ng x86_64-linux ; file:///c x86_64-linux'
+	expect_in "$T/b.out" '^ssh-ng://ng x86_64-linux - 1 1 - - - # --builders$'
+	expect_in "$T/b.out" '^file:///c x86_64-linux - 1 1 - - - # --builders \(unusable: '
 }
 
 # The test bed's own machines file: both builders usable, keys pinned, as

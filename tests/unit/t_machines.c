@@ -101,9 +101,10 @@ static const struct mcase {
 	  "ssh://a x86_64-linux - 1 1 - - - # /m:2\n", "", "2.24.15" },
 	{ "old_include_with_blank", " @/nonexistent/x", "--builders",
 	  "@/nonexistent/x x86_64-linux - 1 1 - - - # --builders (unusable: "
-	  "not a remote store; nix-offload speaks to ssh:// stores only)\n",
+	  "not a remote store; nix-offload speaks to ssh:// and ssh-ng:// stores only)\n",
 	  WARN "--builders: @/nonexistent/x: not a remote store; nix-offload "
-	  "speaks to ssh:// stores only; listed, never used\n", "2.8.0" },
+	  "speaks to ssh:// and ssh-ng:// stores only; listed, never used\n",
+	  "2.8.0" },
 	/* field 1 */
 	{ "bare_user_host", "nix@h", "--builders",
 	  "ssh://nix@h x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
@@ -135,33 +136,31 @@ static const struct mcase {
 	{ "empty_port_2_30", "ssh://h:", "--builders",
 	  "ssh://h: x86_64-linux - 1 1 - - - # --builders\n", "", "2.30.5" },
 	{ "ssh_ng", "ssh-ng://h", "--builders",
-	  "ssh-ng://h x86_64-linux - 1 1 - - - # --builders (unusable: "
-	  "ssh-ng:// stores speak the daemon protocol; nix-offload speaks to "
-	  "ssh:// stores only)\n",
-	  WARN "--builders: ssh-ng://h: ssh-ng:// stores "
-	  "speak the daemon protocol; nix-offload speaks to ssh:// stores "
-	  "only; listed, never used\n", NULL },
+	  "ssh-ng://h x86_64-linux - 1 1 - - - # --builders\n", "", NULL },
+	{ "ssh_ng_ipv6", "ssh-ng://root@::1", "--builders",
+	  "ssh-ng://root@[::1] x86_64-linux - 1 1 - - - # --builders\n", "",
+	  NULL },
 	{ "local_path", "/var/lib/store", "--builders",
 	  "/var/lib/store x86_64-linux - 1 1 - - - # --builders (unusable: "
-	  "not a remote store; nix-offload speaks to ssh:// stores only)\n",
+	  "not a remote store; nix-offload speaks to ssh:// and ssh-ng:// stores only)\n",
 	  WARN "--builders: /var/lib/store: not a remote "
-	  "store; nix-offload speaks to ssh:// stores only; listed, never "
+	  "store; nix-offload speaks to ssh:// and ssh-ng:// stores only; listed, never "
 	  "used\n", NULL },
 	{ "auto_query", "auto?root=/r", "--builders",
 	  "auto?root=/r x86_64-linux - 1 1 - - - # --builders (unusable: "
-	  "not a remote store; nix-offload speaks to ssh:// stores only)\n",
+	  "not a remote store; nix-offload speaks to ssh:// and ssh-ng:// stores only)\n",
 	  WARN "--builders: auto?root=/r: not a remote "
-	  "store; nix-offload speaks to ssh:// stores only; listed, never "
+	  "store; nix-offload speaks to ssh:// and ssh-ng:// stores only; listed, never "
 	  "used\n", NULL },
 	{ "daemon_local_bare", "daemonic localhost autobuild", "--builders",
 	  "ssh://daemonic localhost autobuild 1 1 - - - # --builders\n", "",
 	  NULL },
 	{ "other_scheme", "https://cache x86_64-linux", "--builders",
 	  "https://cache x86_64-linux - 1 1 - - - # --builders (unusable: "
-	  "https:// is not an ssh:// store; nix-offload speaks to ssh:// "
-	  "stores only)\n",
+	  "https:// is not an ssh store; nix-offload speaks to ssh:// and "
+	  "ssh-ng:// stores only)\n",
 	  WARN "--builders: https://cache: https:// is not "
-	  "an ssh:// store; nix-offload speaks to ssh:// stores only; listed, "
+	  "an ssh store; nix-offload speaks to ssh:// and ssh-ng:// stores only; listed, "
 	  "never used\n", NULL },
 	/* what Nix lists and fails to connect to: listed, never used */
 	{ "uri_dash_host", "ssh://-oProxyCommand=x", "/m:4",
@@ -191,9 +190,9 @@ static const struct mcase {
 	  "ssh://h?ssh-key=/k2&compress=true\n", "2.23.0" },
 	{ "old_uri_schemeless_query", "h?ssh-key=/k2&compress=true x", "/m:1",
 	  "h?ssh-key=/k2&compress=true x - 1 1 - - - # /m:1 (unusable: not a "
-	  "remote store; nix-offload speaks to ssh:// stores only)\n",
+	  "remote store; nix-offload speaks to ssh:// and ssh-ng:// stores only)\n",
 	  WARN "/m:1: h?ssh-key=/k2&compress=true: not a remote store; "
-	  "nix-offload speaks to ssh:// stores only; listed, never used\n",
+	  "nix-offload speaks to ssh:// and ssh-ng:// stores only; listed, never used\n",
 	  "2.22.4" },
 	{ "uri_bad_escape", "h%zz x", "/m:1", NULL,
 	  "nix-offload: /m:1: ssh://h%zz: a \"%\" without two hex digits: Nix "
@@ -440,8 +439,8 @@ test_json(void)
 	    "\"sshKey\":null,\"maxJobs\":1,\"speedFactor\":1,"
 	    "\"supportedFeatures\":[],\"mandatoryFeatures\":[],"
 	    "\"publicHostKey\":null,\"source\":\"--builders\",\"usable\":false,"
-	    "\"unusableReason\":\"ssh-ng:// stores speak the daemon protocol; "
-	    "nix-offload speaks to ssh:// stores only\",\"nixRules\":\"2.34\"}]"
+	    "\"unusableReason\":\"ssh-ng://x\\\\y: invalid host name "
+	    "\\\"x\\\\y\\\"\",\"nixRules\":\"2.34\"}]"
 	    "\n";
 	char		*out, *err;
 

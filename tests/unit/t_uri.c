@@ -32,6 +32,7 @@ static const struct uri_case {
 	const char	*display, *ssh_key, *host_key;
 	int		 compress;
 	const char	*remote_program, *remote_store;
+	int		 ng;
 } uri_cases[] = {
 	{ "uri_host", "ssh://host", .host = "host", .display = "ssh://host" },
 	{ "uri_user", "ssh://user@host", .user = "user", .host = "host",
@@ -81,7 +82,11 @@ static const struct uri_case {
 	    .remote_store = "auto" },
 
 	{ "uri_err_http", "http://x", .rc = -1 },
-	{ "uri_err_ssh_ng", "ssh-ng://x", .rc = -1 },
+	{ "uri_ssh_ng", "ssh-ng://u@x:2200?remote-program=nix-daemon",
+	    .user = "u", .host = "x", .port = 2200, .ng = 1,
+	    .display = "ssh-ng://u@x:2200", .remote_program = "nix-daemon" },
+	{ "uri_err_ssh_ng_slash", "ssh-ng://x/", .rc = -1 },
+	{ "uri_err_ssh_ng_dash", "ssh-ng://-oProxyCommand=x", .rc = -1 },
 	{ "uri_err_no_scheme", "host", .rc = -1 },
 	{ "uri_err_empty", "", .rc = -1 },
 	{ "uri_err_no_host", "ssh://", .rc = -1 },
@@ -143,6 +148,8 @@ uri_case_check(const struct uri_case *t)
 		    same("display", u->display,
 		    t->display ? t->display : "ssh://h") &&
 		    same("ssh_key", u->ssh_key, t->ssh_key) &&
+		    (u->ng == t->ng ||
+		    no("ng: expected %d, got %d", t->ng, u->ng)) &&
 		    same("host_key", u->host_key, t->host_key) &&
 		    (u->compress == t->compress ||
 		    no("compress: expected %d, got %d", t->compress,
