@@ -69,7 +69,7 @@ send_nar(void *arg, struct conn *c)
 static int
 write_test(struct conn *c, const struct store_uri *u)
 {
-	char		 text[256], path[512], hash[80], b32[60];
+	char		 text[256], path[512], hash[80], b32[60], ca[96];
 	unsigned char	 d[SHA256_LEN];
 	struct nar_sink	 s;
 	struct strlist	 want = { NULL, 0, 0 };
@@ -99,7 +99,9 @@ write_test(struct conn *c, const struct store_uri *u)
 	add.deriver = "";
 	add.nar_hash = hash;
 	add.nar_size = s.size;
-	add.ca = "";
+	/* content-addressed: an untrusted user's daemon takes it unsigned */
+	snprintf(ca, sizeof(ca), "fixed:r:%s", hash);
+	add.ca = ca;
 	if (proto_add_begin(c, 1) == -1 ||
 	    proto_add_nar(c, &add, send_nar, text) == -1 ||
 	    proto_add_done(c, 1) == -1 ||
@@ -476,9 +478,11 @@ print_json(const struct machines *ms, const struct probe *res)
 				json_string(stdout, r->version);
 			else
 				printf("null");
-			printf(",\"trusted\":%s", !r->ng ? "null" :
-			    r->trust == DAEMON_TRUST_YES ? "true" :
-			    r->trust == DAEMON_TRUST_NOT ? "false" : "null");
+			if (r->ng)	/* as Nix's store info: a daemon's */
+				printf(",\"trusted\":%s",
+				    r->trust == DAEMON_TRUST_YES ? "true" :
+				    r->trust == DAEMON_TRUST_NOT ? "false" :
+				    "null");
 			if (r->disk_free_kb >= 0)
 				printf(",\"diskFreeBytes\":%lld",
 				    r->disk_free_kb * 1024);

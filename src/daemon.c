@@ -499,14 +499,27 @@ fail:
 	return -1;
 }
 
+/* Ask for the path infos of paths (QueryPathInfo each, read later). */
+static int
+ask_infos(struct conn *c, const struct strlist *paths)
+{
+	size_t	 i;
+
+	for (i = 0; i < paths->n; i++)
+		if (wire_write_u64(c, OP_QUERY_PATH_INFO) == -1 ||
+		    wire_write_str(c, paths->v[i]) == -1)
+			return send_failed(c, "asking for path infos");
+	return 0;
+}
+
 /*
- * Path infos for the paths the daemon has (QueryPathInfo, all asked
- * before the first is read), in the order asked; *out gets *n records
- * (serve_path_infos_free).  The replies count against DAEMON_REPLY_MAX.
+ * The replies to ask_infos(paths): records for the paths the daemon has,
+ * in the order asked; *out gets *n of them (serve_path_infos_free).  The
+ * replies count against DAEMON_REPLY_MAX.
  */
 static int
-infos(struct conn *c, const struct strlist *paths, struct path_info **out,
-    size_t *n)
+read_infos(struct conn *c, const struct strlist *paths,
+    struct path_info **out, size_t *n)
 {
 	struct path_info	*v;
 	size_t			 i;
@@ -520,12 +533,6 @@ infos(struct conn *c, const struct strlist *paths, struct path_info **out,
 		log_err("path infos");
 		return -1;
 	}
-	for (i = 0; i < paths->n; i++)
-		if (wire_write_u64(c, OP_QUERY_PATH_INFO) == -1 ||
-		    wire_write_str(c, paths->v[i]) == -1) {
-			free(v);
-			return send_failed(c, "asking for path infos");
-		}
 	wire_reply_begin(c, DAEMON_REPLY_MAX);
 	for (i = 0; i < paths->n; i++) {
 		if (read_info(c, paths->v[i], &v[*n], &have) == -1) {
@@ -540,6 +547,18 @@ infos(struct conn *c, const struct strlist *paths, struct path_info **out,
 	wire_reply_end(c);
 	*out = v;
 	return 0;
+}
+
+/* Path infos for the paths the daemon has, all asked at once. */
+static int
+infos(struct conn *c, const struct strlist *paths, struct path_info **out,
+    size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (ask_infos(c, paths) == -1)
+		return -1;
+	return read_infos(c, paths, out, n);
 }
 
 /* The outputs of the .drv of the reply to QueryDerivationOutputMap. */
@@ -602,7 +621,7 @@ closure(struct conn *c, const struct strlist *paths, int include_outputs,
 	struct strlist	 next = { NULL, 0, 0 };
 	struct path_info *pi = NULL;
 	size_t		 n = 0, i, j, max, drvs;
-	int		 rc = -1;
+	int		 rc = -1, first = 1;
 
 	max = paths->n + SERVE_CLOSURE_MAX;
 	for (i = 0; i < paths->n; i++)
@@ -619,6 +638,8 @@ closure(struct conn *c, const struct strlist *paths, int include_outputs,
 			    "passed %zu paths", paths->n, max);
 			goto out;
 		}
+		if (ask_infos(c, &level) == -1)
+			goto out;
 		for (i = drvs = 0; include_outputs && i < level.n; i++)
 			if (is_drv(level.v[i])) {
 				if (wire_write_u64(c,
@@ -629,8 +650,18 @@ closure(struct conn *c, const struct strlist *paths, int include_outputs,
 				}
 				drvs++;
 			}
-		if (infos(c, &level, &pi, &n) == -1)
+		if (read_infos(c, &level, &pi, &n) == -1)
 			goto out;
+		/* what was asked must be there, as the serve protocol has it */
+		if (first && n < level.n) {
+			for (i = 0; i < n && strcmp(pi[i].path,
+			    level.v[i]) == 0; i++)
+				;
+			wire_error(c, FAIL_OTHER, "path '%s' is not valid on "
+			    "the builder", level.v[i]);
+			goto out;
+		}
+		first = 0;
 		for (i = 0; i < drvs; i++)
 			if (read_outputs(c, &next) == -1)
 				goto out;

@@ -1,11 +1,12 @@
 # nix-offload check: every builder probed in parallel, with a write round
 # trip, against the real builders of the test bed.
 
-# one good builder, one with the wrong pinned key, one down, one ssh-ng
+# one good builder, one with the wrong pinned key, one down, one a binary
+# cache
 mixed_spec() {
 	echo "ssh://$H1 x86_64-linux - 2 1 big-parallel - $K1 ;" \
 	    "ssh://$H2 x86_64-linux,i686-linux - 1 1 - - $K1 ;" \
-	    "ssh://$DOWN x86_64-linux ; ssh-ng://$H1 x86_64-linux"
+	    "ssh://$DOWN x86_64-linux ; file:///nix/cache x86_64-linux"
 }
 
 t_check_mixed() {
@@ -17,7 +18,7 @@ t_check_mixed() {
 	expect_in "$T/a.out" "^  nix-offload: ssh://$H2: the builder's host key is not the pinned one|^  ssh://$H2: the builder's host key is not the pinned one"
 	expect_in "$T/a.out" "^ssh://$DOWN +down "
 	expect_in "$T/a.out" "ssh://$DOWN: cannot reach the builder: .*Connection refused"
-	expect_in "$T/a.out" "^ssh-ng://$H1 +skipped "
+	expect_in "$T/a.out" "^file:///nix/cache +skipped "
 	expect_in "$T/a.out" '^1 of 3 usable builders up$'
 }
 
@@ -28,7 +29,7 @@ t_check_json() {
 	expect_in "$T/a.out" "^\\[\\{\"uri\":\"ssh://$H1\",\"usable\":true,\"ok\":true,\"latencyMs\":[0-9]+,\"protocol\":\"2\\.7\",\"remoteProtocol\":\"2\\.7\",\"writable\":true,\"version\":\"$BV1RE\",\"diskFreeBytes\":[0-9]+,\"load\":[0-9.]+,\"cpus\":[0-9]+,\"nativeSystem\":\"x86_64-linux\",\"systems\":\\[\"x86_64-linux\"\\],\"supportedFeatures\":\\[\"big-parallel\"\\],\"mandatoryFeatures\":\\[\\]\\}"
 	expect_in "$T/a.out" "\\{\"uri\":\"ssh://$H2\",\"usable\":true,\"ok\":false,\"error\":\"[^\"]*not the pinned one[^\"]*\",\"kind\":\"hostkey\""
 	expect_in "$T/a.out" "\\{\"uri\":\"ssh://$DOWN\",\"usable\":true,\"ok\":false,\"error\":\"[^\"]*Connection refused[^\"]*\",\"kind\":\"unreachable\""
-	expect_in "$T/a.out" "\\{\"uri\":\"ssh-ng://$H1\",\"usable\":false,\"ok\":false,\"error\":"
+	expect_in "$T/a.out" "\\{\"uri\":\"file:///nix/cache\",\"usable\":false,\"ok\":false,\"error\":"
 }
 
 t_check_all_up() {

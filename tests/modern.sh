@@ -15,23 +15,29 @@ all_valid() {
 # nix-build of that Nix through our hook (NIX_HELD_LOCKS on 2.26, restored
 # and registered on 2.34): valid outputs, the same paths, NAR hashes and
 # references as through that Nix's own hook.
-modern_hook() {	# suite route
+modern_hook() {	# suite route [ng: the builders are ssh-ng://]
+	local m=both scheme=ssh
 	hook_install
 	both
+	if [ "${3:-}" = ng ]; then
+		ng_both
+		m=ng scheme=ssh-ng
+	fi
 	drv=$(in_tree "$1" nix-instantiate -A multi --argstr nonce "$T" "$SUITE" 2>"$T/inst.err") ||
 	    fail "nix-instantiate in $1: $(tail -3 "$T/inst.err")"
 	run a in_tree "$1" nix-store -vv --realise --option build-hook "$HOOK" \
-	    --max-jobs 0 --builders "@$T/both" "$drv"
+	    --max-jobs 0 --builders "@$T/$m" "$drv"
 	expect_rc 0
 	expect_lines "$T/a.out" 2
-	expect_in "$T/a.err" "building '$drv' on 'ssh://"
+	expect_in "$T/a.err" "building '$drv' on '$scheme://"
 	expect_in "$T/a.err" "hook: Nix [0-9.]+: outputs are $2"
 	all_valid "$1" "$T/a.out"
 	records "$T/a.out" in_tree "$1" >"$T/ours"
 	in_tree "$1" nix-store --delete $(cat "$T/a.out") >/dev/null 2>&1 ||
 	    fail "cannot delete the outputs to build them again"
-	run b in_tree "$1" nix-store --realise --max-jobs 0 --builders "@$T/both" "$drv"
+	run b in_tree "$1" nix-store --realise --max-jobs 0 --builders "@$T/$m" "$drv"
 	expect_rc 0
+	expect_in "$T/b.err" "building '$drv' on '$scheme://"
 	records "$T/b.out" in_tree "$1" >"$T/nixs"
 	cmp -s "$T/ours" "$T/nixs" || fail "not as Nix's own hook: $(diff "$T/ours" "$T/nixs")"
 }
@@ -42,6 +48,16 @@ t_modern_hook_2_34() {
 
 t_modern_hook_2_26() {
 	modern_hook trixie "imported with NIX_HELD_LOCKS"
+}
+
+# the same over ssh-ng://, both import routes, against Nix's own hook over
+# ssh-ng://
+t_modern_ng_hook_2_34() {
+	modern_hook sid "unpacked and registered without the store's locks" ng
+}
+
+t_modern_ng_hook_2_26() {
+	modern_hook trixie "imported with NIX_HELD_LOCKS" ng
 }
 
 # check says when Nix will not run the hook nix.conf names: Nix 2.26 puts

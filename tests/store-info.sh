@@ -247,7 +247,7 @@ t_info_ipv6() {
 t_info_bad_uri() {
 	printf '#!/bin/sh\ntouch %s/ran\n' "$T" >"$T/ssh"
 	chmod +x "$T/ssh"
-	for u in "http://$H1" "ssh-ng://$H1" "$H1" "ssh://" "ssh://root@" \
+	for u in "http://$H1" "ssh-ng://-oProxyCommand=x" "ssh-ng://$H1/p" "$H1" "ssh://" "ssh://root@" \
 	    "ssh://-oProxyCommand=touch%20$T/pwned" "ssh://$H1:0" "ssh://$H1:99999" \
 	    "ssh://$H1?compress=maybe" "ssh://$H1?novalue" "ssh://$H1/path" \
 	    "ssh://$H1?ssh-key=%zz" "ssh://$H1?base64-ssh-public-host-key=bm90IGEga2V5"; do
