@@ -96,7 +96,7 @@ static const struct usage cmds[] = {
 	  "" },
 	{ "store-info", "ping", CMD_SSH | CMD_RUNDIR,
 	  "[--json] [--store] uri",
-	  "connect to an ssh:// store, print its protocol and Nix version",
+	  "connect to a store, print its protocol, Nix version and trust",
 	  "--json\tprint one JSON object\n"
 	  "--store\tthe URI follows (as in nix store info --store uri)\n" },
 	{ "help", NULL, 0,
