@@ -526,8 +526,9 @@ shown_event(void *arg, struct dispatch *ds, const struct dispatch_event *e)
 		log_warnx("builder %s %s; %zu derivation%s moved (%s)", uri,
 		    e->why == FAIL_DROPPED ? "disconnected" :
 		    e->why == FAIL_TIMEOUT ? "stopped answering" :
-		    e->why == FAIL_PROTOCOL ? "broke the serve protocol" :
-		    "is down", e->count, e->count == 1 ? "" : "s", e->names);
+		    e->why != FAIL_PROTOCOL ? "is down" : e->m->uri.ng ?
+		    "broke the daemon protocol" : "broke the serve protocol",
+		    e->count, e->count == 1 ? "" : "s", e->names);
 		return;
 	case DISPATCH_TICK:
 		live(sh, ds);
@@ -535,6 +536,14 @@ shown_event(void *arg, struct dispatch *ds, const struct dispatch_event *e)
 	case DISPATCH_END:
 		if (sh->tty)
 			log_status_end();
+		if (verbose >= 1) {
+			struct cost	 all = ds->cost, zero, mine;
+			/* and this process's own (instantiating, the store) */
+			memset(&zero, 0, sizeof(zero));
+			cost_now(&mine);
+			cost_add(&all, &zero, &mine);
+			cost_say("build", &all, ds->g->total);
+		}
 		return;
 	}
 	if (!sh->tty && !sh->json)

@@ -518,6 +518,9 @@ dispatch_answer(struct dispatch *ds, struct worker *w, const char *line)
 
 	worker_answer(&ds->ws, w, line, &a);
 	ds->copied += a.bytes;
+	ds->cost.rtt += a.cost.rtt;
+	ds->cost.here += a.cost.here;
+	ds->cost.there += a.cost.there;
 	if (!w->fetch)
 		ds->running--;
 	take_result(ds, w, &a);

@@ -188,6 +188,7 @@ int		 nixver_local(char *, size_t);
 int		 nixver_at_least(const char *, int, int, int);
 
 /* spawn.c: local children */
+extern unsigned long spawn_count;	/* programs started by this process */
 int		 spawn(char *const *, int[3], pid_t *, const char *);
 #define SPAWN_LINE_MAX	65536	/* a line of a child's stdout (spawn_lines) */
 #define SPAWN_QUIET	0x1	/* drop the child's stderr */
@@ -408,6 +409,9 @@ struct conn {
 	char		 remote_nix[64]; /* its Nix's version, if it said */
 	int		 trust;		/* DAEMON_TRUST_*: are we trusted */
 	int		 framed;	/* writes go in frames (wire_frames_begin) */
+	int		 builder;	/* a builder's: its round trips count */
+	int		 sent;		/* sent since the last read: the next
+					   wait for a reply is a round trip */
 	int		 add_many;	/* daemon.c: an AddMultipleToStore is open */
 	int		 options_sent;	/* daemon.c: SetOptions was sent */
 	uint64_t	 nread;		/* bytes read from stdout */
@@ -457,6 +461,7 @@ struct ssh_config {
 	struct args	 sshopts;	/* NIX_SSHOPTS, split */
 };
 extern struct ssh_config sshconf;
+extern unsigned long ssh_sessions;	/* remote programs started */
 int		 ssh_init(void);
 int		 ssh_open(const struct store_uri *, char *const *, struct conn *,
 		    int);
@@ -473,6 +478,7 @@ int		 ssh_close(struct conn *);
 void		 ssh_kill(struct conn *);
 
 /* wire.c: framed reads and writes on a struct conn */
+extern uint64_t	 wire_round_trips;	/* with builders, by this process */
 #define WIRE_STRING_MAX		(64u * 1024 * 1024)	/* any string */
 #define WIRE_PATH_MAX		4096	/* a store path */
 #define WIRE_LIST_MAX		(1u << 20)	/* items in a list */
@@ -875,6 +881,16 @@ int		 graph_still_wanted(const struct graph *, size_t);
 int		 graph_unfinished(const struct graph *);
 
 /* job.c: one build on one builder, for build's workers and the hook */
+/* what builds cost: round trips with builders, processes started */
+struct cost {
+	uint64_t	 rtt;		/* round trips with builders */
+	uint64_t	 here;		/* programs started here (ssh, nix-store) */
+	uint64_t	 there;		/* programs started on builders */
+};
+void		 cost_now(struct cost *);
+void		 cost_add(struct cost *, const struct cost *,
+		    const struct cost *);
+void		 cost_say(const char *, const struct cost *, size_t);
 enum job_step { JOB_INPUTS, JOB_BUILD, JOB_OUTPUTS };
 struct job_origin {			/* an output the builder was asked for */
 	const char		*path;
@@ -964,6 +980,7 @@ struct workers {
 };
 struct answer {
 	size_t		 node;
+	struct cost	 cost;		/* of the job, its session's start too */
 	int		 status;	/* BuildResult status, -1: job failed */
 	struct failure	 f;		/* then why */
 	uint64_t	 bytes;		/* copied */
@@ -1025,6 +1042,7 @@ struct dispatch {
 	int			 misc;		/* a failure without a bit */
 	size_t			 done, running;
 	uint64_t		 copied;
+	struct cost		 cost;		/* of the jobs, as answered */
 	int			 try_down;	/* all down: try them once */
 	char			*tried;		/* [machine]: so tried */
 	int			 note_fd;	/* the run's note, or -1 */

@@ -634,6 +634,7 @@ int
 cmd_hook(int argc, char **argv)
 {
 	struct hook	 h;
+	struct cost	 spent;
 	long		 v;
 	int		 r, rc = EXIT_ERROR;
 
@@ -656,6 +657,8 @@ cmd_hook(int argc, char **argv)
 	(void)log_hook_answer("accept", h.ms.v[h.slot.machine].uri_text);
 	pub_update(&h.ms, 1);
 	rc = hook_build(&h);
+	cost_now(&spent);
+	cost_say("hook", &spent, 1);
 out:
 	if (h.slot.fd != -1)
 		sched_release(&h.sched, &h.slot);

@@ -58,6 +58,42 @@ job_lost(struct job *j)
 	return 1;
 }
 
+/* What this process has cost so far, into c. */
+void
+cost_now(struct cost *c)
+{
+	c->rtt = wire_round_trips;
+	c->here = spawn_count;
+	c->there = ssh_sessions;
+}
+
+/* c += b - a */
+void
+cost_add(struct cost *c, const struct cost *a, const struct cost *b)
+{
+	c->rtt += b->rtt - a->rtt;
+	c->here += b->here - a->here;
+	c->there += b->there - a->there;
+}
+
+/* Say at -v what builds cost (n of them, 0: don't divide). */
+void
+cost_say(const char *who, const struct cost *c, size_t n)
+{
+	if (n <= 1)
+		log_debug(1, "%s: %llu round trips with builders, %llu "
+		    "processes started here, %llu on builders", who,
+		    (unsigned long long)c->rtt, (unsigned long long)c->here,
+		    (unsigned long long)c->there);
+	else
+		log_debug(1, "%s: %llu round trips with builders, %llu "
+		    "processes started here, %llu on builders, for %zu "
+		    "derivations (%.1f, %.1f and %.1f each)", who,
+		    (unsigned long long)c->rtt, (unsigned long long)c->here,
+		    (unsigned long long)c->there, n, (double)c->rtt / n,
+		    (double)c->here / n, (double)c->there / n);
+}
+
 /* What every build gets from the configuration c: its limits. */
 void
 job_options(struct build_options *o, const struct conf *c)

@@ -33,6 +33,8 @@ set_cloexec(int fd)
  * (reported, with hint appended when the program does not exist) when it
  * cannot be started.
  */
+unsigned long	 spawn_count;
+
 int
 spawn(char *const *argv, int fds[3], pid_t *pidp, const char *hint)
 {
@@ -98,6 +100,7 @@ spawn(char *const *argv, int fds[3], pid_t *pidp, const char *hint)
 	fds[1] = out[0];
 	fds[2] = err[0];
 	*pidp = pid;
+	spawn_count++;
 	return 0;
 fail:
 	e = errno;

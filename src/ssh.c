@@ -35,6 +35,7 @@
 #define PROGRAM(c)		((c)->ng ? "nix-daemon" : "nix-store")
 
 struct ssh_config sshconf;
+unsigned long	 ssh_sessions;
 
 /* ssh's options that take an argument (OpenSSH 9's getopt string) */
 #define SSH_ARG_FLAGS	"bceilmopBDEFIJLOPQRSWw"
@@ -611,6 +612,8 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c,
 	c->quiet = (flags & CONN_QUIET) != 0;
 	c->pid = pid;
 	c->ng = u->ng;
+	c->builder = 1;
+	ssh_sessions++;
 	c->diagnose = diagnose;
 	strlcpy(c->hostname, u->host, sizeof(c->hostname));
 	/* connecting, then a remote that may be slow to start, but not

@@ -21,6 +21,8 @@
 
 #include "extern.h"
 
+uint64_t	 wire_round_trips;
+
 /* Set up c over three pipe ends (err may be -1). */
 void
 wire_init(struct conn *c, int to, int from, int err, const char *host)
@@ -233,6 +235,10 @@ fill(struct conn *c, int wait_ms)
 		c->rlen -= c->rpos;
 		c->rpos = 0;
 	}
+	/* a reply awaited after a request: a round trip */
+	if (c->sent && c->builder)
+		wire_round_trips++;
+	c->sent = 0;
 	for (;;) {
 		if ((r = wait_fd(c, c->from, POLLIN, wait_ms)) <= 0) {
 			if (r == 0 && wait_ms < 0) {
@@ -515,6 +521,7 @@ wire_flush(struct conn *c)
 	if (put(c, c->wbuf, c->wlen) == -1)
 		return -1;
 	c->wlen = 0;
+	c->sent = 1;
 	return 0;
 }
 

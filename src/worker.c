@@ -62,13 +62,15 @@ struct wctx {
 /* Tell the parent how a job ended, with its failure f if it failed. */
 static int
 answer(int res, unsigned long node, int status, const struct failure *f,
-    uint64_t bytes)
+    uint64_t bytes, const struct cost *c)
 {
 	char		 out[WORKER_LINE_MAX], *p;
 	int		 n;
 
-	n = snprintf(out, sizeof(out), "R %lu %d %d %llu %s", node, status,
-	    status == -1 ? (int)f->kind : FAIL_NONE, (unsigned long long)bytes,
+	n = snprintf(out, sizeof(out), "R %lu %d %d %llu %llu %llu %llu %s",
+	    node, status, status == -1 ? (int)f->kind : FAIL_NONE,
+	    (unsigned long long)bytes, (unsigned long long)c->rtt,
+	    (unsigned long long)c->here, (unsigned long long)c->there,
 	    status != -1 ? "" : f->msg[0] != '\0' ? f->msg :
 	    "the job failed without a message");
 	if (n < 0)
@@ -172,7 +174,9 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 	size_t			 k = 0;
 	int			 fetch_too = 0;
 	int64_t			 t0;
+	struct cost		 since, now, spent;
 
+	cost_now(&since);	/* the parent's, as forked */
 	memset(&w, 0, sizeof(w));
 	w.ws = ws;
 	w.m = &ws->ms->v[slot->machine];
@@ -248,7 +252,12 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 			(void)job_close(&w.job, 0);
 		}
 		job_note(&w.job, "idle");
-		if (answer(res, node, status, &f, w.job.bytes) == -1)
+		/* the job's cost, and its session's if it began it */
+		cost_now(&now);
+		memset(&spent, 0, sizeof(spent));
+		cost_add(&spent, &since, &now);
+		since = now;
+		if (answer(res, node, status, &f, w.job.bytes, &spent) == -1)
 			break;
 	}
 	if (w.up)
@@ -489,12 +498,13 @@ worker_answer(const struct workers *ws, struct worker *w, const char *line,
 {
 	const char		*uri = ws->ms->v[w->slot.machine].uri_text;
 	unsigned long		 node;
-	unsigned long long	 bytes;
+	unsigned long long	 bytes, rtt, here, there;
 	int			 off = 0, kind;
 
 	memset(a, 0, sizeof(*a));
-	if (line == NULL || sscanf(line, "R %lu %d %d %llu %n", &node,
-	    &a->status, &kind, &bytes, &off) != 4 || off == 0 ||
+	if (line == NULL || sscanf(line, "R %lu %d %d %llu %llu %llu %llu %n",
+	    &node, &a->status, &kind, &bytes, &rtt, &here, &there,
+	    &off) != 7 || off == 0 ||
 	    node != w->node || kind < FAIL_NONE || kind >= FAIL_KINDS) {
 		fail_set(&a->f, FAIL_DROPPED, uri, "the worker for this "
 		    "builder %s", line == NULL ? "ended unexpectedly" :
@@ -504,6 +514,9 @@ worker_answer(const struct workers *ws, struct worker *w, const char *line,
 	} else {
 		a->node = node;
 		a->bytes = bytes;
+		a->cost.rtt = rtt;
+		a->cost.here = here;
+		a->cost.there = there;
 		if (a->status == -1) {
 			/* the worker's message names the builder already */
 			fail_set(&a->f, (enum fail)kind, NULL, "%s",

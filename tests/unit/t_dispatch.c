@@ -131,7 +131,7 @@ answer_line(struct build *b, struct worker *w, int status, int fail)
 {
 	char	 line[256];
 
-	snprintf(line, sizeof(line), "R %zu %d %d 0 %s: it went", w->node,
+	snprintf(line, sizeof(line), "R %zu %d %d 0 3 2 1 %s: it went", w->node,
 	    status, fail, b->ms.v[w->slot.machine].uri_text);
 	dispatch_answer(&b->ds, w, line);
 }
