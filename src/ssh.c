@@ -31,6 +31,12 @@
 #define SSH_CLOSE_WAIT_MS	5000	/* for ssh to go after EOF or a kill */
 #define SSH_HANDSHAKE_SLACK	20	/* seconds past the connect timeout */
 #define PINNED_ALIAS		"nix-offload-pinned"
+/*
+ * Unanswered keepalives before a connection is dropped: a builder whose
+ * link stops passing bytes is lost (SSH_ALIVE_MAX + 1) intervals after its
+ * last word, 30 s at the default interval of 5 s.
+ */
+#define SSH_ALIVE_MAX		5
 /* the builder's store program, for messages */
 #define PROGRAM(c)		((c)->ng ? "nix-daemon" : "nix-store")
 
@@ -138,7 +144,7 @@ ssh_init(void)
 	    &sshconf.persist) == -1 ||
 	    clock_env_number("NIX_OFFLOAD_CONNECT_TIMEOUT", 10, 1, 3600,
 	    &sshconf.connect_timeout) == -1 ||
-	    clock_env_number("NIX_OFFLOAD_ALIVE_INTERVAL", 15, 0, 3600,
+	    clock_env_number("NIX_OFFLOAD_ALIVE_INTERVAL", 5, 0, 3600,
 	    &sshconf.alive_interval) == -1 ||
 	    clock_env_number("NIX_OFFLOAD_IO_TIMEOUT", 300, 0, 86400,
 	    &sshconf.io_timeout) == -1)
@@ -174,7 +180,7 @@ ctlname(const struct store_uri *u, const char *suffix, char *name,
 	struct sha256	 h;
 	unsigned char	 d[SHA256_LEN];
 	char		 hex[2 * SHA256_LEN + 1], port[16];
-	const char	*parts[6];
+	const char	*parts[7];
 	size_t		 i;
 	struct sockaddr_un sun;
 
@@ -185,8 +191,9 @@ ctlname(const struct store_uri *u, const char *suffix, char *name,
 	parts[3] = u->ssh_key ? u->ssh_key : "";
 	parts[4] = u->host_key ? u->host_key : "";
 	parts[5] = sshconf.program;
+	parts[6] = u->compress ? "compress" : "";	/* a connection's own */
 	sha256_init(&h);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 7; i++)
 		sha256_update(&h, parts[i], strlen(parts[i]) + 1);
 	for (i = 0; i < sshconf.sshopts.num; i++)
 		sha256_update(&h, sshconf.sshopts.list[i],
@@ -358,7 +365,7 @@ build_argv(const struct store_uri *u, const char *cmd, struct args *a)
 	if (sshconf.alive_interval > 0) {
 		rc |= args_add(a, "-oServerAliveInterval=%ld",
 		    sshconf.alive_interval);
-		rc |= args_add(a, "-oServerAliveCountMax=4");
+		rc |= args_add(a, "-oServerAliveCountMax=%d", SSH_ALIVE_MAX);
 	}
 	if (verbose >= 4)
 		rc |= args_add(a, "-v");
