@@ -104,7 +104,8 @@ cmd_copy(int argc, char **argv)
 	}
 	if (to) {
 		if (proto_closure(&local, &paths, outputs, &closure) == 0 &&
-		    transfer_to(&local, &remote, &closure, 0, &st) == 0)
+		    transfer_to(&local, &remote, &closure, 0, &st) == 0 &&
+		    proto_settle(&remote) == 0)
 			rc = EXIT_OK;
 	} else {
 		if (proto_closure(&remote, &paths, outputs, &closure) == 0 &&

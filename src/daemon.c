@@ -23,21 +23,6 @@
 
 #include "extern.h"
 
-#define DAEMON_MINOR(v)		((v) & 0xff)
-
-enum daemon_op {
-	OP_ADD_TEMP_ROOT = 11,
-	OP_SET_OPTIONS = 19,
-	OP_QUERY_PATH_INFO = 26,
-	OP_QUERY_VALID_PATHS = 31,
-	OP_BUILD_DERIVATION = 36,
-	OP_NAR_FROM_PATH = 38,
-	OP_ADD_TO_STORE_NAR = 39,
-	OP_QUERY_DERIVATION_OUTPUT_MAP = 41,
-	OP_ADD_MULTIPLE_TO_STORE = 44,
-	OP_BUILD_PATHS_WITH_RESULTS = 46
-};
-
 enum daemon_msg {
 	STDERR_NEXT = 0x6f6c6d67,
 	STDERR_READ = 0x64617461,
@@ -54,16 +39,7 @@ enum daemon_msg {
 #define FIELD_INT		0
 #define FIELD_STRING		1
 
-/* verbosity and verboseBuild (SetOptions): errors only; logs verbose */
-#define LVL_ERROR		0
 
-/*
- * The daemon's error, as it said it (STDERR_ERROR), for the operation
- * that failed to explain.
- */
-struct derr {
-	char	 msg[DAEMON_ERROR_MAX];
-};
 
 /* Skip an activity's or a result's fields; a log line's is kept in *line. */
 static int
@@ -120,7 +96,7 @@ log_line(struct conn *c, const char *s)
  * string and a status.  Its escape sequences go (text_clean).
  */
 static int
-read_error(struct conn *c, struct derr *e)
+read_error(struct conn *c, struct daemon_err *e)
 {
 	uint64_t	 v, n, i;
 	char		*s = NULL, *msg = NULL;
@@ -184,8 +160,8 @@ fail:
  * reply follows; 1 when the daemon refused the operation, its words in e;
  * -1 when the conversation broke (c->why, not said yet).
  */
-static int
-messages(struct conn *c, struct derr *e)
+int
+daemon_messages(struct conn *c, struct daemon_err *e)
 {
 	uint64_t	 tag, v;
 	char		*s;
@@ -247,8 +223,8 @@ messages(struct conn *c, struct derr *e)
  * What the daemon's refusal means for the user, and what to do: its own
  * words, and for the refusals of an untrusted user, the remedies.
  */
-static void
-refused(struct conn *c, const struct derr *e, const char *what)
+void
+daemon_refused(struct conn *c, const struct daemon_err *e, const char *what)
 {
 	if (strstr(e->msg, "lacks a signature by a trusted key") != NULL ||
 	    strstr(e->msg, "lacks a valid signature") != NULL)
@@ -272,23 +248,23 @@ refused(struct conn *c, const struct derr *e, const char *what)
  * Wait for the reply to the operation doing what: 0 when it follows, -1
  * when it failed (said, in c->f).
  */
-static int
-reply(struct conn *c, const char *what)
+int
+daemon_reply(struct conn *c, const char *what)
 {
-	struct derr	 e;
+	struct daemon_err	 e;
 	int		 r;
 
-	if ((r = messages(c, &e)) == 0)
+	if ((r = daemon_messages(c, &e)) == 0)
 		return 0;
 	if (r == 1)
-		refused(c, &e, what);
+		daemon_refused(c, &e, what);
 	else
 		wire_fail(c, "%s", what);
 	return -1;
 }
 
-static int
-send_failed(struct conn *c, const char *what)
+int
+daemon_send_failed(struct conn *c, const char *what)
 {
 	wire_fail(c, "%s", what);
 	return -1;
@@ -307,7 +283,7 @@ daemon_handshake(struct conn *c)
 	char		*s = NULL;
 
 	if (wire_write_u64(c, DAEMON_MAGIC_1) == -1 || wire_flush(c) == -1)
-		return send_failed(c, "sending the daemon protocol greeting");
+		return daemon_send_failed(c, "sending the daemon protocol greeting");
 	if (proto_greeting(c, DAEMON_MAGIC_2, "daemon") == -1)
 		return -1;
 	if (wire_read_u64(c, &v) == -1) {
@@ -338,7 +314,7 @@ daemon_handshake(struct conn *c)
 	    (DAEMON_MINOR(c->version) >= 38 && wire_write_u64(c, 0) == -1) ||
 	    wire_write_u64(c, 0) == -1 || wire_write_u64(c, 0) == -1 ||
 	    wire_flush(c) == -1)
-		return send_failed(c, "during the daemon handshake");
+		return daemon_send_failed(c, "during the daemon handshake");
 	wire_reply_begin(c, DAEMON_FEATURES_MAX * (WIRE_ITEM_COST +
 	    DAEMON_NAME_MAX) + WIRE_ITEM_COST + sizeof(c->remote_nix));
 	if ((DAEMON_MINOR(c->version) >= 38 && wire_read_strings(c,
@@ -367,7 +343,7 @@ daemon_handshake(struct conn *c)
 		}
 		c->trust = (int)v;
 	}
-	if (reply(c, "during the daemon handshake") == -1)
+	if (daemon_reply(c, "during the daemon handshake") == -1)
 		return -1;
 	c->proto = &daemon_proto;
 	log_debug(2, "%s: daemon protocol %u.%u (remote %u.%u), Nix %s, %s",
@@ -398,23 +374,23 @@ valid(struct conn *c, const struct strlist *paths, int lock, int substitute,
 	for (i = 0; lock && i < paths->n; i++)
 		if (wire_write_u64(c, OP_ADD_TEMP_ROOT) == -1 ||
 		    wire_write_str(c, paths->v[i]) == -1)
-			return send_failed(c, what);
+			return daemon_send_failed(c, what);
 	if (wire_write_u64(c, OP_QUERY_VALID_PATHS) == -1 ||
 	    wire_write_strings(c, paths) == -1 ||
 	    (DAEMON_MINOR(c->version) >= 27 &&
 	    wire_write_u64(c, substitute != 0) == -1) || wire_flush(c) == -1)
-		return send_failed(c, what);
+		return daemon_send_failed(c, what);
 	for (i = 0; lock && i < paths->n; i++) {
-		if (reply(c, what) == -1)
+		if (daemon_reply(c, what) == -1)
 			return -1;
 		if (wire_read_u64(c, &one) == -1)
-			return send_failed(c, what);
+			return daemon_send_failed(c, what);
 	}
 	/* substituting is downloading, maybe for long */
 	if (substitute)
 		c->timeout_ms = 0;
 	wire_reply_begin(c, DAEMON_REPLY_MAX);
-	if (reply(c, what) == 0) {
+	if (daemon_reply(c, what) == 0) {
 		if (wire_read_strings(c, WIRE_LIST_MAX, WIRE_PATH_MAX,
 		    out) == -1)
 			wire_fail(c, "%s", what);
@@ -464,7 +440,7 @@ read_info(struct conn *c, const char *path, struct path_info *pi, int *have)
 	int		 r;
 
 	*have = 0;
-	if (reply(c, "asking for path infos") == -1)
+	if (daemon_reply(c, "asking for path infos") == -1)
 		return -1;
 	if (wire_read_u64(c, &v) == -1)
 		goto fail;
@@ -508,7 +484,7 @@ ask_infos(struct conn *c, const struct strlist *paths)
 	for (i = 0; i < paths->n; i++)
 		if (wire_write_u64(c, OP_QUERY_PATH_INFO) == -1 ||
 		    wire_write_str(c, paths->v[i]) == -1)
-			return send_failed(c, "asking for path infos");
+			return daemon_send_failed(c, "asking for path infos");
 	return 0;
 }
 
@@ -549,18 +525,6 @@ read_infos(struct conn *c, const struct strlist *paths,
 	return 0;
 }
 
-/* Path infos for the paths the daemon has, all asked at once. */
-static int
-infos(struct conn *c, const struct strlist *paths, struct path_info **out,
-    size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	if (ask_infos(c, paths) == -1)
-		return -1;
-	return read_infos(c, paths, out, n);
-}
-
 /* The outputs of the .drv of the reply to QueryDerivationOutputMap. */
 static int
 read_outputs(struct conn *c, struct strlist *next)
@@ -568,7 +532,7 @@ read_outputs(struct conn *c, struct strlist *next)
 	uint64_t	 n, i;
 	char		*name, *path;
 
-	if (reply(c, "asking for a derivation's outputs") == -1)
+	if (daemon_reply(c, "asking for a derivation's outputs") == -1)
 		return -1;
 	if (wire_read_u64(c, &n) == -1)
 		goto fail;
@@ -645,7 +609,7 @@ closure(struct conn *c, const struct strlist *paths, int include_outputs,
 				if (wire_write_u64(c,
 				    OP_QUERY_DERIVATION_OUTPUT_MAP) == -1 ||
 				    wire_write_str(c, level.v[i]) == -1) {
-					send_failed(c, "asking for outputs");
+					daemon_send_failed(c, "asking for outputs");
 					goto out;
 				}
 				drvs++;
@@ -733,7 +697,7 @@ add_begin(struct conn *c, size_t n)
 	    wire_write_u64(c, 0) == -1 ||		/* no repair */
 	    wire_write_u64(c, 1) == -1 ||		/* don't check sigs */
 	    wire_frames_begin(c) == -1 || wire_write_u64(c, n) == -1)
-		return send_failed(c, "adding paths");
+		return daemon_send_failed(c, "adding paths");
 	return 0;
 }
 
@@ -748,32 +712,44 @@ add_nar(struct conn *c, const struct path_info *pi,
 	    wire_write_u64(c, 0) == -1 ||		/* no repair */
 	    wire_write_u64(c, 1) == -1 ||		/* don't check sigs */
 	    wire_frames_begin(c) == -1))
-		return send_failed(c, "sending a path");
+		return daemon_send_failed(c, "sending a path");
 	if (c->add_many && write_info(c, pi, 1) == -1)
-		return send_failed(c, "sending a path");
+		return daemon_send_failed(c, "sending a path");
 	if (nar(arg, c) == -1) {
 		if (c->why[0] != '\0')
-			return send_failed(c, "sending a path");
+			return daemon_send_failed(c, "sending a path");
 		if (c->f.kind == FAIL_NONE)
 			fail_set(&c->f, FAIL_OTHER, c->host, "sending %s: "
 			    "the sender stopped", pi->path);
 		return -1;
 	}
 	if (!c->add_many && wire_frames_end(c) == -1)
-		return send_failed(c, "sending a path");
+		return daemon_send_failed(c, "sending a path");
 	return 0;
 }
 
-/* The stream of add_begin is whole: the daemon says whether it took it. */
+/* The stream of add_begin's n paths ends: one answer will say so. */
 static int
-add_done(struct conn *c, size_t n)
+add_end(struct conn *c, size_t n)
 {
 	if (n == 0)
 		return 0;
-	if ((c->add_many && wire_frames_end(c) == -1) || wire_flush(c) == -1)
-		return send_failed(c, "adding paths");
+	if (c->add_many && wire_frames_end(c) == -1)
+		return daemon_send_failed(c, "adding paths");
 	c->add_many = 0;
-	return reply(c, n == 1 ? "adding a path" : "adding paths");
+	return 1;
+}
+
+/* The daemon's answers to k adding requests: did it take the paths? */
+static int
+add_acks(struct conn *c, size_t k)
+{
+	if (wire_flush(c) == -1)
+		return daemon_send_failed(c, "adding paths");
+	for (; k > 0; k--)
+		if (daemon_reply(c, "adding paths") == -1)
+			return -1;
+	return 0;
 }
 
 /* Ask for path's NAR (NarFromPath; read later, in order). */
@@ -782,7 +758,7 @@ nar_ask(struct conn *c, const char *path)
 {
 	if (wire_write_u64(c, OP_NAR_FROM_PATH) == -1 ||
 	    wire_write_str(c, path) == -1)
-		return send_failed(c, "asking for a path");
+		return daemon_send_failed(c, "asking for a path");
 	return 0;
 }
 
@@ -801,8 +777,8 @@ nar_read(struct conn *c, const char *path, struct nar_sink *sink)
 
 	snprintf(what, sizeof(what), "asking for %s", path);
 	if (wire_flush(c) == -1)
-		return send_failed(c, what);
-	if (reply(c, what) == -1)
+		return daemon_send_failed(c, what);
+	if (daemon_reply(c, what) == -1)
 		return -1;
 	if (nar_copy(&src, sink, err, sizeof(err)) == -1) {
 		if (sink->failed)
@@ -817,272 +793,20 @@ nar_read(struct conn *c, const char *path, struct nar_sink *sink)
 	return 0;
 }
 
-/* Are all of d's outputs input-addressed (not fixed, floating or impure)? */
-static int
-input_addressed(const struct drv *d)
-{
-	size_t	 i;
-
-	for (i = 0; i < d->noutputs; i++)
-		if (d->outputs[i].hash_algo[0] != '\0')
-			return 0;
-	return 1;
-}
-
-/*
- * Nix's rule (build-remote, 2.16 on): a daemon that says the user is not
- * trusted builds an input-addressed derivation only from its .drv.
- */
-static int
-drv_first(struct conn *c, const struct drv *d)
-{
-	return c->trust == DAEMON_TRUST_NOT && input_addressed(d);
-}
-
-/*
- * The build's limits, as SetOptions carries them, once per session and
- * only if some limit is set: it also sets the daemon's max-jobs and cores,
- * whose values on the builder nix-offload cannot know (1 job: one
- * derivation is built; cores 0: all).  An untrusted user may not set
- * max-build-log-size: it is left out for one.
- */
-static int
-set_options(struct conn *c, const struct build_options *o)
-{
-	int	 logsize = o->max_log_size > 0 && c->trust != DAEMON_TRUST_NOT;
-	char	 num[32];
-
-	if (c->options_sent || (o->max_silent_time == 0 && o->timeout == 0 &&
-	    o->max_log_size == 0 && !o->keep_failed))
-		return 0;
-	c->options_sent = 1;
-	if (wire_write_u64(c, OP_SET_OPTIONS) == -1 ||
-	    wire_write_u64(c, o->keep_failed != 0) == -1 ||
-	    wire_write_u64(c, 0) == -1 ||		/* keep going */
-	    wire_write_u64(c, 0) == -1 ||		/* try fallback */
-	    wire_write_u64(c, LVL_ERROR) == -1 ||	/* verbosity */
-	    wire_write_u64(c, 1) == -1 ||		/* max-jobs */
-	    wire_write_u64(c, o->max_silent_time) == -1 ||
-	    wire_write_u64(c, 1) == -1 ||		/* (use build hook) */
-	    wire_write_u64(c, LVL_ERROR) == -1 ||	/* verbose build */
-	    wire_write_u64(c, 0) == -1 ||		/* (log type) */
-	    wire_write_u64(c, 0) == -1 ||		/* (print build trace) */
-	    wire_write_u64(c, 0) == -1 ||		/* cores: all */
-	    wire_write_u64(c, 1) == -1 ||		/* use substitutes */
-	    wire_write_u64(c, (o->timeout > 0) + logsize) == -1)
-		return -1;
-	if (o->timeout > 0) {
-		snprintf(num, sizeof(num), "%llu",
-		    (unsigned long long)o->timeout);
-		if (wire_write_str(c, "timeout") == -1 ||
-		    wire_write_str(c, num) == -1)
-			return -1;
-	}
-	if (logsize) {
-		snprintf(num, sizeof(num), "%llu",
-		    (unsigned long long)o->max_log_size);
-		if (wire_write_str(c, "max-build-log-size") == -1 ||
-		    wire_write_str(c, num) == -1)
-			return -1;
-	}
-	if (o->max_log_size > 0 && !logsize)
-		log_debug(1, "%s: max-build-log-size is not sent: the "
-		    "builder's user is not trusted", c->host);
-	return 1;
-}
-
-/* A BuildDerivation: d as a BasicDerivation, its inputSrcs srcs. */
-static int
-write_basic(struct conn *c, const char *drvpath, const struct drv *d,
-    const struct strlist *srcs)
-{
-	struct strlist	 sorted = { NULL, 0, 0 };
-	size_t		 j;
-	int		 rc = -1;
-
-	for (j = 0; j < srcs->n; j++)
-		if (strlist_add(&sorted, srcs->v[j]) == -1)
-			goto out;
-	strlist_sort_uniq(&sorted);
-	if (wire_write_u64(c, OP_BUILD_DERIVATION) == -1 ||
-	    wire_write_str(c, drvpath) == -1 ||
-	    wire_write_u64(c, d->noutputs) == -1)
-		goto out;
-	for (j = 0; j < d->noutputs; j++)
-		if (wire_write_str(c, d->outputs[j].name) == -1 ||
-		    wire_write_str(c, d->outputs[j].path) == -1 ||
-		    wire_write_str(c, d->outputs[j].hash_algo) == -1 ||
-		    wire_write_str(c, d->outputs[j].hash) == -1)
-			goto out;
-	if (wire_write_strings(c, &sorted) == -1 ||
-	    wire_write_str(c, d->platform) == -1 ||
-	    wire_write_str(c, d->builder) == -1 ||
-	    wire_write_strings(c, d->args) == -1 ||
-	    wire_write_u64(c, d->nenv) == -1)
-		goto out;
-	for (j = 0; j < d->nenv; j++)
-		if (wire_write_str(c, d->env[j].key) == -1 ||
-		    wire_write_str(c, d->env[j].value) == -1)
-			goto out;
-	rc = wire_write_u64(c, 0);		/* build mode: normal */
-out:
-	strlist_free(&sorted);
-	return rc;
-}
-
-/*
- * A BuildResult: status, message; at 1.29 times built, not
- * deterministic, start and stop; at 1.37 CPU times; at 1.28 (last on the
- * wire) the built outputs, skipped.
- */
-static int
-read_result(struct conn *c, const char *drvpath, struct build_result *r)
-{
-	uint64_t	 v, n, i, k;
-	char		*a, *b;
-
-	if (wire_read_u64(c, &v) == -1 ||
-	    wire_read_string(c, WIRE_STRING_MAX, &r->error, NULL) == -1)
-		return -1;
-	text_clean(r->error);
-	if (v > BUILD_STATUS_MAX) {
-		snprintf(c->why, sizeof(c->why), "unknown result status %llu",
-		    (unsigned long long)v);
-		return -1;
-	}
-	r->status = (int)v;
-	if (DAEMON_MINOR(c->version) >= 29 &&
-	    (wire_read_u64(c, &r->times_built) == -1 ||
-	    wire_read_u64(c, &v) == -1 ||
-	    wire_read_u64(c, &r->start) == -1 ||
-	    wire_read_u64(c, &r->stop) == -1))
-		return -1;
-	r->nondet = DAEMON_MINOR(c->version) >= 29 && v != 0;
-	for (k = 0; DAEMON_MINOR(c->version) >= 37 && k < 2; k++)
-		if (wire_read_u64(c, &v) == -1 || v > 1 ||
-		    (v == 1 && wire_read_u64(c, &v) == -1)) {
-			if (v > 1)
-				snprintf(c->why, sizeof(c->why), "a CPU time "
-				    "tagged %llu", (unsigned long long)v);
-			return -1;
-		}
-	if (DAEMON_MINOR(c->version) < 28)
-		return 0;
-	if (wire_read_u64(c, &n) == -1)
-		return -1;
-	if (n > DRV_OUTPUTS_MAX) {
-		snprintf(c->why, sizeof(c->why), "building %s: %llu built "
-		    "outputs, over the limit of %d", drvpath,
-		    (unsigned long long)n, DRV_OUTPUTS_MAX);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		if (wire_read_string(c, WIRE_PATH_MAX, &a, NULL) == -1)
-			return -1;
-		free(a);
-		if (wire_read_string(c, WIRE_STRING_MAX, &b, NULL) == -1)
-			return -1;
-		free(b);
-	}
-	return 0;
-}
-
-/* The one result of a BuildPathsWithResults for drvpath!*. */
-static int
-read_results(struct conn *c, const char *drvpath, struct build_result *r)
-{
-	uint64_t	 n;
-	char		*p;
-	size_t		 len = strlen(drvpath);
-	int		 ok;
-
-	if (wire_read_u64(c, &n) == -1)
-		return -1;
-	if (n != 1) {
-		snprintf(c->why, sizeof(c->why), "%llu results for one "
-		    "derivation", (unsigned long long)n);
-		return -1;
-	}
-	if (wire_read_string(c, WIRE_PATH_MAX + DRV_NAME_MAX, &p, NULL) == -1)
-		return -1;
-	ok = strncmp(p, drvpath, len) == 0 && p[len] == '!';
-	free(p);
-	if (!ok) {
-		snprintf(c->why, sizeof(c->why), "the result of a derivation "
-		    "that was not asked for");
-		return -1;
-	}
-	return read_result(c, drvpath, r);
-}
-
-/*
- * Build d on the daemon: with BuildDerivation, sending d itself, or, for
- * an untrusted user and an input-addressed d, with BuildPathsWithResults
- * of its .drv, which the caller sent first (proto_drv_first).  A daemon
- * that did not say whether we are trusted and refuses the first way is
- * answered 1: the caller sends the .drv and asks again.
- */
-static int
-build(struct conn *c, const char *drvpath, const struct drv *d,
-    const struct strlist *srcs, const struct build_options *o,
-    struct build_result *r)
-{
-	struct derr	 e;
-	int		 opts, by_drv = drv_first(c, d), saved = c->timeout_ms;
-	int		 k, rc = -1;
-	char		 what[PATH_MAX_LEN + 32];
-
-	memset(r, 0, sizeof(*r));
-	snprintf(what, sizeof(what), "building %s", drvpath);
-	log_debug(1, "%s: building %s with %s", c->host, drvpath, by_drv ?
-	    "BuildPathsWithResults: the builder's user is not trusted, the "
-	    ".drv was sent" : "BuildDerivation");
-	if ((opts = set_options(c, o)) == -1)
-		return send_failed(c, what);
-	if (by_drv) {
-		snprintf(what, sizeof(what), "%s!*", drvpath);
-		if (wire_write_u64(c, OP_BUILD_PATHS_WITH_RESULTS) == -1 ||
-		    wire_write_u64(c, 1) == -1 || wire_write_str(c, what) == -1 ||
-		    wire_write_u64(c, 0) == -1)		/* build mode: normal */
-			return send_failed(c, what);
-		snprintf(what, sizeof(what), "building %s", drvpath);
-	} else if (write_basic(c, drvpath, d, srcs) == -1)
-		return send_failed(c, what);
-	if (wire_flush(c) == -1)
-		return send_failed(c, what);
-	if (opts == 1 && reply(c, "setting the build's limits") == -1)
-		return -1;
-	c->timeout_ms = proto_build_wait(c, o);
-	if ((k = messages(c, &e)) == 1 && !by_drv &&
-	    c->trust == DAEMON_TRUST_UNKNOWN &&
-	    strstr(e.msg, "not privileged to build input-addressed") != NULL) {
-		/* an untrusted user of a daemon that does not say so */
-		log_debug(1, "%s: the builder's user is not trusted: sending "
-		    "the .drv", c->host);
-		c->trust = DAEMON_TRUST_NOT;
-		rc = 1;
-	} else if (k == 1)
-		refused(c, &e, what);
-	else if (k == -1 || (by_drv ? read_results(c, drvpath, r) :
-	    read_result(c, drvpath, r)) == -1)
-		wire_fail(c, "%s", what);
-	else
-		rc = 0;
-	c->timeout_ms = saved;
-	return rc;
-}
-
 /* The daemon protocol, behind proto.c's interface. */
 const struct proto daemon_proto = {
 	.name = "daemon",
 	.valid = valid,
-	.infos = infos,
+	.infos_ask = ask_infos,
+	.infos_read = read_infos,
 	.closure = closure,
 	.add_begin = add_begin,
 	.add_nar = add_nar,
-	.add_done = add_done,
+	.add_end = add_end,
+	.add_acks = add_acks,
 	.nar_ask = nar_ask,
 	.nar_read = nar_read,
-	.build = build,
-	.drv_first = drv_first
+	.build_send = daemon_build_send,
+	.build_read = daemon_build_read,
+	.drv_first = daemon_drv_first
 };

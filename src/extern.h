@@ -414,6 +414,9 @@ struct conn {
 					   wait for a reply is a round trip */
 	int		 add_many;	/* daemon.c: an AddMultipleToStore is open */
 	int		 options_sent;	/* daemon.c: SetOptions was sent */
+	int		 options_pending; /* and its answer is not read yet */
+	int		 by_drv;	/* the build asked for is of its .drv */
+	size_t		 acks_pending;	/* answers to adds not read yet */
 	uint64_t	 nread;		/* bytes read from stdout */
 	uint64_t	 reply_max;	/* what the reply being read may cost
 					   (wire_reply_begin); 0: not counted */
@@ -585,11 +588,14 @@ struct build_result {
 	int		 nondet;
 	uint64_t	 start, stop;
 };
-int		 serve_build_derivation(struct conn *, const char *,
+int		 serve_build_send(struct conn *, const char *,
 		    const struct drv *, const struct strlist *,
+		    const struct build_options *);
+int		 serve_build_read(struct conn *, const char *,
 		    const struct build_options *, struct build_result *);
 int		 serve_handshake(struct conn *);
-int		 serve_query_path_infos(struct conn *, const struct strlist *,
+int		 serve_infos_ask(struct conn *, const struct strlist *);
+int		 serve_infos_read(struct conn *, const struct strlist *,
 		    struct path_info **, size_t *);
 void		 serve_path_infos_free(struct path_info *, size_t);
 int		 serve_add_nar(struct conn *, const struct path_info *,
@@ -617,27 +623,60 @@ int		 serve_query_valid_paths(struct conn *, const struct strlist *,
 #define DAEMON_FEATURES_MAX	64	/* features of a handshake */
 #define DAEMON_FIELDS_MAX	64	/* fields of an activity or result */
 #define DAEMON_TRACES_MAX	1024	/* traces of an error */
+#define DAEMON_MINOR(v)		((v) & 0xff)
+enum daemon_op {
+	OP_ADD_TEMP_ROOT = 11,
+	OP_SET_OPTIONS = 19,
+	OP_QUERY_PATH_INFO = 26,
+	OP_QUERY_VALID_PATHS = 31,
+	OP_BUILD_DERIVATION = 36,
+	OP_NAR_FROM_PATH = 38,
+	OP_ADD_TO_STORE_NAR = 39,
+	OP_QUERY_DERIVATION_OUTPUT_MAP = 41,
+	OP_ADD_MULTIPLE_TO_STORE = 44,
+	OP_BUILD_PATHS_WITH_RESULTS = 46
+};
+/* the daemon's error, as it said it (STDERR_ERROR) */
+struct daemon_err {
+	char	 msg[DAEMON_ERROR_MAX];
+};
 int		 daemon_handshake(struct conn *);
+int		 daemon_messages(struct conn *, struct daemon_err *);
+int		 daemon_reply(struct conn *, const char *);
+void		 daemon_refused(struct conn *, const struct daemon_err *,
+		    const char *);
+int		 daemon_send_failed(struct conn *, const char *);
 extern const struct proto daemon_proto;
+/* dbuild.c: building over the daemon protocol */
+int		 daemon_drv_first(struct conn *, const struct drv *);
+int		 daemon_build_send(struct conn *, const char *,
+		    const struct drv *, const struct strlist *,
+		    const struct build_options *);
+int		 daemon_build_read(struct conn *, const char *,
+		    const struct build_options *, struct build_result *);
 
 /* proto.c: one store interface, serve.c's and daemon.c's behind it */
 struct proto {
 	const char	*name;
 	int		(*valid)(struct conn *, const struct strlist *, int, int,
 			    struct strlist *);
-	int		(*infos)(struct conn *, const struct strlist *,
+	int		(*infos_ask)(struct conn *, const struct strlist *);
+	int		(*infos_read)(struct conn *, const struct strlist *,
 			    struct path_info **, size_t *);
 	int		(*closure)(struct conn *, const struct strlist *, int,
 			    struct strlist *);
 	int		(*add_nar)(struct conn *, const struct path_info *,
 			    int (*)(void *, struct conn *), void *);
 	int		(*add_begin)(struct conn *, size_t);	/* or NULL */
-	int		(*add_done)(struct conn *, size_t);
+	int		(*add_end)(struct conn *, size_t);	/* or NULL */
+	int		(*add_acks)(struct conn *, size_t);
 	int		(*nar_ask)(struct conn *, const char *);
 	int		(*nar_read)(struct conn *, const char *, struct nar_sink *);
-	int		(*build)(struct conn *, const char *, const struct drv *,
-			    const struct strlist *, const struct build_options *,
-			    struct build_result *);
+	int		(*build_send)(struct conn *, const char *,
+			    const struct drv *, const struct strlist *,
+			    const struct build_options *);
+	int		(*build_read)(struct conn *, const char *,
+			    const struct build_options *, struct build_result *);
 	int		(*drv_first)(struct conn *, const struct drv *);
 };
 extern const struct proto serve_proto;
@@ -651,16 +690,26 @@ int		 proto_valid(struct conn *, const struct strlist *, int, int,
 		    struct strlist *);
 int		 proto_infos(struct conn *, const struct strlist *,
 		    struct path_info **, size_t *);
+int		 proto_infos_ask(struct conn *, const struct strlist *);
+int		 proto_infos_read(struct conn *, const struct strlist *,
+		    struct path_info **, size_t *);
 int		 proto_closure(struct conn *, const struct strlist *, int,
 		    struct strlist *);
 int		 proto_add_nar(struct conn *, const struct path_info *,
 		    int (*)(void *, struct conn *), void *);
 int		 proto_add_done(struct conn *, size_t);
+int		 proto_add_later(struct conn *, size_t);
+int		 proto_settle(struct conn *);
 int		 proto_nar_ask(struct conn *, const char *);
 int		 proto_nar_read(struct conn *, const char *, struct nar_sink *);
 int		 proto_build(struct conn *, const char *, const struct drv *,
 		    const struct strlist *, const struct build_options *,
 		    struct build_result *);
+int		 proto_build_send(struct conn *, const char *,
+		    const struct drv *, const struct strlist *,
+		    const struct build_options *);
+int		 proto_build_read(struct conn *, const char *,
+		    const struct build_options *, struct build_result *);
 
 /* activity.c: notes on what runs where, for `status` */
 #define ACT_NOTE_LEN	512
@@ -778,8 +827,8 @@ struct transfer_vet {
 	void		*arg;
 };
 int		 transfer_fetch(struct conn *, struct conn *,
-		    const struct strlist *, const struct transfer_vet *, int,
-		    struct transfer_stats *);
+		    struct path_info *, size_t, const struct transfer_vet *,
+		    int, struct transfer_stats *);
 
 /* copy.c */
 int		 cmd_copy(int, char **);

@@ -317,50 +317,194 @@ out:
 	return rc;
 }
 
+/* Append the m records src to the *n of *all, which takes them. */
+static int
+records_add(struct path_info **all, size_t *n, struct path_info *src,
+    size_t m)
+{
+	struct path_info	*v;
+
+	if (m > 0) {
+		if ((v = reallocarray(*all, *n + m, sizeof(*v))) == NULL) {
+			log_err("job");
+			serve_path_infos_free(src, m);
+			return -1;
+		}
+		memcpy(v + *n, src, m * sizeof(*v));
+		*all = v;
+		*n += m;
+	}
+	free(src);
+	return 0;
+}
+
+/* The builder's records of exactly paths, in one round trip. */
+static int
+records_of(struct job *j, const struct strlist *paths, struct path_info **pi,
+    size_t *n)
+{
+	if (proto_infos(j->remote, paths, pi, n) == -1)
+		return -1;
+	if (*n != paths->n) {
+		wire_error(j->remote, FAIL_PROTOCOL, "%zu of %zu paths to bring "
+		    "home are not valid on the builder", paths->n - *n,
+		    paths->n);
+		return -1;
+	}
+	return 0;
+}
+
+/* Is every one of paths an output job_allow allowed?  Said if not. */
+static int
+all_asked(struct job *j, const struct strlist *paths, const char *how)
+{
+	size_t	 i;
+
+	for (i = 0; i < paths->n; i++)
+		if (origin(j, paths->v[i]) == NULL) {
+			wire_error(j->remote, FAIL_PROTOCOL, "the builder gave "
+			    "%s %s: nothing imported", paths->v[i], how);
+			return -1;
+		}
+	return 0;
+}
+
+/* A builder's references are store paths before they are looked up. */
+static int
+refs_are_paths(struct job *j, const struct strlist *refs)
+{
+	size_t	 i;
+	char	 q[256];
+
+	for (i = 0; i < refs->n; i++)
+		if (!path_valid(STORE_DIR, refs->v[i])) {
+			wire_error(j->remote, FAIL_PROTOCOL, "the builder gave "
+			    "\"%s\" as a reference, which is not a store "
+			    "path: nothing imported", text_printable(refs->v[i],
+			    strlen(refs->v[i]), q, sizeof(q)));
+			return -1;
+		}
+	return 0;
+}
+
 /*
- * Bring outputs home from the builder, with what of their closure the
- * local store lacks, in one stream.  A builder is trusted with what it was
- * asked to build and nothing more: every path that would come must be an
- * output job_allow allowed; anything else named in the closure is a lie,
- * and nothing of the answer is imported.
+ * The closure of the n records pi (outputs) that the local store lacks,
+ * their records added to *pi: what they refer to is here already (held
+ * as temporary roots from now on), or must be an output this build asked
+ * for, whose record is asked for in turn, a level per round trip (none,
+ * usually: a build's inputs are here).
  */
+static int
+records_closure(struct job *j, struct path_info **pi, size_t *n)
+{
+	struct strlist		 known = { NULL, 0, 0 }, refs = { NULL, 0, 0 };
+	struct strlist		 missing = { NULL, 0, 0 };
+	struct path_info	*more;
+	size_t			 i, k, from = 0, m;
+	int			 rc = -1;
+
+	for (;;) {
+		for (i = from; i < *n; i++)
+			if (strlist_add(&known, (*pi)[i].path) == -1)
+				goto out;
+		strlist_sort_uniq(&known);
+		for (i = from; i < *n; i++)
+			for (k = 0; k < (*pi)[i].refs.n; k++)
+				if (!strlist_in_set(&known, (*pi)[i].refs.v[k]) &&
+				    strlist_add(&refs, (*pi)[i].refs.v[k]) == -1)
+					goto out;
+		strlist_sort_uniq(&refs);
+		from = *n;
+		if (refs.n == 0)
+			break;
+		if (refs_are_paths(j, &refs) == -1 ||
+		    local_missing(j, &refs, &missing) == -1 ||
+		    all_asked(j, &missing, "as a reference, which is neither "
+		    "in the local store nor among the paths this build asked "
+		    "for") == -1)
+			goto out;
+		strlist_free(&refs);
+		if (missing.n == 0)
+			break;
+		if (records_of(j, &missing, &more, &m) == -1 ||
+		    records_add(pi, n, more, m) == -1)
+			goto out;
+		strlist_free(&missing);
+	}
+	rc = 0;
+out:
+	strlist_free(&known);
+	strlist_free(&refs);
+	strlist_free(&missing);
+	return rc;
+}
+
+/*
+ * Bring outputs home from the builder, given its n records pi of them
+ * (taken), with what of their closure the local store lacks, in one
+ * stream.  A builder is trusted with what it was asked to build and
+ * nothing more: every path that would come must be an output job_allow
+ * allowed; anything else is a lie, and nothing of the answer is imported.
+ */
+static int
+fetch_records(struct job *j, const struct strlist *outputs,
+    struct path_info *pi, size_t n)
+{
+	struct strlist		 all = { NULL, 0, 0 }, need = { NULL, 0, 0 };
+	struct transfer_stats	 st = { 0, 0 };
+	struct transfer_vet	 v = { vet, j };
+	struct path_info	 t;
+	size_t			 i, k;
+	int			 rc = -1;
+
+	if (local_ready(j) == -1)
+		goto free;
+	step(j, JOB_OUTPUTS, 1);
+	if (n != outputs->n) {
+		wire_error(j->remote, FAIL_PROTOCOL, "%zu of %zu outputs to "
+		    "bring home are not valid on the builder", outputs->n - n,
+		    outputs->n);
+		goto out;
+	}
+	if (records_closure(j, &pi, &n) == -1)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (strlist_add(&all, pi[i].path) == -1)
+			goto out;
+	strlist_sort_uniq(&all);
+	if (local_missing(j, &all, &need) == -1 ||
+	    all_asked(j, &need, "as a path to bring home, which this build "
+	    "did not ask for") == -1)
+		goto out;
+	/* the records of what is needed first, in the order given */
+	for (i = k = 0; i < n; i++)
+		if (strlist_in_set(&need, pi[i].path)) {
+			t = pi[k];
+			pi[k++] = pi[i];
+			pi[i] = t;
+		}
+	log_debug(1, "%s: %zu paths to bring home", j->host, k);
+	rc = transfer_fetch(j->remote, &j->local, pi, k, &v, j->unlocked, &st);
+out:
+	step(j, JOB_OUTPUTS, 0);
+free:
+	j->bytes += st.bytes;
+	serve_path_infos_free(pi, n);
+	strlist_free(&all);
+	strlist_free(&need);
+	return rc;
+}
+
+/* Bring outputs, built on the builder before, home (fetch_records). */
 int
 job_fetch(struct job *j, const struct strlist *outputs)
 {
-	struct strlist	 closure = { NULL, 0, 0 }, need = { NULL, 0, 0 };
-	struct transfer_stats st = { 0, 0 };
-	struct transfer_vet	 v = { vet, j };
-	size_t		 i;
-	int		 rc = -1;
+	struct path_info	*pi;
+	size_t			 n;
 
-	if (local_ready(j) == -1)
+	if (proto_infos(j->remote, outputs, &pi, &n) == -1)
 		return -1;
-	step(j, JOB_OUTPUTS, 1);
-	/* the outputs themselves, whatever the closure says */
-	for (i = 0; i < outputs->n; i++)
-		if (strlist_add(&closure, outputs->v[i]) == -1)
-			goto out;
-	if (proto_closure(j->remote, outputs, 0, &closure) == -1)
-		goto out;
-	strlist_sort_uniq(&closure);
-	if (local_missing(j, &closure, &need) == -1)
-		goto out;
-	for (i = 0; i < need.n; i++)
-		if (origin(j, need.v[i]) == NULL) {
-			wire_error(j->remote, FAIL_PROTOCOL, "the builder named "
-			    "%s in the closure of what it built, which this "
-			    "build did not ask it for: nothing imported",
-			    need.v[i]);
-			goto out;
-		}
-	log_debug(1, "%s: %zu paths to bring home", j->host, need.n);
-	rc = transfer_fetch(j->remote, &j->local, &need, &v, j->unlocked, &st);
-out:
-	step(j, JOB_OUTPUTS, 0);
-	j->bytes += st.bytes;
-	strlist_free(&closure);
-	strlist_free(&need);
-	return rc;
+	return fetch_records(j, outputs, pi, n);
 }
 
 /*
@@ -434,6 +578,35 @@ indented(const char *text, char *buf, size_t sz)
 }
 
 /*
+ * Build s's derivation and, in the same round trip, ask for the builder's
+ * records of the outputs to bring home (into *pi, *n; none when there is
+ * nothing to fetch).  Returns as proto_build; the records are read
+ * whatever the build's result, as the conversation goes on.
+ */
+static int
+build_asking(struct job *j, const struct job_spec *s, struct build_result *r,
+    struct path_info **pi, size_t *n, int *asked)
+{
+	int	 ask = s->fetch != NULL && s->fetch->n > 0, k;
+	size_t	 i;
+
+	*pi = NULL;
+	*n = 0;
+	for (i = 0; ask && i < s->fetch->n; i++)
+		ask = path_valid(STORE_DIR, s->fetch->v[i]);
+	*asked = ask;
+	if (proto_build_send(j->remote, s->drvpath, s->drv, s->inputs,
+	    &j->opts) == -1 || (ask && proto_infos_ask(j->remote,
+	    s->fetch) == -1))
+		return -1;
+	k = proto_build_read(j->remote, s->drvpath, &j->opts, r);
+	if (k != -1 && ask &&
+	    proto_infos_read(j->remote, s->fetch, pi, n) == -1)
+		return -1;
+	return k;
+}
+
+/*
  * Run the job s on the builder.  Returns 0 when the conversation went as
  * it should, with the build's result in r (a failed build is reported
  * here, and its outputs not fetched); -1 (reported) when it did not: the
@@ -445,7 +618,9 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	struct strlist		 closure = { NULL, 0, 0 };
 	const struct strlist	*send = s->send;
 	struct transfer_stats	 st = { 0, 0 };
-	int			 rc = -1, k;
+	struct path_info	*pi = NULL;
+	size_t			 n = 0;
+	int			 rc = -1, k, asked = 0;
 	int64_t			 t0, t1, t2;
 	char			 msg[8192];
 
@@ -476,12 +651,15 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	/* the log as it comes, or only its tail if the build fails */
 	wire_echo(j->remote, j->log_tail == 0, j->log_fd, j->log_prefix);
 	step(j, JOB_BUILD, 1);
-	k = proto_build(j->remote, s->drvpath, s->drv, s->inputs,
-	    &j->opts, r);
+	k = build_asking(j, s, r, &pi, &n, &asked);
 	/* refused: it builds only what it has (an untrusted user) */
-	if (k == 1 && (k = send_drv(j, s->drvpath)) == 0)
-		k = proto_build(j->remote, s->drvpath, s->drv, s->inputs,
-		    &j->opts, r);
+	if (k == 1) {
+		serve_path_infos_free(pi, n);
+		pi = NULL;
+		n = 0;
+		if ((k = send_drv(j, s->drvpath)) == 0)
+			k = build_asking(j, s, r, &pi, &n, &asked);
+	}
 	if (k == 1)
 		wire_error(j->remote, FAIL_OTHER, "building %s: the builder "
 		    "refused the derivation it was sent", s->drvpath);
@@ -500,14 +678,21 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 		if (j->log_tail > 0)
 			log_tail(j->remote->errtail, j->remote->errlen,
 			    j->log_tail);
-	} else if (s->fetch != NULL && job_fetch(j, s->fetch) == -1)
-		goto out;
+	} else if (s->fetch != NULL && s->fetch->n > 0) {
+		k = asked ? fetch_records(j, s->fetch, pi, n) :
+		    job_fetch(j, s->fetch);
+		pi = NULL;	/* taken */
+		n = 0;
+		if (k == -1)
+			goto out;
+	}
 	j->ms[JOB_INPUTS] = t1 - t0;
 	j->ms[JOB_BUILD] = t2 - t1;
 	j->ms[JOB_OUTPUTS] = clock_ms() - t2;
 	rc = 0;
 out:
 	wire_echo_end(j->remote);
+	serve_path_infos_free(pi, n);
 	strlist_free(&closure);
 	return rc;
 }

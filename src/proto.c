@@ -15,6 +15,7 @@
 #define BANNER_WAIT_MS	300	/* how long we wait for the rest of it */
 #define BUILD_WAIT_MAX	1000000	/* seconds: a longer wait is none */
 
+
 static uint64_t
 le64(const unsigned char *b)
 {
@@ -165,6 +166,8 @@ int
 proto_valid(struct conn *c, const struct strlist *paths, int lock,
     int substitute, struct strlist *valid)
 {
+	if (proto_settle(c) == -1)
+		return -1;
 	return c->proto->valid(c, paths, lock, substitute, valid);
 }
 
@@ -172,13 +175,40 @@ int
 proto_infos(struct conn *c, const struct strlist *paths,
     struct path_info **out, size_t *n)
 {
-	return c->proto->infos(c, paths, out, n);
+	*out = NULL;
+	*n = 0;
+	if (c->proto->infos_ask(c, paths) == -1)
+		return -1;
+	return proto_infos_read(c, paths, out, n);
+}
+
+/*
+ * Ask for the path infos of paths, to be read by proto_infos_read after
+ * the answers to what was asked before: several requests, one round trip.
+ */
+int
+proto_infos_ask(struct conn *c, const struct strlist *paths)
+{
+	return c->proto->infos_ask(c, paths);
+}
+
+int
+proto_infos_read(struct conn *c, const struct strlist *paths,
+    struct path_info **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (proto_settle(c) == -1)
+		return -1;
+	return c->proto->infos_read(c, paths, out, n);
 }
 
 int
 proto_closure(struct conn *c, const struct strlist *paths,
     int include_outputs, struct strlist *closure)
 {
+	if (proto_settle(c) == -1)
+		return -1;
 	return c->proto->closure(c, paths, include_outputs, closure);
 }
 
@@ -190,11 +220,57 @@ proto_add_nar(struct conn *c, const struct path_info *pi,
 	return c->proto->add_nar(c, pi, nar, arg);
 }
 
+/* The answers to adds that proto_add_later left for later. */
+int
+proto_settle(struct conn *c)
+{
+	size_t	 k = c->acks_pending;
+
+	if (k == 0)
+		return 0;
+	c->acks_pending = 0;
+	return c->proto->add_acks(c, k);
+}
+
+/* The last n proto_add_nar are done: their stream ends, answers k of them. */
+static int
+add_end(struct conn *c, size_t n)
+{
+	int	 k;
+
+	if (c->proto->add_end == NULL)
+		return (int)n;
+	if ((k = c->proto->add_end(c, n)) == -1)
+		return -1;
+	return k;
+}
+
 /* The last n proto_add_nar are done: wait for the store to say so. */
 int
 proto_add_done(struct conn *c, size_t n)
 {
-	return c->proto->add_done(c, n);
+	int	 k;
+
+	if ((k = add_end(c, n)) == -1)
+		return -1;
+	c->acks_pending += (size_t)k;
+	return proto_settle(c);
+}
+
+/*
+ * The same, but the store's answers are read with the next answer read
+ * (its failure said then): a request sent meanwhile, the build after its
+ * inputs, costs no round trip of its own.
+ */
+int
+proto_add_later(struct conn *c, size_t n)
+{
+	int	 k;
+
+	if ((k = add_end(c, n)) == -1)
+		return -1;
+	c->acks_pending += (size_t)k;
+	return 0;
 }
 
 /* Ask for path's NAR (several may be asked before the first is read). */
@@ -208,6 +284,8 @@ proto_nar_ask(struct conn *c, const char *path)
 int
 proto_nar_read(struct conn *c, const char *path, struct nar_sink *sink)
 {
+	if (proto_settle(c) == -1)
+		return -1;
 	return c->proto->nar_read(c, path, sink);
 }
 
@@ -221,7 +299,26 @@ proto_build(struct conn *c, const char *drvpath, const struct drv *d,
     const struct strlist *srcs, const struct build_options *o,
     struct build_result *r)
 {
-	return c->proto->build(c, drvpath, d, srcs, o, r);
+	if (proto_build_send(c, drvpath, d, srcs, o) == -1)
+		return -1;
+	return proto_build_read(c, drvpath, o, r);
+}
+
+/* Ask for d's build; proto_build_read reads the result, as proto_build. */
+int
+proto_build_send(struct conn *c, const char *drvpath, const struct drv *d,
+    const struct strlist *srcs, const struct build_options *o)
+{
+	return c->proto->build_send(c, drvpath, d, srcs, o);
+}
+
+int
+proto_build_read(struct conn *c, const char *drvpath,
+    const struct build_options *o, struct build_result *r)
+{
+	if (proto_settle(c) == -1)
+		return -1;
+	return c->proto->build_read(c, drvpath, o, r);
 }
 
 /*

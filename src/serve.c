@@ -97,13 +97,27 @@ serve_query_valid_paths(struct conn *c, const struct strlist *paths,
 
 /*
  * Path infos for paths the remote has (it skips the ones it lacks), each
- * answered at most once, none that was not asked about.  *out
- * gets an array of *n records, which the caller frees with
+ * answered at most once, none that was not asked about: asked, then read
+ * (serve_infos_read), so that other requests may go in the same round
+ * trip.  *out gets an array of *n records, which the caller frees with
  * serve_path_infos_free.  The whole reply, records and lists, counts
  * against SERVE_REPLY_MAX.
  */
 int
-serve_query_path_infos(struct conn *c, const struct strlist *paths,
+serve_infos_ask(struct conn *c, const struct strlist *paths)
+{
+	if (wire_write_u64(c, SERVE_QUERY_PATH_INFOS) == -1 ||
+	    wire_write_strings(c, paths) == -1) {
+		wire_fail(c, "asking for the path infos of %zu paths",
+		    paths->n);
+		return -1;
+	}
+	return 0;
+}
+
+/* The answer to serve_infos_ask(paths), as serve_query_path_infos. */
+int
+serve_infos_read(struct conn *c, const struct strlist *paths,
     struct path_info **out, size_t *n)
 {
 	struct path_info	*v = NULL, *pi;
@@ -118,8 +132,7 @@ serve_query_path_infos(struct conn *c, const struct strlist *paths,
 		return -1;
 	}
 	wire_reply_begin(c, SERVE_REPLY_MAX);
-	if (wire_write_u64(c, SERVE_QUERY_PATH_INFOS) == -1 ||
-	    wire_write_strings(c, paths) == -1 || wire_flush(c) == -1)
+	if (wire_flush(c) == -1)
 		goto fail;
 	for (;;) {
 		if (wire_read_string(c, WIRE_PATH_MAX, &p, NULL) == -1)
@@ -285,20 +298,16 @@ serve_dump_read(struct conn *c, const char *path, struct nar_sink *sink)
  * Build a derivation on the remote (BuildDerivation): the derivation goes
  * over the wire as a BasicDerivation whose inputSrcs are srcs (the input
  * sources and the outputs of the input derivations; the remote takes
- * their closure itself).  r gets the result; r->error is allocated.
+ * their closure itself).  Only sent: serve_build_read reads the result.
  */
 int
-serve_build_derivation(struct conn *c, const char *drvpath,
-    const struct drv *d, const struct strlist *srcs,
-    const struct build_options *o, struct build_result *r)
+serve_build_send(struct conn *c, const char *drvpath, const struct drv *d,
+    const struct strlist *srcs, const struct build_options *o)
 {
 	struct strlist	 sorted = { NULL, 0, 0 };
-	uint64_t	 n, i, v;
-	char		*k = NULL, *val = NULL;
 	size_t		 j;
-	int		 rc = -1, saved = c->timeout_ms;
+	int		 rc = -1;
 
-	memset(r, 0, sizeof(*r));
 	/* a set on the wire: sorted, without duplicates */
 	for (j = 0; j < srcs->n; j++)
 		if (strlist_add(&sorted, srcs->v[j]) == -1) {
@@ -340,6 +349,25 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 	if (SERVE_MINOR(c->version) >= 7 &&
 	    wire_write_u64(c, o->keep_failed != 0) == -1)
 		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	wire_fail(c, "building %s", drvpath);
+out:
+	strlist_free(&sorted);
+	return rc;
+}
+
+/* The result of serve_build_send into r; r->error is allocated. */
+int
+serve_build_read(struct conn *c, const char *drvpath,
+    const struct build_options *o, struct build_result *r)
+{
+	uint64_t	 n, i, v;
+	char		*k = NULL, *val = NULL;
+	int		 rc = -1, saved = c->timeout_ms;
+
+	memset(r, 0, sizeof(*r));
 	if (wire_flush(c) == -1)
 		goto fail;
 	/* the build runs now, silent for as long as the builder allows */
@@ -355,13 +383,14 @@ serve_build_derivation(struct conn *c, const char *drvpath,
 		goto out;
 	}
 	r->status = (int)v;
-	if (SERVE_MINOR(c->version) >= 3 &&
-	    (wire_read_u64(c, &r->times_built) == -1 ||
-	    wire_read_u64(c, &v) == -1 ||
-	    wire_read_u64(c, &r->start) == -1 ||
-	    wire_read_u64(c, &r->stop) == -1))
-		goto fail;
-	r->nondet = v != 0;
+	if (SERVE_MINOR(c->version) >= 3) {
+		if (wire_read_u64(c, &r->times_built) == -1 ||
+		    wire_read_u64(c, &v) == -1 ||
+		    wire_read_u64(c, &r->start) == -1 ||
+		    wire_read_u64(c, &r->stop) == -1)
+			goto fail;
+		r->nondet = v != 0;
+	}
 	/* builtOutputs: 2.8-2.10 servers send it to every client */
 	if (SERVE_MINOR(c->version) >= 6 || c->remote_version >= 0x206) {
 		if (wire_read_u64(c, &n) == -1)
@@ -390,7 +419,6 @@ out:
 	c->timeout_ms = saved;
 	free(k);
 	free(val);
-	strlist_free(&sorted);
 	return rc;
 }
 
@@ -460,11 +488,13 @@ serve_add_nar_acks(struct conn *c, size_t n)
 const struct proto serve_proto = {
 	.name = "serve",
 	.valid = serve_query_valid_paths,
-	.infos = serve_query_path_infos,
+	.infos_ask = serve_infos_ask,
+	.infos_read = serve_infos_read,
 	.closure = serve_query_closure,
 	.add_nar = serve_add_nar,
-	.add_done = serve_add_nar_acks,
+	.add_acks = serve_add_nar_acks,
 	.nar_ask = serve_dump_request,
 	.nar_read = serve_dump_read,
-	.build = serve_build_derivation
+	.build_send = serve_build_send,
+	.build_read = serve_build_read
 };

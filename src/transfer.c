@@ -300,7 +300,9 @@ add_nars(struct conn *src, struct conn *dst, struct path_info *pi, size_t n,
 			acks = 0;
 		}
 	}
-	if (proto_add_done(dst, acks) == -1)
+	/* a builder's answers come with its next one (the build's) */
+	if ((fetch ? proto_add_done(dst, acks) :
+	    proto_add_later(dst, acks)) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -354,7 +356,9 @@ out:
  * Make the builder have every path of closure (local paths, in any
  * order).  The builder holds what it has against garbage collection for
  * the session (lock), and with substitute fetches from its own
- * substituters first.
+ * substituters first.  Its answers to the last paths sent are read with
+ * its next answer, or by proto_settle: a request sent meanwhile (the
+ * build) shares their round trip.
  */
 int
 transfer_to(struct conn *local, struct conn *remote, const struct strlist *closure,
@@ -451,15 +455,18 @@ unpack(struct conn *remote, struct conn *local, const struct path_info *pi,
 {
 	struct store_unpack u;
 	char		*text = NULL;
-	size_t		 i, j, len = 0, cap = 0, done = 0;
+	size_t		 i, j, len = 0, cap = 0, done = 0, sent;
 	int		 k;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0, sent = 0; i < n; i++) {
 		struct xfer	 x = { remote, &pi[i], st };
 		struct nar_sink	 s;
 
-		if (proto_nar_ask(remote, pi[i].path) == -1 ||
-		    store_unpack_begin(&u, STORE_DIR, pi[i].path +
+		/* NARs asked for ahead: one round trip for many */
+		for (; sent < n && sent < i + COPY_PIPELINE; sent++)
+			if (proto_nar_ask(remote, pi[sent].path) == -1)
+				goto fail;
+		if (store_unpack_begin(&u, STORE_DIR, pi[i].path +
 		    strlen(STORE_DIR) + 1) == -1)
 			goto fail;
 		nar_sink_init(&s, NULL, NULL);
@@ -493,42 +500,42 @@ fail:
 }
 
 /*
- * Bring paths home from a builder: exactly those, each of which the
- * local store lacks (the caller asked, with lock: they are temporary
- * roots of local's session, as is what they refer to).  Each record the
- * builder gives goes through vet (which may refuse it, or put in what
- * the caller knows better: the deriver, the content address) before any
- * NAR moves; every reference must be a store path among paths or valid
- * here; then the NARs come through the local nix-store (add_nars), or
- * unpacked and registered without locks (unpack).  Returns 0, or -1
- * (remote->f says why, and whether the builder is to blame).
+ * Bring home from a builder the paths of its n records pi (changed: see
+ * vet), each of which the local store lacks (the caller asked, with
+ * lock: they are temporary roots of local's session, as is what they
+ * refer to).  Each record goes through vet (which may refuse it, or put
+ * in what the caller knows better: the deriver, the content address)
+ * before any NAR moves; every reference must be a store path among the
+ * records or valid here; then the NARs come through the local nix-store
+ * (add_nars), or unpacked and registered without locks (unpack).
+ * Returns 0, or -1 (remote->f says why, and whether the builder is to
+ * blame).
  */
 int
-transfer_fetch(struct conn *remote, struct conn *local, const struct strlist *paths,
-    const struct transfer_vet *vet, int unlocked, struct transfer_stats *st)
+transfer_fetch(struct conn *remote, struct conn *local, struct path_info *pi,
+    size_t n, const struct transfer_vet *vet, int unlocked,
+    struct transfer_stats *st)
 {
-	struct path_info *pi = NULL;
-	size_t		 n = 0, i;
-	int		 rc = -1;
+	size_t	 i;
 
-	if (paths->n == 0)
+	if (n == 0)
 		return 0;
-	if (infos(remote, paths, &pi, &n) == -1)
-		goto out;
 	for (i = 0; i < n; i++) {
 		if (!path_valid(STORE_DIR, pi[i].path)) {
 			wire_error(remote, FAIL_PROTOCOL, "%s is not a store path",
 			    pi[i].path);
-			goto out;
+			return -1;
+		}
+		if (pi[i].nar_hash == NULL) {
+			wire_error(remote, FAIL_PROTOCOL, "no hash for %s",
+			    pi[i].path);
+			return -1;
 		}
 		if (vet != NULL && vet->fn(vet->arg, remote, &pi[i]) == -1)
-			goto out;
+			return -1;
 	}
 	if (refs_hold(remote, local, pi, n) == -1)
-		goto out;
-	rc = unlocked ? unpack(remote, local, pi, n, st) :
+		return -1;
+	return unlocked ? unpack(remote, local, pi, n, st) :
 	    add_nars(remote, local, pi, n, 1, st);
-out:
-	serve_path_infos_free(pi, n);
-	return rc;
 }

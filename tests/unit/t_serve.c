@@ -326,7 +326,7 @@ test_query_closure(void)
 }
 
 /*
- * serve_query_path_infos: each path asked about is answered at most once,
+ * serve_infos_ask and _read: each path asked about is answered at most once,
  * none that was not asked about; a builder answering "A, A" for {A, B}
  * must not pass for having answered both.
  */
@@ -382,7 +382,8 @@ test_query_path_infos(void)
 		fake_hangup(&f);
 		pi = NULL;
 		n = 99;
-		rc = serve_query_path_infos(f.c, &ask, &pi, &n);
+		rc = serve_infos_ask(f.c, &ask) == -1 ? -1 :
+		    serve_infos_read(f.c, &ask, &pi, &n);
 		drain(f.srv_in, sent, sizeof(sent));
 		good = (rc == qpi_cases[i].rc || no("returned %d, expected %d",
 		    rc, qpi_cases[i].rc)) && same_fail(f.c->f.kind,
