@@ -86,6 +86,9 @@ tests/liar: tests/liar.c
 tests/tamper: tests/tamper.c
 	$(CC) $(NOCFLAGS) $(CFLAGS) -o $@ tests/tamper.c
 
+tests/liard: tests/liard.c
+	$(CC) $(NOCFLAGS) $(CFLAGS) -o $@ tests/liard.c
+
 options:
 	@echo "CC       = $(CC)"
 	@echo "CFLAGS   = $(NOCFLAGS) $(CFLAGS)"
@@ -98,7 +101,8 @@ check: testbins
 	@sh tests/run
 
 # What tests/run runs, built.
-testbins: nix-offload $(UNIT) tests/silentd tests/liar tests/tamper
+testbins: nix-offload $(UNIT) tests/silentd tests/liar tests/tamper \
+    tests/liard
 
 # Each behaviour mutant of tests/mutants against the tests that should
 # notice it (slow: not part of check).  Prints what survived.
@@ -141,7 +145,7 @@ uninstall:
 
 clean:
 	rm -f nix-offload $(OBJ) $(MAIN) $(UNIT) $(UNITOBJ) tests/silentd \
-	    tests/liar tests/tamper
+	    tests/liar tests/tamper tests/liard
 
 dist: clean
 	mkdir -p nix-offload-$(VERSION)
