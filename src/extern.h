@@ -358,13 +358,16 @@ int		 features_required(const struct drv *, struct strlist *);
 
 /* uri.c: ssh:// store URIs */
 #define URI_MAX		4096
+#define COMPRESS_AUTO	0	/* no compress=: by the link's measured rate */
+#define COMPRESS_ON	1
+#define COMPRESS_OFF	2
 struct store_uri {
 	char	*user;		/* NULL: ssh's default */
 	char	*host;		/* without IPv6 brackets */
 	int	 port;		/* 0: ssh's default */
 	char	*ssh_key;	/* ?ssh-key=, NULL if none */
 	char	*host_key;	/* decoded pinned key line, NULL if none */
-	int	 compress;	/* ?compress=true */
+	int	 compress;	/* ?compress=: COMPRESS_AUTO unless said */
 	char	*remote_program; /* NULL: nix-store */
 	char	*remote_store;	/* NULL: the remote's default store */
 	int	 ng;		/* ssh-ng://: the daemon protocol */
@@ -396,6 +399,7 @@ struct conn {
 	int		 timedout;	/* a read timed out */
 	struct failure	 f;		/* why it failed, once diagnosed */
 	int		 quiet;		/* f is not said on stderr too */
+	char		 link[72];	/* its link's fact, "" if not measured */
 	char		 why[256];	/* what wire.c saw go wrong */
 	int		 echo_stderr;	/* copy the remote's stderr to ours */
 	int		 echo_fd;	/* where: stderr, or Nix's log pipe */
@@ -479,6 +483,7 @@ void		 ssh_fact_put(const struct store_uri *, const char *,
 		    const char *);
 int		 ssh_close(struct conn *);
 void		 ssh_kill(struct conn *);
+void		 ssh_link_note(const struct conn *, uint64_t, int64_t);
 
 /* wire.c: framed reads and writes on a struct conn */
 extern uint64_t	 wire_round_trips;	/* with builders, by this process */

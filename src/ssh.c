@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "extern.h"
@@ -39,6 +40,9 @@
 #define SSH_ALIVE_MAX		5
 /* the builder's store program, for messages */
 #define PROGRAM(c)		((c)->ng ? "nix-daemon" : "nix-store")
+#define LINK_COMPRESS_BELOW	100000	/* kbit/s: ssh's zlib does 200 */
+#define LINK_MEASURE_MIN	(4u << 20) /* bytes: fewer measure round trips */
+#define LINK_FACT_TTL		86400	/* s: a link is measured again after a day */
 
 struct ssh_config sshconf;
 unsigned long	 ssh_sessions;
@@ -167,6 +171,65 @@ ssh_init(void)
 	return 0;
 }
 
+static int	 ctlname(const struct store_uri *, const char *, char *,
+		    size_t, char *, size_t);
+
+/* The name of u's link fact: one per builder, compressed or not. */
+static void
+linkname(const struct store_uri *u, char *name, size_t sz)
+{
+	struct store_uri	 v = *u;
+
+	v.compress = COMPRESS_OFF;
+	ctlname(&v, ".link", name, sz, NULL, 0);
+}
+
+/*
+ * Does u's connection compress (ssh -C)?  As compress= says, else when
+ * its link was measured slower than ssh's compressor (LINK_COMPRESS_BELOW)
+ * within a day: most store paths shrink 2-3 times, and random bytes go
+ * through a compressor faster than through such a link.
+ */
+static int
+compressing(const struct store_uri *u)
+{
+	char		 name[64], buf[32], *end;
+	struct stat	 st;
+	long long	 kbit;
+
+	if (u->compress != COMPRESS_AUTO)
+		return u->compress == COMPRESS_ON;
+	linkname(u, name, sizeof(name));
+	if (rundir_read("", name, buf, sizeof(buf), &st) <= 0 ||
+	    st.st_mtime + LINK_FACT_TTL < time(NULL))
+		return 0;
+	kbit = strtoll(buf, &end, 10);
+	return end != buf && kbit > 0 && kbit < LINK_COMPRESS_BELOW;
+}
+
+/*
+ * bytes crossed c's link in ms: remembered as its rate when c may
+ * measure it (compression chosen by the link, and off), and the transfer
+ * was long enough for the rate to be the link's rather than its round
+ * trips'.  The next connection compresses if the link is slow.
+ */
+void
+ssh_link_note(const struct conn *c, uint64_t bytes, int64_t ms)
+{
+	char		 buf[32];
+	uint64_t	 kbit;
+
+	if (c->link[0] == '\0' || bytes < LINK_MEASURE_MIN || ms <= 0)
+		return;
+	kbit = bytes * 8 / (uint64_t)ms;
+	log_debug(1, "%s: its link measured at %.1f Mbit/s (%llu bytes in "
+	    "%lld ms)%s", c->host, kbit / 1000.0, (unsigned long long)bytes,
+	    (long long)ms, kbit < LINK_COMPRESS_BELOW ? ": compressed from "
+	    "the next connection on" : "");
+	snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)kbit);
+	(void)rundir_write("", c->link, buf, strlen(buf));
+}
+
 /*
  * The name of a builder's control socket in the runtime directory (name),
  * and its path for ssh (path, if not NULL): a digest of everything that
@@ -191,7 +254,7 @@ ctlname(const struct store_uri *u, const char *suffix, char *name,
 	parts[3] = u->ssh_key ? u->ssh_key : "";
 	parts[4] = u->host_key ? u->host_key : "";
 	parts[5] = sshconf.program;
-	parts[6] = u->compress ? "compress" : "";	/* a connection's own */
+	parts[6] = compressing(u) ? "compress" : "";	/* a connection's own */
 	sha256_init(&h);
 	for (i = 0; i < 7; i++)
 		sha256_update(&h, parts[i], strlen(parts[i]) + 1);
@@ -356,8 +419,13 @@ build_argv(const struct store_uri *u, const char *cmd, struct args *a)
 		rc |= args_add(a, "-l");
 		rc |= args_add(a, "%s", u->user);
 	}
-	if (u->compress)
+	if (compressing(u)) {
 		rc |= args_add(a, "-C");
+		if (u->compress == COMPRESS_AUTO)
+			log_debug(1, "%s: compressed: its link was measured "
+			    "below %d Mbit/s", u->display,
+			    LINK_COMPRESS_BELOW / 1000);
+	}
 	/* The user's words, then defaults that they may override. */
 	for (i = 0; i < sshconf.sshopts.num; i++)
 		rc |= args_add(a, "%s", sshconf.sshopts.list[i]);
@@ -620,6 +688,8 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c,
 	c->pid = pid;
 	c->ng = u->ng;
 	c->builder = 1;
+	if (u->compress == COMPRESS_AUTO && !compressing(u))
+		linkname(u, c->link, sizeof(c->link));
 	ssh_sessions++;
 	c->diagnose = diagnose;
 	strlcpy(c->hostname, u->host, sizeof(c->hostname));

@@ -275,6 +275,8 @@ add_nars(struct conn *src, struct conn *dst, struct path_info *pi, size_t n,
 {
 	size_t	 i, acks = 0, sent = 0, *order = NULL;
 	int	 rc = -1;
+	uint64_t b0 = st->bytes;
+	int64_t	 t0 = clock_ms();
 
 	if (topo_sort(pi, n, &order) == -1) {
 		wire_error(src, fetch ? FAIL_PROTOCOL : FAIL_OTHER, "the "
@@ -304,6 +306,7 @@ add_nars(struct conn *src, struct conn *dst, struct path_info *pi, size_t n,
 	if ((fetch ? proto_add_done(dst, acks) :
 	    proto_add_later(dst, acks)) == -1)
 		goto out;
+	ssh_link_note(fetch ? src : dst, st->bytes - b0, clock_ms() - t0);
 	rc = 0;
 out:
 	free(order);
@@ -457,6 +460,8 @@ unpack(struct conn *remote, struct conn *local, const struct path_info *pi,
 	char		*text = NULL;
 	size_t		 i, j, len = 0, cap = 0, done = 0, sent;
 	int		 k;
+	uint64_t	 b0 = st->bytes;
+	int64_t		 t0 = clock_ms();
 
 	for (i = 0, sent = 0; i < n; i++) {
 		struct xfer	 x = { remote, &pi[i], st };
@@ -489,6 +494,7 @@ unpack(struct conn *remote, struct conn *local, const struct path_info *pi,
 			    pi[i].refs.v[j]) == -1)
 				goto fail;
 	}
+	ssh_link_note(remote, st->bytes - b0, clock_ms() - t0);
 	if (store_register(text, len) == -1)
 		goto fail;
 	free(text);

@@ -160,7 +160,7 @@ param(struct store_uri *u, const char *uri, const char *p, size_t n,
 	const char	*eq = memchr(p, '=', n);
 	char		*name, *val;
 	size_t		 i;
-	int		 rc = -1;
+	int		 rc = -1, b;
 
 	if (eq == NULL || eq == p) {
 		snprintf(err, errsz, "%s: malformed parameter \"%.*s\": expected name=value",
@@ -187,11 +187,12 @@ param(struct store_uri *u, const char *uri, const char *p, size_t n,
 		if ((u->host_key = uri_hostkey_check(val, err, errsz)) == NULL)
 			goto out;
 	} else if (strcmp(name, "compress") == 0) {
-		if (parse_bool(val, &u->compress) == -1) {
+		if (parse_bool(val, &b) == -1) {
 			snprintf(err, errsz, "%s: compress=%s: expected true or false",
 			    uri, val);
 			goto out;
 		}
+		u->compress = b ? COMPRESS_ON : COMPRESS_OFF;
 	} else if (strcmp(name, "remote-program") == 0) {
 		if (strspn(val, " \t") == strlen(val)) {
 			snprintf(err, errsz, "%s: remote-program is empty", uri);

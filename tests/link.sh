@@ -147,3 +147,59 @@ ssh://$H2 x86_64-linux - 1 1 - - $K2" >"$T/m"
 	expect_in "$T/a.err" "^built cutme on ssh://$H2 "
 }
 
+# up_bytes I: bytes that went towards builder I through its relay so far
+up_bytes() {
+	sed -n 's/^up //p' "$T/relay$1.stats"
+}
+
+# copy_through NAME URI PATH: copy --to at -v, and the bytes it sent
+# through relay 1 into $SENT
+copy_through() {
+	local b0
+	b0=$(up_bytes 1 2>/dev/null || echo 0)
+	run "$1" "$NO" -v copy --to "$2" "$3"
+	expect_rc 0
+	SENT=$(($(up_bytes 1) - b0))
+	echo "$1: $SENT bytes through the relay"
+}
+
+# Compression by the link: the first copy over a WAN link measures it and
+# goes as it is; the next connection compresses (6 MiB of binaries cross
+# in less than half); over a LAN link nothing is compressed; compress=
+# in the URI overrides both.  (Through the relay's "lan" profile the
+# rate is the relay's, near the limit: the fast link is loopback.)
+t_link_compress_auto() {
+	local size=6291456 p q r
+	for f in a b c d e f; do
+		mkdir -p "$T/bin-$f"
+		cat /usr/bin/* 2>/dev/null | head -c $size >"$T/bin-$f/blob"
+		echo "$f" >>"$T/bin-$f/blob"
+	done
+	p=$(nix-store --add "$T/bin-a") q=$(nix-store --add "$T/bin-b")
+	link 1 wan
+	u="ssh://$R1?base64-ssh-public-host-key=$K1"
+	copy_through a "$u" "$p"
+	[ "$SENT" -gt $size ] || fail "the first copy sent $SENT bytes, less than its NAR"
+	expect_in "$T/a.err" "^nix-offload: ssh://$R1: its link measured at [0-9.]* Mbit/s .*: compressed from the next connection on"
+	copy_through b "$u" "$q"
+	[ "$SENT" -lt $((size / 2)) ] || fail "the second copy sent $SENT bytes of $size"
+	expect_in "$T/b.err" "compressed: its link was measured below 100 Mbit/s"
+	r=$(nix-store --add "$T/bin-c")
+	copy_through c "ssh://$R1?compress=false&base64-ssh-public-host-key=$K1" "$r"
+	[ "$SENT" -gt $size ] || fail "compress=false sent $SENT bytes, less than its NAR"
+	# a fast link (loopback, no relay): measured, and left alone
+	export NIX_OFFLOAD_RUNTIME_DIR=$T/ctl-fast
+	p=$(nix-store --add "$T/bin-d") q=$(nix-store --add "$T/bin-e")
+	run d "$NO" -v copy --to "$U1" "$p"
+	expect_rc 0
+	expect_in "$T/d.err" "its link measured at"
+	expect_not_in "$T/d.err" "compressed"
+	run e "$NO" -vv copy --to "$U1" "$q"
+	expect_rc 0
+	expect_not_in "$T/e.err" "compressed"
+	expect_not_in "$T/e.err" " -C "
+	# compress=true: compressed whatever the link
+	r=$(nix-store --add "$T/bin-f")
+	copy_through f "ssh://$R1?compress=true&base64-ssh-public-host-key=$K1" "$r"
+	[ "$SENT" -lt $((size / 2)) ] || fail "compress=true sent $SENT bytes of $size"
+}

@@ -64,8 +64,8 @@ static const struct uri_case {
 	/* the same, with its "=" percent-encoded as some tools write it */
 	{ "uri_host_key_pct", "ssh://h?base64-ssh-public-host-key="
 	    HOSTKEY_B64 "%3D", .host_key = HOSTKEY },
-	{ "uri_compress_true", "ssh://h?compress=true", .compress = 1 },
-	{ "uri_compress_false", "ssh://h?compress=false", .compress = 0 },
+	{ "uri_compress_true", "ssh://h?compress=true", .compress = COMPRESS_ON },
+	{ "uri_compress_false", "ssh://h?compress=false", .compress = COMPRESS_OFF },
 	{ "uri_remote_program", "ssh://h?remote-program=/run/bin/nix-store",
 	    .remote_program = "/run/bin/nix-store" },
 	{ "uri_remote_store", "ssh://h?remote-store=local%3Froot%3D%2Ftmp%2Fx",
