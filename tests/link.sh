@@ -115,7 +115,9 @@ t_link_frozen_mid_build() {
 		) &
 		frozen $p $p cutme -- --freeze-file "$T/freeze-$p"
 		expect_in "$T/$p.err" "^cutme> started"
+		# gone, and its address free, before the next one starts
 		kill "$(tail -1 "$T/relays")" 2>/dev/null
+		wait "$(tail -1 "$T/relays")" 2>/dev/null || :
 	done
 }
 
