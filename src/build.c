@@ -635,7 +635,8 @@ cmd_build(int argc, char **argv)
 		goto out;
 	rc = EXIT_USAGE;
 	t0 = clock_ms();
-	if (common_load(&b->cm) == -1)
+	if (common_load(&b->cm) == -1 ||
+	    local_machine_add(&b->cm.ms, &b->cm.conf) == -1)
 		goto out;
 	rc = EXIT_ERROR;
 	if (build_graph(b, t0) == -1 || (sig = build_run(b)) == -1)

@@ -198,7 +198,8 @@ new_worker(struct dispatch *ds, long m, const struct node *n)
 	struct slot	 slot;
 	size_t		 busy = 0, i;
 	char		*only = NULL;
-	int		 r;
+	const char	*p;
+	int		 r, pf;
 
 	/* retired workers count no more */
 	for (i = 0; i < ds->ws.n; i++)
@@ -221,8 +222,11 @@ new_worker(struct dispatch *ds, long m, const struct node *n)
 		for (i = 0; i < ds->ms->n; i++)
 			only[i] = i != (size_t)m || ds->down[i];
 	}
+	/* preferLocalBuild: the local machine first, if it is one */
+	pf = (p = drv_env(&n->d, "preferLocalBuild")) != NULL &&
+	    strcmp(p, "1") == 0 ? SCHED_LOCAL_FIRST : 0;
 	r = sched_pick(&ds->sched, n->d.platform, &n->features,
-	    only != NULL ? only : ds->down, 0, &slot, NULL, 0);
+	    only != NULL ? only : ds->down, pf, &slot, NULL, 0);
 	if (r == -2 && ds->try_down) {
 		/*
 		 * Every builder that fits is down: a person waits for a
@@ -231,7 +235,7 @@ new_worker(struct dispatch *ds, long m, const struct node *n)
 		 * for the rest of the run.
 		 */
 		r = sched_pick(&ds->sched, n->d.platform, &n->features,
-		    only != NULL ? only : ds->down, SCHED_TRY_DOWN, &slot,
+		    only != NULL ? only : ds->down, SCHED_TRY_DOWN | pf, &slot,
 		    NULL, 0);
 		if (r == 1 && !ds->tried[slot.machine]) {
 			ds->tried[slot.machine] = 1;
@@ -499,7 +503,8 @@ take_result(struct dispatch *ds, struct worker *w, const struct answer *a)
 	}
 	ds->done++;
 	n->where = m;
-	n->state = want_home(ds, n, m) ? N_LOCAL : N_BUILT;
+	n->state = ds->ms->v[m].local || want_home(ds, n, m) ? N_LOCAL :
+	    N_BUILT;
 	event(ds, DISPATCH_BUILT, n, m, ms, 0);
 	graph_finished(g, a->node);
 	if (ds->down[m] && n->state == N_BUILT &&

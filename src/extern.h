@@ -785,6 +785,7 @@ struct plan {
 	long		 pick;		/* the machine, -1 for none */
 };
 #define SCHED_TRY_DOWN	0x1	/* sched_pick: down builders are tried */
+#define SCHED_LOCAL_FIRST 0x2	/* the local machine before the builders */
 /* a slot or a waiter, as `status` sees it (sched_seen) */
 struct slot_seen {
 	char		 key[17];	/* rundir_key of the builder */
@@ -1236,6 +1237,7 @@ struct machine {
 	char		*host_key_b64;	/* field 8, NULL if none */
 	char		 source[CONF_SRC_MAX]; /* FILE:LINE or --builders */
 	int		 usable;	/* nix-offload can talk to it */
+	int		 local;		/* this machine (local.c), not a builder */
 	char		*unusable_why;	/* why not, when !usable */
 };
 struct machines {
@@ -1249,6 +1251,12 @@ int		 machines_parse_file(const char *, int, const char *,
 		    struct machines *);
 void		 machines_free(struct machines *);
 const char	*machines_rules(const char *);
+
+/* local.c: the local machine as a builder of `build` */
+#define LOCAL_URI	"local"
+int		 local_machine_add(struct machines *, const struct conf *);
+int		 local_build(struct job *, const struct job_spec *,
+		    struct build_result *);
 
 /* builders.c: the machines command */
 int		 cmd_machines(int, char **);

@@ -283,7 +283,9 @@ sched_say(const struct machine *m, const struct judgement *j, char *buf,
  * busy, the shortest queue, slots in use and waiters per unit of speed
  * (PLAN_QUEUE); else, all that fit down, the least loaded of them
  * (PLAN_RETRY: `build` tries it once more, the hook does not); else none.
- * Returns 0, or -1 (reported) when there is no memory; sched_plan_free
+ * The local machine (local.c) comes after the builders in each step, as
+ * Nix asks its hook first, but before them with SCHED_LOCAL_FIRST (a
+ * derivation that prefers a local build).  Returns 0, or -1 (reported) when there is no memory; sched_plan_free
  * frees p.
  */
 int
@@ -295,6 +297,8 @@ sched_plan(struct sched *s, const char *system, const struct strlist *features,
 	struct judgement	*j;
 	size_t			 i, k;
 	double			 best = 0, score;
+	int			 pass, local_pass = flags & SCHED_LOCAL_FIRST ?
+				    0 : 1;
 
 	memset(p, 0, sizeof(*p));
 	p->pick = -1;
@@ -314,16 +318,18 @@ sched_plan(struct sched *s, const char *system, const struct strlist *features,
 		}
 	}
 	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
-		for (i = 0; i < p->n; i++) {
-			if (p->j[i].v != order[k])
-				continue;
-			score = order[k] == V_FULL ? p->j[i].qscore :
-			    p->j[i].score;
-			if (p->pick == -1 || score < best) {
-				p->pick = (long)i;
-				best = score;
+		for (pass = 0; pass < 2 && p->pick == -1; pass++)
+			for (i = 0; i < p->n; i++) {
+				if (p->j[i].v != order[k] ||
+				    (pass == local_pass) != s->ms->v[i].local)
+					continue;
+				score = order[k] == V_FULL ?
+				    p->j[i].qscore : p->j[i].score;
+				if (p->pick == -1 || score < best) {
+					p->pick = (long)i;
+					best = score;
+				}
 			}
-		}
 		if (p->pick != -1) {
 			p->how = how[k];
 			break;

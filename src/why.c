@@ -54,10 +54,13 @@ explain(FILE *f, int json, struct sched *s, const char *path,
 	const struct judgement	*j;
 	char			 name[DRV_NAME_MAX], say[SCHED_WHY_MAX + 64];
 	char			 at[32];
+	const char		*pl;
 	size_t			 i;
 	long			 pick;
 
-	if (sched_plan(s, d->platform, features, NULL, 0, &p) == -1) {
+	pl = drv_env(d, "preferLocalBuild");
+	if (sched_plan(s, d->platform, features, NULL, pl != NULL &&
+	    strcmp(pl, "1") == 0 ? SCHED_LOCAL_FIRST : 0, &p) == -1) {
 		*fits = 0;
 		return;
 	}
@@ -172,7 +175,7 @@ cmd_why(int argc, char **argv)
 		usage_error("why");
 		goto out;
 	}
-	if (common_load(&cm) == -1)
+	if (common_load(&cm) == -1 || local_machine_add(&cm.ms, &cm.conf) == -1)
 		goto out;
 	rc = EXIT_ERROR;
 	if (build_roots(&g, &exprs, &ia, gcdir, sizeof(gcdir),

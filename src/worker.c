@@ -95,6 +95,12 @@ remote_ready(struct wctx *w)
 {
 	if (w->up)
 		return 0;
+	if (w->m->local) {	/* no session: each build is a nix-store */
+		if (!w->opened)
+			(void)!write(w->res, "U\n", 2);
+		w->opened = 1;
+		return 0;
+	}
 	if (w->opened && FAIL_BUILDER(w->gone.kind))
 		return -1;	/* the job's failure is w->gone */
 	w->opened = 1;
@@ -130,7 +136,8 @@ build(struct wctx *w, const struct node *n, int fetch, int *status)
 	s.fetch = fetch ? &outs : NULL;
 	snprintf(w->prefix, sizeof(w->prefix), "%s> ", n->name);
 	w->job.log_prefix = w->prefix;
-	if (job_run(&w->job, &s, &r) == -1)
+	if ((w->m->local ? local_build(&w->job, &s, &r) :
+	    job_run(&w->job, &s, &r)) == -1)
 		goto out;
 	log_debug(2, "%s: %s: inputs %lld ms, build %lld ms, outputs %lld ms",
 	    w->m->uri_text, n->name, (long long)w->job.ms[JOB_INPUTS],
@@ -152,6 +159,8 @@ fetch(struct wctx *w, const struct node *const *nodes, size_t k)
 	size_t		 i;
 	int		 rc = -1;
 
+	if (w->m->local)
+		return 0;	/* its outputs are here */
 	for (i = 0; i < k; i++)
 		if (graph_outputs(nodes[i], &outs) == -1)
 			goto out;

@@ -227,7 +227,7 @@ t_ng_untrusted_leaves() {
 # by a key the builder's daemon trusts: built.
 t_ng_untrusted_signed() {
 	# step1 built here, so that its output is local and unsigned
-	run a nix-build --no-out-link --option builders '' -A step1 --argstr nonce "$T" "$SUITE"
+	run a nix-build --no-out-link --max-jobs 1 --option builders '' -A step1 --argstr nonce "$T" "$SUITE"
 	expect_rc 0
 	in1=$(cat "$T/a.out")
 	echo "$(UNG2 | sed 's/?.*//') x86_64-linux - 4 1 - - $K2" >"$T/u"

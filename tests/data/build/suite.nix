@@ -33,6 +33,8 @@ in rec {
 
   # a chain: each step reads the one before
   step1 = sh "echo 1 > $out" "step1" {};
+  # stays on the local machine when it builds (nix.conf max-jobs > 0)
+  preferlocal = sh "echo here > $out" "preferlocal" { preferLocalBuild = true; };
   step2 = sh "read x < ${step1}; echo $((x + 1)) > $out" "step2" {};
   step3 = sh "read x < ${step2}; echo $((x + 1)) > $out" "step3" {};
 

@@ -1,0 +1,62 @@
+# The local machine as a builder of `build` (nix.conf's max-jobs above
+# 0, as Nix has it): after the builders, first for preferLocalBuild, never
+# with max-jobs 0; its log and failures as a builder's.
+
+# No builders, one local slot: the chain is built here, by the local Nix.
+t_local_only() {
+	run a "$NO" build --option max-jobs 1 --builders "" -A step3 \
+	    --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	[ "$(cat "$(cat "$T/a.out")")" = 3 ] || fail "wrong output"
+	[ "$(grep -c "^built step[123] on local " "$T/a.err")" = 3 ] ||
+	    fail "not every step was built on local"
+	# and no builder was asked: none is configured
+	expect_not_in "$T/a.err" "ssh://"
+}
+
+# One builder slot and one local: the leaves go to the builder while it
+# has a slot, and to the local machine when it has none; all 9 built,
+# the local machine's outputs here without a fetch.
+t_local_after_builders() {
+	echo "ssh://$H1 x86_64-linux - 1 1 - - $K1" >"$T/m"
+	run a "$NO" build --option max-jobs 1 --builders "@$T/m" -A fan \
+	    --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	nix-store --verify-path "$(cat "$T/a.out")" || fail "not built"
+	expect_in "$T/a.err" "^built leaf-[0-9] on ssh://$H1 "
+	expect_in "$T/a.err" "^built leaf-[0-9] on local "
+	[ "$(grep -c "^built leaf-[0-9] on " "$T/a.err")" = 8 ] || fail "not 8 leaves"
+	# max-jobs 0: the builder alone
+	run b "$NO" build --option max-jobs 0 --builders "@$T/m" -A fan \
+	    --argstr nonce "$T-b" "$SUITE"
+	expect_rc 0
+	expect_not_in "$T/b.err" " on local "
+	# why says where each would go, the local machine among them
+	run c "$NO" why --option max-jobs 1 --builders "@$T/m" -A preferlocal \
+	    --argstr nonce "$T-c" "$SUITE"
+	expect_rc 0
+	expect_in "$T/c.out" "^  local: "
+	expect_in "$T/c.out" "a build now would take local"
+}
+
+# preferLocalBuild: here, though the builder is free; the others go to
+# the builder first.
+t_local_prefer() {
+	echo "ssh://$H1 x86_64-linux - 4 1 - - $K1" >"$T/m"
+	run a "$NO" build --option max-jobs 1 --builders "@$T/m" -A preferlocal \
+	    -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" "^built preferlocal on local "
+	expect_in "$T/a.err" "^built step1 on ssh://$H1 "
+}
+
+# A local build that fails: said once as a builder's failure is, its
+# log's lines behind its name, Nix's exit status (100), nothing else tried.
+t_local_fails() {
+	run a "$NO" build --option max-jobs 1 --builders "" -A fails \
+	    --argstr nonce "$T" "$SUITE"
+	expect_rc 100
+	expect_in "$T/a.err" "^fails> this build is going to fail"
+	expect_in "$T/a.err" "^nix-offload: local: building fails failed: builder for '/nix/store/[^']*-fails.drv' failed with exit code 3"
+	[ "$(grep -c "building fails failed" "$T/a.err")" = 1 ] || fail "said more than once"
+}
