@@ -98,11 +98,12 @@ ssh-ng://nixuser@$H2 x86_64-linux - 1 1 - - $K2" >"$T/m"
 
 # copy --to and --from: the paths, their hashes and references on the
 # builder are those `nix copy --to ssh-ng://` leaves on the other one.
+# One small path goes in seconds (a stream left open hangs: 124).
 t_ng_copy() {
 	cp -R "$TOP/tests/data/build/src" "$T/tree"
 	echo "$T" >"$T/tree/nonce"
 	p=$(nix-store --add "$T/tree")
-	run a "$NO" copy --to "$(NG1)" "$p"
+	run a timeout -k 5 60 "$NO" copy --to "$(NG1)" "$p"
 	expect_rc 0
 	on_builder 1 "$p" || fail "not on builder 1"
 	run n nix --extra-experimental-features nix-command copy \

@@ -400,3 +400,34 @@ t_ngfault_cancel() {
 	pgrep -f '/bin/sleep 47' >/dev/null && fail "the remote build still runs"
 	return 0
 }
+
+# Every protocol version from 1.34 to 1.38, so that each of the client's
+# version gates (trust at 1.35, CPU times at 1.37, features at 1.38) is
+# met at its boundary: store-info, copy --from and --to, and a build
+# against an honest liard of that version.
+t_ngfault_versions() {
+	for m in 34 35 36 37 38; do
+		v=1.$m
+		run i$m "$NO" store-info "$(liard_uri honest $v)"
+		expect_rc 0
+		expect_in "$T/i$m.out" "^Protocol: 1\\.$m\$"
+		if [ $m -ge 35 ]; then
+			expect_in "$T/i$m.out" '^Trusted: 1$'
+		else
+			expect_not_in "$T/i$m.out" '^Trusted'
+		fi
+		p=$(fresh_path "liard-versions-$v")
+		NIX_OFFLOAD_IO_TIMEOUT=30 run f$m timeout -k 5 60 "$NO" copy --from "$(liard_uri honest $v)" "$p"
+		expect_rc 0
+		[ "$(cat "$p")" = x ] || fail "$v: $p is not liard's file"
+		p=$(nix-store --add "$TOP/tests/data/build/suite.nix")
+		NIX_OFFLOAD_IO_TIMEOUT=30 run t$m timeout -k 5 60 "$NO" copy --to "$(liard_uri honest $v)" "$p"
+		expect_rc 0
+		echo "ssh-ng://$H1?remote-program=$LIARD%20honest%20$v x86_64-linux - 1 1 - - $K1" >"$T/spec"
+		NIX_OFFLOAD_IO_TIMEOUT=30 run b$m timeout -k 5 60 "$NO" build --builders "@$T/spec" \
+		    -A step1 --argstr nonce "$T-$v" "$SUITE"
+		expect_rc 0
+		expect_in "$T/b$m.err" "^built step1 on ssh-ng://$H1"
+		[ "$(cat "$(cat "$T/b$m.out")")" = x ] || fail "$v: the build's output is not liard's"
+	done
+}
