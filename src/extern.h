@@ -998,6 +998,7 @@ int		 job_allow(struct job *, const char *, const struct drv *);
 void		 job_free(struct job *);
 int		 job_fetch(struct job *, const struct strlist *);
 int		 job_close(struct job *, int);
+int		 job_hold(struct job *, const struct strlist *);
 int		 job_ok(int);
 unsigned	 job_fail_bits(int);
 int		 job_hook_exit(int);

@@ -176,6 +176,26 @@ local_ready(struct job *j)
 	return 0;
 }
 
+/*
+ * Hold paths (in the local store) against garbage collection for as long
+ * as j's local session lives: what the local machine built, until the run
+ * is done with it.  Returns 0, or -1 (said).
+ */
+int
+job_hold(struct job *j, const struct strlist *paths)
+{
+	struct strlist	 valid = { NULL, 0, 0 };
+	int		 rc;
+
+	if (paths->n == 0)
+		return 0;
+	if (local_ready(j) == -1)
+		return -1;
+	rc = proto_valid(&j->local, paths, 1, 0, &valid);
+	strlist_free(&valid);
+	return rc;
+}
+
 static void
 step(struct job *j, enum job_step s, int begin)
 {

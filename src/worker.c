@@ -125,7 +125,7 @@ build(struct wctx *w, const struct node *n, int fetch, int *status)
 
 	memset(&r, 0, sizeof(r));
 	if (graph_inputs(w->ws->g, n, &inputs) == -1 ||
-	    (fetch && graph_outputs(n, &outs) == -1))
+	    ((fetch || w->m->local) && graph_outputs(n, &outs) == -1))
 		goto out;
 	memset(&s, 0, sizeof(s));
 	s.name = n->name;
@@ -138,6 +138,9 @@ build(struct wctx *w, const struct node *n, int fetch, int *status)
 	w->job.log_prefix = w->prefix;
 	if ((w->m->local ? local_build(&w->job, &s, &r) :
 	    job_run(&w->job, &s, &r)) == -1)
+		goto out;
+	/* built here: held until the run ends, as a fetch's outputs are */
+	if (w->m->local && job_ok(r.status) && job_hold(&w->job, &outs) == -1)
 		goto out;
 	log_debug(2, "%s: %s: inputs %lld ms, build %lld ms, outputs %lld ms",
 	    w->m->uri_text, n->name, (long long)w->job.ms[JOB_INPUTS],

@@ -60,3 +60,21 @@ t_local_fails() {
 	expect_in "$T/a.err" "^nix-offload: local: building fails failed: builder for '/nix/store/[^']*-fails.drv' failed with exit code 3"
 	[ "$(grep -c "building fails failed" "$T/a.err")" = 1 ] || fail "said more than once"
 }
+
+# What the local machine built is held against garbage collection while
+# the run goes on (a later build here may need it; Nix holds what it
+# builds too): step1, built first (-j 1), cannot be deleted while cutme
+# builds.
+t_local_holds() {
+	"$NO" build -j 1 --option max-jobs 1 --builders "" -A step1 -A cutme \
+	    --argstr nonce "$T" "$SUITE" >"$T/a.out" 2>"$T/a.err" &
+	pid=$!
+	wait_for "$T/a.err" "^cutme> started" 60 || fail "cutme did not start"
+	expect_in "$T/a.err" "^built step1 on local "
+	out=$(nix-store -q --outputs "$(nix-instantiate -A step1 --argstr nonce "$T" "$SUITE" 2>/dev/null)")
+	nix-store --delete "$out" >"$T/del.out" 2>&1 &&
+	    fail "$out was deleted while the run went on"
+	wait $pid
+	RC=$? expect_rc 0
+	nix-store --verify-path "$out" || fail "$out is gone"
+}
