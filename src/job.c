@@ -698,6 +698,13 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 		if (j->log_tail > 0)
 			log_tail(j->remote->errtail, j->remote->errlen,
 			    j->log_tail);
+		/* Nix's own words, and where to look */
+		if (j->opts.keep_failed)
+			log_warnx("The failed build directory was kept on the "
+			    "remote builder due to `--keep-failed`: on %s, "
+			    "nix-build-%s.drv-N in its build directory (/tmp, "
+			    "or /nix/var/nix/builds since Nix 2.30)", j->host,
+			    s->name);
 	} else if (s->fetch != NULL && s->fetch->n > 0) {
 		k = asked ? fetch_records(j, s->fetch, pi, n) :
 		    job_fetch(j, s->fetch);

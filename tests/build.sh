@@ -121,7 +121,8 @@ kept_dirs() {
 }
 
 # --keep-failed reaches the builder (serve protocol 2.7's keepFailed): it
-# keeps the failed build's directory.  Without it, none is kept.
+# keeps the failed build's directory, and we say where.  Without it, none
+# is kept.
 t_build_keep_failed() {
 	one1="ssh://$H1 x86_64-linux - 1 1 - - $K1"
 	echo "$one1" >"$T/one1"
@@ -136,6 +137,9 @@ t_build_keep_failed() {
 	new=$(comm -13 "$T/before" "$T/after-b")
 	[ -n "$new" ] || fail "-K kept nothing on the builder"
 	builder_ssh 1 "rm -rf $new"
+	# said as Nix's hook says it, with where to look
+	expect_in "$T/b.err" "^nix-offload: warning: The failed build directory was kept on the remote builder due to \`--keep-failed\`: on ssh://$H1, nix-build-fails\.drv-N in its build directory"
+	expect_not_in "$T/a.err" "was kept on the remote builder"
 }
 
 t_build_timeout() {
