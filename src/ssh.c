@@ -173,6 +173,7 @@ ssh_init(void)
 
 static int	 ctlname(const struct store_uri *, const char *, char *,
 		    size_t, char *, size_t);
+static int	 no_ssh(const struct store_uri *);
 
 /* The name of u's link fact: one per builder, compressed or not. */
 static void
@@ -302,7 +303,8 @@ master_up(const struct store_uri *u, struct stat *st)
 int
 ssh_master_up(const struct store_uri *u)
 {
-	return master_up(u, NULL);
+	/* this machine needs none: a session costs what a master's does */
+	return no_ssh(u) || master_up(u, NULL);
 }
 
 /*
@@ -650,6 +652,44 @@ diagnose(struct conn *c, const char *what)
 }
 
 /*
+ * A builder named plain localhost (no user, no port) is this machine:
+ * Nix runs its store program itself, without ssh, and so do we.
+ */
+static int
+no_ssh(const struct store_uri *u)
+{
+	return strcmp(u->host, "localhost") == 0 && u->user == NULL &&
+	    u->port == 0;
+}
+
+/* Start words here, as ssh_open would there (no shell, no master). */
+static int
+open_here(const struct store_uri *u, char *const *words, struct conn *c,
+    int flags)
+{
+	pid_t	 pid;
+	int	 fds[3];
+
+	log_debug(2, "%s: runs here, without ssh", u->display);
+	if (spawn(words, fds, &pid, " (install Nix, or put its programs on "
+	    "the PATH)") == -1) {
+		wire_error(c, FAIL_OTHER, "cannot start %s", words[0]);
+		return -1;
+	}
+	wire_init(c, fds[0], fds[1], fds[2], u->display);
+	c->quiet = (flags & CONN_QUIET) != 0;
+	c->pid = pid;
+	c->ng = u->ng;
+	c->builder = 1;
+	c->diagnose = diagnose;
+	strlcpy(c->hostname, u->host, sizeof(c->hostname));
+	c->timeout_ms = (int)(sshconf.io_timeout > 0 && sshconf.io_timeout <
+	    SSH_HANDSHAKE_SLACK ? sshconf.io_timeout : SSH_HANDSHAKE_SLACK) *
+	    1000;
+	return 0;
+}
+
+/*
  * Run words (quoted for the remote shell) on the builder, with c connected
  * to its stdin, stdout and stderr; with CONN_QUIET in flags, c's failure
  * is kept in c->f and not said.  Returns 0, or -1 (c->f).
@@ -665,6 +705,8 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c,
 
 	wire_init(c, -1, -1, -1, u->display);
 	c->quiet = (flags & CONN_QUIET) != 0;
+	if (no_ssh(u))
+		return open_here(u, words, c, flags);
 	if ((cmd = args_join(words)) == NULL || build_argv(u, cmd, &a) == -1) {
 		free(cmd);
 		args_free(&a);

@@ -78,3 +78,24 @@ t_local_holds() {
 	RC=$? expect_rc 0
 	nix-store --verify-path "$out" || fail "$out is gone"
 }
+
+# A builder named localhost is this machine, as for Nix: its store
+# program runs here, without ssh (none is found: NIX_OFFLOAD_SSH names a
+# program that fails), for store-info and for build.
+t_localhost_no_ssh() {
+	export NIX_OFFLOAD_SSH=/bin/false
+	run a "$NO" store-info ssh://localhost
+	expect_rc 0
+	expect_in "$T/a.out" "^Version: "
+	# (the "builder" reads this nix.conf, max-jobs 0: NIX_CONFIG lets it
+	# build; --option keeps our local machine out of it)
+	NIX_CONFIG="max-jobs = 1" run b "$NO" build --option max-jobs 0 \
+	    --builders "ssh://localhost x86_64-linux" -A step2 \
+	    --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	[ "$(cat "$(cat "$T/b.out")")" = 2 ] || fail "wrong output"
+	expect_in "$T/b.err" "^built step2 on ssh://localhost "
+	# a user or a port makes it a host to reach over ssh, as for Nix
+	run c "$NO" store-info ssh://root@localhost
+	[ "$RC" != 0 ] || fail "ssh://root@localhost did not use ssh"
+}
