@@ -635,7 +635,7 @@ cmd_build(int argc, char **argv)
 		goto out;
 	rc = EXIT_USAGE;
 	t0 = clock_ms();
-	if (common_load(&b->cm) == -1 ||
+	if (common_load(&b->cm) == -1 || store_use(b->cm.conf.store) == -1 ||
 	    local_machine_add(&b->cm.ms, &b->cm.conf) == -1)
 		goto out;
 	rc = EXIT_ERROR;

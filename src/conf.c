@@ -96,6 +96,7 @@ static const struct setting {
 	    offsetof(struct conf, max_jobs), "1" },
 	{ "max-silent-time", "build-max-silent-time", T_SECONDS,
 	    offsetof(struct conf, max_silent_time), "0" },
+	{ "store", NULL, T_STRING, offsetof(struct conf, store), NULL },
 	{ "system", NULL, T_STRING, offsetof(struct conf, system), NULL },
 	{ "system-features", NULL, T_SET,
 	    offsetof(struct conf, system_features), NULL },

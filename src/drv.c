@@ -787,14 +787,15 @@ int
 drv_read(const char *path, struct drv *d)
 {
 	struct stat	 st;
-	char		*buf = NULL, *nb, err[DRV_ERR_MAX];
+	char		*buf = NULL, *nb, err[DRV_ERR_MAX], file[PATH_MAX_LEN];
 	size_t		 len = 0, cap, ncap;
 	ssize_t		 r;
 	int		 fd, rc = -1;
 
 	memset(d, 0, sizeof(*d));
-	/* O_NONBLOCK: opening a FIFO with no writer must not hang */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW |
+	/* O_NONBLOCK: opening a FIFO with no writer must not hang; in a
+	 * store at another root, its file is under that root */
+	if ((fd = open(store_file(path, file, sizeof(file)), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW |
 	    O_NOCTTY)) == -1) {
 		if (errno == ELOOP)
 			log_errx("%s: a symbolic link, not a derivation file",

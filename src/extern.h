@@ -858,6 +858,9 @@ int		 cmd_enable(int, char **);
 
 /* store.c: the local store */
 int		 store_open(struct conn *, int);
+int		 store_use(const char *);
+int		 store_args(struct args *);
+const char	*store_file(const char *, char *, size_t);
 int		 store_close(struct conn *);
 int		 store_add_root(const char *, const char *);
 #define STORE_UNPACK_DEPTH	(NAR_DEPTH_MAX + 2)
@@ -1189,6 +1192,7 @@ struct conf {
 	int		 builders_use_substitutes;
 	long		 max_jobs;	/* "auto" resolved to the core count */
 	char		*system;	/* the local system, e.g. x86_64-linux */
+	char		*store;		/* Nix's store setting, NULL if none */
 	struct strlist	 extra_platforms;
 	struct strlist	 system_features;
 	long		 max_silent_time; /* seconds, 0 = none */

@@ -463,6 +463,9 @@ hook_setup(struct hook *h)
 	wire_init(&h->in, -1, STDIN_FILENO, -1, "Nix");
 	if ((r = read_settings(&h->in, &h->conf)) != 0)
 		return r;
+	/* Nix's store may be under another root (nix build --store /mnt) */
+	if (store_use(h->conf.store) == -1)
+		return -1;
 	if (nixver_local(ver, sizeof(ver)) == -1)
 		ver[0] = '\0';
 	(void)machines_rules(ver[0] ? ver : NULL);

@@ -107,7 +107,7 @@ local_build(struct job *j, const struct job_spec *s, struct build_result *r)
 	if (j->opts.timeout > 0)
 		rc |= args_add(&a, "--option") | args_add(&a, "timeout") |
 		    args_add(&a, "%llu", (unsigned long long)j->opts.timeout);
-	if (rc != 0) {
+	if (rc != 0 || store_args(&a) == -1) {
 		args_free(&a);
 		log_err("%s", LOCAL_URI);
 		return -1;

@@ -19,6 +19,99 @@
 
 #define STORE_CLOSE_WAIT_MS	5000
 
+/*
+ * The local store, as Nix's `store` setting names it: the default, or a
+ * local store under another root (a path, or local?root=PATH, with real=
+ * for its store directory), as nixos-install and `--store /mnt` use.
+ * Every local nix-store is then given it, and store paths are read and
+ * written under its real store directory.
+ */
+static char	 store_arg[PATH_MAX_LEN];	/* "": the default store */
+static char	 store_real[PATH_MAX_LEN];	/* "": STORE_DIR itself */
+
+/* The value of parameter name in uri's query, into buf; 0, or -1. */
+static int
+store_param(const char *uri, const char *name, char *buf, size_t sz)
+{
+	const char	*q = strchr(uri, '?'), *e;
+	size_t		 n = strlen(name);
+
+	for (; q != NULL; q = strchr(q + 1, '&'))
+		if (strncmp(q + 1, name, n) == 0 && q[1 + n] == '=') {
+			e = q + 2 + n;
+			snprintf(buf, sz, "%.*s", (int)strcspn(e, "&"), e);
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * Use the store uri (Nix's `store` setting: PATH, local?root=PATH,
+ * local://PATH as Nix 2.34 writes it; NULL or "auto": the default).
+ * Stores that are not local ones under another root (daemon, unix://,
+ * ssh://...) are left to nix-store, as the environment names them.
+ * Returns 0, or -1 (said) for a root that is not an absolute path.
+ */
+int
+store_use(const char *uri)
+{
+	char	 root[PATH_MAX_LEN] = "";
+
+	store_arg[0] = store_real[0] = '\0';
+	if (uri == NULL)
+		return 0;
+	if (uri[0] == '/')
+		snprintf(root, sizeof(root), "%.*s", (int)strcspn(uri, "?"),
+		    uri);
+	else if (strncmp(uri, "local://", 8) == 0)	/* as 2.34 says it */
+		snprintf(root, sizeof(root), "%.*s",
+		    (int)strcspn(uri + 8, "?"), uri + 8);
+	else if (strncmp(uri, "local", 5) != 0 ||
+	    (uri[5] != '\0' && uri[5] != '?'))
+		return 0;
+	if (root[0] == '\0')
+		(void)store_param(uri, "root", root, sizeof(root));
+	if (store_param(uri, "real", store_real, sizeof(store_real)) == -1 &&
+	    root[0] != '\0')
+		snprintf(store_real, sizeof(store_real), "%s%s", root,
+		    STORE_DIR);
+	if ((root[0] != '\0' && root[0] != '/') ||
+	    (store_real[0] != '\0' && store_real[0] != '/')) {
+		log_errx("store %s: its root is not an absolute path", uri);
+		store_real[0] = '\0';
+		return -1;
+	}
+	strlcpy(store_arg, uri, sizeof(store_arg));
+	log_debug(1, "local store: %s%s%s", uri, store_real[0] ? ", paths "
+	    "under " : "", store_real);
+	return 0;
+}
+
+/* --store and its value for a local nix-store, if the store is not its
+ * default.  Returns 0, or -1. */
+int
+store_args(struct args *a)
+{
+	if (store_arg[0] == '\0')
+		return 0;
+	return args_add(a, "--store") | args_add(a, "%s", store_arg) ?
+	    -1 : 0;
+}
+
+/* Where a store path's files are: path itself, or under the real store
+ * directory of a store at another root (in buf). */
+const char *
+store_file(const char *path, char *buf, size_t sz)
+{
+	size_t	 n = strlen(STORE_DIR);
+
+	if (store_real[0] == '\0' || strncmp(path, STORE_DIR, n) != 0 ||
+	    (path[n] != '/' && path[n] != '\0'))
+		return path;
+	snprintf(buf, sz, "%s%s", store_real, path + n);
+	return buf;
+}
+
 static void
 diagnose(struct conn *c, const char *what)
 {
@@ -75,16 +168,22 @@ diagnose(struct conn *c, const char *what)
 static int
 helper_open(struct conn *c, char *const *argv, int flags)
 {
-	int	 fds[3];
-	pid_t	 pid;
+	struct args	 a = { NULL, 0, 0 };
+	int		 fds[3], rc = 0;
+	pid_t		 pid;
+	size_t		 i;
 
 	wire_init(c, -1, -1, -1, "local store");
 	c->quiet = (flags & CONN_QUIET) != 0;
-	if (spawn(argv, fds, &pid, " (install Nix: nix-offload uses the "
-	    "local nix-store)") == -1) {
+	for (i = 0; argv[i] != NULL; i++)
+		rc |= args_add(&a, "%s", argv[i]);
+	if (rc != 0 || store_args(&a) == -1 || spawn(a.list, fds, &pid,
+	    " (install Nix: nix-offload uses the local nix-store)") == -1) {
+		args_free(&a);
 		wire_error(c, FAIL_OTHER, "cannot start nix-store");
 		return -1;
 	}
+	args_free(&a);
 	wire_init(c, fds[0], fds[1], fds[2], "local store");
 	c->quiet = (flags & CONN_QUIET) != 0;
 	c->pid = pid;
@@ -377,14 +476,21 @@ store_register(const char *text, size_t len)
 int
 store_add_root(const char *link, const char *path)
 {
-	char	*argv[] = { "nix-store", "--realise", "--add-root", NULL,
-	    "--indirect", NULL, NULL };
-	int	 status;
+	struct args	 a = { NULL, 0, 0 };
+	int		 status, rc;
 
-	argv[3] = (char *)link;
-	argv[5] = (char *)path;
-	if (spawn_lines(argv, NULL, (int)sshconf.io_timeout, 0, NULL, NULL,
-	    &status) == -1 && status == -1)
+	if (args_add(&a, "nix-store") | args_add(&a, "--realise") |
+	    args_add(&a, "--add-root") | args_add(&a, "%s", link) |
+	    args_add(&a, "--indirect") | args_add(&a, "%s", path) ||
+	    store_args(&a) == -1) {
+		args_free(&a);
+		log_err("%s", link);
+		return -1;
+	}
+	rc = spawn_lines(a.list, NULL, (int)sshconf.io_timeout, 0, NULL, NULL,
+	    &status);
+	args_free(&a);
+	if (rc == -1 && status == -1)
 		return -1;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		log_errx("cannot make the GC root %s", link);

@@ -418,6 +418,7 @@ static void
 unpacked_undo(struct conn *local, const struct path_info *pi, size_t n)
 {
 	struct strlist	 paths = { NULL, 0, 0 }, valid = { NULL, 0, 0 };
+	char		 dir[PATH_MAX_LEN];
 	size_t		 i;
 
 	for (i = 0; i < n; i++)
@@ -431,8 +432,8 @@ unpacked_undo(struct conn *local, const struct path_info *pi, size_t n)
 	}
 	for (i = 0; i < n; i++)
 		if (!strlist_has(&valid, pi[i].path) &&
-		    store_remove(STORE_DIR, pi[i].path + strlen(STORE_DIR) +
-		    1) == -1)
+		    store_remove(store_file(STORE_DIR, dir, sizeof(dir)),
+		    pi[i].path + strlen(STORE_DIR) + 1) == -1)
 			log_errx("local store: cannot remove %s, unpacked "
 			    "before the import failed", pi[i].path);
 out:
@@ -457,7 +458,7 @@ unpack(struct conn *remote, struct conn *local, const struct path_info *pi,
     size_t n, struct transfer_stats *st)
 {
 	struct store_unpack u;
-	char		*text = NULL;
+	char		*text = NULL, dir[PATH_MAX_LEN];
 	size_t		 i, j, len = 0, cap = 0, done = 0, sent;
 	int		 k;
 	uint64_t	 b0 = st->bytes;
@@ -471,8 +472,8 @@ unpack(struct conn *remote, struct conn *local, const struct path_info *pi,
 		for (; sent < n && sent < i + COPY_PIPELINE; sent++)
 			if (proto_nar_ask(remote, pi[sent].path) == -1)
 				goto fail;
-		if (store_unpack_begin(&u, STORE_DIR, pi[i].path +
-		    strlen(STORE_DIR) + 1) == -1)
+		if (store_unpack_begin(&u, store_file(STORE_DIR, dir,
+		    sizeof(dir)), pi[i].path + strlen(STORE_DIR) + 1) == -1)
 			goto fail;
 		nar_sink_init(&s, NULL, NULL);
 		s.tree = &u.tree;

@@ -269,3 +269,47 @@ t_hook_failure_indented() {
 	fi
 	expect_not_in "$T/a.err" "^Reason:|^Output paths:"
 }
+
+# A store under another root (nix-build --store DIR, as nixos-install
+# builds into /mnt): Nix gives the hook its store setting, and the .drv
+# files are read, the outputs queried and imported there, not in the
+# default store.
+t_hook_store_root() {
+	hook_install
+	both
+	r=$T/root
+	run a nb --store "$r" --builders "@$T/both" -A step2 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	out=$(cat "$T/a.out")
+	[ "$(cat "$r$out")" = 2 ] || fail "$r$out does not hold 2"
+	nix-store --store "$r" --verify-path "$out" || fail "$out is not valid in $r"
+	nix-store --check-validity "$out" 2>/dev/null && fail "$out is valid in the default store"
+	expect_in "$T/a.err" "building '/nix/store/[^']*-step2.drv' on 'ssh://"
+	return 0
+}
+
+# ... and through today's Nix, whose hook settings say the store too:
+# 2.26 imports through nix-store --store, 2.34 unpacks under the root's
+# real store directory and registers there.
+modern_store_root() {	# suite
+	hook_install
+	both
+	r=$T/root-$1
+	run a in_tree "$1" nix-build --store "$r" --no-out-link --option build-hook "$HOOK" \
+	    --max-jobs 0 --builders "@$T/both" -A step2 --argstr nonce "$T-$1" "$SUITE"
+	expect_rc 0
+	out=$(cat "$T/a.out")
+	[ "$(cat "$r$out")" = 2 ] || fail "$r$out does not hold 2"
+	in_tree "$1" nix-store --store "$r" --verify-path "$out" ||
+	    fail "$out is not valid in $r"
+	[ -e "$T/$1$out" ] && fail "$out is in the tree's own store"
+	return 0
+}
+
+t_modern_store_root_2_26() {
+	modern_store_root trixie
+}
+
+t_modern_store_root_2_34() {
+	modern_store_root sid
+}
