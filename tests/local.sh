@@ -48,6 +48,13 @@ t_local_prefer() {
 	expect_rc 0
 	expect_in "$T/a.err" "^built preferlocal on local "
 	expect_in "$T/a.err" "^built step1 on ssh://$H1 "
+	# alone, with the local slot free too: the builder, as Nix asks its
+	# hook before it builds here
+	run b "$NO" build --option max-jobs 1 --builders "@$T/m" -A step2 \
+	    --argstr nonce "$T-b" "$SUITE"
+	expect_rc 0
+	expect_in "$T/b.err" "^built step1 on ssh://$H1 "
+	expect_in "$T/b.err" "^built step2 on ssh://$H1 "
 }
 
 # A local build that fails: said once as a builder's failure is, its
