@@ -11,7 +11,13 @@ t_status_running() {
 	    "$SUITE" >"$T/b.out" 2>"$T/b.err" &
 	pid=$!
 	wait_for "$T/b.err" "^building slow-" 30 || fail "the build did not start"
-	sleep 1.5
+	# until the notes say building (a busy machine takes its time to
+	# connect): a condition, bounded, not a guess of how long
+	for i in $(seq 300); do
+		"$NO" status --json >"$T/s.out" 2>"$T/s.err"
+		[ "$(grep -o '"state":"building"' "$T/s.out" | wc -l)" -ge 4 ] && break
+		sleep 0.1
+	done
 	run s "$NO" status --json
 	expect_rc 0
 	run t "$NO" status --builders "@$T/both"
