@@ -313,3 +313,25 @@ t_modern_store_root_2_26() {
 t_modern_store_root_2_34() {
 	modern_store_root sid
 }
+
+# The route at its boundary (issue 22): the last Nix with NIX_HELD_LOCKS
+# (2.28) imports under the locks nix-build holds; the first without (2.29)
+# unpacks and registers.
+t_hook_route_boundary() {
+	hook_install
+	both
+	for v in 2.28.4 2.29.0; do
+		fake_nix_version "nix-store (Nix) $v"
+		: >"$T/calls"
+		PATH=$T/bin:$PATH run $v nb --builders "@$T/both" -A step1 \
+		    --argstr nonce "$T-$v" "$SUITE"
+		expect_rc 0
+		nix-store --verify-path "$(cat "$T/$v.out")" || fail "$v: not built"
+		case $v in
+		2.28.*)	expect_in "$T/calls" "^--serve --write held=/"
+			expect_not_in "$T/calls" "^--register-validity" ;;
+		*)	expect_in "$T/calls" "^--register-validity --hash-given"
+			expect_not_in "$T/calls" "held=/" ;;
+		esac
+	done
+}
