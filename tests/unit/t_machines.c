@@ -99,6 +99,26 @@ static const struct mcase {
 	  "ssh://a x86_64-linux - 1 1 - - - # /m:2\n", "", "2.28.2" },
 	{ "new_indented_comment_2_24_15", "  # c\na", "/m",
 	  "ssh://a x86_64-linux - 1 1 - - - # /m:2\n", "", "2.24.15" },
+	/* the comment rule at each side of its boundaries (issue 22): new
+	 * in 2.24.15, old again in 2.25.x, new from 2.28.2 */
+	{ "comment_rule_2_24_14", "a # b ; c\nd", "--builders",
+	  "ssh://a x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://c x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://d x86_64-linux - 1 1 - - - # --builders\n", "", "2.24.14" },
+	{ "comment_rule_2_24_15", "a # b ; c\nd", "--builders",
+	  "ssh://a x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://d x86_64-linux - 1 1 - - - # --builders\n", "", "2.24.15" },
+	{ "comment_rule_2_25_0", "a # b ; c\nd", "--builders",
+	  "ssh://a x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://c x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://d x86_64-linux - 1 1 - - - # --builders\n", "", "2.25.0" },
+	{ "comment_rule_2_28_1", "a # b ; c\nd", "--builders",
+	  "ssh://a x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://c x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://d x86_64-linux - 1 1 - - - # --builders\n", "", "2.28.1" },
+	{ "comment_rule_2_28_2", "a # b ; c\nd", "--builders",
+	  "ssh://a x86_64-linux - 1 1 - - - # --builders\n"
+	  "ssh://d x86_64-linux - 1 1 - - - # --builders\n", "", "2.28.2" },
 	{ "old_include_with_blank", " @/nonexistent/x", "--builders",
 	  "@/nonexistent/x x86_64-linux - 1 1 - - - # --builders (unusable: "
 	  "not a remote store; nix-offload speaks to ssh:// and ssh-ng:// stores only)\n",
