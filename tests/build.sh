@@ -487,6 +487,11 @@ t_build_keep_going() {
 	run b "$NO" build --builders "@$T/both" -A fails -A kgood --argstr nonce "$T-n" "$SUITE"
 	expect_rc 100
 	expect_not_in "$T/b.err" "^built kgood on "
+	# the failures' bits together, as nix-build's: a timeout (1) and a
+	# hash mismatch (2) make 103, whichever ends last (issue 22)
+	run c "$NO" build --builders "@$T/both" --keep-going --option timeout 2 \
+	    -A slow -A badhash --argstr nonce "$T-c" "$SUITE"
+	expect_rc 103
 }
 
 # -o LINK with several roots: the links nix-build makes, LINK, LINK-2, ...,
