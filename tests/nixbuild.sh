@@ -129,6 +129,9 @@ nixbuild_flake() {	# suite
 	expect_links dev result-dev
 	nixbuild_case "$1" all '.#multi^*'
 	expect_links all result result-dev
+	# two outputs named: both, not the first alone (issue 22)
+	nixbuild_case "$1" two '.#multi^dev,out'
+	expect_links two result result-dev
 	nixbuild_case "$1" dflt .#
 	expect_links dflt result
 	nixbuild_case "$1" dflt2 "path:$T/flk"
