@@ -10,6 +10,8 @@
  *	deriver TEXT		QueryPathInfos: every deriver is TEXT
  *	ref TEXT		QueryPathInfos: TEXT is added to every
  *				path's references
+ *	size			QueryPathInfos: every NAR size is 8 bytes
+ *				more than the real one (the hash is right)
  *	twice			QueryPathInfos: of two or more answers, the
  *				first stands in for the second too
  *	corrupt-second		DumpStorePath: the second NAR asked for has
@@ -252,9 +254,9 @@ path_infos(void)
 			str(sout, cout, NULL, 0, 0);
 		if (strcmp(mode, "ref") == 0)
 			wr_str(cout, arg);
-		v[0] = u64(sout, cout);
-		v[1] = u64(sout, cout);
-		(void)v;
+		v[0] = u64(sout, cout);			/* download size */
+		v[1] = rd_u64(sout);			/* NAR size */
+		wr_u64(cout, v[1] + 8 * (strcmp(mode, "size") == 0));
 		if (minor >= 4) {
 			str(sout, cout, NULL, 0, 0);	/* NAR hash */
 			str(sout, cout, NULL, 0, 0);	/* ca */

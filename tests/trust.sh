@@ -305,3 +305,18 @@ t_modern_trust_2_26() {
 t_modern_trust_2_34() {
 	modern_trust sid
 }
+
+# A NAR size that is not the NAR's (its hash the right one), on the route
+# that unpacks and registers by itself (2.29 on): refused, nothing
+# registered, built on builder 2 (issue 22).
+t_trust_size_ul() {
+	hook_install
+	fake_nix_version "nix-store (Nix) 2.30.1"
+	tampered size
+	PATH=$T/bin:$PATH run a nb --builders "@$T/via" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	# (step1's NAR is 120 bytes: the same hash, 8 bytes more said)
+	lie_said "$T/a.err" "arrived with hash sha256:[0-9a-z]+ \\(120 bytes\\), but the builder said sha256:[0-9a-z]+ \\(128 bytes\\): not registered"
+	expect_in "$T/a.err" "trying ssh://$H2 instead"
+	nix-store --verify-path "$(cat "$T/a.out")" || fail "not built"
+}
