@@ -590,3 +590,16 @@ t_build_log_filtered() {
 	grep -q "$(printf '\033\\[2J')" "$T/tty.out" && fail "a screen clear reached the terminal"
 	return 0
 }
+
+# A feature the builder lists only as mandatory is one it supports, as
+# Nix has it: a derivation requiring it is built there (issue 22).
+t_build_mandatory_is_supported() {
+	routes	# builder 1's Nix has the feature
+	echo "ssh://$H1 x86_64-linux - 1 1 - special $K1" >"$T/m"
+	run w "$NO" why --builders "@$T/m" -A special --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/w.out" "^  ssh://$H1: yes: fits"
+	run a "$NO" build --builders "@$T/m" -A special --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" "^built special on ssh://$H1 "
+}
