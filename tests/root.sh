@@ -175,6 +175,19 @@ root_refuse_body() {
 	NIX_OFFLOAD_RUNTIME_DIR=$T/shared/ours run s "$NO" store-info "$U1"
 	expect_rc 2
 	expect_in "$T/s.err" "its parent $T/shared is writable by others and not sticky"
+	# each check alone (issue 22): another user's directory that is
+	# private (fails the owner check only), and one of ours in a
+	# directory another user owns, not writable by others (they could
+	# still swap it)
+	as $PLANTER mkdir -m 700 /tmp/planted700
+	NIX_OFFLOAD_RUNTIME_DIR=/tmp/planted700 run p7 "$NO" store-info "$U1"
+	expect_rc 2
+	expect_in "$T/p7.err" "refusing the runtime directory /tmp/planted700: it belongs to uid $PLANTER, not to uid 0"
+	as $PLANTER mkdir -m 755 /tmp/theirs
+	mkdir -m 700 /tmp/theirs/ours
+	NIX_OFFLOAD_RUNTIME_DIR=/tmp/theirs/ours run po "$NO" store-info "$U1"
+	expect_rc 2
+	expect_in "$T/po.err" "refusing the runtime directory /tmp/theirs/ours: its parent /tmp/theirs belongs to uid $PLANTER"
 	# an ordinary user whose /tmp/nix-offload-UID was made by another:
 	# not a hang, not someone else's directory used, and not locked out:
 	# said once, and a directory in the user's own home serves
