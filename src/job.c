@@ -686,6 +686,9 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	step(j, JOB_BUILD, 0);
 	if (k != 0)
 		goto out;
+	/* a failed build's last log lines may trail its result */
+	if (!job_ok(r->status))
+		wire_settle_stderr(j->remote);
 	wire_echo_end(j->remote);
 	t2 = clock_ms();
 	if (!job_ok(r->status)) {

@@ -21,6 +21,9 @@
 
 #include "extern.h"
 
+#define SETTLE_QUIET_MS	30	/* stderr quiet this long: nothing more */
+#define SETTLE_MAX_MS	300	/* and no longer than this in all */
+
 uint64_t	 wire_round_trips;
 
 /* Set up c over three pipe ends (err may be -1). */
@@ -156,6 +159,27 @@ wire_drain_stderr(struct conn *c)
 			return;
 		close(c->err);
 		c->err = -1;
+	}
+}
+
+/*
+ * What the remote wrote to stderr before its answer may still be on its
+ * way (ssh passes stdout and stderr on as two streams): read it until
+ * it has been quiet for SETTLE_QUIET_MS, SETTLE_MAX_MS at most.  For a
+ * failed build's last log lines.
+ */
+void
+wire_settle_stderr(struct conn *c)
+{
+	struct pollfd	 p;
+	int64_t		 end = clock_ms() + SETTLE_MAX_MS;
+
+	while (c->err != -1 && clock_ms() < end) {
+		p.fd = c->err;
+		p.events = POLLIN;
+		if (poll(&p, 1, SETTLE_QUIET_MS) <= 0)
+			return;
+		wire_drain_stderr(c);
 	}
 }
 
