@@ -603,3 +603,26 @@ t_build_mandatory_is_supported() {
 	expect_rc 0
 	expect_in "$T/a.err" "^built special on ssh://$H1 "
 }
+
+# A build that starts while another runs leaves the other's run directory
+# (its GC roots, its note for status) alone: only a killed run's, unlocked,
+# is swept (issue 22).
+t_build_runs_keep_roots() {
+	both
+	"$NO" build --builders "@$T/both" -A cutme --argstr nonce "$T-a" "$SUITE" \
+	    >"$T/a.out" 2>"$T/a.err" &
+	pid=$!
+	wait_for "$T/a.err" "^cutme> started" 30 || fail "the first build did not start"
+	[ -d "$NIX_OFFLOAD_RUNTIME_DIR/roots.$pid" ] || fail "no run directory roots.$pid"
+	# and a killed run's, left behind unlocked
+	mkdir -m 700 "$NIX_OFFLOAD_RUNTIME_DIR/roots.999999"
+	: >"$NIX_OFFLOAD_RUNTIME_DIR/roots.999999/lock"
+	run b "$NO" build --builders "@$T/both" -A step1 --argstr nonce "$T-b" "$SUITE"
+	expect_rc 0
+	[ -d "$NIX_OFFLOAD_RUNTIME_DIR/roots.$pid" ] ||
+	    fail "the second build swept the running first's run directory"
+	[ -e "$NIX_OFFLOAD_RUNTIME_DIR/roots.999999" ] &&
+	    fail "the killed run's directory was not swept"
+	wait $pid
+	RC=$? expect_rc 0
+}
