@@ -57,7 +57,8 @@ wait_for() {
 # SIGINT or SIGTERM during a remote build: out within seconds, with
 # 128 + the signal, and nothing left running on the builder.
 cancel_with() {	# SIGNAL STATUS
-	tmp0=$(ls -a "${TMPDIR:-/tmp}" | grep -c nix-offload)
+	# what is there before, less other runs' work (tests, a demo, CI)
+	tmp_ours >"$T/tmp0"
 	"$NO" build --builders "@$T/both" -A cancel --argstr nonce "$T-$1" \
 	    "$SUITE" >"$T/$1.out" 2>"$T/$1.err" &
 	pid=$!
@@ -77,9 +78,17 @@ cancel_with() {	# SIGNAL STATUS
 	pgrep -f '/bin/sleep 47' >/dev/null && fail "$1: the remote build still runs"
 	# the run's GC roots live in the runtime directory, and go with it
 	ls "$NIX_OFFLOAD_RUNTIME_DIR" | grep -q '^roots\.' && fail "$1: roots left"
-	[ "$(ls -a "${TMPDIR:-/tmp}" | grep -c nix-offload)" = "$tmp0" ] ||
-	    fail "$1: files left in ${TMPDIR:-/tmp}: $(ls "${TMPDIR:-/tmp}" | grep nix-offload)"
+	tmp_ours >"$T/tmp1"
+	cmp -s "$T/tmp0" "$T/tmp1" ||
+	    fail "$1: files left in ${TMPDIR:-/tmp}: $(comm -13 "$T/tmp0" "$T/tmp1")"
 	return 0
+}
+
+# tmp_ours: the nix-offload files in TMPDIR, less the work directories of
+# test runs, demos and benchmarks that may run beside this one
+tmp_ours() {
+	ls -a "${TMPDIR:-/tmp}" | grep nix-offload |
+	    grep -Ev '^nix-offload-(ns|tests|today|bench)\.' | sort
 }
 
 t_cancel_build() {
