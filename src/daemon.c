@@ -762,35 +762,18 @@ nar_ask(struct conn *c, const char *path)
 	return 0;
 }
 
-static int
-source_conn(void *arg, void *buf, size_t n)
-{
-	return wire_read(arg, buf, n);
-}
-
 /* The NAR of the oldest nar_ask, after its messages, into sink, validated. */
 static int
 nar_read(struct conn *c, const char *path, struct nar_sink *sink)
 {
-	struct nar_source	 src = { source_conn, c };
-	char			 err[256], what[PATH_MAX_LEN + 32];
+	char			 what[PATH_MAX_LEN + 32];
 
 	snprintf(what, sizeof(what), "asking for %s", path);
 	if (wire_flush(c) == -1)
 		return daemon_send_failed(c, what);
 	if (daemon_reply(c, what) == -1)
 		return -1;
-	if (nar_copy(&src, sink, err, sizeof(err)) == -1) {
-		if (sink->failed)
-			return -1;
-		if (c->why[0] != '\0')
-			wire_fail(c, "reading the contents of %s", path);
-		else
-			wire_error(c, FAIL_PROTOCOL, "the contents of %s are "
-			    "not a valid NAR: %s", path, err);
-		return -1;
-	}
-	return 0;
+	return proto_nar_copy(c, path, sink);
 }
 
 /* The daemon protocol, behind proto.c's interface. */

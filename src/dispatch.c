@@ -198,7 +198,6 @@ new_worker(struct dispatch *ds, long m, const struct node *n)
 	struct slot	 slot;
 	size_t		 busy = 0, i;
 	char		*only = NULL;
-	const char	*p;
 	int		 r, pf;
 
 	/* retired workers count no more */
@@ -222,9 +221,7 @@ new_worker(struct dispatch *ds, long m, const struct node *n)
 		for (i = 0; i < ds->ms->n; i++)
 			only[i] = i != (size_t)m || ds->down[i];
 	}
-	/* preferLocalBuild: the local machine first, if it is one */
-	pf = (p = drv_env(&n->d, "preferLocalBuild")) != NULL &&
-	    strcmp(p, "1") == 0 ? SCHED_LOCAL_FIRST : 0;
+	pf = local_sched_flags(&n->d);
 	r = sched_pick(&ds->sched, n->d.platform, &n->features,
 	    only != NULL ? only : ds->down, pf, &slot, NULL, 0);
 	if (r == -2 && ds->try_down) {

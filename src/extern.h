@@ -706,6 +706,7 @@ int		 proto_add_nar(struct conn *, const struct path_info *,
 int		 proto_add_done(struct conn *, size_t);
 int		 proto_add_later(struct conn *, size_t);
 int		 proto_settle(struct conn *);
+int		 proto_nar_copy(struct conn *, const char *, struct nar_sink *);
 int		 proto_nar_ask(struct conn *, const char *);
 int		 proto_nar_read(struct conn *, const char *, struct nar_sink *);
 int		 proto_build(struct conn *, const char *, const struct drv *,
@@ -1261,6 +1262,7 @@ const char	*machines_rules(const char *);
 /* local.c: the local machine as a builder of `build` */
 #define LOCAL_URI	"local"
 int		 local_machine_add(struct machines *, const struct conf *);
+int		 local_sched_flags(const struct drv *);
 int		 local_build(struct job *, const struct job_spec *,
 		    struct build_result *);
 

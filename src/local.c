@@ -134,6 +134,15 @@ local_build(struct job *j, const struct job_spec *s, struct build_result *r)
 	return 0;
 }
 
+/* How to pick for d: the local machine first if d prefers a local build. */
+int
+local_sched_flags(const struct drv *d)
+{
+	const char	*v = drv_env(d, "preferLocalBuild");
+
+	return v != NULL && strcmp(v, "1") == 0 ? SCHED_LOCAL_FIRST : 0;
+}
+
 /*
  * The local machine, appended to ms when conf's max-jobs is above 0.
  * Returns 0, or -1 (reported).

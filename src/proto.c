@@ -232,29 +232,11 @@ proto_settle(struct conn *c)
 	return c->proto->add_acks(c, k);
 }
 
-/* The last n proto_add_nar are done: their stream ends, answers k of them. */
-static int
-add_end(struct conn *c, size_t n)
-{
-	int	 k;
-
-	if (c->proto->add_end == NULL)
-		return (int)n;
-	if ((k = c->proto->add_end(c, n)) == -1)
-		return -1;
-	return k;
-}
-
 /* The last n proto_add_nar are done: wait for the store to say so. */
 int
 proto_add_done(struct conn *c, size_t n)
 {
-	int	 k;
-
-	if ((k = add_end(c, n)) == -1)
-		return -1;
-	c->acks_pending += (size_t)k;
-	return proto_settle(c);
+	return proto_add_later(c, n) == -1 ? -1 : proto_settle(c);
 }
 
 /*
@@ -267,7 +249,9 @@ proto_add_later(struct conn *c, size_t n)
 {
 	int	 k;
 
-	if ((k = add_end(c, n)) == -1)
+	/* their stream ends: a protocol without add_end answers each */
+	k = c->proto->add_end != NULL ? c->proto->add_end(c, n) : (int)n;
+	if (k == -1)
 		return -1;
 	c->acks_pending += (size_t)k;
 	return 0;
@@ -278,6 +262,35 @@ int
 proto_nar_ask(struct conn *c, const char *path)
 {
 	return c->proto->nar_ask(c, path);
+}
+
+static int
+source_conn(void *arg, void *buf, size_t n)
+{
+	return wire_read(arg, buf, n);
+}
+
+/*
+ * The NAR of path, next on c's wire, into sink through a fixed buffer,
+ * validated on the way: for both protocols' nar_read, once the answer's
+ * preamble is read.  Returns 0, or -1 (reported).
+ */
+int
+proto_nar_copy(struct conn *c, const char *path, struct nar_sink *sink)
+{
+	struct nar_source	 src = { source_conn, c };
+	char			 err[256];
+
+	if (nar_copy(&src, sink, err, sizeof(err)) == 0)
+		return 0;
+	if (sink->failed)
+		return -1;	/* the receiving side failed and said so */
+	if (c->why[0] != '\0')
+		wire_fail(c, "reading the contents of %s", path);
+	else
+		wire_error(c, FAIL_PROTOCOL, "the contents of %s are not a "
+		    "valid NAR: %s", path, err);
+	return -1;
 }
 
 /* Read the NAR of the oldest proto_nar_ask into sink, validated. */

@@ -244,12 +244,6 @@ serve_query_closure(struct conn *c, const struct strlist *paths,
 	return 0;
 }
 
-static int
-source_conn(void *arg, void *buf, size_t n)
-{
-	return wire_read(arg, buf, n);
-}
-
 /*
  * Ask for the NAR of path (a request only: several may be sent before
  * their NARs are read, to save round trips).
@@ -272,26 +266,11 @@ serve_dump_request(struct conn *c, const char *path)
 int
 serve_dump_read(struct conn *c, const char *path, struct nar_sink *sink)
 {
-	struct nar_source	 src = { source_conn, c };
-	char			 err[256];
-
 	if (wire_flush(c) == -1) {
 		wire_fail(c, "asking for %s", path);
 		return -1;
 	}
-	if (nar_copy(&src, sink, err, sizeof(err)) == -1) {
-		if (sink->failed) {
-			/* the receiving side failed and said so */
-			return -1;
-		}
-		if (c->why[0] != '\0')
-			wire_fail(c, "reading the contents of %s", path);
-		else {
-			wire_error(c, FAIL_PROTOCOL, "the contents of %s are not a valid NAR: %s", path, err);
-		}
-		return -1;
-	}
-	return 0;
+	return proto_nar_copy(c, path, sink);
 }
 
 /*

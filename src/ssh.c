@@ -662,33 +662,6 @@ no_ssh(const struct store_uri *u)
 	    u->port == 0;
 }
 
-/* Start words here, as ssh_open would there (no shell, no master). */
-static int
-open_here(const struct store_uri *u, char *const *words, struct conn *c,
-    int flags)
-{
-	pid_t	 pid;
-	int	 fds[3];
-
-	log_debug(2, "%s: runs here, without ssh", u->display);
-	if (spawn(words, fds, &pid, " (install Nix, or put its programs on "
-	    "the PATH)") == -1) {
-		wire_error(c, FAIL_OTHER, "cannot start %s", words[0]);
-		return -1;
-	}
-	wire_init(c, fds[0], fds[1], fds[2], u->display);
-	c->quiet = (flags & CONN_QUIET) != 0;
-	c->pid = pid;
-	c->ng = u->ng;
-	c->builder = 1;
-	c->diagnose = diagnose;
-	strlcpy(c->hostname, u->host, sizeof(c->hostname));
-	c->timeout_ms = (int)(sshconf.io_timeout > 0 && sshconf.io_timeout <
-	    SSH_HANDSHAKE_SLACK ? sshconf.io_timeout : SSH_HANDSHAKE_SLACK) *
-	    1000;
-	return 0;
-}
-
 /*
  * Run words (quoted for the remote shell) on the builder, with c connected
  * to its stdin, stdout and stderr; with CONN_QUIET in flags, c's failure
@@ -701,27 +674,37 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c,
 	struct args	 a = { NULL, 0, 0 };
 	char		*cmd, *argline;
 	pid_t		 pid;
-	int		 fds[3];
+	int		 fds[3], here = no_ssh(u), rc = 0;
+	size_t		 i;
 
 	wire_init(c, -1, -1, -1, u->display);
 	c->quiet = (flags & CONN_QUIET) != 0;
-	if (no_ssh(u))
-		return open_here(u, words, c, flags);
-	if ((cmd = args_join(words)) == NULL || build_argv(u, cmd, &a) == -1) {
+	if (here)	/* the words themselves, no shell, no master */
+		for (i = 0; words[i] != NULL; i++)
+			rc |= args_add(&a, "%s", words[i]);
+	else if ((cmd = args_join(words)) == NULL)
+		rc = -1;
+	else {
+		rc = build_argv(u, cmd, &a);
 		free(cmd);
+	}
+	if (rc != 0) {
 		args_free(&a);
-		wire_error(c, FAIL_OTHER, "cannot make the ssh command line");
+		wire_error(c, FAIL_OTHER, "cannot make the %scommand line",
+		    here ? "" : "ssh ");
 		return -1;
 	}
-	free(cmd);
 	if (verbose >= 2 && (argline = args_join(a.list)) != NULL) {
-		log_debug(2, "%s: %s", u->display, argline);
+		log_debug(2, "%s: %s%s", u->display, here ? "runs here: " : "",
+		    argline);
 		free(argline);
 	}
-	if (spawn(a.list, fds, &pid, " (install OpenSSH's client, or set "
+	if (spawn(a.list, fds, &pid, here ? " (install Nix, or put its "
+	    "programs on the PATH)" : " (install OpenSSH's client, or set "
 	    "NIX_OFFLOAD_SSH)") == -1) {
+		wire_error(c, FAIL_OTHER, "cannot start %s", here ?
+		    a.list[0] : "ssh");
 		args_free(&a);
-		wire_error(c, FAIL_OTHER, "cannot start ssh");
 		return -1;
 	}
 	args_free(&a);
@@ -730,16 +713,17 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c,
 	c->pid = pid;
 	c->ng = u->ng;
 	c->builder = 1;
-	if (u->compress == COMPRESS_AUTO && !compressing(u))
+	if (!here && u->compress == COMPRESS_AUTO && !compressing(u))
 		linkname(u, c->link, sizeof(c->link));
-	ssh_sessions++;
+	ssh_sessions += !here;
 	c->diagnose = diagnose;
 	strlcpy(c->hostname, u->host, sizeof(c->hostname));
 	/* connecting, then a remote that may be slow to start, but not
 	 * silent for longer than NIX_OFFLOAD_IO_TIMEOUT */
-	c->timeout_ms = (int)(sshconf.connect_timeout + (sshconf.io_timeout >
-	    0 && sshconf.io_timeout < SSH_HANDSHAKE_SLACK ?
-	    sshconf.io_timeout : SSH_HANDSHAKE_SLACK)) * 1000;
+	c->timeout_ms = (int)((here ? 0 : sshconf.connect_timeout) +
+	    (sshconf.io_timeout > 0 && sshconf.io_timeout <
+	    SSH_HANDSHAKE_SLACK ? sshconf.io_timeout : SSH_HANDSHAKE_SLACK)) *
+	    1000;
 	return 0;
 }
 

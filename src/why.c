@@ -54,13 +54,11 @@ explain(FILE *f, int json, struct sched *s, const char *path,
 	const struct judgement	*j;
 	char			 name[DRV_NAME_MAX], say[SCHED_WHY_MAX + 64];
 	char			 at[32];
-	const char		*pl;
 	size_t			 i;
 	long			 pick;
 
-	pl = drv_env(d, "preferLocalBuild");
-	if (sched_plan(s, d->platform, features, NULL, pl != NULL &&
-	    strcmp(pl, "1") == 0 ? SCHED_LOCAL_FIRST : 0, &p) == -1) {
+	if (sched_plan(s, d->platform, features, NULL, local_sched_flags(d),
+	    &p) == -1) {
 		*fits = 0;
 		return;
 	}
