@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -120,6 +121,36 @@ live_show(void)
 		write_all(STDERR_FILENO, live, strlen(live));
 }
 
+/*
+ * prefix, the formatted line and its new line, in one write to stderr:
+ * build's workers write their log lines there too, and one of theirs
+ * must not land inside ours.
+ */
+static void
+line_out(const char *prefix, const char *fmt, va_list ap)
+{
+	char	 buf[4096], *line = buf;
+	va_list	 again;
+	size_t	 p = strlen(prefix);
+	int	 n;
+
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	if (n >= 0 && p + (size_t)n + 2 > sizeof(buf))
+		line = malloc(p + (size_t)n + 2);
+	if (n < 0 || line == NULL) {
+		va_end(again);
+		return;
+	}
+	memcpy(line, prefix, p);
+	vsnprintf(line + p, (size_t)n + 1, fmt, again);
+	va_end(again);
+	line[p + (size_t)n] = '\n';
+	write_all(STDERR_FILENO, line, p + (size_t)n + 1);
+	if (line != buf)
+		free(line);
+}
+
 /* A plain line for the user, as is: build's progress off a terminal. */
 void
 log_info(const char *fmt, ...)
@@ -128,9 +159,8 @@ log_info(const char *fmt, ...)
 
 	live_hide();
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	line_out("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	live_show();
 }
 
@@ -324,9 +354,7 @@ log_debug(int level, const char *fmt, ...)
 		nix_msg(4, "", msg);
 	} else {
 		live_hide();
-		fputs("nix-offload: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		line_out("nix-offload: ", fmt, ap);
 		live_show();
 	}
 	va_end(ap);
