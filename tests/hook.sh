@@ -323,7 +323,9 @@ t_hook_route_boundary() {
 	for v in 2.28.4 2.29.0; do
 		fake_nix_version "nix-store (Nix) $v"
 		: >"$T/calls"
-		PATH=$T/bin:$PATH run $v nb --builders "@$T/both" -A step1 \
+		# a runtime directory each: the hook remembers the local Nix's
+		# version there, and both fakes may be written in one second
+		PATH=$T/bin:$PATH NIX_OFFLOAD_RUNTIME_DIR=$T/ctl-$v run $v nb --builders "@$T/both" -A step1 \
 		    --argstr nonce "$T-$v" "$SUITE"
 		expect_rc 0
 		nix-store --verify-path "$(cat "$T/$v.out")" || fail "$v: not built"

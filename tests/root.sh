@@ -257,6 +257,19 @@ t_rundir_links() {
 	expect_in "$T/a.err" "slots/[0-9a-f]{16}\\.0: Too many levels of symbolic links"
 }
 
+# daemon_listens: the local nix-daemon takes connections (its socket file
+# alone is not enough: it is bound before it listens), within 20 s
+daemon_listens() {
+	local i
+	for i in $(seq 400); do
+		python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])' /nix/var/nix/daemon-socket/socket 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "the local nix-daemon does not listen: $(tail -3 "$T/daemon.log")"
+}
+
 # An ordinary user's build on a multi-user install: a nix-daemon owns the
 # store, and planter (not in trusted-users) runs nix-offload build.  The
 # outputs the builder built unsigned are refused by the daemon: one error
@@ -275,13 +288,11 @@ user_build_body() {
 	chmod 644 "$T/ubuilders"
 	nix-store --generate-binary-cache-key testbed-1 "$T/key.sec" "$T/key.pub" ||
 	    fail "no signing key"
+	rm -f /nix/var/nix/daemon-socket/socket	# an earlier daemon's
 	NIX_CONFIG="trusted-public-keys = $(cat "$T/key.pub")" nix-daemon \
 	    >"$T/daemon.log" 2>&1 &
 	dpid=$!
-	for i in $(seq 100); do
-		[ -S /nix/var/nix/daemon-socket/socket ] && break
-		sleep 0.05
-	done
+	daemon_listens
 	ubuild() {	# name nonce
 		run "$1" as $PLANTER env HOME="$T/uhome" NIX_REMOTE=daemon \
 		    NIX_OFFLOAD_RUNTIME_DIR="$T/uhome/run" "$NO" build \
@@ -335,12 +346,10 @@ daemon_hook_body() {
 	# whatever happens, the shared nix.conf comes back, the daemon goes
 	trap 'cp "$T/nix.conf.saved" /etc/nix/nix.conf; [ -z "$dpid" ] || kill $dpid' EXIT
 	printf 'max-jobs = 0\nbuilders = @%s\n' "$T/both" >>/etc/nix/nix.conf
+	rm -f /nix/var/nix/daemon-socket/socket	# an earlier daemon's
 	NIX_CONFIG="build-hook = $HOOK" nix-daemon >"$T/daemon.log" 2>&1 &
 	dpid=$!
-	for i in $(seq 100); do
-		[ -S /nix/var/nix/daemon-socket/socket ] && break
-		sleep 0.05
-	done
+	daemon_listens
 	run a as $PLANTER env HOME="$T" NIX_REMOTE=daemon nix-build -vv \
 	    --no-out-link -A step3 --argstr nonce "$T" "$SUITE"
 	expect_rc 0
