@@ -78,7 +78,8 @@ t_check_parallel_timeouts() {
 	p1=$!
 	"$TOP/tests/silentd" $SILENT2 22 &
 	p2=$!
-	sleep 0.2
+	wait_until 10 listening $SILENT1 && wait_until 10 listening $SILENT2 ||
+	    fail "the silent builders never listened"
 	overlap $SILENT1 $SILENT2 3 >"$T/overlap" &
 	t0=$(ms)
 	NIX_OFFLOAD_CONNECT_TIMEOUT=2 run a "$NO" check --builders \
@@ -97,7 +98,8 @@ t_check_parallel_timeouts() {
 	p1=$!
 	"$TOP/tests/silentd" $SILENT2 22 &
 	p2=$!
-	sleep 0.2
+	wait_until 10 listening $SILENT1 && wait_until 10 listening $SILENT2 ||
+	    fail "the silent builders never listened"
 	overlap $SILENT1 $SILENT2 5 >"$T/overlap" &
 	t0=$(ms)
 	NIX_OFFLOAD_CONNECT_TIMEOUT=2 run b "$NO" check -j 1 --builders \

@@ -19,7 +19,7 @@ t_health_failover_and_backoff() {
 	expect_rc 0
 	expect_not_in "$T/b.err" "$DOWN"
 	# after the backoff it is tried again, and skipped for longer
-	sleep 4
+	wait_until 10 backoff_over "$T/spec" || fail "the backoff never ended"
 	run c "$NO" build --builders "@$T/spec" -A step1 --argstr nonce "$T-3" "$SUITE"
 	expect_rc 0
 	expect_in "$T/c.err" "ssh://$DOWN is down"
@@ -288,12 +288,11 @@ t_health_success_clears() {
 	expect_rc 1
 	[ "$(failures_of "$T/flaky")" = 1 ] || fail "no failure recorded"
 	rm "$T/broken"
-	sleep 2
+	wait_until 10 backoff_over "$T/flaky" || fail "the backoff never ended"
 	run b "$NO" check --builders "@$T/flaky"
 	expect_rc 0
 	[ "$(failures_of "$T/flaky")" = 0 ] || fail "the success did not clear the failure"
 	touch "$T/broken"
-	sleep 1.2
 	run c "$NO" check --builders "@$T/flaky"
 	expect_rc 1
 	[ "$(failures_of "$T/flaky")" = 1 ] || fail "failures after a success: $(failures_of "$T/flaky")"

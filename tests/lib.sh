@@ -101,6 +101,29 @@ expect_lines_matching() {
 
 ms() { date +%s%3N; }
 
+# wait_until SECONDS CMD...: run CMD every 0.1 s until it succeeds; false
+# after SECONDS.  Tests wait on a condition, never a guessed time.
+wait_until() {
+	local n=$(($1 * 10)) i
+	shift
+	for i in $(seq $n); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# listening ADDR: does something listen on ADDR:22?
+listening() {
+	ss -Hltn "( sport = :22 )" | grep -q " $1:22 "
+}
+
+# backoff_over SPEC: has every down builder of SPEC served its backoff
+# (machines says "to be tried again", or nothing)?
+backoff_over() {
+	! "$NO" machines --builders "@$1" 2>/dev/null | grep -q "(down: skipped"
+}
+
 # builder_ssh N CMD...: run a command on builder N
 builder_ssh() {
 	local n=$1

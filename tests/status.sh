@@ -52,6 +52,10 @@ assert d["runs"] == [], d' "$T/e.out" || fail "left in use: $(cat "$T/e.out")"
 
 # status shows a builder that is down, until when and why, and --watch
 # redraws (plain snapshots when not on a terminal, until a signal).
+drawn_twice() {
+	[ "$(grep -c "^ssh://$DOWN: " "$1")" -ge 2 ]
+}
+
 t_status_down_and_watch() {
 	echo "ssh://$DOWN x86_64-linux" >"$T/spec"
 	run a "$NO" build --builders "@$T/spec" -A step1 --argstr nonce "$T" "$SUITE"
@@ -62,11 +66,11 @@ t_status_down_and_watch() {
 	run j "$NO" status --json --builders "@$T/spec"
 	expect_in "$T/j.out" "\"health\":\\{\"failures\":1,\"until\":[0-9]+,\"downSeconds\":[0-9]+,\"reason\":\"[^\"]*Connection refused"
 	"$NO" status --watch --builders "@$T/spec" >"$T/w.out" 2>"$T/w.err" &
-	sleep 2.5
+	wait_until 10 drawn_twice "$T/w.out"
 	kill -INT $!
 	wait $! || fail "status --watch ended with $? on SIGINT"
 	n=$(grep -c "^ssh://$DOWN: " "$T/w.out")
-	[ "$n" -ge 2 ] || fail "status --watch drew $n times in 2.5 s"
+	[ "$n" -ge 2 ] || fail "status --watch drew $n times in 10 s"
 }
 
 # why: for a derivation needing feature h2, one line per builder: the

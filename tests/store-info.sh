@@ -10,6 +10,11 @@ version_learned() {
 	done
 }
 
+# no control socket is left in the runtime directory
+no_master() {
+	! ls "$NIX_OFFLOAD_RUNTIME_DIR" | grep -Eq '^[0-9a-f]{16}$'
+}
+
 # Cold, the version is left to a background session, for the calls after.
 t_info_ok() {
 	run a "$NO" store-info "$U1"
@@ -73,9 +78,7 @@ t_info_reuses_master() {
 t_info_persist_off() {
 	NIX_OFFLOAD_PERSIST=0 run a "$NO" store-info "$U1"
 	expect_rc 0
-	sleep 0.3
-	ls "$NIX_OFFLOAD_RUNTIME_DIR" | grep -Eq '^[0-9a-f]{16}$' && fail "master stayed"
-	return 0
+	wait_until 10 no_master || fail "master stayed"
 }
 
 # Concurrent cold calls race for the master; all must succeed.
@@ -154,7 +157,7 @@ t_info_refused() {
 t_info_connect_timeout() {
 	"$TOP/tests/silentd" $SILENT1 22 &
 	pid=$!
-	sleep 0.2
+	wait_until 10 listening $SILENT1 || fail "the silent builder never listened"
 	t0=$(ms)
 	NIX_OFFLOAD_CONNECT_TIMEOUT=2 run a "$NO" store-info "ssh://$SILENT1"
 	t=$(($(ms) - t0))
