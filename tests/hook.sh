@@ -167,6 +167,36 @@ t_hook_slots() {
 	    fail "one builder did it all"
 }
 
+# Hooks that find every builder busy queue for the one that will free
+# first, not all behind the first builder: six 0.4 s leaves on two
+# one-slot builders are shared out, each builder building two at least.
+t_hook_queues_spread() {
+	hook_install
+	one_slot
+	run a nb --builders "@$T/one" -A timedfan --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	n1=$(grep -c "building '.*-timed-[0-9].drv' on 'ssh://$H1'" "$T/a.err")
+	n2=$(grep -c "building '.*-timed-[0-9].drv' on 'ssh://$H2'" "$T/a.err")
+	[ $((n1 + n2)) -eq 6 ] || fail "$((n1 + n2)) of 6 leaves built remotely"
+	[ $n1 -ge 2 ] && [ $n2 -ge 2 ] || fail "queued unevenly: $n1 on builder 1, $n2 on builder 2"
+}
+
+# A derivation needing a feature this machine lacks, while the one builder
+# that has it is busy: the hook takes it and waits for that builder (Nix,
+# declined, would fail it: it cannot build it here), even though Nix may
+# build other things locally.
+t_hook_feature_waits() {
+	hook_install
+	routes
+	echo "ssh://$H1 x86_64-linux - 1 1 special special $K1" >"$T/special1"
+	run a nix-build --no-out-link --option build-hook "$HOOK" --max-jobs 1 \
+	    --builders "@$T/special1" -A specialfan --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	[ "$(grep -c "building '.*-timed-special-[01].drv' on 'ssh://$H1'" "$T/a.err")" -eq 2 ] ||
+	    fail "the special leaves were not both built on builder 1"
+	no_overlap "$T/a.err" "$(cat "$T/a.out")" 2
+}
+
 # fake_nix_version VERSION-LINE: nix-store --version says so, in $T/bin;
 # every other call is logged in $T/calls, with NIX_HELD_LOCKS
 fake_nix_version() {

@@ -54,6 +54,13 @@ in rec {
     requiredSystemFeatures = [ "special" ];
   };
 
+  # two timed leaves only builder 1 (feature special) may build, and a
+  # root anyone may: the second waits for builder 1 while the first runs
+  specials = builtins.genList (n: sh
+    "/bin/date +%s%N > $out; /bin/sleep 0.4; /bin/date +%s%N >> $out"
+    "timed-special-${toString n}" { requiredSystemFeatures = [ "special" ]; }) 2;
+  specialfan = sh "echo ${toString specials} > $out" "specialfan" {};
+
   # needs feature h2, which no test builder has: for `why`
   h2 = sh "echo h2 > $out" "h2" { requiredSystemFeatures = [ "h2" ]; };
 
