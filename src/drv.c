@@ -952,3 +952,91 @@ drv_name(const char *drvpath, char *out, size_t sz)
 	out[n] = '\0';
 	return 0;
 }
+
+/* s as an ATerm string, as Nix writes it in a .drv, into h. */
+static void
+aterm_string(struct sha256 *h, const char *s)
+{
+	size_t	 n;
+
+	sha256_update(h, "\"", 1);
+	for (;;) {
+		n = strcspn(s, "\"\\\n\r\t");
+		sha256_update(h, s, n);
+		s += n;
+		if (*s == '\0')
+			break;
+		sha256_update(h, "\\", 1);
+		sha256_update(h, *s == '\n' ? "n" : *s == '\r' ? "r" :
+		    *s == '\t' ? "t" : s, 1);
+		s++;
+	}
+	sha256_update(h, "\"", 1);
+}
+
+static void
+aterm_strings(struct sha256 *h, const struct strlist *l)
+{
+	size_t	 i;
+
+	sha256_update(h, "[", 1);
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			sha256_update(h, ",", 1);
+		aterm_string(h, l->v[i]);
+	}
+	sha256_update(h, "]", 1);
+}
+
+/*
+ * The hash Nix gives the outputs of d, a derivation with no input
+ * derivations (as Nix hands a floating content-addressed one to its
+ * hook, resolved): SHA-256 of its ATerm with the outputs masked (no
+ * paths, and "" for the environment's output variables).  A realisation
+ * is "sha256:HEX!OUTPUT" of it.  hex holds 65 bytes.  Returns 0, or -1
+ * when d has input derivations (their hashes would be needed).
+ */
+int
+drv_hash_modulo(const struct drv *d, char *hex)
+{
+	struct sha256	 h;
+	unsigned char	 md[SHA256_LEN];
+	size_t		 i, k;
+	int		 out;
+
+	if (d->ninputs > 0)
+		return -1;
+	sha256_init(&h);
+	sha256_update(&h, "Derive([", 8);
+	for (i = 0; i < d->noutputs; i++) {
+		sha256_update(&h, i > 0 ? ",(" : "(", i > 0 ? 2 : 1);
+		aterm_string(&h, d->outputs[i].name);
+		sha256_update(&h, ",\"\",", 4);
+		aterm_string(&h, d->outputs[i].hash_algo);
+		sha256_update(&h, ",", 1);
+		aterm_string(&h, d->outputs[i].hash);
+		sha256_update(&h, ")", 1);
+	}
+	sha256_update(&h, "],[],", 5);
+	aterm_strings(&h, d->srcs);
+	sha256_update(&h, ",", 1);
+	aterm_string(&h, d->platform);
+	sha256_update(&h, ",", 1);
+	aterm_string(&h, d->builder);
+	sha256_update(&h, ",", 1);
+	aterm_strings(&h, d->args);
+	sha256_update(&h, ",[", 2);
+	for (i = 0; i < d->nenv; i++) {
+		for (k = 0, out = 0; k < d->noutputs && !out; k++)
+			out = strcmp(d->env[i].key, d->outputs[k].name) == 0;
+		sha256_update(&h, i > 0 ? ",(" : "(", i > 0 ? 2 : 1);
+		aterm_string(&h, d->env[i].key);
+		sha256_update(&h, ",", 1);
+		aterm_string(&h, out ? "" : d->env[i].value);
+		sha256_update(&h, ")", 1);
+	}
+	sha256_update(&h, "])", 2);
+	sha256_final(&h, md);
+	hash_hex(md, SHA256_LEN, hex);
+	return 0;
+}

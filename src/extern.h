@@ -213,6 +213,7 @@ void		 hash_hex(const unsigned char *, size_t, char *);
 int		 hash_hex_decode(const char *, size_t, unsigned char *);
 size_t		 nix32_len(size_t);
 void		 nix32_encode(const unsigned char *, size_t, char *);
+int		 nix32_decode(const char *, unsigned char *, size_t);
 ssize_t		 base64_decode(const char *, size_t, unsigned char *, size_t);
 
 /* path.c: store paths */
@@ -341,6 +342,7 @@ struct drv {
 };
 int		 drv_parse(const char *, size_t, struct drv *, char *, size_t);
 int		 drv_read(const char *, struct drv *);
+int		 drv_hash_modulo(const struct drv *, char *);
 int		 drv_path_valid(const char *);
 void		 drv_free(struct drv *);
 const char	*drv_env(const struct drv *, const char *);

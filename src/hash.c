@@ -179,6 +179,39 @@ nix32_encode(const unsigned char *d, size_t n, char *out)
 	out[len] = '\0';
 }
 
+/*
+ * The n bytes whose Nix base32 form is s (nix32_len(n) characters).
+ * Returns 0, or -1 when s is not that (a character outside the alphabet,
+ * the wrong length, bits set past the digest's end).
+ */
+int
+nix32_decode(const char *s, unsigned char *d, size_t n)
+{
+	static const char	 abc[] = "0123456789abcdfghijklmnpqrsvwxyz";
+	size_t			 len = nix32_len(n), k;
+	const char		*c;
+
+	if (strlen(s) != len)
+		return -1;
+	memset(d, 0, n);
+	for (k = 0; k < len; k++) {
+		size_t		 g = len - 1 - k, b = g * 5, i = b / 8;
+		unsigned	 j = b % 8, v;
+
+		if ((c = strchr(abc, s[k])) == NULL || *c == '\0')
+			return -1;
+		v = (unsigned)(c - abc);
+		d[i] |= (unsigned char)(v << j);
+		if (j > 3) {
+			if (i + 1 < n)
+				d[i + 1] |= (unsigned char)(v >> (8 - j));
+			else if (v >> (8 - j) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 b64val(int c)
 {

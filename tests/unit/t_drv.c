@@ -757,6 +757,96 @@ name_case(size_t t)
 	return 1;
 }
 
+/* ---- the hash of a derivation's outputs ---- */
+
+/* The realisation id Nix 2.8 registered for floating-x1's output. */
+#define FLOATING_X1 \
+	"c8fdc8d5aee2eaf751a90732736ae2f39dbd8007e34801ff2bf9b15663798fec"
+
+static int
+read_drv(const char *name, struct drv *d)
+{
+	char	 path[256], err[256], *buf;
+	size_t	 len;
+	int	 rc;
+
+	snprintf(path, sizeof(path), "data/drv/%s.drv", name);
+	if ((buf = slurp(path, &len)) == NULL)
+		return -1;
+	rc = drv_parse(buf, len, d, err, sizeof(err));
+	free(buf);
+	if (rc == -1)
+		no("%s: %s", name, err);
+	return rc;
+}
+
+/*
+ * An input-addressed derivation with no input derivations: each output's
+ * path is made of the same hash (as "output:NAME"), so the .drv Nix wrote
+ * checks the ATerm we hash, escapes and all.
+ */
+static int
+modulo_paths(const char *name)
+{
+	struct drv	 d;
+	unsigned char	 md[SHA256_LEN];
+	char		 hex[65], path[512], oname[256];
+	const char	*dn;
+	size_t		 i;
+	int		 ok = 1;
+
+	if (read_drv(name, &d) == -1)
+		return 0;
+	if (drv_hash_modulo(&d, hex) == -1 ||
+	    hash_hex_decode(hex, SHA256_LEN, md) == -1)
+		ok = no("no hash");
+	dn = drv_env(&d, "name");
+	for (i = 0; ok && i < d.noutputs; i++) {
+		snprintf(oname, sizeof(oname), "%s%s%s", dn, strcmp(
+		    d.outputs[i].name, "out") ? "-" : "", strcmp(
+		    d.outputs[i].name, "out") ? d.outputs[i].name : "");
+		snprintf(path, sizeof(path), "output:%s", d.outputs[i].name);
+		if (path_make(STORE_DIR, path, md, oname, path,
+		    sizeof(path)) == -1 || strcmp(path, d.outputs[i].path))
+			ok = no("%s: made %s, the .drv says %s",
+			    d.outputs[i].name, path, d.outputs[i].path);
+	}
+	drv_free(&d);
+	return ok;
+}
+
+static void
+modulo_tests(void)
+{
+	static const char *const ia[] = { "simple", "escapes", "multi" };
+	struct drv	 d;
+	char		 hex[65];
+	size_t		 i;
+
+	for (i = 0; i < nitems(ia); i++) {
+		char	 name[128];
+		snprintf(name, sizeof(name), "drv_hash_modulo makes the "
+		    "output paths of %s", ia[i]);
+		report(name, modulo_paths(ia[i]));
+	}
+	if (read_drv("floating-x1", &d) == 0) {
+		if (drv_hash_modulo(&d, hex) == -1 ||
+		    strcmp(hex, FLOATING_X1) != 0)
+			no("got %s", hex);
+		drv_free(&d);
+	}
+	report("drv_hash_modulo of a floating derivation is Nix's "
+	    "realisation id", 1);
+	if (read_drv("deps", &d) == 0) {
+		if (d.ninputs == 0)
+			no("deps has no input derivations");
+		else if (drv_hash_modulo(&d, hex) != -1)
+			no("hashed a derivation with input derivations");
+		drv_free(&d);
+	}
+	report("drv_hash_modulo refuses input derivations", 1);
+}
+
 /* ---- odds and ends ---- */
 
 static void
@@ -830,6 +920,7 @@ main(void)
 		    names[i].in, names[i].sz);
 		report(name, name_case(i));
 	}
+	modulo_tests();
 	misc_tests();
 	return done();
 }

@@ -132,6 +132,24 @@ test_nix32(void)
 		report(nix32_cases[i].name, same("nix32", out,
 		    nix32_cases[i].want));
 	}
+	for (i = 0; i < nitems(nix32_cases); i++) {
+		unsigned char	 back[64];
+		char		 name[128];
+		snprintf(name, sizeof(name), "%s decoded", nix32_cases[i].name);
+		report(name, (nix32_decode(nix32_cases[i].want, back,
+		    nix32_cases[i].n) == 0 && memcmp(back, nix32_cases[i].d,
+		    nix32_cases[i].n) == 0) || no("not the bytes encoded"));
+	}
+	report("nix32_decode refuses e, o, u, t", nix32_decode(
+	    "04zwf782yjwnh3q6hz5izfd6jyip8kgw6g6yj43fiqhbyhdd0dqe", d, 32) ==
+	    -1 || no("decoded"));
+	report("nix32_decode refuses the wrong length", nix32_decode(
+	    "04zwf782yjwnh3q6hz5izfd6jyip8kgw6g6yj43fiqhbyhdd0dq", d, 32) ==
+	    -1 || no("decoded"));
+	/* 52 characters hold 260 bits: the top 4 must be 0 */
+	report("nix32_decode refuses bits past the end", nix32_decode(
+	    "z4zwf782yjwnh3q6hz5izfd6jyip8kgw6g6yj43fiqhbyhdd0dqw", d, 32) ==
+	    -1 || no("decoded"));
 
 	hello_nar(&nar);
 	report("nar_hello_len", nar.n == 120 ||
