@@ -3,6 +3,7 @@
  * ("fixed:r:sha256:..."), from what its .drv declares.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "extern.h"
@@ -66,4 +67,95 @@ ca_output(const struct drv_output *o, char *out, size_t sz)
 	snprintf(out, sz, "%s%s:", kind, a);
 	nix32_encode(h, n, out + strlen(out));
 	return 0;
+}
+
+/*
+ * Is path the store path Nix makes for content address ca ("fixed:r:
+ * sha256:...", "fixed:ALGO:...", "text:sha256:...") with references refs
+ * (a set, path itself among them for a self-reference)?  That is what a
+ * builder's record of a content-addressed output must be: its path names
+ * its contents.  Returns 1 or 0.
+ */
+int
+ca_path_matches(const char *path, const char *ca, const struct strlist *refs)
+{
+	static const struct {
+		const char	*name;
+		size_t		 len;
+	} algos[] = {
+		{ "md5", 16 }, { "sha1", 20 }, { "sha256", 32 }, { "sha512", 64 }
+	};
+	struct sha256	 h;
+	unsigned char	 d[64], md[SHA256_LEN];
+	char		 hex[129], made[PATH_MAX_LEN], *type = NULL;
+	const char	*a, *b32, *name;
+	size_t		 i, al, tl;
+	int		 text, rec, self = 0, ok;
+
+	if (!path_valid(STORE_DIR, path))
+		return 0;
+	name = path + strlen(STORE_DIR) + 1 + 33;
+	if ((text = strncmp(ca, "text:", 5) == 0))
+		a = ca + 5;
+	else if (strncmp(ca, "fixed:", 6) == 0)
+		a = ca + 6;
+	else
+		return 0;
+	if ((rec = strncmp(a, "r:", 2) == 0))
+		a += 2;
+	if ((b32 = strchr(a, ':')) == NULL)
+		return 0;
+	al = (size_t)(b32++ - a);
+	for (i = 0; i < sizeof(algos) / sizeof(algos[0]); i++)
+		if (strlen(algos[i].name) == al &&
+		    strncmp(a, algos[i].name, al) == 0)
+			break;
+	if (i == sizeof(algos) / sizeof(algos[0]) ||
+	    nix32_decode(b32, d, algos[i].len) == -1)
+		return 0;
+	if (text || (rec && algos[i].len == SHA256_LEN)) {
+		if (text && (rec || algos[i].len != SHA256_LEN))
+			return 0;
+		/* "source" or "text", each reference, ":self" */
+		for (i = 0, tl = 12; i < refs->n; i++)
+			tl += strlen(refs->v[i]) + 1;
+		if ((type = malloc(tl)) == NULL) {
+			log_err("ca");
+			return 0;
+		}
+		strlcpy(type, text ? "text" : "source", tl);
+		for (i = 0; i < refs->n; i++) {
+			if (strcmp(refs->v[i], path) == 0) {
+				self = 1;
+				continue;
+			}
+			strlcat(type, ":", tl);
+			strlcat(type, refs->v[i], tl);
+		}
+		if (self && text) {
+			free(type);
+			return 0;
+		}
+		if (self)
+			strlcat(type, ":self", tl);
+		memcpy(md, d, SHA256_LEN);
+	} else {
+		/* any other fixed output: no references, its own digest */
+		if (refs->n > 0)
+			return 0;
+		hash_hex(d, algos[i].len, hex);
+		sha256_init(&h);
+		sha256_update(&h, "fixed:out:", 10);
+		if (rec)
+			sha256_update(&h, "r:", 2);
+		sha256_update(&h, algos[i].name, strlen(algos[i].name));
+		sha256_update(&h, ":", 1);
+		sha256_update(&h, hex, strlen(hex));
+		sha256_update(&h, ":", 1);
+		sha256_final(&h, md);
+	}
+	ok = path_make(STORE_DIR, type != NULL ? type : "output:out", md,
+	    name, made, sizeof(made)) == 0 && strcmp(made, path) == 0;
+	free(type);
+	return ok;
 }

@@ -354,6 +354,8 @@ int		 drv_name(const char *, char *, size_t);
 /* ca.c: content addresses */
 #define CA_MAX		256	/* a content address, ca_output */
 int		 ca_output(const struct drv_output *, char *, size_t);
+int		 ca_path_matches(const char *, const char *,
+		    const struct strlist *);
 
 /* features.c: what a derivation asks of its builder */
 int		 features_required(const struct drv *, struct strlist *);

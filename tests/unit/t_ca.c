@@ -65,6 +65,88 @@ test_output_ca(void)
 	}
 }
 
+/*
+ * Records of content-addressed paths as Nix 2.8 made them (nix path-info
+ * --json): floating outputs plain, self-referencing and referring to
+ * others, a text file referring to another, a flat fixed output.
+ */
+static const struct {
+	const char	*name, *path, *ca, *refs;
+} paths[] = {
+	{ "floating", "/nix/store/4vwy1b1vb90sg9lprmhh2mjcxqianp89-fl-plain",
+	  "fixed:r:sha256:1w3pjl8f4jzrmlz8a4d8bix6hzbi0i3dhjs3l005mhfcb6kpj1x8",
+	  "" },
+	{ "floating, self", "/nix/store/gvzrsgl8x0wwbxjb6jy2y1vi23w1wb67-fl-self",
+	  "fixed:r:sha256:0w7wichd498hmdz6xzzvcdcr6lsy9268v7hnqh4wz5czzszbl4kn",
+	  "/nix/store/gvzrsgl8x0wwbxjb6jy2y1vi23w1wb67-fl-self" },
+	{ "floating, refs", "/nix/store/h9drrgnysygiqd8pyxri25c3fdjk1l8v-fl-refs",
+	  "fixed:r:sha256:1pzqg5dzb5cv04lnsr5s52v0415bn55aj2mc1h60vllkvl7xrqyb",
+	  "/nix/store/4vwy1b1vb90sg9lprmhh2mjcxqianp89-fl-plain "
+	  "/nix/store/9p0nl625gm5mli8h2xfsgma0zz31g9yc-t.txt "
+	  "/nix/store/h9drrgnysygiqd8pyxri25c3fdjk1l8v-fl-refs" },
+	{ "text", "/nix/store/60ckwg4vjnjsdlmbpsahh43099mlbhqg-t2.txt",
+	  "text:sha256:0jjd7ix6vbzznh97x68fhr8vm8bnrcaavxfapwq1cxdmcya850kb",
+	  "/nix/store/9p0nl625gm5mli8h2xfsgma0zz31g9yc-t.txt" },
+	{ "flat", "/nix/store/9liyy15g91y7bykigbmwwgqafw83z57g-fod-flat",
+	  "fixed:sha256:1xk2hhjr0f2n4adj1h688wlz59xpl86y1r8bd2pjasg8gy16mikb",
+	  "" },
+};
+
+/* refs, space-separated, as a strlist */
+static void
+split(const char *refs, struct strlist *l)
+{
+	char	 buf[1024], *p, *w;
+
+	memset(l, 0, sizeof(*l));
+	strlcpy(buf, refs, sizeof(buf));
+	for (p = buf; (w = strtok(p, " ")) != NULL; p = NULL)
+		strlist_add(l, w);
+}
+
+static void
+test_path_matches(void)
+{
+	struct strlist	 l, none = { NULL, 0, 0 };
+	char		 name[128], ca[256];
+	size_t		 i;
+
+	for (i = 0; i < nitems(paths); i++) {
+		split(paths[i].refs, &l);
+		snprintf(name, sizeof(name), "%s: the path Nix made",
+		    paths[i].name);
+		report(name, ca_path_matches(paths[i].path, paths[i].ca, &l) ||
+		    no("no match"));
+		/* a builder that names another path, or leaves out a
+		 * reference, or changes the hash, is caught */
+		snprintf(name, sizeof(name), "%s: another name", paths[i].name);
+		report(name, !ca_path_matches("/nix/store/"
+		    "4vwy1b1vb90sg9lprmhh2mjcxqianp89-other", paths[i].ca,
+		    &l) || no("matched"));
+		if (l.n > 0) {
+			snprintf(name, sizeof(name), "%s: no references",
+			    paths[i].name);
+			report(name, !ca_path_matches(paths[i].path,
+			    paths[i].ca, &none) || no("matched"));
+		}
+		strlcpy(ca, paths[i].ca, sizeof(ca));
+		ca[strlen(ca) - 1] = ca[strlen(ca) - 1] == '0' ? '1' : '0';
+		snprintf(name, sizeof(name), "%s: another hash", paths[i].name);
+		report(name, !ca_path_matches(paths[i].path, ca, &l) ||
+		    no("matched"));
+		strlist_free(&l);
+	}
+	split("/nix/store/9p0nl625gm5mli8h2xfsgma0zz31g9yc-t.txt", &l);
+	report("a flat fixed output with a reference", !ca_path_matches(
+	    paths[4].path, paths[4].ca, &l) || no("matched"));
+	strlist_free(&l);
+	report("an unknown kind", !ca_path_matches(paths[0].path,
+	    "nar:sha256:1w3pjl8f4jzrmlz8a4d8bix6hzbi0i3dhjs3l005mhfcb6kpj1x8",
+	    &none) || no("matched"));
+	report("not a store path", !ca_path_matches("/tmp/x", paths[0].ca,
+	    &none) || no("matched"));
+}
+
 int
 main(void)
 {
@@ -72,5 +154,6 @@ main(void)
 	errors_capture();
 
 	test_output_ca();
+	test_path_matches();
 	return done();
 }
