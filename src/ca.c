@@ -3,6 +3,7 @@
  * ("fixed:r:sha256:..."), from what its .drv declares.
  */
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,4 +159,60 @@ ca_path_matches(const char *path, const char *ca, const struct strlist *refs)
 	    name, made, sizeof(made)) == 0 && strcmp(made, path) == 0;
 	free(type);
 	return ok;
+}
+
+/*
+ * One of a build result's built outputs as both protocols send it: key
+ * "sha256:HEX!NAME" and the realisation's JSON, whose "outPath" is a
+ * store path's base name.  Appends NAME and the path to r->built (pairs).
+ * A builder's words: nothing here trusts them, the caller checks the
+ * path against what it asked for.  Returns 0, or -1 with a message in
+ * err (errsz bytes).
+ */
+int
+build_output_add(struct build_result *r, const char *key, const char *json,
+    char *err, size_t errsz)
+{
+	const char	*name = strrchr(key, '!');
+	char		*base = NULL, path[PATH_MAX_LEN], q[128];
+	size_t		 at, len = strlen(json);
+
+	if (name == NULL || !path_name_valid(name + 1, strlen(name + 1))) {
+		snprintf(err, errsz, "a built output keyed \"%s\"",
+		    text_printable(key, strlen(key), q, sizeof(q)));
+		return -1;
+	}
+	if (json_find(json, len, "outPath", &at, err, errsz) == -1)
+		return -1;
+	if (at == SIZE_MAX || json_type(json, len, at) != JSON_STRING) {
+		snprintf(err, errsz, "built output %s: no outPath", name + 1);
+		return -1;
+	}
+	if (json_string_dup(json, len, &at, WIRE_PATH_MAX, "outPath", &base,
+	    err, errsz) == -1)
+		return -1;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", STORE_DIR, base) >=
+	    sizeof(path) || !path_valid(STORE_DIR, path)) {
+		snprintf(err, errsz, "built output %s: \"%s\" is not a store "
+		    "path's name", name + 1, text_printable(base, strlen(base),
+		    q, sizeof(q)));
+		free(base);
+		return -1;
+	}
+	free(base);
+	if (strlist_add(&r->built, name + 1) == -1 ||
+	    strlist_add(&r->built, path) == -1) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Free what a build left in r, and empty it. */
+void
+build_result_free(struct build_result *r)
+{
+	free(r->error);
+	strlist_free(&r->built);
+	memset(r, 0, sizeof(*r));
 }

@@ -752,6 +752,20 @@ add_acks(struct conn *c, size_t k)
 	return 0;
 }
 
+/*
+ * Register a realisation (its JSON, as Nix writes it) in the store behind
+ * c: RegisterDrvOutput, which takes the JSON at every protocol we speak.
+ * Returns 0, or -1 (in c->f).
+ */
+int
+daemon_register_realisation(struct conn *c, const char *json)
+{
+	if (wire_write_u64(c, OP_REGISTER_DRV_OUTPUT) == -1 ||
+	    wire_write_str(c, json) == -1 || wire_flush(c) == -1)
+		return daemon_send_failed(c, "registering a realisation");
+	return daemon_reply(c, "registering a realisation");
+}
+
 /* Ask for path's NAR (NarFromPath; read later, in order). */
 static int
 nar_ask(struct conn *c, const char *path)

@@ -129,13 +129,14 @@ out:
 /*
  * A BuildResult: status, message; at 1.29 times built, not
  * deterministic, start and stop; at 1.37 CPU times; at 1.28 (last on the
- * wire) the built outputs, skipped.
+ * wire) the built outputs (into r->built).
  */
 static int
 read_result(struct conn *c, const char *drvpath, struct build_result *r)
 {
 	uint64_t	 v, n, i, k;
-	char		*a, *b;
+	char		*a, *b, err[sizeof(c->why)];
+	int		 bad;
 
 	if (wire_read_u64(c, &v) == -1 ||
 	    wire_read_string(c, WIRE_STRING_MAX, &r->error, NULL) == -1)
@@ -175,10 +176,17 @@ read_result(struct conn *c, const char *drvpath, struct build_result *r)
 	for (i = 0; i < n; i++) {
 		if (wire_read_string(c, WIRE_PATH_MAX, &a, NULL) == -1)
 			return -1;
-		free(a);
-		if (wire_read_string(c, WIRE_STRING_MAX, &b, NULL) == -1)
+		if (wire_read_string(c, REALISATION_MAX, &b, NULL) == -1) {
+			free(a);
 			return -1;
+		}
+		bad = build_output_add(r, a, b, err, sizeof(err)) == -1;
+		free(a);
 		free(b);
+		if (bad) {
+			snprintf(c->why, sizeof(c->why), "%s", err);
+			return -1;
+		}
 	}
 	return 0;
 }

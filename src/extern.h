@@ -492,6 +492,7 @@ void		 ssh_link_note(const struct conn *, uint64_t, int64_t);
 /* wire.c: framed reads and writes on a struct conn */
 extern uint64_t	 wire_round_trips;	/* with builders, by this process */
 #define WIRE_STRING_MAX		(64u * 1024 * 1024)	/* any string */
+#define REALISATION_MAX		(64u * 1024)	/* a realisation's JSON */
 #define WIRE_PATH_MAX		4096	/* a store path */
 #define WIRE_LIST_MAX		(1u << 20)	/* items in a list */
 #define WIRE_GROW		65536	/* a string's first buffer */
@@ -597,7 +598,11 @@ struct build_result {
 	uint64_t	 times_built;
 	int		 nondet;
 	uint64_t	 start, stop;
+	struct strlist	 built;	/* pairs: output name, path (the builder's) */
 };
+int		 build_output_add(struct build_result *, const char *,
+		    const char *, char *, size_t);
+void		 build_result_free(struct build_result *);
 int		 serve_build_send(struct conn *, const char *,
 		    const struct drv *, const struct strlist *,
 		    const struct build_options *);
@@ -643,6 +648,7 @@ enum daemon_op {
 	OP_NAR_FROM_PATH = 38,
 	OP_ADD_TO_STORE_NAR = 39,
 	OP_QUERY_DERIVATION_OUTPUT_MAP = 41,
+	OP_REGISTER_DRV_OUTPUT = 42,
 	OP_ADD_MULTIPLE_TO_STORE = 44,
 	OP_BUILD_PATHS_WITH_RESULTS = 46
 };
@@ -656,6 +662,7 @@ int		 daemon_reply(struct conn *, const char *);
 void		 daemon_refused(struct conn *, const struct daemon_err *,
 		    const char *);
 int		 daemon_send_failed(struct conn *, const char *);
+int		 daemon_register_realisation(struct conn *, const char *);
 extern const struct proto daemon_proto;
 /* dbuild.c: building over the daemon protocol */
 int		 daemon_drv_first(struct conn *, const struct drv *);
@@ -868,6 +875,7 @@ int		 store_use(const char *);
 int		 store_args(struct args *);
 const char	*store_file(const char *, char *, size_t);
 int		 store_close(struct conn *);
+int		 store_realisations(const struct strlist *);
 int		 store_add_root(const char *, const char *);
 #define STORE_UNPACK_DEPTH	(NAR_DEPTH_MAX + 2)
 struct store_unpack {			/* a NAR unpacked into dir/name */
@@ -1006,6 +1014,8 @@ int		 job_run(struct job *, const struct job_spec *,
 int		 job_allow(struct job *, const char *, const struct drv *);
 void		 job_free(struct job *);
 int		 job_fetch(struct job *, const struct strlist *);
+int		 job_fetch_built(struct job *, const char *, const struct drv *,
+		    const struct strlist *, const struct build_result *);
 int		 job_close(struct job *, int);
 int		 job_hold(struct job *, const struct strlist *);
 int		 job_ok(int);

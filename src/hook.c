@@ -169,30 +169,40 @@ fail:
 }
 
 /*
- * Are the output paths of drvpath known before it is built?  Not for a
- * floating content-addressed derivation: the hook would not know what to
- * bring home.  Said once, and declined, so that Nix builds it itself;
- * nothing here blames a builder.
+ * Can the hook bring drvpath's outputs home?  Those of an input-addressed
+ * or fixed-output derivation, whose paths are known; and a floating
+ * content-addressed one's, from where the builder says they went, once
+ * Nix has resolved it (no input derivations: the outputs' ids are then
+ * the hash of it alone).  An impure derivation's, or an unresolved one's,
+ * not: said once, and declined, so that Nix builds it itself; nothing
+ * here blames a builder.
  */
 static int
 known_outputs(const char *drvpath)
 {
 	struct drv	 d;
 	size_t		 i;
-	int		 known = 1;
+	int		 floating = 0, impure = 0;
 
 	if (drv_read(drvpath, &d) == -1)
 		return 0;	/* reported */
 	for (i = 0; i < d.noutputs; i++)
-		if (d.outputs[i].path[0] == '\0')
-			known = 0;
+		if (d.outputs[i].path[0] == '\0') {
+			floating = 1;
+			impure |= strcmp(d.outputs[i].hash, "impure") == 0 ||
+			    d.outputs[i].hash_algo[0] == '\0';
+		}
+	floating = floating && d.ninputs > 0;
 	drv_free(&d);
-	if (!known && !told(drvpath))
-		log_errx("hook: %s is content-addressed: its outputs' paths "
-		    "are known only once it is built, and nix-offload does "
-		    "not build such derivations yet; declining, so Nix builds "
-		    "it itself", drvpath);
-	return known;
+	if ((floating || impure) && !told(drvpath))
+		log_errx("hook: %s is %s: its outputs' paths are known only "
+		    "once it is built, and nix-offload builds such a "
+		    "derivation only %s; declining, so Nix builds it itself",
+		    drvpath, impure ? "impure (or deferred)" :
+		    "content-addressed with input derivations",
+		    impure ? "when it is content-addressed" : "once Nix has "
+		    "resolved it");
+	return !floating && !impure;
 }
 
 /* Could Nix build this itself right now? (Then we decline rather than wait.) */
@@ -386,8 +396,10 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 	/* what the builder may give us: this derivation's outputs */
 	if (job_allow(&job, drvpath, d) == -1)
 		goto out;
+	/* the paths known before the build; floating ones after it */
 	for (i = 0; i < d->noutputs; i++)
-		if (strlist_has(wanted_outputs, d->outputs[i].name) &&
+		if (d->outputs[i].path[0] != '\0' &&
+		    strlist_has(wanted_outputs, d->outputs[i].name) &&
 		    strlist_add(&outs, d->outputs[i].path) == -1)
 			goto out;
 	memset(&s, 0, sizeof(s));
@@ -410,6 +422,12 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 		rc = job_hook_exit(r.status);
 		goto out;
 	}
+	if (job_fetch_built(&job, drvpath, d, wanted_outputs, &r) == -1) {
+		say_failure(remote.f.kind != FAIL_NONE ? &remote.f :
+		    &job.local.f);
+		*retry = job_lost(&job);
+		goto out;
+	}
 	if (ssh_close(&remote) == -1)
 		log_debug(1, "%s: the session did not end cleanly",
 		    m->uri_text);
@@ -425,7 +443,7 @@ out:
 	(void)job_close(&job, 0);
 done:
 	job_free(&job);
-	free(r.error);
+	build_result_free(&r);
 	strlist_free(&outs);
 	return rc;
 }

@@ -277,6 +277,38 @@ job_free(struct job *j)
 }
 
 /*
+ * A builder's record of a floating output: content-addressed the way its
+ * derivation asks ("r:sha256" is "fixed:r:sha256:..."), at the path that
+ * names that content address and those references.
+ */
+static int
+vet_floating(struct conn *remote, const struct job_origin *o,
+    struct path_info *pi)
+{
+	const char	*a = o->out->hash_algo;
+	char		 want[64], *dv;
+
+	if (strncmp(a, "text:", 5) == 0)
+		snprintf(want, sizeof(want), "%s:", a);
+	else
+		snprintf(want, sizeof(want), "fixed:%s:", a);
+	if (pi->ca == NULL || strncmp(pi->ca, want, strlen(want)) != 0 ||
+	    !ca_path_matches(pi->path, pi->ca, &pi->refs)) {
+		wire_error(remote, FAIL_PROTOCOL, "%s, output %s of %s, is not "
+		    "the content-addressed path of what the builder says it "
+		    "holds: not imported", pi->path, o->out->name, o->drvpath);
+		return -1;
+	}
+	if ((dv = strdup(o->drvpath)) == NULL) {
+		log_err("job");
+		return -1;
+	}
+	free(pi->deriver);
+	pi->deriver = dv;
+	return 0;
+}
+
+/*
  * A builder's record of an output we fetch: its deriver is the
  * derivation we asked to build, its content address the one that
  * derivation declares (none for an input-addressed output), whatever the
@@ -293,6 +325,8 @@ vet(void *arg, struct conn *remote, struct path_info *pi)
 		    "imported", pi->path);
 		return -1;
 	}
+	if (o->out->path[0] == '\0')
+		return vet_floating(remote, o, pi);
 	if (ca_output(o->out, ca, sizeof(ca)) == -1) {
 		/* the .drv's, not the builder's */
 		wire_error(remote, FAIL_OTHER, "%s: output %s: its hash "
@@ -525,6 +559,88 @@ job_fetch(struct job *j, const struct strlist *outputs)
 	if (proto_infos(j->remote, outputs, &pi, &n) == -1)
 		return -1;
 	return fetch_records(j, outputs, pi, n);
+}
+
+/*
+ * After a build of d (drvpath) that has floating outputs: where the
+ * builder says the wanted ones went (r->built) is taken only as a path of
+ * the output's name, and only the content-addressed path of what it holds
+ * (vet_floating) is brought home; then their realisations are registered
+ * here, keyed as Nix keys them.  d has no input derivations (Nix resolves
+ * a floating derivation before its hook sees it).  Returns 0, or -1
+ * (reported).
+ */
+int
+job_fetch_built(struct job *j, const char *drvpath, const struct drv *d,
+    const struct strlist *wanted, const struct build_result *r)
+{
+	struct strlist	 paths = { NULL, 0, 0 }, json = { NULL, 0, 0 };
+	struct job_origin *v;
+	char		 hex[65], name[PATH_MAX_LEN], want[PATH_MAX_LEN];
+	char		 text[2 * PATH_MAX_LEN];
+	const char	*path;
+	size_t		 i, k;
+	int		 rc = -1;
+
+	if (drv_hash_modulo(d, hex) == -1 ||
+	    drv_name(drvpath, name, sizeof(name)) == -1) {
+		log_errx("%s: not a derivation whose floating outputs "
+		    "nix-offload can register", drvpath);
+		return -1;
+	}
+	for (i = 0; i < d->noutputs; i++) {
+		const struct drv_output *o = &d->outputs[i];
+		if (o->path[0] != '\0' || !strlist_has(wanted, o->name))
+			continue;
+		for (k = 0, path = NULL; k + 1 < r->built.n && !path; k += 2)
+			if (strcmp(r->built.v[k], o->name) == 0)
+				path = r->built.v[k + 1];
+		if ((size_t)snprintf(want, sizeof(want), "%s%s%s", name,
+		    strcmp(o->name, "out") ? "-" : "",
+		    strcmp(o->name, "out") ? o->name : "") >= sizeof(want))
+			want[0] = '\0';
+		if (path == NULL || strcmp(path + strlen(STORE_DIR) + 34,
+		    want) != 0) {
+			wire_error(j->remote, FAIL_PROTOCOL, "built %s but %s "
+			    "output %s: nothing imported", drvpath, path ?
+			    "named a path of another name as" : "did not say "
+			    "where it put", o->name);
+			goto out;
+		}
+		if (j->norigins == j->origins_alloc) {
+			size_t	 na = j->origins_alloc ? 2 * j->origins_alloc : 16;
+			if ((v = reallocarray(j->origins, na,
+			    sizeof(*v))) == NULL) {
+				log_err("job");
+				goto out;
+			}
+			j->origins = v;
+			j->origins_alloc = na;
+		}
+		v = &j->origins[j->norigins++];
+		v->path = path;
+		v->drvpath = drvpath;
+		v->out = o;
+		j->origins_sorted = 0;
+		if ((size_t)snprintf(text, sizeof(text), "{\"dependentRealisations\":{},"
+		    "\"id\":\"sha256:%s!%s\",\"outPath\":\"%s\","
+		    "\"signatures\":[]}", hex, o->name,
+		    path + strlen(STORE_DIR) + 1) >= sizeof(text)) {
+			log_errx("%s: output %s: a name too long", drvpath,
+			    o->name);
+			goto out;
+		}
+		if (strlist_add(&paths, path) == -1 ||
+		    strlist_add(&json, text) == -1)
+			goto out;
+	}
+	/* valid here once fetched: a realisation names a valid path */
+	rc = paths.n == 0 ? 0 : job_fetch(j, &paths) == -1 ? -1 :
+	    store_realisations(&json);
+out:
+	strlist_free(&paths);
+	strlist_free(&json);
+	return rc;
 }
 
 /*

@@ -343,7 +343,7 @@ serve_build_read(struct conn *c, const char *drvpath,
     const struct build_options *o, struct build_result *r)
 {
 	uint64_t	 n, i, v;
-	char		*k = NULL, *val = NULL;
+	char		*k = NULL, *val = NULL, err[256];
 	int		 rc = -1, saved = c->timeout_ms;
 
 	memset(r, 0, sizeof(*r));
@@ -382,9 +382,15 @@ serve_build_read(struct conn *c, const char *drvpath,
 		}
 		for (i = 0; i < n; i++) {
 			if (wire_read_string(c, WIRE_PATH_MAX, &k, NULL) == -1 ||
-			    wire_read_string(c, WIRE_STRING_MAX, &val,
+			    wire_read_string(c, REALISATION_MAX, &val,
 			    NULL) == -1)
 				goto fail;
+			if (build_output_add(r, k, val, err,
+			    sizeof(err)) == -1) {
+				wire_error(c, FAIL_PROTOCOL, "building %s: %s",
+				    drvpath, err);
+				goto out;
+			}
 			free(k);
 			free(val);
 			k = val = NULL;

@@ -468,6 +468,40 @@ store_register(const char *text, size_t len)
 }
 
 /*
+ * Register realisations (their JSON texts) in the local store, as Nix's
+ * hook does for the floating outputs it brought home.  nix-store has no
+ * command for it: a nix-daemon --stdio of our own on the store speaks the
+ * daemon protocol, which has.  Returns 0, or -1 (reported).
+ */
+int
+store_realisations(const struct strlist *json)
+{
+	char		*argv[] = { "nix-daemon", "--stdio",
+	    "--extra-experimental-features", "ca-derivations", NULL };
+	struct conn	 c;
+	size_t		 i;
+	int		 rc = -1;
+
+	if (json->n == 0)
+		return 0;
+	if (helper_open(&c, argv, 0) == -1)
+		return -1;
+	c.diagnose = diagnose;
+	if (daemon_handshake(&c) == 0) {
+		for (i = 0; i < json->n; i++)
+			if (daemon_register_realisation(&c, json->v[i]) == -1)
+				break;
+		rc = i == json->n ? 0 : -1;
+	}
+	if (store_close(&c) == -1 && rc == 0) {
+		log_errx("local store: nix-daemon --stdio did not end well "
+		    "after registering realisations");
+		rc = -1;
+	}
+	return rc;
+}
+
+/*
  * A GC-rooted link at link to path, as nix-build and nix build make
  * them: nix-store --realise --add-root --indirect.  Its own messages say
  * why it failed; one silent for longer than NIX_OFFLOAD_IO_TIMEOUT is

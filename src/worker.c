@@ -148,7 +148,7 @@ build(struct wctx *w, const struct node *n, int fetch, int *status)
 	*status = r.status;
 	rc = 0;
 out:
-	free(r.error);
+	build_result_free(&r);
 	strlist_free(&inputs);
 	strlist_free(&outs);
 	return rc;

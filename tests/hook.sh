@@ -250,8 +250,72 @@ t_hook_unlocked_route() {
 	cmp -s "$T/ours" "$T/nixs" || fail "not as Nix's own hook: $(diff "$T/ours" "$T/nixs")"
 }
 
-# A floating content-addressed derivation: the hook declines it, in one
-# line, and Nix builds it itself; no builder is blamed.
+# ca_builders: both builders take floating content-addressed derivations
+# (the experimental feature on, and ca-derivations in their entries)
+ca_builders() {
+	local n
+	for n in 1 2; do
+		grep -q ca-derivations "$TB/host$n/etc-nix/nix.conf" ||
+		    echo 'extra-experimental-features = ca-derivations' \
+		    >>"$TB/host$n/etc-nix/nix.conf"
+	done
+	echo "ssh://$H1 x86_64-linux - 2 1 ca-derivations - $K1
+ssh://$H2 x86_64-linux - 2 1 ca-derivations - $K2" >"$T/ca"
+}
+
+# realisations FILE: the realisations of floating and floatmore's outputs,
+# as the local store has them, one per line
+realisations() {
+	nix --extra-experimental-features 'nix-command ca-derivations' \
+	    realisation info --json -f "$SUITE" --argstr nonce "$T" \
+	    floating floatmore.out floatmore.dev >"$1.json" 2>"$1.err" ||
+	    fail "nix realisation info: $(tail -2 "$1.err")"
+	python3 -c 'import json, sys
+for r in json.load(sys.stdin): print(r["id"], r["outPath"])' <"$1.json" |
+	    sort >"$1"
+}
+
+# Floating content-addressed derivations through the hook, as through
+# Nix's own: built on the builders, the second once Nix has resolved it;
+# their outputs valid here at the same paths with the same contents, and
+# the same realisations registered.
+t_hook_floating() {
+	hook_install
+	ca_builders
+	run a nix-build --no-out-link --option build-hook "$HOOK" \
+	    --option experimental-features 'nix-command ca-derivations' \
+	    --max-jobs 0 --builders "@$T/ca" -A floatmore.out -A floatmore.dev \
+	    --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" "building '.*-floating.drv' on 'ssh://"
+	expect_in "$T/a.err" "building '.*-floatmore.drv' on 'ssh://"
+	out=$(head -1 "$T/a.out")
+	nix-store --verify-path "$out" || fail "$out is not valid"
+	grep -q "$out" "$out" || fail "floatmore does not name itself"
+	realisations "$T/ours"
+	[ "$(wc -l <"$T/ours")" = 3 ] || fail "realisations: $(cat "$T/ours")"
+	nix-store -qR $(cat "$T/a.out") | sort >"$T/closure"
+	records "$T/closure" >"$T/ours.records"
+	# again through Nix's own hook, in a store emptied of them (and of the
+	# resolved derivations, which refer to floating's output)
+	nix-store --delete $(nix-store -q --referrers-closure $(cat "$T/closure")) \
+	    >/dev/null 2>&1 ||
+	    fail "cannot delete the outputs to build them again"
+	run b nix-build --no-out-link --option experimental-features \
+	    'nix-command ca-derivations' --max-jobs 0 --builders "@$T/ca" \
+	    -A floatmore.out -A floatmore.dev --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	cmp -s "$T/a.out" "$T/b.out" || fail "Nix's hook gave $(cat "$T/b.out")"
+	realisations "$T/nixs"
+	cmp -s "$T/ours" "$T/nixs" || fail "realisations not as Nix's: $(diff "$T/ours" "$T/nixs")"
+	records "$T/closure" >"$T/nixs.records"
+	cmp -s "$T/ours.records" "$T/nixs.records" ||
+	    fail "not as Nix's own hook: $(diff "$T/ours.records" "$T/nixs.records")"
+}
+
+# No builder takes floating derivations (none has ca-derivations): the
+# hook declines, saying why once, and Nix builds it itself; no builder is
+# blamed.
 t_hook_floating_declined() {
 	hook_install
 	both
@@ -259,7 +323,7 @@ t_hook_floating_declined() {
 	    --option experimental-features ca-derivations --max-jobs 1 \
 	    --builders "@$T/both" -A floating --argstr nonce "$T" "$SUITE"
 	expect_rc 0
-	expect_in "$T/a.err" "floating.drv is content-addressed: its outputs' paths are known only once it is built"
+	expect_in "$T/a.err" "no builder can build .*-floating.drv"
 	expect_not_in "$T/a.err" "on 'ssh://"
 	[ -z "$(ls -A "$NIX_OFFLOAD_RUNTIME_DIR/health" 2>/dev/null)" ] ||
 	    fail "a builder was counted down: $(ls "$NIX_OFFLOAD_RUNTIME_DIR/health")"

@@ -10,6 +10,10 @@
  *	deriver TEXT		QueryPathInfos: every deriver is TEXT
  *	ref TEXT		QueryPathInfos: TEXT is added to every
  *				path's references
+ *	ca TEXT			QueryPathInfos: every content address is
+ *				TEXT
+ *	built-path TEXT		BuildDerivation: every built output is said
+ *				to be at the store path named TEXT
  *	size			QueryPathInfos: every NAR size is 8 bytes
  *				more than the real one (the hash is right)
  *	twice			QueryPathInfos: of two or more answers, the
@@ -259,11 +263,36 @@ path_infos(void)
 		wr_u64(cout, v[1] + 8 * (strcmp(mode, "size") == 0));
 		if (minor >= 4) {
 			str(sout, cout, NULL, 0, 0);	/* NAR hash */
-			str(sout, cout, NULL, 0, 0);	/* ca */
+			d = rd_str(sout);		/* ca */
+			wr_str(cout, strcmp(mode, "ca") == 0 ? arg : d);
+			free(d);
 			strs(sout, cout);		/* signatures */
 		}
 	}
 	free(first);
+}
+
+/* One built output (its id, its realisation's JSON), as the mode would
+ * have it. */
+static void
+built_output(void)
+{
+	char	*id = rd_str(sout), *json = rd_str(sout), *j;
+	size_t	 n;
+
+	wr_str(cout, id);
+	if (strcmp(mode, "built-path") == 0) {
+		n = strlen(id) + strlen(arg) + 128;
+		if ((j = malloc(n)) == NULL)
+			die("out of memory");
+		snprintf(j, n, "{\"dependentRealisations\":{},\"id\":\"%s\","
+		    "\"outPath\":\"%s\",\"signatures\":[]}", id, arg);
+		wr_str(cout, j);
+		free(j);
+	} else
+		wr_str(cout, json);
+	free(id);
+	free(json);
 }
 
 /* Take %XX escapes out of s, in place. */
@@ -382,8 +411,8 @@ main(int argc, char **argv)
 				for (i = 0; i < 4; i++)
 					u64(sout, cout);
 			n = u64(sout, cout);		/* built outputs */
-			for (i = 0; i < 2 * n; i++)
-				str(sout, cout, NULL, 0, 0);
+			for (i = 0; i < n; i++)
+				built_output();
 			break;
 		case 9:		/* AddToStoreNar */
 			str(cin, sin_, NULL, 0, 0);	/* path */

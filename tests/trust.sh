@@ -320,3 +320,43 @@ t_trust_size_ul() {
 	expect_in "$T/a.err" "trying ssh://$H2 instead"
 	nix-store --verify-path "$(cat "$T/a.out")" || fail "not built"
 }
+
+# ca_tampered MODE ARG: as tampered, both builders taking floating
+# content-addressed derivations
+ca_tampered() {
+	ca_builders
+	echo "ssh://$H1?remote-program=$TAMPER%20$1%20$2 x86_64-linux - 1 100 ca-derivations - $K1
+ssh://$H2 x86_64-linux - 1 1 ca-derivations - $K2" >"$T/via"
+}
+
+# nb_ca ATTR: nix-build through our hook, remote only, with floating
+# content-addressed derivations on
+nb_ca() {
+	nb --option experimental-features 'nix-command ca-derivations' \
+	    --builders "@$T/via" -A "$1" --argstr nonce "$T" "$SUITE"
+}
+
+# A floating output's path is the builder's word: one of another name is
+# refused, nothing of it imported, and the derivation built elsewhere.
+t_trust_floating_name() {
+	hook_install
+	ca_tampered built-path 00000000000000000000000000000000-glibc
+	run a nb_ca floating
+	expect_rc 0
+	lie_said "$T/a.err" "built .*-floating.drv but named a path of another name as output out: nothing imported"
+	expect_in "$T/a.err" "trying ssh://$H2 instead"
+	not_here /nix/store/00000000000000000000000000000000-glibc
+	[ "$(cat "$(cat "$T/a.out")")" = floating ] || fail "not built"
+}
+
+# And its record must name its contents: a content address that does not
+# make its path is refused.
+t_trust_floating_ca() {
+	hook_install
+	ca_tampered ca "fixed:r:sha256:$(printf '%052d' 0)"
+	run a nb_ca floating
+	expect_rc 0
+	lie_said "$T/a.err" "-floating, output out of .*-floating.drv, is not the content-addressed path of what the builder says it holds: not imported"
+	expect_in "$T/a.err" "trying ssh://$H2 instead"
+	[ "$(cat "$(cat "$T/a.out")")" = floating ] || fail "not built"
+}

@@ -123,6 +123,13 @@ in rec {
     __contentAddressed = true; outputHashMode = "recursive";
     outputHashAlgo = "sha256";
   };
+  # floating too, two outputs, one referring to itself and to the other
+  # and to floating: Nix resolves it (floating's path in place of its
+  # .drv) before its hook sees it
+  floatmore = sh "echo ${floating} $out $dev > $out; echo dev > $dev" "floatmore" {
+    __contentAddressed = true; outputHashMode = "recursive";
+    outputHashAlgo = "sha256"; outputs = [ "out" "dev" ];
+  };
 
   # outputs that refer to what they were built from: a chain whose
   # intermediates stay on the builder, and an output that refers to its
