@@ -73,26 +73,28 @@ static int
 instantiated(void *arg, const char *line)
 {
 	struct graph	*g = arg;
-	char		*real, t[256];
-	long		 k;
+	char		 real[PATH_MAX_LEN], t[256];
+	ssize_t		 n;
 
 	if (line[0] == '\0')
 		return 0;
-	/* with --add-root it prints the root link, not the .drv */
-	if ((real = realpath(line, NULL)) == NULL || !drv_path_valid(real)) {
-		if (real == NULL)
-			log_err("nix-instantiate printed \"%s\"",
-			    text_printable(line, strlen(line), t, sizeof(t)));
-		else
-			log_errx("nix-instantiate printed \"%s\", not a "
-			    "store derivation", text_printable(line,
-			    strlen(line), t, sizeof(t)));
-		free(real);
+	/*
+	 * With --add-root it prints the root link, not the .drv: the link
+	 * names it (in a store under another root, the link's target is
+	 * not there to be resolved).
+	 */
+	if ((n = readlink(line, real, sizeof(real) - 1)) == -1 ||
+	    (size_t)n >= sizeof(real) - 1)
+		strlcpy(real, line, sizeof(real));
+	else
+		real[n] = '\0';
+	if (!drv_path_valid(real)) {
+		log_errx("nix-instantiate printed \"%s\", not a store "
+		    "derivation", text_printable(line, strlen(line), t,
+		    sizeof(t)));
 		return -1;
 	}
-	k = graph_add(g, real);
-	free(real);
-	return k == -1 ? -1 : 0;
+	return graph_add(g, real) == -1 ? -1 : 0;
 }
 
 /*
@@ -254,7 +256,8 @@ build_roots(struct graph *g, const struct strlist *exprs, struct args *ia,
 	/* the run's directory: GC roots, and its note for `status` */
 	if ((*runlock = rundir_run_open(gcdir, gcsz)) == -1)
 		return -1;
-	if (need_inst && instantiate(g, ia, gcdir) == -1)
+	if (need_inst && (store_args(ia) == -1 ||
+	    instantiate(g, ia, gcdir) == -1))
 		return -1;
 	return 0;
 }
@@ -326,6 +329,11 @@ build_option(struct build *b, const struct usage_opt *o, int *usage)
 	}
 	if (strcmp(o->name, "-o") == 0)
 		b->link = o->arg[0];
+	else if (strcmp(o->name, "--store") == 0) {
+		if (conf_cmdline(&b->cm.conf, "store", o->arg[0],
+		    "--store") == -1)
+			return -1;
+	}
 	else if (strcmp(o->name, "-f") == 0 || strcmp(o->name, "--expr") == 0) {
 		*(o->name[1] == 'f' ? &b->file : &b->expr) = o->arg[0];
 		b->nixbuild = 1;

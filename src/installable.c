@@ -326,7 +326,8 @@ inst_resolve(struct insts *is, const struct args *nixargs, int whole)
 		    args_add(&cmd, "build") == -1 ||
 		    args_add(&cmd, "--dry-run") == -1 ||
 		    args_add(&cmd, "--json") == -1 ||
-		    args_add(&cmd, "--no-link") == -1)
+		    args_add(&cmd, "--no-link") == -1 ||
+		    store_args(&cmd) == -1)
 			goto out;
 		for (k = 0; k < nixargs->num; k++)
 			if (args_add(&cmd, "%s", nixargs->list[k]) == -1)

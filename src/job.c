@@ -576,12 +576,19 @@ job_fetch_built(struct job *j, const char *drvpath, const struct drv *d,
 {
 	struct strlist	 paths = { NULL, 0, 0 }, json = { NULL, 0, 0 };
 	struct job_origin *v;
+	struct path_info *pi;
 	char		 hex[65], name[PATH_MAX_LEN], want[PATH_MAX_LEN];
 	char		 text[2 * PATH_MAX_LEN];
 	const char	*path;
-	size_t		 i, k;
+	size_t		 i, k, n;
 	int		 rc = -1;
 
+	for (i = 0; i < d->noutputs; i++)
+		if (d->outputs[i].path[0] == '\0' &&
+		    strlist_has(wanted, d->outputs[i].name))
+			break;
+	if (i == d->noutputs)
+		return 0;	/* none floating: fetched with the build */
 	if (drv_hash_modulo(d, hex) == -1 ||
 	    drv_name(drvpath, name, sizeof(name)) == -1) {
 		log_errx("%s: not a derivation whose floating outputs "
@@ -634,8 +641,19 @@ job_fetch_built(struct job *j, const char *drvpath, const struct drv *d,
 		    strlist_add(&json, text) == -1)
 			goto out;
 	}
-	/* valid here once fetched: a realisation names a valid path */
-	rc = paths.n == 0 ? 0 : job_fetch(j, &paths) == -1 ? -1 :
+	/*
+	 * Every record vetted, also of a path valid here already (which is
+	 * not fetched again); valid here once fetched: a realisation names
+	 * a valid path.
+	 */
+	if (paths.n == 0 || proto_infos(j->remote, &paths, &pi, &n) == -1)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (vet(j, j->remote, &pi[i]) == -1) {
+			serve_path_infos_free(pi, n);
+			goto out;
+		}
+	rc = fetch_records(j, &paths, pi, n) == -1 ? -1 :
 	    store_realisations(&json);
 out:
 	strlist_free(&paths);

@@ -31,7 +31,7 @@
 static const struct usage cmds[] = {
 	{ "build", NULL, CMD_SSH | CMD_RUNDIR,
 	  "[builder-options] [-o link] [-j n] [--keep-going] [--keep-failed] "
-	  "[--json] [-A attr] [--arg name expr] [--argstr name string] "
+	  "[--store uri] [--json] [-A attr] [--arg name expr] [--argstr name string] "
 	  "[--impure] [--override-input input flakeref] [--no-link] "
 	  "[--print-out-paths] [-L] [--expr expr | -f file] "
 	  "installable | drv | file.nix | expr ...",
@@ -41,6 +41,7 @@ static const struct usage cmds[] = {
 	  "-j n, --max-jobs\tat most n builds at once (default: slots)\n"
 	  "--keep-going, -k\tgo on with what needs no failed build\n"
 	  "--keep-failed, -K\tthe builder keeps a failed build's directory\n"
+	  "--store uri\tthe local store to build into (nix build --store)\n"
 	  "--json\tprint [{\"drvPath\":...,\"outputs\":{...}}]\n"
 	  "-A attr\tthe attribute to build (nix-instantiate -A)\n"
 	  "--arg name expr\tan argument for the function\n"

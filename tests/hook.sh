@@ -382,6 +382,34 @@ t_hook_store_root() {
 	return 0
 }
 
+# build --store DIR does the same as nix-build --store: the derivations
+# instantiated there, the outputs brought home there and linked from
+# there, the default store untouched; and the same outputs as through
+# Nix's own hook.
+t_build_store_root() {
+	both
+	r=$T/root
+	run a "$NO" build --store "$r" --no-link --print-out-paths \
+	    --builders "@$T/both" -A step2 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	out=$(cat "$T/a.out")
+	[ "$(cat "$r$out")" = 2 ] || fail "$r$out does not hold 2"
+	nix-store --store "$r" --verify-path "$out" || fail "$out is not valid in $r"
+	nix-store --check-validity "$out" 2>/dev/null && fail "$out is valid in the default store"
+	[ -e "$out" ] && fail "$out is on the default store's disk"
+	drv=$(nix-store --store "$r" -q --deriver "$out")
+	[ -e "$r$drv" ] || fail "its .drv $drv is not in $r"
+	# a link: rooted in that store
+	run b "$NO" build --store "local?root=$r" -o "$T/result" \
+	    --builders "@$T/both" -A step2 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	[ "$(readlink "$T/result")" = "$out" ] || fail "result -> $(readlink "$T/result")"
+	run c nix-build --store "$r" --no-out-link --max-jobs 0 \
+	    --builders "@$T/both" -A step2 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	[ "$(cat "$T/c.out")" = "$out" ] || fail "Nix's own build gives $(cat "$T/c.out")"
+}
+
 # ... and through today's Nix, whose hook settings say the store too:
 # 2.26 imports through nix-store --store, 2.34 unpacks under the root's
 # real store directory and registers there.

@@ -341,22 +341,32 @@ nb_ca() {
 t_trust_floating_name() {
 	hook_install
 	ca_tampered built-path 00000000000000000000000000000000-glibc
-	run a nb_ca floating
+	run a nb_ca floatnonce
 	expect_rc 0
-	lie_said "$T/a.err" "built .*-floating.drv but named a path of another name as output out: nothing imported"
+	lie_said "$T/a.err" "built .*-floatnonce.drv but named a path of another name as output out: nothing imported"
 	expect_in "$T/a.err" "trying ssh://$H2 instead"
 	not_here /nix/store/00000000000000000000000000000000-glibc
-	[ "$(cat "$(cat "$T/a.out")")" = floating ] || fail "not built"
+	[ "$(cat "$(cat "$T/a.out")")" = "$T" ] || fail "not built"
 }
 
 # And its record must name its contents: a content address that does not
-# make its path is refused.
+# make its path is refused, whether the path is to be fetched or valid
+# here already (and not fetched again).
 t_trust_floating_ca() {
 	hook_install
 	ca_tampered ca "fixed:r:sha256:$(printf '%052d' 0)"
-	run a nb_ca floating
-	expect_rc 0
-	lie_said "$T/a.err" "-floating, output out of .*-floating.drv, is not the content-addressed path of what the builder says it holds: not imported"
-	expect_in "$T/a.err" "trying ssh://$H2 instead"
-	[ "$(cat "$(cat "$T/a.out")")" = floating ] || fail "not built"
+	for a in floatnonce floating; do
+		if [ $a = floating ]; then
+			nix-build --max-jobs 1 --option experimental-features \
+			    ca-derivations -A floating --argstr nonce "$T-here" \
+			    "$SUITE" >/dev/null 2>&1 || fail "not built here"
+			# builder 1 is not down for the last lie
+			rm -f "$NIX_OFFLOAD_RUNTIME_DIR"/health/*
+		fi
+		run $a nb_ca $a
+		expect_rc 0
+		lie_said "$T/$a.err" "-$a, output out of .*-$a.drv, is not the content-addressed path of what the builder says it holds: not imported"
+		expect_in "$T/$a.err" "trying ssh://$H2 instead"
+		nix-store --verify-path "$(cat "$T/$a.out")" || fail "$a not built"
+	done
 }

@@ -123,6 +123,11 @@ in rec {
     __contentAddressed = true; outputHashMode = "recursive";
     outputHashAlgo = "sha256";
   };
+  # floating, its contents (so its path) this nonce's own
+  floatnonce = sh "echo ${nonce} > $out" "floatnonce" {
+    __contentAddressed = true; outputHashMode = "recursive";
+    outputHashAlgo = "sha256";
+  };
   # floating too, two outputs, one referring to itself and to the other
   # and to floating: Nix resolves it (floating's path in place of its
   # .drv) before its hook sees it
