@@ -206,6 +206,29 @@ t_ng_hook() {
 	expect_in "$T/b.err" "failed: builder for '.*-fails.drv' failed with exit code 3"
 }
 
+# Floating content-addressed derivations through the hook to ssh-ng://
+# builders, as a trusted user (BuildDerivation) and as an untrusted one
+# (the .drv sent, BuildPathsWithResults): valid here, realisations
+# registered (Nix fails the build without them).
+t_ng_floating() {
+	hook_install
+	ca_builders
+	for u in "" nixuser@; do
+		echo "ssh-ng://$u$H1 x86_64-linux - 2 1 ca-derivations - $K1" >"$T/ngca"
+		run a nix-build --no-out-link --option build-hook "$HOOK" \
+		    --option experimental-features 'nix-command ca-derivations' \
+		    --max-jobs 0 --builders "@$T/ngca" -A floatmore.out \
+		    -A floatnonce --argstr nonce "$T-$u" "$SUITE"
+		expect_rc 0
+		expect_in "$T/a.err" "building '.*-floatmore.drv' on 'ssh-ng://$u$H1'"
+		expect_in "$T/a.err" "building '.*-floatnonce.drv' on 'ssh-ng://$u$H1'"
+		for p in $(cat "$T/a.out"); do
+			nix-store --verify-path "$p" || fail "$p is not valid"
+		done
+		[ "$(cat "$(tail -1 "$T/a.out")")" = "$T-$u" ] || fail "floatnonce: $(cat "$(tail -1 "$T/a.out")")"
+	done
+}
+
 # An untrusted user builds a derivation from its .drv (BuildPathsWithResults),
 # as Nix's own hook does since 2.16: leaves need nothing signed.  A daemon
 # that does not say (2.8) is answered from its refusal.
