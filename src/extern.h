@@ -517,6 +517,7 @@ int		 wire_read_u64(struct conn *, uint64_t *);
 int		 wire_read_string(struct conn *, size_t, char **, size_t *);
 int		 wire_peek(struct conn *, size_t, int);
 void		 wire_drain_stderr(struct conn *);
+const char	*wire_last_message(const struct conn *, char *, size_t);
 void		 wire_settle_stderr(struct conn *);
 ssize_t		 wire_read_all(struct conn *, char *, size_t);
 void		 wire_fail(struct conn *, const char *, ...)

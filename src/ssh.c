@@ -445,23 +445,6 @@ build_argv(const struct store_uri *u, const char *cmd, struct args *a)
 	return rc == 0 ? 0 : -1;
 }
 
-/* Last non-empty line of the remote's stderr, into out. */
-static const char *
-last_line(struct conn *c, char *out, size_t sz)
-{
-	char	*e = c->errtail + c->errlen, *s;
-	char	 tmp[CONN_ERRTAIL];
-
-	while (e > c->errtail && (e[-1] == '\n' || e[-1] == '\r' ||
-	    e[-1] == ' '))
-		e--;
-	for (s = e; s > c->errtail && s[-1] != '\n'; s--)
-		;
-	memcpy(tmp, s, (size_t)(e - s));
-	tmp[e - s] = '\0';
-	return text_printable(tmp, strlen(tmp), out, sz);
-}
-
 static int
 said(struct conn *c, const char *needle)
 {
@@ -568,7 +551,7 @@ diagnose(struct conn *c, const char *what)
 		ssh_kill(c);
 	if (c->pid == -1 && WIFEXITED(c->status))
 		code = WEXITSTATUS(c->status);
-	last_line(c, line, sizeof(line));
+	wire_last_message(c, line, sizeof(line));
 
 	if (c->timedout) {
 		wire_error(c, FAIL_TIMEOUT, "%s: no answer for %d s; the builder or the "

@@ -116,7 +116,6 @@ static void
 diagnose(struct conn *c, const char *what)
 {
 	char	 line[600];
-	char	*e, *s;
 
 	if (c->to != -1) {
 		close(c->to);
@@ -136,12 +135,7 @@ diagnose(struct conn *c, const char *what)
 		c->pid = -1;
 	}
 	wire_drain_stderr(c);
-	e = c->errtail + c->errlen;
-	while (e > c->errtail && (e[-1] == '\n' || e[-1] == ' '))
-		e--;
-	for (s = e; s > c->errtail && s[-1] != '\n'; s--)
-		;
-	text_printable(s, (size_t)(e - s), line, sizeof(line));
+	wire_last_message(c, line, sizeof(line));
 	if (strstr(c->errtail, "lacks a valid signature") != NULL ||
 	    strstr(c->errtail, "lacks a signature by a trusted key") != NULL) {
 		/*
@@ -155,6 +149,21 @@ diagnose(struct conn *c, const char *what)
 		    "hook), have the builders sign their outputs "
 		    "(secret-key-files) with a key trusted here, or add the "
 		    "user to trusted-users (%s)", what, (long)getuid(), line);
+		return;
+	}
+	if (strstr(c->errtail, "ca hash mismatch importing path") != NULL) {
+		/*
+		 * Nix 2.17 stopped hashing where an output refers to itself
+		 * (RewritingSink lost its matches): such an output built on
+		 * one side of 2.17 fails the other side's check.
+		 */
+		wire_error(c, FAIL_OTHER, "%s: the local Nix refused a "
+		    "content-addressed output that refers to itself: Nix 2.17 "
+		    "changed how such outputs are hashed, so one built by a "
+		    "Nix older than 2.17 cannot be added to a store of 2.17 or "
+		    "newer, nor the other way round; build it on a builder "
+		    "whose Nix is on the same side of 2.17 as this machine's "
+		    "(%s)", what, line);
 		return;
 	}
 	wire_error(c, c->eof ? FAIL_DROPPED : FAIL_PROTOCOL, "%s: %s%s%s", what,

@@ -140,6 +140,44 @@ wire_log(struct conn *c, const char *b, size_t n)
 	c->errtail[c->errlen] = '\0';
 }
 
+/*
+ * The peer's last message, from its stderr's tail, on one line in out:
+ * Nix says an error as "error: ..." with indented lines after it
+ * ("specified: ...", "got: ..."), so the message is its last line with the
+ * indented lines before it, back to their "error:" line.
+ */
+const char *
+wire_last_message(const struct conn *c, char *out, size_t sz)
+{
+	const char	*b = c->errtail, *e = c->errtail + c->errlen, *s, *p;
+	char		 tmp[CONN_ERRTAIL];
+	size_t		 n = 0;
+
+	while (e > b && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' '))
+		e--;
+	for (s = e; s > b && s[-1] != '\n'; s--)
+		;
+	/* an indented line continues the one before it */
+	for (p = s; (*p == ' ' || *p == '\t') && p > b; p = s) {
+		for (s = p - 1; s > b && s[-1] != '\n'; s--)
+			;
+		if (strncmp(s, "error:", 6) == 0)
+			break;
+	}
+	if (strncmp(s, "error:", 6) != 0)
+		for (s = e; s > b && s[-1] != '\n'; s--)
+			;
+	/* one line, runs of blanks as one space */
+	for (p = s; p < e && n < sizeof(tmp) - 1; p++) {
+		if (*p == '\n' || *p == '\r' || *p == ' ' || *p == '\t') {
+			if (n > 0 && tmp[n - 1] != ' ')
+				tmp[n++] = ' ';
+		} else
+			tmp[n++] = *p;
+	}
+	return text_printable(tmp, n, out, sz);
+}
+
 /* Read what the remote's stderr has now; close it at EOF. */
 void
 wire_drain_stderr(struct conn *c)

@@ -215,6 +215,23 @@ t_ng_floating() {
 	ca_builders
 	for u in "" nixuser@; do
 		echo "ssh-ng://$u$H1 x86_64-linux - 2 1 ca-derivations - $K1" >"$T/ngca"
+		if ca_eras_differ; then
+			# floatmore names itself: not across 2.17 (t_hook_floating)
+			run c nix-build --no-out-link --option build-hook "$HOOK" \
+			    --option experimental-features 'nix-command ca-derivations' \
+			    --max-jobs 0 --builders "@$T/ngca" -A floatmore.out \
+			    --argstr nonce "$T-$u" "$SUITE"
+			[ "$RC" != 0 ] || fail "floatmore was taken across 2.17"
+			expect_lines_matching "$T/c.err" "nix-offload: .*Nix 2.17 changed how" 1
+			run a nix-build --no-out-link --option build-hook "$HOOK" \
+			    --option experimental-features 'nix-command ca-derivations' \
+			    --max-jobs 0 --builders "@$T/ngca" -A floatnonce \
+			    --argstr nonce "$T-$u" "$SUITE"
+			expect_rc 0
+			expect_in "$T/a.err" "building '.*-floatnonce.drv' on 'ssh-ng://$u$H1'"
+			[ "$(cat "$(cat "$T/a.out")")" = "$T-$u" ] || fail "floatnonce: $(cat "$(cat "$T/a.out")")"
+			continue
+		fi
 		run a nix-build --no-out-link --option build-hook "$HOOK" \
 		    --option experimental-features 'nix-command ca-derivations' \
 		    --max-jobs 0 --builders "@$T/ngca" -A floatmore.out \

@@ -420,6 +420,46 @@ test_reply_budget(void)
 	loop_close(c);
 }
 
+/*
+ * The peer's last message from its stderr: Nix's "error:" with the indented
+ * lines after it on one line; else the last line.
+ */
+static const struct {
+	const char	*name, *tail, *want;
+} message_cases[] = {
+	{ "last_message_nix_error", "copying path\n"
+	  "error: hash mismatch importing path '/nix/store/x';\n"
+	  "         specified: sha256:aaa\n"
+	  "         got:       sha256:bbb\n",
+	  "error: hash mismatch importing path '/nix/store/x'; specified: "
+	  "sha256:aaa got: sha256:bbb" },
+	{ "last_message_last_line", "error: old\nsomething else\n"
+	  "  indented, no error line before\n",
+	  "indented, no error line before" },
+	{ "last_message_plain", "one\ntwo  \n\n", "two" },
+	{ "last_message_only_error", "error: alone", "error: alone" },
+	{ "last_message_empty", "", "" },
+	{ "last_message_escaped", "error: a\033[31mb\n\tc\n",
+	  "error: a\\x1b[31mb c" },
+};
+
+static void
+test_last_message(void)
+{
+	struct conn	 c;
+	char		 out[200];
+	size_t		 i;
+
+	for (i = 0; i < nitems(message_cases); i++) {
+		memset(&c, 0, sizeof(c));
+		wire_log(&c, message_cases[i].tail,
+		    strlen(message_cases[i].tail));
+		wire_last_message(&c, out, sizeof(out));
+		report(message_cases[i].name, same("message", out,
+		    message_cases[i].want));
+	}
+}
+
 int
 main(void)
 {
@@ -431,5 +471,6 @@ main(void)
 	test_wire_bad();
 	test_wire_string_growth();
 	test_reply_budget();
+	test_last_message();
 	return done();
 }
