@@ -115,10 +115,13 @@ send_local(void *arg, struct conn *c)
 {
 	struct xfer	*x = arg;
 	struct nar_sink	 s;
+	char		 file[PATH_MAX_LEN];
 
 	nar_sink_init(&s, sink_wire, c);
 	s.no_hash = 1;
-	if (nar_dump_path(x->pi->path, &s) == -1 || s.failed)
+	/* its files: under the real store directory of a store elsewhere */
+	if (nar_dump_path(store_file(x->pi->path, file, sizeof(file)),
+	    &s) == -1 || s.failed)
 		return -1;
 	if (s.size != x->pi->nar_size) {
 		wire_error(c, FAIL_OTHER, "sending %s: it has changed in the "

@@ -434,6 +434,14 @@ t_build_store_root() {
 	[ -e "$out" ] && fail "$out is on the default store's disk"
 	drv=$(nix-store --store "$r" -q --deriver "$out")
 	[ -e "$r$drv" ] || fail "its .drv $drv is not in $r"
+	# leaves built on one builder, sent from that store to the other
+	run f "$NO" build --store "$r" --no-link --print-out-paths \
+	    --builders "@$T/both" -A fan --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	grep -q "^built leaf-.* on ssh://$H1 " "$T/f.err" &&
+	    grep -q "^built leaf-.* on ssh://$H2 " "$T/f.err" ||
+	    fail "the leaves were not spread: nothing was sent between builders"
+	[ "$(wc -l <"$r$(cat "$T/f.out")")" = 8 ] || fail "fan: $(cat "$r$(cat "$T/f.out")")"
 	# a link: rooted in that store
 	run b "$NO" build --store "local?root=$r" -o "$T/result" \
 	    --builders "@$T/both" -A step2 --argstr nonce "$T" "$SUITE"
