@@ -5,7 +5,7 @@ include config.mk
 
 SRC = src/activity.c src/args.c src/build.c src/builders.c src/ca.c src/check.c src/clock.c src/common.c src/compat.c src/conf.c \
 	src/copy.c src/daemon.c src/dbuild.c src/dispatch.c src/drv.c src/enable.c src/fail.c src/features.c src/graph.c \
-	src/hash.c src/health.c src/hook.c src/info.c src/installable.c src/job.c src/local.c src/json.c src/log.c \
+	src/hash.c src/health.c src/hook.c src/info.c src/installable.c src/job.c src/json.c src/lease.c src/local.c src/log.c \
 	src/machines.c src/nar.c src/nixver.c src/path.c src/proto.c src/pub.c src/rundir.c src/sched.c src/seen.c \
 	src/serve.c src/spawn.c src/ssh.c src/status.c src/store.c src/strlist.c src/text.c src/transfer.c src/uri.c src/usage.c \
 	src/wire.c src/why.c src/worker.c

@@ -375,6 +375,7 @@ struct store_uri {
 	char	*remote_program; /* NULL: nix-store */
 	char	*remote_store;	/* NULL: the remote's default store */
 	int	 ng;		/* ssh-ng://: the daemon protocol */
+	int	 private_slots;	/* ?shared-slots=false: slots counted here */
 	char	 display[URI_MAX]; /* ssh[-ng]://[user@]host[:port] */
 };
 int		 uri_parse(const char *, struct store_uri *);
@@ -953,6 +954,31 @@ void		 graph_recount(struct graph *);
 int		 graph_still_wanted(const struct graph *, size_t);
 int		 graph_unfinished(const struct graph *);
 
+/* lease.c: slots held on the builder, shared by its clients */
+#define SCHED_SLOT_TIMEOUT	43200	/* s a queued process waits */
+struct machine;
+#define LEASE_STALE		30	/* s: a slot not beaten since is free */
+#define LEASE_STALE_STR		"30"
+#define LEASE_BEAT_S		10	/* s between beats */
+#define LEASE_FACT_TTL		10	/* s: others' slots, as last seen */
+struct lease {
+	struct conn	 c;		/* the session that holds the slots */
+	int		 up;		/* open, and the builder takes leases */
+	int		 greeted;	/* its first line read: it does */
+	int		 asked;		/* a "take" sent, its answer not read */
+	long		 slot;		/* held, or -1 */
+	pid_t		 beater;	/* beats while we live */
+	int		 life;		/* its end of life: ours */
+};
+void		 lease_init(struct lease *);
+int		 lease_open(struct lease *, const struct machine *, int);
+int		 lease_take(struct lease *, const struct machine *);
+void		 lease_drop(struct lease *);
+void		 lease_close(struct lease *);
+long		 lease_others(const struct machine *);
+void		 lease_refresh(const struct machine *);
+int		 lease_list(const struct machine *, long *);
+
 /* job.c: one build on one builder, for build's workers and the hook */
 /* what builds cost: round trips with builders, processes started */
 struct cost {
@@ -994,6 +1020,7 @@ struct job {
 	int		 quiet;		/* the local store's failures not said */
 	const struct machine *m;	/* the builder (job_open), or NULL */
 	int64_t		 began;		/* clock_wall: its session began */
+	struct lease	 lease;		/* its slot, held on the builder */
 };
 struct job_spec {
 	const char		*name;		/* the derivation, for messages */

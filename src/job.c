@@ -22,6 +22,7 @@ job_init(struct job *j, const char *host, struct conn *remote)
 	j->log_fd = -1;
 	j->note_fd = -1;
 	j->since = clock_wall();	/* notes before the first job */
+	lease_init(&j->lease);
 }
 
 /*
@@ -35,12 +36,14 @@ job_open(struct job *j, const struct machine *m, int flags)
 {
 	j->m = m;
 	j->began = clock_wall();
+	lease_close(&j->lease);		/* a session before this one's */
 	if (ssh_open_store(&m->uri, j->remote, flags) == -1) {
 		health_failed(m, &j->remote->f, j->began);
 		return -1;
 	}
 	health_ok(m);
-	return 0;
+	/* and a second, asking at once for a slot on the builder */
+	return lease_open(&j->lease, m, 1);
 }
 
 /*
@@ -271,6 +274,7 @@ origin(struct job *j, const char *path)
 void
 job_free(struct job *j)
 {
+	lease_close(&j->lease);
 	free(j->origins);
 	j->origins = NULL;
 	j->norigins = j->origins_alloc = 0;
@@ -805,6 +809,12 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	/* the log as it comes, or only its tail if the build fails */
 	wire_echo(j->remote, j->log_tail == 0, j->log_fd, j->log_prefix);
 	step(j, JOB_BUILD, 1);
+	/* a slot on the builder, as long as the build runs */
+	if (j->m != NULL && lease_take(&j->lease, j->m) == -1) {
+		wire_error(j->remote, FAIL_OTHER, "no slot on the builder");
+		step(j, JOB_BUILD, 0);
+		goto out;
+	}
 	k = build_asking(j, s, r, &pi, &n, &asked);
 	/* refused: it builds only what it has (an untrusted user) */
 	if (k == 1) {
@@ -817,6 +827,7 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	if (k == 1)
 		wire_error(j->remote, FAIL_OTHER, "building %s: the builder "
 		    "refused the derivation it was sent", s->drvpath);
+	lease_drop(&j->lease);
 	step(j, JOB_BUILD, 0);
 	if (k != 0)
 		goto out;

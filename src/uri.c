@@ -193,6 +193,13 @@ param(struct store_uri *u, const char *uri, const char *p, size_t n,
 			goto out;
 		}
 		u->compress = b ? COMPRESS_ON : COMPRESS_OFF;
+	} else if (strcmp(name, "shared-slots") == 0) {
+		if (parse_bool(val, &b) == -1) {
+			snprintf(err, errsz, "%s: shared-slots=%s: expected true "
+			    "or false", uri, val);
+			goto out;
+		}
+		u->private_slots = !b;
 	} else if (strcmp(name, "remote-program") == 0) {
 		if (strspn(val, " \t") == strlen(val)) {
 			snprintf(err, errsz, "%s: remote-program is empty", uri);
