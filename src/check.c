@@ -42,6 +42,7 @@ struct probe {
 	int		 writable;
 	long long	 disk_free_kb;	/* -1: unknown */
 	double		 load;		/* 1-minute load average, -1: unknown */
+	long		 others;	/* slots other clients hold: -1 unknown */
 	long		 cpus;		/* 0: unknown */
 	char		 native[64];	/* its Nix system, from uname: "" */
 };
@@ -350,6 +351,9 @@ probe(const struct machine *m, struct probe *r)
 	r->writable = 1;
 	health_ok(m);
 	ssh_close(&c);
+	/* the builder's own count of its slots, where it keeps one */
+	if (lease_list(m, &r->others) == -1)
+		r->others = -1;
 	if (have_ic)
 		finish_info(&ic, r);
 	if (r->version[0] != '\0')	/* for store-info's next call */
@@ -501,6 +505,10 @@ print_json(const struct machines *ms, const struct probe *res)
 				json_string(stdout, r->native);
 			else
 				printf("null");
+			if (r->others >= 0)
+				printf(",\"slotsByOthers\":%ld", r->others);
+			else
+				printf(",\"slotsByOthers\":null");
 		}
 		printf(",\"systems\":");
 		json_list(stdout, &m->systems);
@@ -600,6 +608,10 @@ print_table(const struct machines *ms, const struct probe *res)
 				    "trusted-users: what it is sent must be "
 				    "signed by a key it trusts, or "
 				    "content-addressed\n");
+			else if (pass == 1 && r->ok && r->others > 0)
+				printf("  %ld of %ld slot%s in use by other "
+				    "clients\n", r->others, m->max_jobs,
+				    m->max_jobs == 1 ? "" : "s");
 			else if (pass == 1 && !r->ok) {
 				printf("  %s\n", r->error);
 				if ((left = health_backoff(m)) > 0 &&

@@ -29,7 +29,6 @@
 
 #define SCHED_WAIT_MS	20	/* between tries for a slot, at first */
 #define SCHED_WAIT_MAX_MS 250	/* ... and at most */
-#define SCHED_SLOT_TIMEOUT 43200 /* seconds a queued process waits */
 #define SLOT_LOCK_LEN	2	/* bytes: the taker's and the worker's */
 #define SCHED_SEEN_MAX	4096	/* slots and waiters status shows */
 
@@ -138,7 +137,8 @@ take_slot(const struct machine *m, const int *mine, long *index)
 	long		 i;
 	int		 fd;
 
-	for (i = 0; i < m->max_jobs; i++) {
+	/* other clients' slots on the builder, as last seen, are not ours */
+	for (i = 0; i < m->max_jobs - lease_others(m); i++) {
 		if (mine != NULL && mine[i])
 			continue;
 		slot_name(m, i, name, sizeof(name));
@@ -202,6 +202,21 @@ sched_free(struct sched *s)
 }
 
 /*
+ * Slots of m in use by others: the daemon's hook here (for an ordinary
+ * user), other client machines (as the builder said).  The builder's
+ * count takes in the hook's too when both log in as one user: the larger
+ * of the two, not their sum.
+ */
+static int
+elsewhere(const struct machine *m)
+{
+	int	 hook = pub_load(m);
+	long	 others = lease_others(m);
+
+	return others > hook ? (int)others : hook;
+}
+
+/*
  * What builder i is for a derivation of system with features, now: it
  * does not fit, is skipped (skip[i], the caller's), is down (backing off
  * after failures, see health.c), has a free slot, or is full.
@@ -229,7 +244,7 @@ sched_judge(struct sched *s, size_t i, const char *system,
 		j->down_for = 0;
 	/* and, for an ordinary user, the slots of the daemon's hook */
 	j->load = sched_load(m, s->mine != NULL ? s->mine[i] : NULL) +
-	    pub_load(m);
+	    elsewhere(m);
 	j->score = (j->load + 1) / m->speed_factor;
 	if (j->v != V_DOWN)
 		j->v = j->load < m->max_jobs ? V_FREE : V_FULL;
@@ -248,6 +263,7 @@ sched_say(const struct machine *m, const struct judgement *j, char *buf,
     size_t sz)
 {
 	char	 at[32];
+	long	 others;
 
 	switch (j->v) {
 	case V_NOFIT:
@@ -272,6 +288,9 @@ sched_say(const struct machine *m, const struct judgement *j, char *buf,
 		    m->max_jobs == 1 ? "" : "s");
 		break;
 	}
+	if ((j->v == V_FULL || j->v == V_FREE) && (others = lease_others(m)) > 0)
+		snprintf(buf + strlen(buf), sz - strlen(buf), " (%ld in use by "
+		    "other clients)", others);
 }
 
 /*

@@ -109,7 +109,7 @@ builder(FILE *f, int json, const struct shown *b, struct slot_seen *seen,
 {
 	char		 reason[HEALTH_REASON_MAX], at[32], safe[URI_MAX * 4];
 	size_t		 i;
-	long		 inuse = 0, nwait = 0, failures;
+	long		 inuse = 0, nwait = 0, failures, others;
 	long long	 until, left = 0;
 	int		 down = 0, one = 1;
 
@@ -118,6 +118,9 @@ builder(FILE *f, int json, const struct shown *b, struct slot_seen *seen,
 			inuse += seen[i].index >= 0;
 			nwait += seen[i].index < 0;
 		}
+	/* and other clients' on the builder, as last seen */
+	others = b->m != NULL ? lease_others(b->m) : 0;
+	inuse += others;
 	if (b->m != NULL && health_get(b->m, &failures, &until, reason,
 	    sizeof(reason)) == 0) {
 		down = 1;
@@ -132,7 +135,8 @@ builder(FILE *f, int json, const struct shown *b, struct slot_seen *seen,
 			    b->m->max_jobs - inuse : 0);
 		else
 			fputs(",\"maxJobs\":null,\"free\":null", f);
-		fprintf(f, ",\"inUse\":%ld,\"slots\":[", inuse);
+		fprintf(f, ",\"inUse\":%ld,\"byOthers\":%ld,\"slots\":[",
+		    inuse, others);
 		for (i = 0; i < nseen; i++)
 			if (strcmp(seen[i].key, b->key) == 0 &&
 			    seen[i].index >= 0)
@@ -154,10 +158,13 @@ builder(FILE *f, int json, const struct shown *b, struct slot_seen *seen,
 	fputs(text_printable(b->uri, strlen(b->uri), safe, sizeof(safe)), f);
 	if (b->m != NULL && !b->m->usable)
 		fprintf(f, ": unusable: %s", b->m->unusable_why);
-	else if (b->m != NULL)
+	else if (b->m != NULL) {
 		fprintf(f, ": %ld of %ld slot%s in use", inuse, b->m->max_jobs,
 		    b->m->max_jobs == 1 ? "" : "s");
-	else
+		if (others > 0)
+			fprintf(f, ", %ld by other client%s", others,
+			    others == 1 ? "" : "s");
+	} else
 		fprintf(f, ": %ld slot%s in use (not a builder of this "
 		    "configuration)", inuse, inuse == 1 ? "" : "s");
 	if (nwait > 0) {

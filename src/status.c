@@ -95,7 +95,7 @@ cmd_status(int argc, char **argv)
 	struct usage_opt	 o;
 	struct common		 cm;
 	char			*text = NULL;
-	size_t			 len = 0;
+	size_t			 len = 0, k;
 	FILE			*f;
 	int			 i = 1, r, watch = 0, tty, rc = EXIT_USAGE;
 
@@ -125,6 +125,9 @@ cmd_status(int argc, char **argv)
 			log_err("status");
 			goto out;
 		}
+		/* other clients' slots, from builders whose master is up */
+		for (k = 0; k < cm.ms.n; k++)
+			lease_refresh(&cm.ms.v[k]);
 		r = seen_print(f, cm.json, &cm.ms);
 		if (fclose(f) != 0 || r == -1 || daemons(&text, &len,
 		    cm.json) == -1)

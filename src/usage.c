@@ -77,7 +77,7 @@ static const struct usage cmds[] = {
 	  "--all\tevery builder\n" },
 	{ "status", NULL, CMD_SSH | CMD_RUNDIR,
 	  "[--json] [--watch] [builder-options]",
-	  "what runs where, queued and down, without connecting",
+	  "what runs where, queued and down, without new connections",
 	  "--json\tprint {\"builders\":[...],\"runs\":[...]}\n"
 	  "--watch\tdraw it again every second, until interrupted\n"
 	  BUILDER_OPTIONS },

@@ -57,6 +57,8 @@ explain(FILE *f, int json, struct sched *s, const char *path,
 	size_t			 i;
 	long			 pick;
 
+	for (i = 0; i < ms->n; i++)	/* others' slots, as the builder says */
+		lease_refresh(&ms->v[i]);
 	if (sched_plan(s, d->platform, features, NULL, local_sched_flags(d),
 	    &p) == -1) {
 		*fits = 0;
