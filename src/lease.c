@@ -36,46 +36,57 @@
  * in: "take MAX" (answered "ok SLOT OTHERS" or "busy OTHERS"), "drop SLOT",
  * "beat", "list" (answered "in-use OTHERS MINE").  OTHERS counts the live
  * slots of other clients.  At EOF, every slot of this session goes.
+ *
+ * A slot is a file s.N made with noclobber (O_EXCL: one maker wins)
+ * holding "CLIENT SESSION"; s.N.beat holds when its holder last said it
+ * lives, empty until its first beat.  Builtins only where no one waits:
+ * an uncontended take starts no process, a drop one (rm); the time (date)
+ * is asked only to beat or to judge another's slot.  A slot's beat found
+ * empty or missing is filled in with now by whoever finds it: its holder
+ * has LEASE_STALE seconds from then to beat.
  */
 static const char lease_script[] =
-"umask 077; d=${HOME:-/nonexistent}/.cache/nix-offload/slots; "
+"umask 077; set -C; d=${HOME:-/nonexistent}/.cache/nix-offload/slots; "
 "mkdir -p \"$d\" 2>/dev/null; "
 "if ! [ -d \"$d\" ] || [ -L \"$d\" ] || ! [ -w \"$d\" ]; then "
 "echo \"no $d is not a writable directory\"; exit 0; fi; "
-"me=\"$1 $2\"; mine=; tk=; now=0; "
-/* a beat not written yet is now's (noclobber: its maker's wins) */
-"stale() { [ -e \"$1/beat\" ] || { (set -C; echo $now >\"$1/beat\") "
-"2>/dev/null; return 1; }; b=; read -r b <\"$1/beat\" 2>/dev/null; "
-"case $b in '') return 1;; *[!0-9]*) return 0;; esac; "
+"me=\"$1 $2\"; mine=; tk=; now=; n=0; "
+"clock() { [ -n \"$now\" ] || now=$(date +%s); }; "
+"stale() { b=; if [ -f \"$1\" ]; then read -r b <\"$1\"; "
+"elif [ -z \"$2\" ]; then return 1; fi 2>/dev/null; case $b in "
+"'') [ -n \"$2\" ] && { clock; echo $now >|\"$1\"; } 2>/dev/null; "
+"return 1;; *[!0-9]*) return 0;; esac; clock; "
 "[ $((now - b)) -gt " LEASE_STALE_STR " ]; }; "
-"reap() { mv \"$1\" \"$d/.dead.$2.$$\" 2>/dev/null && rm -rf \"$d/.dead.$2.$$\"; }; "
-"others() { n=0; for s in \"$d\"/s.*; do [ -d \"$s\" ] || continue; x=; "
-"read -r x <\"$s/id\" 2>/dev/null; case $x in \"$1 \"*) continue;; esac; "
-"stale \"$s\" || n=$((n + 1)); done; echo $n; }; "
+"reap() { mv \"$1\" \"$d/.dead.$$\" 2>/dev/null && rm -f \"$d/.dead.$$\" \"$1.beat\"; }; "
+"others() { n=0; for s in \"$d\"/s.*; do case $s in *.beat) continue;; esac; "
+"[ -f \"$s\" ] || continue; x=; read -r x <\"$s\" 2>/dev/null; "
+"case $x in \"$1 \"*) continue;; esac; "
+"stale \"$s.beat\" fill || n=$((n + 1)); done; }; "
 "echo nix-offload-lease 1; "
-"while read -r c a; do now=$(date +%s); case $c in "
-"take) first=y; for w in \"$d\"/w.*; do [ -d \"$w\" ] || continue; "
+"while read -r c a; do now=; case $c in "
+"take) first=y; for w in \"$d\"/w.*; do [ -f \"$w\" ] || continue; "
 "[ \"$w\" = \"$tk\" ] && break; "
-"if stale \"$w\"; then reap \"$w\" w; else first=n; break; fi; done; "
+"if stale \"$w\"; then reap \"$w\"; else first=n; break; fi; done; "
 "got=; i=0; while [ $first = y ] && [ $i -lt \"$a\" ]; do s=$d/s.$i; "
-"if [ -d \"$s\" ] && stale \"$s\"; then reap \"$s\" s; fi; "
-"if mkdir \"$s\" 2>/dev/null; then echo $now >\"$s/beat\"; "
-"echo \"$me\" >\"$s/id\"; got=$i; break; fi; i=$((i + 1)); done; "
+"if [ -f \"$s\" ] && stale \"$s.beat\" fill; then reap \"$s\"; fi; "
+"if { echo \"$me\" >\"$s\"; } 2>/dev/null; then : >|\"$s.beat\"; "
+"got=$i; break; fi; "
+"i=$((i + 1)); done; others \"$1\"; "
 "if [ -n \"$got\" ]; then mine=\"$mine $got\"; "
-"[ -n \"$tk\" ] && rm -rf \"$tk\"; tk=; echo \"ok $got $(others \"$1\")\"; "
-"else if [ -z \"$tk\" ]; then tk=$d/w.$now.$1.$2; mkdir \"$tk\"; fi; "
-"echo $now >\"$tk/beat\"; echo \"busy $(others \"$1\")\"; fi;; "
-"drop) x=; read -r x <\"$d/s.$a/id\" 2>/dev/null; "
-"[ \"$x\" = \"$me\" ] && rm -rf \"$d/s.$a\"; m=; for i in $mine; do "
-"[ \"$i\" = \"$a\" ] || m=\"$m $i\"; done; mine=$m;; "
-"beat) for i in $mine; do echo $now >\"$d/s.$i/beat\"; done 2>/dev/null; "
-"[ -n \"$tk\" ] && echo $now >\"$tk/beat\";; "
-"list) k=0; for i in $mine; do k=$((k + 1)); done; "
-"echo \"in-use $(others \"$1\") $k\";; "
+"[ -n \"$tk\" ] && rm -f \"$tk\"; tk=; echo \"ok $got $n\"; "
+"else clock; [ -n \"$tk\" ] || tk=$d/w.$now.$1.$2; echo $now >|\"$tk\"; "
+"echo \"busy $n\"; fi;; "
+"drop) x=; read -r x <\"$d/s.$a\" 2>/dev/null; "
+"[ \"$x\" = \"$me\" ] && rm -f \"$d/s.$a\" \"$d/s.$a.beat\"; m=; "
+"for i in $mine; do [ \"$i\" = \"$a\" ] || m=\"$m $i\"; done; mine=$m;; "
+"beat) clock; for i in $mine; do echo $now >|\"$d/s.$i.beat\"; done 2>/dev/null; "
+"[ -n \"$tk\" ] && echo $now >|\"$tk\";; "
+"list) k=0; for i in $mine; do k=$((k + 1)); done; others \"$1\"; "
+"echo \"in-use $n $k\";; "
 "esac; done; "
-"for i in $mine; do x=; read -r x <\"$d/s.$i/id\" 2>/dev/null; "
-"[ \"$x\" = \"$me\" ] && rm -rf \"$d/s.$i\"; done; "
-"[ -n \"$tk\" ] && rm -rf \"$tk\"; exit 0";
+"for i in $mine; do x=; read -r x <\"$d/s.$i\" 2>/dev/null; "
+"[ \"$x\" = \"$me\" ] && rm -f \"$d/s.$i\" \"$d/s.$i.beat\"; done; "
+"[ -n \"$tk\" ] && rm -f \"$tk\"; exit 0";
 
 /* This client's id: made once, kept in the runtime directory. */
 static int
