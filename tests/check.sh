@@ -26,7 +26,7 @@ t_check_json() {
 	run a "$NO" check --json --builders "$(mixed_spec)"
 	expect_rc 1
 	expect_lines "$T/a.out" 1
-	expect_in "$T/a.out" "^\\[\\{\"uri\":\"ssh://$H1\",\"usable\":true,\"ok\":true,\"latencyMs\":[0-9]+,\"protocol\":\"2\\.7\",\"remoteProtocol\":\"2\\.7\",\"writable\":true,\"version\":\"$BV1RE\",\"diskFreeBytes\":[0-9]+,\"load\":[0-9.]+,\"cpus\":[0-9]+,\"nativeSystem\":\"x86_64-linux\",\"systems\":\\[\"x86_64-linux\"\\],\"supportedFeatures\":\\[\"big-parallel\"\\],\"mandatoryFeatures\":\\[\\]\\}"
+	expect_in "$T/a.out" "^\\[\\{\"uri\":\"ssh://$H1\",\"usable\":true,\"ok\":true,\"latencyMs\":[0-9]+,\"protocol\":\"2\\.7\",\"remoteProtocol\":\"2\\.7\",\"writable\":true,\"version\":\"$BV1RE\",\"diskFreeBytes\":[0-9]+,\"load\":[0-9.]+,\"cpus\":[0-9]+,\"nativeSystem\":\"x86_64-linux\",\"slotsByOthers\":0,\"systems\":\\[\"x86_64-linux\"\\],\"supportedFeatures\":\\[\"big-parallel\"\\],\"mandatoryFeatures\":\\[\\]\\}"
 	expect_in "$T/a.out" "\\{\"uri\":\"ssh://$H2\",\"usable\":true,\"ok\":false,\"error\":\"[^\"]*not the pinned one[^\"]*\",\"kind\":\"hostkey\""
 	expect_in "$T/a.out" "\\{\"uri\":\"ssh://$DOWN\",\"usable\":true,\"ok\":false,\"error\":\"[^\"]*Connection refused[^\"]*\",\"kind\":\"unreachable\""
 	expect_in "$T/a.out" "\\{\"uri\":\"file:///nix/cache\",\"usable\":false,\"ok\":false,\"error\":"
@@ -147,7 +147,7 @@ d = json.load(open(sys.argv[1]))
 assert isinstance(d, list) and len(d) == 1, d
 b = d[0]
 want = {"uri", "usable", "ok", "latencyMs", "protocol", "remoteProtocol",
-        "writable", "version", "diskFreeBytes", "load", "cpus", "nativeSystem",
+        "writable", "version", "diskFreeBytes", "load", "cpus", "nativeSystem", "slotsByOthers",
         "systems", "supportedFeatures", "mandatoryFeatures"}
 assert set(b) == want, "keys differ: %s" % sorted(set(b) ^ want)
 assert b["ok"] is True, b

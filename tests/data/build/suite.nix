@@ -49,6 +49,14 @@ in rec {
   timedfan = sh "echo ${toString timed} > $out" "timedfan" {};
   timed1 = builtins.elemAt timed 0;
 
+  # six two-second leaves, each recording when it ran: clients on
+  # several machines sharing a builder's slots (tests/lease.sh)
+  lease = builtins.genList (n: sh
+    "/bin/date +%s%N > $out; /bin/sleep 2; /bin/date +%s%N >> $out"
+    "lease-${toString n}" {}) 6;
+  leasefan = sh "echo ${toString lease} > $out" "leasefan" {};
+  lease1 = builtins.elemAt lease 0;
+
   # only a builder with the (mandatory) feature may build it
   special = sh "echo special > $out" "special" {
     requiredSystemFeatures = [ "special" ];
