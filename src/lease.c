@@ -2,9 +2,9 @@
  * Slots held on the builder itself, so that clients on several machines
  * share a builder's max-jobs.  A builder runs no daemon of ours: a lease
  * session (a POSIX shell on a second channel of the owned master) holds
- * each slot as a directory under ~/.cache/nix-offload/slots there, made
- * with mkdir (atomic), and removes it when the build ends or its session
- * does.  A client that dies takes its session with it (the shell reads
+ * each slot as a file under ~/.cache/nix-offload/slots there, made
+ * exclusively (noclobber: O_EXCL), and removes it when the build ends or
+ * its session does.  A client that dies takes its session with it (the shell reads
  * EOF and lets go); one whose link dies stops beating, and its slot is
  * taken back by the next client that finds it LEASE_STALE seconds old.
  * Waiters line up in tickets ("w.EPOCH.ID") so that clients get slots in
