@@ -127,6 +127,13 @@ lint:
 	@mandoc -Tlint -W warning nix-offload.1
 	@groff -ww -mandoc -z nix-offload.1
 
+# Nix 2.34.8's own remote-building tests (tests/nix-functional) in the sid
+# tree, with Nix's build hook and with ours (slow: not part of check).
+# Ends with "N passed, N failed, N skipped".
+nixtests: nix-offload
+	@sh scripts/deps
+	@sh scripts/nixtests
+
 bench: nix-offload
 	@sh scripts/deps
 	@sh scripts/bench
@@ -161,7 +168,7 @@ dist: clean
 	tar -cf - nix-offload-$(VERSION) | gzip > nix-offload-$(VERSION).tar.gz
 	rm -rf nix-offload-$(VERSION)
 
-.PHONY: all options check check-busy testbins mutate demo lint bench install uninstall \
+.PHONY: all options check check-busy testbins mutate demo lint nixtests bench install uninstall \
 	clean dist
 
 # libFuzzer targets for every parser, FUZZ_SECONDS (30) each (clang).

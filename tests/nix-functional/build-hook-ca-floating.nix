@@ -1,0 +1,6 @@
+{ busybox }:
+
+import ./build-hook.nix {
+  inherit busybox;
+  contentAddressed = true;
+}

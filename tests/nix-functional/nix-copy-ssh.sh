@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+
+source common.sh
+
+source nix-copy-ssh-common.sh "ssh"
