@@ -376,6 +376,7 @@ struct store_uri {
 	char	*remote_store;	/* NULL: the remote's default store */
 	int	 ng;		/* ssh-ng://: the daemon protocol */
 	int	 private_slots;	/* ?shared-slots=false: slots counted here */
+	int	 local_store;	/* a local store as a builder (a path) */
 	char	 display[URI_MAX]; /* ssh[-ng]://[user@]host[:port] */
 };
 int		 uri_parse(const char *, struct store_uri *);

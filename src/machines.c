@@ -335,6 +335,56 @@ ssh_scheme(const char *u)
 	return 0;
 }
 
+/* A local store, as Nix's hook takes one: a path, or local[?params]. */
+static int
+local_store(const char *u)
+{
+	return u[0] == '/' ||
+	    (strncmp(u, "local", 5) == 0 && (u[5] == '\0' || u[5] == '?'));
+}
+
+/*
+ * A local store as a builder: Nix's hook builds in it in its own process;
+ * we run this machine's nix-store --serve --write --store URI, as for a
+ * builder named localhost (no ssh).  Its slots are this machine's.  As
+ * Nix opens it, the store's system-features are the entry's features,
+ * supported and mandatory (none: none, not this machine's).
+ */
+static int
+local_uri(struct machine *m)
+{
+	char		 store[URI_MAX * 2];
+	const char	*f;
+	size_t		 i, n;
+
+	n = (size_t)snprintf(store, sizeof(store), "%s%csystem-features=",
+	    m->uri_text, strchr(m->uri_text, '?') != NULL ? '&' : '?');
+	for (i = 0; i < m->supported.n + m->mandatory.n; i++) {
+		f = i < m->supported.n ? m->supported.v[i] :
+		    m->mandatory.v[i - m->supported.n];
+		if (i > 0 && n < sizeof(store))
+			n += (size_t)snprintf(store + n, sizeof(store) - n,
+			    "%%20");
+		/* a feature is a word of the URI's query, escaped */
+		for (; *f != '\0' && n < sizeof(store); f++)
+			n += (size_t)snprintf(store + n, sizeof(store) - n,
+			    isalnum((unsigned char)*f) || strchr("._-", *f) ?
+			    "%c" : "%%%02X", (unsigned char)*f);
+	}
+	if (n >= sizeof(store))
+		return -1;
+	uri_free(&m->uri);
+	memset(&m->uri, 0, sizeof(m->uri));
+	if ((m->uri.host = strdup("localhost")) == NULL ||
+	    (m->uri.remote_store = strdup(store)) == NULL)
+		return -1;
+	m->uri.private_slots = 1;
+	m->uri.local_store = 1;
+	strlcpy(m->uri.display, m->uri_text, sizeof(m->uri.display));
+	m->usable = 1;
+	return 0;
+}
+
 /* Why a store that is not ssh[-ng]:// cannot be used, for messages. */
 static void
 unusable(const char *u, char *buf, size_t sz)
@@ -659,6 +709,9 @@ entry(struct parser *p, char *s, const char *where)
 			m.uri.host_key = key;
 			key = NULL;
 		}
+	} else if (local_store(m.uri_text) && why[0] == '\0') {
+		if (local_uri(&m) == -1)
+			goto nomem;
 	} else if (rules.strict_uri && strstr(m.uri_text, "://") == NULL &&
 	    strchr(f[0], '?') != NULL && memchr(f[0], '/',
 	    strcspn(f[0], "?")) == NULL && !special(f[0])) {

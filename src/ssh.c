@@ -734,6 +734,11 @@ ssh_start_store(const struct store_uri *u, struct conn *c, int flags)
 		rc |= args_add(&w, "--store");
 		rc |= args_add(&w, "%s", u->remote_store);
 	}
+	/* as Nix's hook sets for a local store, whatever max-jobs says */
+	if (u->local_store) {
+		rc |= args_add(&w, "--max-jobs");
+		rc |= args_add(&w, "1");
+	}
 	if (rc == 0)
 		rc = ssh_open(u, w.list, c, flags);
 	args_free(&w);

@@ -106,3 +106,30 @@ t_localhost_no_ssh() {
 	run c "$NO" store-info ssh://root@localhost
 	[ "$RC" != 0 ] || fail "ssh://root@localhost did not use ssh"
 }
+
+# A local store under another root as a builder (field 1 a path), as in
+# Nix's own remote-building tests: built in that store by this machine's
+# nix-store, whose system features are the entry's, as Nix opens it; the
+# output comes home as through Nix's own hook.
+t_local_store_builder() {
+	hook_install
+	s=$T/store2
+	# a store under another root builds in a sandbox: the suite's /bin/sh
+	export NIX_CONFIG="extra-sandbox-paths = /bin /usr /lib /lib64"
+	run a nb --builders "$s - - 1 1 special" -A special --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	out=$(cat "$T/a.out")
+	[ "$(cat "$out")" = special ] || fail "not built: $(cat "$out")"
+	nix-store --store "$s" --check-validity "$out" ||
+	    fail "$out was not built in $s"
+	expect_in "$T/a.err" "building '.*-special.drv' on '$s'"
+	# without the feature in the entry, that store lacks it too
+	run b nb --builders "$s - - 1 1 -" -A special --argstr nonce "$T-2" "$SUITE"
+	[ "$RC" != 0 ] || fail "built where the entry names no feature special"
+	# the same through Nix's own hook
+	nix-store --delete "$out" >/dev/null 2>&1 || fail "cannot delete $out"
+	run c nix-build --no-out-link --max-jobs 0 --builders "$s - - 1 1 special" \
+	    -A special --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	cmp -s "$T/a.out" "$T/c.out" || fail "Nix's hook gave $(cat "$T/c.out")"
+}

@@ -160,12 +160,10 @@ static const struct mcase {
 	{ "ssh_ng_ipv6", "ssh-ng://root@::1", "--builders",
 	  "ssh-ng://root@[::1] x86_64-linux - 1 1 - - - # --builders\n", "",
 	  NULL },
+	/* a local store builds through this machine's nix-store --store */
 	{ "local_path", "/var/lib/store", "--builders",
-	  "/var/lib/store x86_64-linux - 1 1 - - - # --builders (unusable: "
-	  "not a remote store; nix-offload speaks to ssh:// and ssh-ng:// stores only)\n",
-	  WARN "--builders: /var/lib/store: not a remote "
-	  "store; nix-offload speaks to ssh:// and ssh-ng:// stores only; listed, never "
-	  "used\n", NULL },
+	  "/var/lib/store x86_64-linux - 1 1 - - - # --builders\n", "",
+	  NULL },
 	{ "auto_query", "auto?root=/r", "--builders",
 	  "auto?root=/r x86_64-linux - 1 1 - - - # --builders (unusable: "
 	  "not a remote store; nix-offload speaks to ssh:// and ssh-ng:// stores only)\n",
