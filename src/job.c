@@ -780,7 +780,7 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 	size_t			 n = 0;
 	int			 rc = -1, k, asked = 0;
 	int64_t			 t0, t1, t2;
-	char			 msg[8192];
+	char			 msg[8192], name[DRV_NAME_MAX];
 
 	memset(r, 0, sizeof(*r));
 	j->drv = s->drvpath;
@@ -847,12 +847,15 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 			log_tail(j->remote->errtail, j->remote->errlen,
 			    j->log_tail);
 		/* Nix's own words, and where to look */
-		if (j->opts.keep_failed)
+		if (j->opts.keep_failed) {
+			if (drv_name(s->drvpath, name, sizeof(name)) == -1)
+				strlcpy(name, s->name, sizeof(name));
 			log_warnx("The failed build directory was kept on the "
 			    "remote builder due to `--keep-failed`: on %s, "
-			    "nix-build-%s.drv-N in its build directory (/tmp, "
-			    "or /nix/var/nix/builds since Nix 2.30)", j->host,
-			    s->name);
+			    "nix-build-%s.drv-N in /tmp (Nix before 2.30) or "
+			    "in /nix/var/nix/builds (2.30, 2.31); since 2.32 "
+			    "the newest nix-PID-N there", j->host, name);
+		}
 	} else if (s->fetch != NULL && s->fetch->n > 0) {
 		k = asked ? fetch_records(j, s->fetch, pi, n) :
 		    job_fetch(j, s->fetch);

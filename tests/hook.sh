@@ -95,6 +95,9 @@ t_hook_keep_failed() {
 	kept_dirs >"$T/after"
 	new=$(comm -13 "$T/before" "$T/after")
 	[ -n "$new" ] || fail "-K kept nothing on the builder"
+	# said with the derivation's name, as the directory is named
+	expect_in "$T/a.err" "was kept on the remote builder due to \`--keep-failed\`: on ssh://$H1, nix-build-fails\\.drv-N in /tmp"
+	case $new in *nix-build-fails.drv-*) ;; *) fail "kept $new" ;; esac
 	builder_ssh 1 "rm -rf $new"
 }
 
