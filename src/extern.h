@@ -481,6 +481,8 @@ int		 ssh_open(const struct store_uri *, char *const *, struct conn *,
 #define CONN_QUIET	0x1	/* a conversation's failure is not said */
 int		 ssh_open_store(const struct store_uri *, struct conn *, int);
 int		 ssh_master_up(const struct store_uri *);
+int		 ssh_master_file(const struct store_uri *, const char *, char *,
+		    size_t, char *, size_t);
 int		 ssh_start_store(const struct store_uri *, struct conn *, int);
 int		 ssh_wait_master(const struct store_uri *, struct conn *);
 int		 ssh_fact_get(const struct store_uri *, const char *, char *,
@@ -963,13 +965,11 @@ struct machine;
 #define LEASE_BEAT_S		10	/* s between beats */
 #define LEASE_FACT_TTL		10	/* s: others' slots, as last seen */
 struct lease {
-	struct conn	 c;		/* the session that holds the slots */
+	struct conn	 c;		/* to the builder's broker here */
 	int		 up;		/* open, and the builder takes leases */
 	int		 greeted;	/* its first line read: it does */
 	int		 asked;		/* a "take" sent, its answer not read */
 	long		 slot;		/* held, or -1 */
-	pid_t		 beater;	/* beats while we live */
-	int		 life;		/* its end of life: ours */
 };
 void		 lease_init(struct lease *);
 int		 lease_open(struct lease *, const struct machine *, int);

@@ -4,15 +4,25 @@
  * session (a POSIX shell on a second channel of the owned master) holds
  * each slot as a file under ~/.cache/nix-offload/slots there, made
  * exclusively (noclobber: O_EXCL), and removes it when the build ends or
- * its session does.  A client that dies takes its session with it (the shell reads
- * EOF and lets go); one whose link dies stops beating, and its slot is
- * taken back by the next client that finds it LEASE_STALE seconds old.
+ * its session does.
+ *
+ * Here one broker per master holds that session for every process of the
+ * user (a hook, a build's workers): they ask it over a socket in the
+ * runtime directory, so a build costs a line each way and no process.  A
+ * process that dies closes its socket and the broker lets its slots go at
+ * once; a broker that dies (even by SIGKILL) closes the session, and the
+ * shell lets every slot go; a broker idle for LEASE_BROKER_IDLE seconds
+ * leaves.  One whose link dies stops beating, and its slots are taken
+ * back by the next client that finds them LEASE_STALE seconds old.
  * Waiters line up in tickets ("w.EPOCH.ID") so that clients get slots in
  * the order they asked.  A builder where the shell cannot run it (a
  * ForceCommand, no writable home) is said once, and its slots are then
  * counted on this machine only, as before.
  */
 #include <sys/types.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -27,9 +37,15 @@
 
 #include "extern.h"
 
-#define LEASE_FD_SCAN	4096	/* descriptors the beater closes */
+#define LEASE_FD_SCAN	4096	/* descriptors the broker closes */
 #define LEASE_POLL_MS	50	/* first pause before asking again */
 #define LEASE_POLL_MAX_MS 400	/* ... and the longest */
+#define LEASE_BROKER_IDLE 30	/* s a broker with no client stays */
+#define LEASE_BROKER_START_MS 5000 /* ms a client waits for its broker */
+#define LEASE_CLIENTS	64	/* processes one broker serves at once */
+#define LEASE_CLIENT_SLOTS 4	/* slots one process holds at once */
+#define LEASE_LINE_MAX	256	/* a line either way */
+#define LEASE_GREET_S	30	/* s the shell takes to start, past ssh's */
 
 /*
  * The builder's side.  $1 is this client's id, $2 this session's.  Lines
@@ -131,13 +147,13 @@ read_line(struct conn *c, char *buf, size_t sz)
 	return 0;
 }
 
-/* Send a line of ours whole (one write: the beater's never cut it). */
+/* Send a line of ours whole, to the broker. */
 static int
 send_line(struct lease *l, const char *line)
 {
 	size_t	 n = strlen(line);
 
-	return write(l->c.to, line, n) == (ssize_t)n ? 0 : -1;
+	return send(l->c.to, line, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 }
 
 /* Are m's slots to be held on the builder? */
@@ -195,25 +211,13 @@ others_seen(const struct machine *m, long k)
 	ssh_fact_put(&m->uri, "others", buf);
 }
 
-/* The beater goes, and the session with it. */
+/* The broker's socket is closed: it lets our slots go. */
 static void
-lease_end(struct lease *l, int kill)
+lease_end(struct lease *l)
 {
-	if (l->life != -1) {
-		close(l->life);
-		l->life = -1;
-	}
-	if (l->beater > 0) {
-		while (waitpid(l->beater, NULL, 0) == -1 && errno == EINTR)
-			;
-		l->beater = -1;
-	}
-	if (l->c.pid != -1 || l->c.to != -1) {
-		if (kill)
-			ssh_kill(&l->c);
-		else
-			(void)ssh_close(&l->c);
-	}
+	if (l->c.to != -1)
+		close(l->c.to);
+	l->c.to = l->c.from = -1;
 	l->up = 0;
 	l->slot = -1;
 }
@@ -230,31 +234,7 @@ lease_off(struct lease *l, const struct machine *m, const char *why)
 		    text_printable(why, strlen(why), q, sizeof(q)));
 		ssh_fact_put(&m->uri, "lease-off", "1");
 	}
-	lease_end(l, 1);
-}
-
-/*
- * The beater: every LEASE_BEAT_S seconds a "beat" line, for as long as
- * the process that forked it lives (its end of life is open).
- */
-static void
-beater(int to, int life)
-{
-	struct pollfd	 p = { life, POLLIN, 0 };
-	long		 fd, max = sysconf(_SC_OPEN_MAX);
-
-	/* hold nothing else open: another session's EOF must not wait */
-	if (max < 0 || max > LEASE_FD_SCAN)
-		max = LEASE_FD_SCAN;
-	for (fd = 3; fd < max; fd++)
-		if (fd != to && fd != life)
-			(void)close((int)fd);
-	for (;;) {
-		if (poll(&p, 1, LEASE_BEAT_S * 1000) != 0)
-			_exit(0);	/* the holder is gone, or let go */
-		if (write(to, "beat\n", 5) != 5)
-			_exit(0);
-	}
+	lease_end(l);
 }
 
 /* An empty lease, holding nothing (lease_close is a no-op on it). */
@@ -264,62 +244,155 @@ lease_init(struct lease *l)
 	memset(l, 0, sizeof(*l));
 	wire_init(&l->c, -1, -1, -1, "");
 	l->slot = -1;
-	l->beater = -1;
-	l->life = -1;
+}
+
+/* Write all of n bytes to a socket or pipe; 0, or -1. */
+static int
+put(int fd, const char *b, size_t n)
+{
+	ssize_t	 k;
+
+	while (n > 0) {
+		if ((k = send(fd, b, n, MSG_NOSIGNAL)) == -1 && errno == ENOTSOCK)
+			k = write(fd, b, n);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void	 broker(const struct machine *, int, int);
+
+/*
+ * Start m's broker, unless one runs or starts (its lock is held): a
+ * grandchild, in a session of its own, that outlives us.  0, or -1.
+ */
+static int
+broker_start(const struct machine *m)
+{
+	char		 name[64 + RUNDIR_NAME_MAX];
+	int		 lock, dfd, ls;
+	pid_t		 pid;
+	struct sockaddr_un sun;
+
+	ssh_master_file(&m->uri, "lease.lock", name, sizeof(name), NULL, 0);
+	if ((lock = rundir_open("", name, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (flock(lock, LOCK_EX | LOCK_NB) == -1) {
+		close(lock);
+		return 0;	/* one runs, or is starting */
+	}
+	/* ours: a socket left by one that died goes, and ours is bound */
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (ssh_master_file(&m->uri, "lease", name, sizeof(name),
+	    sun.sun_path, sizeof(sun.sun_path)) == -1 ||
+	    (dfd = rundir_dirfd("")) == -1) {
+		close(lock);
+		return -1;
+	}
+	(void)unlinkat(dfd, name, 0);
+	if ((ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(ls, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(ls, LEASE_CLIENTS) == -1) {
+		log_err("%s: lease broker socket", m->uri_text);
+		if (ls != -1)
+			close(ls);
+		close(lock);
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		close(ls);
+		close(lock);
+		return -1;
+	}
+	if (pid == 0) {
+		(void)setsid();
+		if (fork() == 0)
+			broker(m, ls, lock);
+		_exit(0);
+	}
+	close(ls);
+	close(lock);	/* the broker's copy holds the lock */
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	return 0;
+}
+
+/* Connect to m's broker, starting it if none runs.  The socket, or -1. */
+static int
+broker_connect(const struct machine *m)
+{
+	char		 name[64 + RUNDIR_NAME_MAX];
+	struct sockaddr_un sun;
+	int64_t		 end = clock_ms() + LEASE_BROKER_START_MS;
+	int		 fd, started = 0;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (ssh_master_file(&m->uri, "lease", name, sizeof(name),
+	    sun.sun_path, sizeof(sun.sun_path)) == -1)
+		return -1;
+	for (;;) {
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return fd;
+		close(fd);
+		if (clock_ms() >= end)
+			return -1;
+		if (!started++ && broker_start(m) == -1)
+			return -1;
+		(void)poll(NULL, 0, 10);
+		if (started > 20)	/* one that was leaving: again */
+			started = 0;
+	}
 }
 
 /*
- * Open m's lease session over its master, without waiting for it: with
- * take, its first "take" goes with it (the answer is read by lease_take,
- * so an uncontended slot costs no round trip of its own).  Returns 0;
- * a builder that cannot hold slots is said once (lease_off) when its
- * answer comes, and l is then a no-op.  Never fails the build.
+ * Open our lease with m's broker: with take, its first "take" goes at
+ * once (the answer is read by lease_take, so an uncontended slot costs no
+ * wait of its own).  Returns 0; a builder that cannot hold slots is said
+ * once (lease_off), and l is then a no-op.  Never fails the build.
  */
 int
 lease_open(struct lease *l, const struct machine *m, int take)
 {
-	struct args	 w = { NULL, 0, 0 };
-	char		 id[17], sess[32], line[256];
-	int		 life[2];
+	char	 line[LEASE_LINE_MAX];
+	int	 fd, tries;
 
 	lease_init(l);
 	if (!lease_shared(m) ||
-	    ssh_fact_get(&m->uri, "lease-off", line, sizeof(line)) == 0 ||
-	    client_id(id, sizeof(id)) == -1)
+	    ssh_fact_get(&m->uri, "lease-off", line, sizeof(line)) == 0)
 		return 0;
-	snprintf(sess, sizeof(sess), "%ld", (long)getpid());
-	if (args_add(&w, "sh") | args_add(&w, "-c") |
-	    args_add(&w, "%s", lease_script) | args_add(&w, "nix-offload-lease") |
-	    args_add(&w, "%s", id) | args_add(&w, "%s", sess)) {
-		args_free(&w);
-		return 0;
+	for (tries = 0; tries < 2; tries++) {
+		if ((fd = broker_connect(m)) == -1) {
+			lease_off(l, m, "no lease broker here");
+			return 0;
+		}
+		wire_init(&l->c, fd, fd, -1, m->uri.display);
+		/* its first line is the builder's: it may be connecting */
+		l->c.timeout_ms = (int)(sshconf.connect_timeout +
+		    LEASE_GREET_S) * 1000;
+		l->up = 1;
+		if (read_line(&l->c, line, sizeof(line)) == 0)
+			break;
+		lease_end(l);	/* a broker that was leaving: again */
 	}
-	if (ssh_open(&m->uri, w.list, &l->c, CONN_QUIET) == -1) {
-		args_free(&w);
-		lease_off(l, m, l->c.f.msg);
-		return 0;
-	}
-	args_free(&w);
-	if (pipe(life) == -1) {
-		lease_off(l, m, strerror(errno));
-		return 0;
-	}
-	(void)fcntl(life[1], F_SETFD, FD_CLOEXEC);
-	(void)fcntl(life[0], F_SETFD, FD_CLOEXEC);
-	if ((l->beater = fork()) == -1) {
-		close(life[0]);
-		close(life[1]);
-		lease_off(l, m, strerror(errno));
+	if (!l->up) {
+		lease_off(l, m, "its lease broker did not answer");
 		return 0;
 	}
-	if (l->beater == 0) {
-		close(life[1]);
-		beater(l->c.to, life[0]);
+	if (strcmp(line, "nix-offload-lease 1") != 0) {
+		lease_off(l, m, strncmp(line, "no ", 3) == 0 ? line + 3 : line);
+		return 0;
 	}
-	close(life[0]);
-	l->life = life[1];
-	l->up = 1;
-	l->greeted = 0;
+	l->greeted = 1;
 	if (take) {
 		snprintf(line, sizeof(line), "take %ld\n", m->max_jobs);
 		l->asked = send_line(l, line) == 0;
@@ -416,11 +489,11 @@ lease_drop(struct lease *l)
 	l->slot = -1;
 }
 
-/* End the session: the builder lets every slot of it go. */
+/* Done: the broker lets every slot we hold go. */
 void
 lease_close(struct lease *l)
 {
-	lease_end(l, 0);
+	lease_end(l);
 }
 
 /*
@@ -446,4 +519,281 @@ lease_list(const struct machine *m, long *others)
 	}
 	lease_close(&l);
 	return rc;
+}
+
+/*
+ * The broker: m's lease session, shared by the user's processes here.
+ * Each client is sent the session's first line, then its "take", "drop"
+ * and "list" lines go to the builder's shell, whose answers come back in
+ * order; a client's slots are dropped when it closes.  It beats every
+ * LEASE_BEAT_S seconds and leaves when its session ends or no client has
+ * been there for LEASE_BROKER_IDLE seconds.  Never returns.
+ */
+struct bclient {
+	int		 fd;		/* -1: free */
+	unsigned	 gen;		/* which client of fd this is */
+	char		 in[LEASE_LINE_MAX];
+	size_t		 n;
+	long		 slot[LEASE_CLIENT_SLOTS];
+	int		 nslot;
+};
+
+struct bwait {
+	int		 who;		/* client index */
+	unsigned	 gen;
+};
+
+static struct bclient	 bc[LEASE_CLIENTS];
+static struct bwait	 bq[LEASE_CLIENTS * 2];
+static size_t		 bqn;
+
+static void
+bdrop(int to, long slot)
+{
+	char	 cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "drop %ld\n", slot);
+	(void)put(to, cmd, strlen(cmd));
+}
+
+static void
+bclose(int to, struct bclient *b)
+{
+	int	 i;
+
+	for (i = 0; i < b->nslot; i++)
+		bdrop(to, b->slot[i]);
+	close(b->fd);
+	b->fd = -1;
+	b->nslot = 0;
+	b->n = 0;
+}
+
+/* A client's line: forwarded, or (a drop of a slot not its) not. */
+static int
+bline(int to, int who, char *line)
+{
+	struct bclient	*b = &bc[who];
+	char		 cmd[64];
+	long		 v;
+	int		 i;
+
+	if (sscanf(line, "take %ld", &v) == 1 && v > 0 && v <= 100000) {
+		if (bqn == sizeof(bq) / sizeof(bq[0]))
+			return -1;
+		snprintf(cmd, sizeof(cmd), "take %ld\n", v);
+	} else if (strcmp(line, "list") == 0) {
+		if (bqn == sizeof(bq) / sizeof(bq[0]))
+			return -1;
+		strlcpy(cmd, "list\n", sizeof(cmd));
+	} else if (sscanf(line, "drop %ld", &v) == 1) {
+		for (i = 0; i < b->nslot && b->slot[i] != v; i++)
+			;
+		if (i == b->nslot)
+			return 0;
+		b->slot[i] = b->slot[--b->nslot];
+		bdrop(to, v);
+		return 0;
+	} else
+		return -1;
+	bq[bqn].who = who;
+	bq[bqn++].gen = b->gen;
+	return put(to, cmd, strlen(cmd));
+}
+
+/* The builder's answer, to the client that asked (if it is still here). */
+static void
+banswer(int to, const char *line)
+{
+	struct bwait	 w;
+	struct bclient	*b;
+	long		 slot, k;
+	char		 out[LEASE_LINE_MAX + 1];
+
+	if (bqn == 0)
+		return;
+	w = bq[0];
+	memmove(bq, bq + 1, --bqn * sizeof(bq[0]));
+	b = &bc[w.who];
+	if (sscanf(line, "ok %ld %ld", &slot, &k) == 2) {
+		if (b->fd == -1 || b->gen != w.gen ||
+		    b->nslot == LEASE_CLIENT_SLOTS) {
+			bdrop(to, slot);	/* it left meanwhile */
+			if (b->fd == -1 || b->gen != w.gen)
+				return;
+		} else
+			b->slot[b->nslot++] = slot;
+	}
+	if (b->fd == -1 || b->gen != w.gen)
+		return;
+	snprintf(out, sizeof(out), "%s\n", line);
+	if (put(b->fd, out, strlen(out)) == -1)
+		bclose(to, b);
+}
+
+static void
+broker(const struct machine *m, int ls, int lock)
+{
+	struct pollfd	 p[LEASE_CLIENTS + 3];
+	struct args	 w = { NULL, 0, 0 };
+	struct conn	 c;
+	char		 id[17], sess[32], greet[LEASE_LINE_MAX];
+	char		 rb[LEASE_LINE_MAX], buf[LEASE_LINE_MAX + 2], *e;
+	size_t		 rn = 0, np;
+	int64_t		 now, beat, idle;
+	long		 fd, max = sysconf(_SC_OPEN_MAX);
+	int		 i, k, nfd, up = 0, devnull;
+	ssize_t		 r;
+	unsigned	 gen = 0;
+
+	/* hold nothing of the process that started us, nor live by it */
+	wire_lifeline(-1);
+	if (max < 0 || max > LEASE_FD_SCAN)
+		max = LEASE_FD_SCAN;
+	for (fd = 3; fd < max; fd++)
+		if (fd != ls && fd != lock && fd != rundir_fd())
+			(void)close((int)fd);
+	if ((devnull = open("/dev/null", O_RDWR)) != -1) {
+		(void)dup2(devnull, 0);
+		(void)dup2(devnull, 1);
+		(void)dup2(devnull, 2);
+		if (devnull > 2)
+			close(devnull);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	for (i = 0; i < LEASE_CLIENTS; i++)
+		bc[i].fd = -1;
+	strlcpy(greet, "no session", sizeof(greet));
+	snprintf(sess, sizeof(sess), "%ld", (long)getpid());
+	wire_init(&c, -1, -1, -1, m->uri.display);
+	if (client_id(id, sizeof(id)) == 0 &&
+	    !(args_add(&w, "sh") | args_add(&w, "-c") |
+	    args_add(&w, "%s", lease_script) |
+	    args_add(&w, "nix-offload-lease") | args_add(&w, "%s", id) |
+	    args_add(&w, "%s", sess)) &&
+	    ssh_open(&m->uri, w.list, &c, CONN_QUIET) == 0) {
+		if (read_line(&c, greet, sizeof(greet)) == -1) {
+			strlcpy(greet, "no answer from its shell: ",
+			    sizeof(greet));
+			strlcat(greet, c.why, sizeof(greet));
+		}
+		up = strcmp(greet, "nix-offload-lease 1") == 0;
+	} else if (c.f.kind != FAIL_NONE) {
+		strlcpy(greet, "no ", sizeof(greet));
+		strlcat(greet, c.f.msg, sizeof(greet));
+	}
+	args_free(&w);
+	now = clock_ms();
+	beat = now + LEASE_BEAT_S * 1000;
+	idle = now;
+	for (;;) {
+		nfd = 0;
+		p[nfd].fd = ls;
+		p[nfd++].events = POLLIN;
+		p[nfd].fd = up ? c.from : -1;
+		p[nfd++].events = POLLIN;
+		p[nfd].fd = up ? c.err : -1;
+		p[nfd++].events = POLLIN;
+		for (i = 0; i < LEASE_CLIENTS; i++) {
+			p[nfd].fd = bc[i].fd;
+			p[nfd++].events = POLLIN;
+		}
+		now = clock_ms();
+		k = 0;
+		for (i = 0; i < LEASE_CLIENTS; i++)
+			k += bc[i].fd != -1;
+		if (k > 0 || bqn > 0)
+			idle = now;
+		else if (now - idle >= LEASE_BROKER_IDLE * 1000)
+			break;
+		if (poll(p, (nfds_t)nfd, 1000) == -1 && errno != EINTR)
+			break;
+		now = clock_ms();
+		if (up && now >= beat) {
+			if (put(c.to, "beat\n", 5) == -1)
+				break;
+			beat = now + LEASE_BEAT_S * 1000;
+		}
+		if (p[2].revents != 0)
+			wire_drain_stderr(&c);
+		/* the builder's answers, a line each */
+		if (p[1].revents != 0) {
+			r = read(c.from, rb + rn, sizeof(rb) - 1 - rn);
+			if (r <= 0 && (r == 0 || errno != EINTR))
+				break;	/* the session ended: so do we */
+			rn += (size_t)(r > 0 ? r : 0);
+			while ((e = memchr(rb, '\n', rn)) != NULL) {
+				*e = '\0';
+				banswer(c.to, rb);
+				np = (size_t)(e + 1 - rb);
+				memmove(rb, e + 1, rn - np);
+				rn -= np;
+			}
+			if (rn == sizeof(rb) - 1)
+				break;	/* not our shell's line */
+		}
+		/* new clients: the first line, the builder's */
+		if (p[0].revents & POLLIN) {
+			int nc = accept(ls, NULL, NULL);
+			for (i = 0; nc != -1 && i < LEASE_CLIENTS &&
+			    bc[i].fd != -1; i++)
+				;
+			if (nc != -1 && i == LEASE_CLIENTS)
+				close(nc);
+			else if (nc != -1) {
+				(void)fcntl(nc, F_SETFD, FD_CLOEXEC);
+				bc[i].fd = nc;
+				bc[i].gen = ++gen;
+				bc[i].n = 0;
+				bc[i].nslot = 0;
+				snprintf(buf, sizeof(buf), "%s\n", greet);
+				if (put(nc, buf, strlen(buf)) == -1 || !up)
+					bclose(c.to, &bc[i]);
+			}
+		}
+		for (i = 0; i < LEASE_CLIENTS; i++) {
+			struct bclient *b = &bc[i];
+			if (b->fd == -1 || p[3 + i].revents == 0 ||
+			    p[3 + i].fd != b->fd)
+				continue;
+			r = read(b->fd, b->in + b->n, sizeof(b->in) - 1 - b->n);
+			if (r <= 0) {
+				if (r == -1 && errno == EINTR)
+					continue;
+				bclose(c.to, b);	/* it left */
+				continue;
+			}
+			b->n += (size_t)r;
+			while (b->fd != -1 &&
+			    (e = memchr(b->in, '\n', b->n)) != NULL) {
+				*e = '\0';
+				if (bline(c.to, i, b->in) == -1) {
+					bclose(c.to, b);
+					break;
+				}
+				np = (size_t)(e + 1 - b->in);
+				memmove(b->in, e + 1, b->n - np);
+				b->n -= np;
+			}
+			if (b->fd != -1 && b->n == sizeof(b->in) - 1)
+				bclose(c.to, b);
+		}
+	}
+	/* gone before our lock: a client then starts another */
+	{
+		char name[64 + RUNDIR_NAME_MAX];
+		int dfd = rundir_dirfd("");
+		ssh_master_file(&m->uri, "lease", name, sizeof(name), NULL, 0);
+		if (dfd != -1)
+			(void)unlinkat(dfd, name, 0);
+	}
+	close(ls);
+	for (i = 0; i < LEASE_CLIENTS; i++)
+		if (bc[i].fd != -1)
+			close(bc[i].fd);
+	if (c.to != -1)
+		close(c.to);	/* the shell lets every slot go */
+	_exit(0);
 }

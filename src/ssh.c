@@ -344,6 +344,20 @@ ssh_fact_put(const struct store_uri *u, const char *what, const char *val)
 	(void)rundir_write("", name, val, strlen(val));
 }
 
+/*
+ * The name in the runtime directory of something of u's master, what
+ * (its lease broker's socket): beside the control socket, one per master.
+ */
+int
+ssh_master_file(const struct store_uri *u, const char *what, char *name,
+    size_t sz, char *path, size_t psz)
+{
+	ctlname(u, "", name, sz, NULL, 0);
+	strlcat(name, ".", sz);
+	strlcat(name, what, sz);
+	return path == NULL ? 0 : rundir_name(name, path, psz);
+}
+
 /* Write the pinned key where ssh will look for it, under a fixed alias. */
 static int
 write_pinned(const struct store_uri *u, char *path, size_t sz)
