@@ -170,6 +170,16 @@ t_build_links() {
 	ls -l /nix/var/nix/gcroots/auto | grep -q "$T/result" || fail "no GC root"
 }
 
+# A build that ends leaves no run directory (roots.PID, with the GC roots
+# of its .drv files) behind in the runtime directory.
+t_build_run_dir_removed() {
+	both
+	run a "$NO" build --no-out-link --builders "@$T/both" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	ls -A "$NIX_OFFLOAD_RUNTIME_DIR" >"$T/rt"
+	expect_not_in "$T/rt" '^roots\.'
+}
+
 # nix-build's words: ./result by default, as nix-build makes it (and
 # result-dev), none with --no-out-link or --no-link, compared with what
 # nix-build itself leaves; an unknown option is named in one line.
