@@ -239,6 +239,20 @@ t_copy_round_trip() {
 	expect_in "$T/c.err" 'is not valid'
 }
 
+# copy --to a builder it cannot reach exits with the connection's status,
+# as store-info does (3: unreachable), not 1; nothing is sent.
+t_copy_to_unreachable() {
+	echo "$T" >"$T/file"
+	p=$(nix-store --add "$T/file")
+	run i "$NO" store-info "ssh://$DOWN"
+	expect_rc 3
+	run a "$NO" copy --to "ssh://$DOWN" "$p"
+	expect_rc 3
+	expect_in "$T/a.err" "^nix-offload: ssh://$DOWN: cannot reach the builder: .*Connection refused"
+	expect_lines "$T/a.err" 1
+	expect_lines "$T/a.out" 0
+}
+
 # Leaves on both builders, a root that needs them all: the root goes where
 # most of its inputs are, the others come home and go over, and the result
 # is Nix's.
