@@ -170,6 +170,16 @@ t_build_links() {
 	ls -l /nix/var/nix/gcroots/auto | grep -q "$T/result" || fail "no GC root"
 }
 
+# A build that ends leaves no run directory (roots.PID, with the GC roots
+# of its .drv files) behind in the runtime directory.
+t_build_run_dir_removed() {
+	both
+	run a "$NO" build --no-out-link --builders "@$T/both" -A step1 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	ls -A "$NIX_OFFLOAD_RUNTIME_DIR" >"$T/rt"
+	expect_not_in "$T/rt" '^roots\.'
+}
+
 # nix-build's words: ./result by default, as nix-build makes it (and
 # result-dev), none with --no-out-link or --no-link, compared with what
 # nix-build itself leaves; an unknown option is named in one line.
@@ -227,6 +237,20 @@ t_copy_round_trip() {
 	run c "$NO" copy --from "$U" /nix/store/00000000000000000000000000000000-nope
 	expect_rc 1
 	expect_in "$T/c.err" 'is not valid'
+}
+
+# copy --to a builder it cannot reach exits with the connection's status,
+# as store-info does (3: unreachable), not 1; nothing is sent.
+t_copy_to_unreachable() {
+	echo "$T" >"$T/file"
+	p=$(nix-store --add "$T/file")
+	run i "$NO" store-info "ssh://$DOWN"
+	expect_rc 3
+	run a "$NO" copy --to "ssh://$DOWN" "$p"
+	expect_rc 3
+	expect_in "$T/a.err" "^nix-offload: ssh://$DOWN: cannot reach the builder: .*Connection refused"
+	expect_lines "$T/a.err" 1
+	expect_lines "$T/a.out" 0
 }
 
 # Leaves on both builders, a root that needs them all: the root goes where

@@ -76,6 +76,25 @@ t_cut_build_mid_build() {
 	verify_stores
 }
 
+# A builder lost mid-build is remembered: status shows it down after the
+# build that lost it, which ended well elsewhere.
+t_cut_build_mid_build_down() {
+	via "$CUT%20file%20$T/cutnow"
+	"$NO" build -j 1 --builders "@$T/via" -A cutme --argstr nonce "$T" \
+	    "$SUITE" >"$T/a.out" 2>"$T/a.err" &
+	pid=$!
+	wait_for "$T/a.err" "^cutme> started" 30 || fail "the build did not start"
+	touch "$T/cutnow"
+	wait $pid
+	RC=$? expect_rc 0
+	expect_moved cutme
+	run s "$NO" status --builders "@$T/via"
+	expect_rc 0
+	expect_in "$T/s.out" "^ssh://$H1\\?[^ ]*: 0 of 1 slot in use\$"
+	expect_in "$T/s.out" "^  down until [0-9:]+ \\([0-9]+ s more\\) after 1 failure in a row: .*connection to the builder was lost"
+	expect_lines_matching "$T/s.out" "^  down until" 1
+}
+
 # A builder with four slots goes while it builds some derivations and
 # holds the outputs of others: all of them move, and the user reads one
 # line about it.

@@ -167,6 +167,29 @@ t_info_connect_timeout() {
 	[ $t -ge 1500 ] && [ $t -lt 6000 ] || fail "took $t ms with a 2 s connect timeout"
 }
 
+# queue_full ADDR: does silentd's full listener on ADDR:22 hold its two
+# connections (every further SYN dropped)?
+queue_full() {
+	ss -Hltn "( sport = :22 )" | grep -Eq "^LISTEN +2 +1 +$1:22 "
+}
+
+# A TCP connect that times out (SYNs dropped: the listener's accept queue
+# is full), not a silent sshd: said as unreachable, with the setting to
+# raise, within the timeout.
+t_info_connect_timeout_syn() {
+	"$TOP/tests/silentd" $SILENT2 22 full &
+	pid=$!
+	wait_until 10 queue_full $SILENT2 || fail "the full listener never filled its queue"
+	t0=$(ms)
+	NIX_OFFLOAD_CONNECT_TIMEOUT=2 run a "$NO" store-info "ssh://$SILENT2"
+	t=$(($(ms) - t0))
+	kill $pid
+	expect_rc 3
+	expect_in "$T/a.err" "^nix-offload: ssh://$SILENT2: cannot reach the builder: .*connect to host $SILENT2 port 22: Connection timed out \\(connect timeout NIX_OFFLOAD_CONNECT_TIMEOUT\\)\$"
+	expect_lines "$T/a.err" 1
+	[ $t -ge 1500 ] && [ $t -lt 6000 ] || fail "took $t ms with a 2 s connect timeout"
+}
+
 t_info_auth_refused() {
 	run a env -u SSH_AUTH_SOCK "$NO" store-info "$U1"
 	expect_rc 4
