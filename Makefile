@@ -128,7 +128,8 @@ lint:
 	@groff -ww -mandoc -z nix-offload.1
 
 # Nix 2.34.8's own remote-building tests (tests/nix-functional) in the sid
-# tree, with Nix's build hook and with ours (slow: not part of check).
+# tree, then Nix 2.8.0's (tests/nix-functional-2.8) with this machine's
+# Nix 2.8, with Nix's build hook and with ours (slow: not part of check).
 # Ends with "N passed, N failed, N skipped".
 nixtests: nix-offload
 	@sh scripts/deps
