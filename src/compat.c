@@ -47,3 +47,55 @@ reallocarray(void *p, size_t n, size_t size)
 #else
 typedef int compat_unused;	/* ISO C wants something in each file */
 #endif
+
+/*
+ * A process's title, as ps shows it: written over the memory of its
+ * arguments and its first environment, which move to the heap first
+ * (setproctitle(3)'s way).  For a child that goes on without exec (the
+ * lease broker): it must not pass for the command that started it, nor
+ * keep in /proc/PID/environ what that one had there (store paths hold
+ * off Nix's garbage collector).
+ */
+extern char	**environ;
+static char	*title_at;
+static size_t	 title_len;
+
+void
+title_init(int argc, char *argv[])
+{
+	char	*end;
+	size_t	 i;
+
+	if (argc < 1 || argv[0] == NULL)
+		return;
+	title_at = argv[0];
+	end = argv[argc - 1] + strlen(argv[argc - 1]);
+	/* the environment's strings, where they follow on */
+	for (i = 0; environ != NULL && environ[i] != NULL; i++)
+		if (environ[i] == end + 1)
+			end = environ[i] + strlen(environ[i]);
+	title_len = (size_t)(end - title_at);
+}
+
+void
+title_set(const char *title)
+{
+	char	**env;
+	size_t	 i, n;
+
+	if (title_at == NULL || title_len == 0)
+		return;
+	for (n = 0; environ != NULL && environ[n] != NULL; n++)
+		;
+	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if ((env[i] = strdup(environ[i])) == NULL)
+			return;
+	environ = env;
+	n = strlen(title);
+	if (n > title_len)
+		n = title_len;
+	memcpy(title_at, title, n);
+	memset(title_at + n, '\0', title_len + 1 - n);
+}

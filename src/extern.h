@@ -143,6 +143,8 @@ size_t		 strlcpy(char *, const char *, size_t);
 size_t		 strlcat(char *, const char *, size_t);
 void		*reallocarray(void *, size_t, size_t);
 #endif
+void		 title_init(int, char *[]);
+void		 title_set(const char *);
 
 /* args.c: argv lists, and the shell's words */
 struct args {
@@ -974,6 +976,7 @@ struct lease {
 void		 lease_init(struct lease *);
 int		 lease_open(struct lease *, const struct machine *, int);
 int		 lease_take(struct lease *, const struct machine *);
+void		 lease_ask(struct lease *, const struct machine *);
 void		 lease_drop(struct lease *);
 void		 lease_close(struct lease *);
 long		 lease_others(const struct machine *);

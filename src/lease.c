@@ -476,6 +476,18 @@ lease_take(struct lease *l, const struct machine *m)
 	}
 }
 
+/* Ask for a slot without waiting: lease_take reads the answer. */
+void
+lease_ask(struct lease *l, const struct machine *m)
+{
+	char	 cmd[64];
+
+	if (!l->up || l->slot != -1 || l->asked)
+		return;
+	snprintf(cmd, sizeof(cmd), "take %ld\n", m->max_jobs);
+	l->asked = send_line(l, cmd) == 0;
+}
+
 /* Let the slot go (no answer to wait for). */
 void
 lease_drop(struct lease *l)
@@ -646,8 +658,13 @@ broker(const struct machine *m, int ls, int lock)
 	ssize_t		 r;
 	unsigned	 gen = 0;
 
-	/* hold nothing of the process that started us, nor live by it */
+	/* hold nothing of the process that started us, nor live by it,
+	 * nor pass for it */
 	wire_lifeline(-1);
+	snprintf(greet, sizeof(greet), "nix-offload: lease broker for %s",
+	    m->uri_text);
+	title_set(greet);
+	(void)unsetenv("NIX_HELD_LOCKS");	/* the hook's, of its outputs */
 	if (max < 0 || max > LEASE_FD_SCAN)
 		max = LEASE_FD_SCAN;
 	for (fd = 3; fd < max; fd++)

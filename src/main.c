@@ -102,6 +102,7 @@ main(int argc, char *argv[])
 	int			 i, rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	title_init(argc, argv);
 	/* Nix 2.8 runs build-hook as one path: libexec/.../build-hook */
 	if ((p0 = strrchr(argv[0], '/')) != NULL)
 		p0++;

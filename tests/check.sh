@@ -57,6 +57,7 @@ ssh://$H2 - - - - - - $K2"
 masters() {
 	for s in "$NIX_OFFLOAD_RUNTIME_DIR"/*; do
 		[ -S "$s" ] || continue
+		case $s in *.lease) continue ;; esac	# a lease broker's
 		echo "$(stat -c %i "$s") $(pgrep -f -- "-oControlPath=$s( |\$)" | sort | head -1)"
 	done | sort
 }
