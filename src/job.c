@@ -792,6 +792,9 @@ job_run(struct job *j, const struct job_spec *s, struct build_result *r)
 		send = &closure;
 	}
 	t0 = clock_ms();
+	/* a slot asked for now, its answer read once the inputs are there */
+	if (j->m != NULL)
+		lease_ask(&j->lease, j->m);
 	if (send->n > 0 || s->closed) {
 		if (local_ready(j) == -1)
 			goto out;
