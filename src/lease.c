@@ -22,6 +22,7 @@
 #include <sys/types.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -45,6 +46,7 @@
 #define LEASE_CLIENTS	64	/* processes one broker serves at once */
 #define LEASE_CLIENT_SLOTS 4	/* slots one process holds at once */
 #define LEASE_LINE_MAX	256	/* a line either way */
+#define LEASE_OFF_SAY	3600	/* s between two warnings of a builder */
 #define LEASE_GREET_S	30	/* s the shell takes to start, past ssh's */
 
 /*
@@ -226,13 +228,24 @@ lease_end(struct lease *l)
 static void
 lease_off(struct lease *l, const struct machine *m, const char *why)
 {
-	char	 q[256];
+	char		 q[256], name[64 + RUNDIR_NAME_MAX];
+	struct stat	 st;
+	int		 fd;
 
-	if (ssh_fact_get(&m->uri, "lease-off", q, sizeof(q)) == -1) {
+	/* the first to make the fact says it (processes race here), once
+	 * an hour at most */
+	ssh_master_file(&m->uri, "lease-off", name, sizeof(name), NULL, 0);
+	if ((fd = rundir_dirfd("")) != -1 &&
+	    fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_mtime < time(NULL) - LEASE_OFF_SAY)
+		(void)rundir_unlink("", name, 0);
+	if ((fd = rundir_open("", name, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) != -1) {
+		(void)!write(fd, "1", 1);
+		close(fd);
 		log_warnx("%s: cannot hold slots on the builder (%s): its "
 		    "slots are counted on this machine only", m->uri_text,
 		    text_printable(why, strlen(why), q, sizeof(q)));
-		ssh_fact_put(&m->uri, "lease-off", "1");
 	}
 	lease_end(l);
 }
