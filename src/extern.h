@@ -969,7 +969,6 @@ struct machine;
 struct lease {
 	struct conn	 c;		/* to the builder's broker here */
 	int		 up;		/* open, and the builder takes leases */
-	int		 greeted;	/* its first line read: it does */
 	int		 asked;		/* a "take" sent, its answer not read */
 	long		 slot;		/* held, or -1 */
 };

@@ -149,14 +149,6 @@ read_line(struct conn *c, char *buf, size_t sz)
 	return 0;
 }
 
-/* Send a line of ours whole, to the broker. */
-static int
-send_line(struct lease *l, const char *line)
-{
-	size_t	 n = strlen(line);
-
-	return send(l->c.to, line, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
-}
 
 /* Are m's slots to be held on the builder? */
 static int
@@ -168,17 +160,27 @@ lease_shared(const struct machine *m)
 	    (e == NULL || strcmp(e, "0") != 0);
 }
 
-/* Others' slots on m as last seen, if seen in the last LEASE_FACT_TTL s. */
-long
-lease_others(const struct machine *m)
+/* Others' slots on m as seen in the last LEASE_FACT_TTL s, or -1. */
+static long long
+others_fresh(const struct machine *m)
 {
 	char		 buf[64];
 	long long	 k, t;
 
-	if (!lease_shared(m) ||
-	    ssh_fact_get(&m->uri, "others", buf, sizeof(buf)) == -1 ||
+	if (ssh_fact_get(&m->uri, "others", buf, sizeof(buf)) == -1 ||
 	    sscanf(buf, "%lld %lld", &k, &t) != 2 || k < 0 ||
 	    (long long)time(NULL) - t > LEASE_FACT_TTL)
+		return -1;
+	return k;
+}
+
+/* Others' slots on m as last seen (none when not seen lately). */
+long
+lease_others(const struct machine *m)
+{
+	long long	 k;
+
+	if (!lease_shared(m) || (k = others_fresh(m)) == -1)
 		return 0;
 	return k > m->max_jobs ? m->max_jobs : (long)k;
 }
@@ -191,17 +193,11 @@ lease_others(const struct machine *m)
 void
 lease_refresh(const struct machine *m)
 {
-	char		 buf[64];
-	long long	 k, t;
 	long		 others;
 
-	if (!lease_shared(m) || !ssh_master_up(&m->uri))
-		return;
-	if (ssh_fact_get(&m->uri, "others", buf, sizeof(buf)) == 0 &&
-	    sscanf(buf, "%lld %lld", &k, &t) == 2 &&
-	    (long long)time(NULL) - t <= LEASE_FACT_TTL)
-		return;
-	(void)lease_list(m, &others);
+	if (lease_shared(m) && ssh_master_up(&m->uri) &&
+	    others_fresh(m) == -1)
+		(void)lease_list(m, &others);
 }
 
 static void
@@ -276,6 +272,13 @@ put(int fd, const char *b, size_t n)
 		n -= (size_t)k;
 	}
 	return 0;
+}
+
+/* Send a line of ours whole, to the broker. */
+static int
+send_line(struct lease *l, const char *line)
+{
+	return put(l->c.to, line, strlen(line));
 }
 
 static void	 broker(const struct machine *, int, int);
@@ -405,31 +408,10 @@ lease_open(struct lease *l, const struct machine *m, int take)
 		lease_off(l, m, strncmp(line, "no ", 3) == 0 ? line + 3 : line);
 		return 0;
 	}
-	l->greeted = 1;
 	if (take) {
 		snprintf(line, sizeof(line), "take %ld\n", m->max_jobs);
 		l->asked = send_line(l, line) == 0;
 	}
-	return 0;
-}
-
-/* The session's first line: ours, or why the builder cannot hold slots. */
-static int
-greeting(struct lease *l, const struct machine *m)
-{
-	char	 line[256];
-
-	if (l->greeted)
-		return 0;
-	if (read_line(&l->c, line, sizeof(line)) == -1) {
-		lease_off(l, m, "no answer from its shell");
-		return -1;
-	}
-	if (strcmp(line, "nix-offload-lease 1") != 0) {
-		lease_off(l, m, strncmp(line, "no ", 3) == 0 ? line + 3 : line);
-		return -1;
-	}
-	l->greeted = 1;
 	return 0;
 }
 
@@ -448,7 +430,7 @@ lease_take(struct lease *l, const struct machine *m)
 	long		 slot, others;
 	int		 pause = LEASE_POLL_MS, said = 0;
 
-	if (!l->up || l->slot != -1 || greeting(l, m) == -1)
+	if (!l->up || l->slot != -1)
 		return 0;
 	if (clock_env_number("NIX_OFFLOAD_SLOT_TIMEOUT", SCHED_SLOT_TIMEOUT, 1,
 	    604800, &timeout) == -1)
@@ -535,7 +517,7 @@ lease_list(const struct machine *m, long *others)
 
 	if (lease_open(&l, m, 0) == -1 || !l.up)
 		return -1;
-	if (greeting(&l, m) == 0 && send_line(&l, "list\n") == 0 &&
+	if (send_line(&l, "list\n") == 0 &&
 	    read_line(&l.c, line, sizeof(line)) == 0 &&
 	    sscanf(line, "in-use %ld %ld", others, &mine) == 2 &&
 	    *others >= 0) {
