@@ -131,6 +131,29 @@ t_lease_killed_client() {
 	    fail "a slot is left: $(ls "$TB/host1/home/.cache/nix-offload/slots")"
 }
 
+# The broker itself killed with SIGKILL: the builder's shell reads EOF and
+# lets its slots go at once; the other client does not wait for them to
+# go stale.
+t_lease_killed_broker() {
+	echo "ssh://$H1 x86_64-linux - 1 1 - - $K1" >"$T/m"
+	LEASE_ATTR=slow lease_client 1 "$T/m" "$T-1"
+	wait_until 60 grep -q "^slow> sleeping" "$T/c1.err" ||
+	    fail "client 1's build did not start: $(cat "$T/c1.err")"
+	slot_held 1 || fail "no slot held on the builder"
+	# the process listening on client 1's broker socket
+	b=$(ss -xlpn | grep -F "$T/ctl1/" | grep "\.lease " | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+	[ -n "$b" ] || fail "no broker listens in $T/ctl1"
+	grep -q "lease broker for ssh://$H1" "/proc/$b/cmdline" ||
+	    fail "pid $b is not client 1's broker: $(tr '\0' ' ' <"/proc/$b/cmdline")"
+	kill -KILL "$b"
+	t0=$(ms)
+	LEASE_ATTR=lease1 lease_client 2 "$T/m" "$T-2"
+	lease_wait 2
+	echo "client 2 done $(($(ms) - t0)) ms after the broker's kill"
+	[ $(($(ms) - t0)) -lt 12000 ] || fail "client 2 took $(($(ms) - t0)) ms"
+	kill -KILL "$(cat "$T/c1.pid")" 2>/dev/null || :
+}
+
 # A client whose link froze mid-build stops beating: its slot goes stale
 # within LEASE_STALE (30 s), and the other client then takes it; not
 # before it is stale.
