@@ -226,7 +226,10 @@ daemon_messages(struct conn *c, struct daemon_err *e)
 void
 daemon_refused(struct conn *c, const struct daemon_err *e, const char *what)
 {
-	if (strstr(e->msg, "lacks a signature by a trusted key") != NULL ||
+	if (c->here)
+		wire_error(c, FAIL_OTHER, "%s: the local nix-daemon refused: "
+		    "%s", what, e->msg);
+	else if (strstr(e->msg, "lacks a signature by a trusted key") != NULL ||
 	    strstr(e->msg, "lacks a valid signature") != NULL)
 		wire_error(c, FAIL_OTHER, "%s: the builder's nix-daemon refused: "
 		    "%s; the builder's user is not in its trusted-users, so "

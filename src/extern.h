@@ -422,6 +422,7 @@ struct conn {
 	int		 trust;		/* DAEMON_TRUST_*: are we trusted */
 	int		 framed;	/* writes go in frames (wire_frames_begin) */
 	int		 builder;	/* a builder's: its round trips count */
+	int		 here;		/* the local nix-daemon's socket */
 	int		 sent;		/* sent since the last read: the next
 					   wait for a reply is a round trip */
 	int		 add_many;	/* daemon.c: an AddMultipleToStore is open */
@@ -481,6 +482,7 @@ int		 ssh_init(void);
 int		 ssh_open(const struct store_uri *, char *const *, struct conn *,
 		    int);
 #define CONN_QUIET	0x1	/* a conversation's failure is not said */
+#define CONN_DAEMON	0x2	/* store_open: the local nix-daemon will do */
 int		 ssh_open_store(const struct store_uri *, struct conn *, int);
 int		 ssh_master_up(const struct store_uri *);
 int		 ssh_master_file(const struct store_uri *, const char *, char *,

@@ -173,7 +173,9 @@ local_ready(struct job *j)
 {
 	if (j->have_local)
 		return 0;
-	if (store_open(&j->local, j->quiet ? CONN_QUIET : 0) == -1)
+	/* the daemon's socket, where no import needs the caller's locks */
+	if (store_open(&j->local, (j->quiet ? CONN_QUIET : 0) |
+	    (j->unlocked ? CONN_DAEMON : 0)) == -1)
 		return -1;
 	j->have_local = 1;
 	return 0;

@@ -4,7 +4,9 @@
  * builder.  It takes care of locking, registration and validity, so no
  * path ever appears in the local store half-written.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include "extern.h"
 
 #define STORE_CLOSE_WAIT_MS	5000
+#define STORE_DAEMON_WAIT_MS	10000	/* for the local daemon's greeting */
 
 /*
  * The local store, as Nix's `store` setting names it: the default, or a
@@ -200,12 +203,74 @@ helper_open(struct conn *c, char *const *argv, int flags)
 	return 0;
 }
 
-/* Start the local nix-store --serve --write and shake hands. */
+/*
+ * The local nix-daemon, when one answers on its socket: the same store
+ * as a nix-store would open, with no process to start (the daemon forks
+ * one for us).  Only for the default store, and only where nothing needs
+ * a path lock that the caller holds (NIX_HELD_LOCKS cannot cross a
+ * socket).  Returns 0, or -1 when there is none or it did not shake hands
+ * (said at -v only: nix-store is then started as before).
+ */
+static int
+daemon_local(struct conn *c, int flags)
+{
+	struct sockaddr_un	 sa;
+	const char		*env, *dir;
+	int			 fd, fd2;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	env = getenv("NIX_REMOTE");
+	if (store_arg[0] != '\0' || (env != NULL && *env != '\0' &&
+	    strcmp(env, "daemon") != 0 && strcmp(env, "auto") != 0))
+		return -1;
+	if ((env = getenv("NIX_DAEMON_SOCKET_PATH")) != NULL && *env != '\0')
+		(void)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", env);
+	else {
+		dir = getenv("NIX_STATE_DIR");
+		(void)snprintf(sa.sun_path, sizeof(sa.sun_path),
+		    "%s/daemon-socket/socket", dir != NULL && *dir == '/' ?
+		    dir : "/nix/var/nix");
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		log_debug(2, "local store: no nix-daemon at %s (%s)",
+		    sa.sun_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if ((fd2 = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		close(fd);
+		return -1;
+	}
+	wire_init(c, fd2, fd, -1, "local store");
+	c->here = 1;
+	c->quiet = 1;
+	c->timeout_ms = STORE_DAEMON_WAIT_MS;
+	if (daemon_handshake(c) == -1) {
+		log_debug(1, "local store: the nix-daemon at %s: %s; starting "
+		    "nix-store instead", sa.sun_path, c->f.msg);
+		store_close(c);
+		return -1;
+	}
+	c->quiet = (flags & CONN_QUIET) != 0;
+	c->timeout_ms = 0;	/* as nix-store's: a slow disk is not dead */
+	log_debug(1, "local store: the nix-daemon at %s", sa.sun_path);
+	return 0;
+}
+
+/*
+ * Start the local nix-store --serve --write and shake hands; with
+ * CONN_DAEMON in flags, the local nix-daemon instead if one answers.
+ */
 int
 store_open(struct conn *c, int flags)
 {
 	char	*argv[] = { "nix-store", "--serve", "--write", NULL };
 
+	if ((flags & CONN_DAEMON) && daemon_local(c, flags) == 0)
+		return 0;
 	if (helper_open(c, argv, flags) == -1)
 		return -1;
 	c->diagnose = diagnose;

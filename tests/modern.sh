@@ -31,6 +31,13 @@ modern_hook() {	# suite route [ng: the builders are ssh-ng://]
 	expect_lines "$T/a.out" 2
 	expect_in "$T/a.err" "building '$drv' on '$scheme://"
 	expect_in "$T/a.err" "hook: Nix [0-9.]+: outputs are $2"
+	# where no import needs Nix's locks, the daemon's socket serves
+	# the local store: no nix-store started for it
+	if [ "$3" = socket ]; then
+		expect_in "$T/a.err" "local store: the nix-daemon at /nix/var/nix/daemon-socket/socket"
+	else
+		expect_not_in "$T/a.err" "local store: the nix-daemon at"
+	fi
 	all_valid "$1" "$T/a.out"
 	records "$T/a.out" in_tree "$1" >"$T/ours"
 	in_tree "$1" nix-store --delete $(cat "$T/a.out") >/dev/null 2>&1 ||
@@ -118,7 +125,8 @@ t_modern_hook_fails_2_34() {
 # Under nix-daemon, for an ordinary user: the daemon (root) runs our hook,
 # named in its environment (NIX_CONFIG, which every version honours), and
 # the user's nix-build gets valid outputs.  On 2.34 the outputs take the
-# unlocked route, on 2.26 NIX_HELD_LOCKS.
+# unlocked route, its local store the daemon's socket; on 2.26
+# NIX_HELD_LOCKS, through a nix-store that carries them.
 modern_daemon_hook() {	# suite route
 	hook_install
 	both
@@ -150,6 +158,13 @@ modern_daemon_hook() {	# suite route
 	expect_in "$T/a.err" "building '[^']*-multi.drv' on 'ssh://"
 	# said before the accept, as a JSON log line: the user reads it
 	expect_in "$T/a.err" "hook: Nix [0-9.]+: outputs are $2"
+	# where no import needs Nix's locks, the daemon's socket serves
+	# the local store: no nix-store started for it
+	if [ "$3" = socket ]; then
+		expect_in "$T/a.err" "local store: the nix-daemon at /nix/var/nix/daemon-socket/socket"
+	else
+		expect_not_in "$T/a.err" "local store: the nix-daemon at"
+	fi
 	expect_not_in "$T/daemon.log" "nix-offload"
 	all_valid "$1" "$T/a.out"
 	[ "$(in_tree "$1" cat "$(head -1 "$T/a.out")/quotes")" = "$(printf 'a "double" '"'"'single'"'"' back\\slash\nnew line\ttab $dollar `tick`')" ] ||
@@ -157,11 +172,11 @@ modern_daemon_hook() {	# suite route
 }
 
 t_modern_daemon_hook_2_34() {
-	modern_daemon_hook sid "unpacked and registered without the store's locks"
+	modern_daemon_hook sid "unpacked and registered without the store's locks" socket
 }
 
 t_modern_daemon_hook_2_26() {
-	modern_daemon_hook trixie "imported with NIX_HELD_LOCKS"
+	modern_daemon_hook trixie "imported with NIX_HELD_LOCKS" nix-store
 }
 
 # nix-offload build on a local side running today's Nix: its own
