@@ -26,6 +26,9 @@
 
 #define DISPATCH_SLOT_POLL_MS	50	/* between tries for a taken slot */
 #define DISPATCH_NAMES_SHOWN	5	/* moved derivations named in the line */
+#define DISPATCH_SIZE_FLOOR	65536	/* bytes an output costs at least to
+					   move (its round trips), and what
+					   one of unknown size is taken for */
 
 static volatile sig_atomic_t interrupted;
 
@@ -266,44 +269,121 @@ send_fetch(struct dispatch *ds, struct worker *w, const size_t *nodes,
 		ds->g->nodes[nodes[i]].state = N_FETCHING;
 }
 
+/* Seconds for bytes to cross builder m's link, at rate[m] kbit/s. */
+static double
+crossing(const long long *rate, size_t m, uint64_t bytes)
+{
+	return rate[m] <= 0 ? 0 : (double)bytes * 8 / 1000 / (double)rate[m];
+}
+
+/*
+ * What building n on builder m costs in moving its inputs, in seconds:
+ * each input built on another builder during this run comes home over
+ * that builder's link (unless it is home already), then goes up m's (at
+ * rate[], kbit/s); *bytes (if not NULL) gets their size.  Sizes are the builders' words, a hint for placing and
+ * nothing else; each counts DISPATCH_SIZE_FLOOR at least, so that where
+ * sizes are unknown or tiny, the count of inputs decides.
+ */
+static double
+move_cost(const struct dispatch *ds, const struct node *n, size_t m,
+    const long long *rate, uint64_t *bytes)
+{
+	const struct node	*d;
+	double			 s = 0;
+	size_t			 j;
+	uint64_t		 b;
+
+	if (bytes != NULL)
+		*bytes = 0;
+	for (j = 0; j < n->ndeps; j++) {
+		d = &ds->g->nodes[n->deps[j]];
+		/* home already (brought, or valid before the run): it goes
+		 * up to m unless m built it */
+		if ((d->state != N_BUILT && d->state != N_LOCAL) ||
+		    d->where == m || (d->state == N_LOCAL && d->valid))
+			continue;
+		b = d->size > DISPATCH_SIZE_FLOOR ? d->size :
+		    DISPATCH_SIZE_FLOOR;
+		s += (d->state == N_BUILT ? crossing(rate, d->where, b) : 0) +
+		    crossing(rate, m, b);
+		if (bytes != NULL)
+			*bytes += d->size;
+	}
+	return s;
+}
+
+/* Each builder's link in kbit/s: as measured, else guessed; 0 here. */
+static long long *
+link_rates(const struct dispatch *ds)
+{
+	long long	*rate;
+	size_t		 m;
+
+	if ((rate = calloc(ds->ms->n ? ds->ms->n : 1, sizeof(*rate))) == NULL)
+		return NULL;
+	for (m = 0; m < ds->ms->n; m++)
+		if (!ds->ms->v[m].local && ds->ms->v[m].usable &&
+		    (rate[m] = ssh_link_kbit(&ds->ms->v[m].uri)) <= 0)
+			rate[m] = LINK_RATE_GUESS;
+	return rate;
+}
+
 /*
  * The inputs of n sit on several builders (or on one that cannot build
- * n): n goes to the fitting builder that holds most of them, and the
- * others come home first, one fetch job per builder.
+ * n): n goes to the fitting builder where it would start soonest, by the
+ * bytes its inputs have to move over which links (move_cost): a builder
+ * that holds a big input beats one that holds several small ones.  The
+ * others come home first, one fetch job per builder.  The local machine
+ * is no target: it builds what is here already (local.c).
  */
 static void
 fetch_for(struct dispatch *ds, struct node *n)
 {
 	struct graph	*g = ds->g;
-	size_t		*count, m, j, best = 0, k;
+	size_t		 m, j, k;
 	long		 target = -1;
+	long long	*rate;
+	double		 cost, best = 0;
+	uint64_t	 bytes;
 	size_t		 list[WORKER_FETCH_MAX];
+	char		 say[1024], one[URI_MAX + 64];
 	struct worker	*w;
 
-	if ((count = calloc(ds->ms->n, sizeof(*count))) == NULL)
+	if ((rate = link_rates(ds)) == NULL)
 		return;
-	for (j = 0; j < n->ndeps; j++)
-		if (g->nodes[n->deps[j]].state == N_BUILT)
-			count[g->nodes[n->deps[j]].where]++;
-	for (m = 0; m < ds->ms->n; m++)
-		if (count[m] > best && !ds->down[m] && fits(ds, m, n)) {
-			best = count[m];
+	say[0] = '\0';
+	for (m = 0; m < ds->ms->n; m++) {
+		if (ds->down[m] || ds->ms->v[m].local || !fits(ds, m, n))
+			continue;
+		cost = move_cost(ds, n, m, rate, &bytes);
+		snprintf(one, sizeof(one), "%s%s %.1f MB to move, ~%.1f s",
+		    say[0] ? "; " : "", ds->ms->v[m].uri_text,
+		    bytes / 1e6, cost);
+		strlcat(say, one, sizeof(say));
+		if (target == -1 || cost < best) {
+			best = cost;
 			target = (long)m;
 		}
+	}
+	free(rate);
+	if (target != -1)
+		log_debug(1, "%s: to %s, where its inputs cost least to move "
+		    "(%s)", n->name, ds->ms->v[target].uri_text, say);
 	for (m = 0; m < ds->ms->n; m++) {
-		if ((long)m == target || count[m] == 0)
+		if ((long)m == target)
 			continue;
 		for (j = 0, k = 0; j < n->ndeps && k < WORKER_FETCH_MAX; j++) {
 			struct node *d = &g->nodes[n->deps[j]];
 			if (d->state == N_BUILT && d->where == m)
 				list[k++] = n->deps[j];
 		}
+		if (k == 0)
+			continue;
 		if ((w = idle_worker(ds, (long)m, NULL)) == NULL &&
 		    (w = new_worker(ds, (long)m, &g->nodes[list[0]])) == NULL)
 			continue;
 		send_fetch(ds, w, list, k);
 	}
-	free(count);
 }
 
 /*
@@ -500,6 +580,7 @@ take_result(struct dispatch *ds, struct worker *w, const struct answer *a)
 	}
 	ds->done++;
 	n->where = m;
+	n->size = a->out_size;
 	n->state = ds->ms->v[m].local || want_home(ds, n, m) ? N_LOCAL :
 	    N_BUILT;
 	event(ds, DISPATCH_BUILT, n, m, ms, 0);

@@ -496,6 +496,8 @@ void		 ssh_fact_put(const struct store_uri *, const char *,
 int		 ssh_close(struct conn *);
 void		 ssh_kill(struct conn *);
 void		 ssh_link_note(const struct conn *, uint64_t, int64_t);
+long long	 ssh_link_kbit(const struct store_uri *);
+#define LINK_RATE_GUESS	100000	/* kbit/s of a link not measured yet */
 
 /* wire.c: framed reads and writes on a struct conn */
 extern uint64_t	 wire_round_trips;	/* with builders, by this process */
@@ -937,6 +939,7 @@ struct node {
 	int		 needed;
 	enum node_state	 state;
 	size_t		 where;		/* the builder that has the outputs */
+	uint64_t	 size;		/* their NAR bytes, as it said; 0: unknown */
 	int		 attempts;	/* builders lost while it was there */
 	int		 waiting;	/* unfinished dependencies */
 };
@@ -1014,6 +1017,8 @@ struct job {
 	void		(*step)(void *, enum job_step, int); /* begins, ends */
 	void		*arg;
 	uint64_t	 bytes;		/* copied, both ways */
+	uint64_t	 out_size;	/* the last build's outputs' NAR bytes,
+					   as the builder said; 0: not said */
 	int64_t		 ms[3];		/* per step, of the last job_run */
 	long		 log_tail;	/* >0: no log, its last lines if it fails */
 	int		 note_fd;	/* the slot's file, for notes, or -1 */
@@ -1027,6 +1032,7 @@ struct job {
 	int64_t		 began;		/* clock_wall: its session began */
 	struct lease	 lease;		/* its slot, held on the builder */
 };
+#define JOB_SIZE_HINT_MAX	(1ULL << 40) /* an output's size, as a hint */
 struct job_spec {
 	const char		*name;		/* the derivation, for messages */
 	const char		*drvpath;
@@ -1035,6 +1041,8 @@ struct job_spec {
 	const struct strlist	*send;		/* paths the builder needs */
 	int			 closed;	/* send is a whole closure */
 	const struct strlist	*fetch;		/* outputs to bring home */
+	const struct strlist	*sized;		/* or, staying there, whose
+						   sizes to ask with the build */
 };
 struct conf;
 void		 job_init(struct job *, const char *, struct conn *);
@@ -1092,6 +1100,7 @@ struct answer {
 	int		 status;	/* BuildResult status, -1: job failed */
 	struct failure	 f;		/* then why */
 	uint64_t	 bytes;		/* copied */
+	uint64_t	 out_size;	/* its outputs' NAR bytes, 0: unknown */
 };
 struct worker	*worker_start(struct workers *, struct slot *);
 int		 worker_build(struct worker *, size_t, int);

@@ -747,22 +747,28 @@ static int
 build_asking(struct job *j, const struct job_spec *s, struct build_result *r,
     struct path_info **pi, size_t *n, int *asked)
 {
-	int	 ask = s->fetch != NULL && s->fetch->n > 0, k;
+	const struct strlist *which = s->fetch != NULL ? s->fetch : s->sized;
+	int	 ask = which != NULL && which->n > 0, k;
 	size_t	 i;
 
 	*pi = NULL;
 	*n = 0;
-	for (i = 0; ask && i < s->fetch->n; i++)
-		ask = path_valid(STORE_DIR, s->fetch->v[i]);
-	*asked = ask;
+	j->out_size = 0;
+	for (i = 0; ask && i < which->n; i++)
+		ask = path_valid(STORE_DIR, which->v[i]);
+	*asked = ask && s->fetch != NULL;
 	if (proto_build_send(j->remote, s->drvpath, s->drv, s->inputs,
 	    &j->opts) == -1 || (ask && proto_infos_ask(j->remote,
-	    s->fetch) == -1))
+	    which) == -1))
 		return -1;
 	k = proto_build_read(j->remote, s->drvpath, &j->opts, r);
 	if (k != -1 && ask &&
-	    proto_infos_read(j->remote, s->fetch, pi, n) == -1)
+	    proto_infos_read(j->remote, which, pi, n) == -1)
 		return -1;
+	/* for placing what needs them: a hint, capped, never trusted */
+	for (i = 0; i < *n; i++)
+		j->out_size += (*pi)[i].nar_size < JOB_SIZE_HINT_MAX ?
+		    (*pi)[i].nar_size : JOB_SIZE_HINT_MAX;
 	return k;
 }
 

@@ -186,6 +186,25 @@ linkname(const struct store_uri *u, char *name, size_t sz)
 }
 
 /*
+ * u's link's rate in kbit/s, as last measured within a day (transfers of
+ * LINK_MEASURE_MIN bytes or more measure it), or 0 when not known.
+ */
+long long
+ssh_link_kbit(const struct store_uri *u)
+{
+	char		 name[64], buf[32], *end;
+	struct stat	 st;
+	long long	 kbit;
+
+	linkname(u, name, sizeof(name));
+	if (rundir_read("", name, buf, sizeof(buf), &st) <= 0 ||
+	    st.st_mtime + LINK_FACT_TTL < time(NULL))
+		return 0;
+	kbit = strtoll(buf, &end, 10);
+	return end != buf && kbit > 0 ? kbit : 0;
+}
+
+/*
  * Does u's connection compress (ssh -C)?  As compress= says, else when
  * its link was measured slower than ssh's compressor (LINK_COMPRESS_BELOW)
  * within a day: most store paths shrink 2-3 times, and random bytes go
@@ -194,18 +213,12 @@ linkname(const struct store_uri *u, char *name, size_t sz)
 static int
 compressing(const struct store_uri *u)
 {
-	char		 name[64], buf[32], *end;
-	struct stat	 st;
 	long long	 kbit;
 
 	if (u->compress != COMPRESS_AUTO)
 		return u->compress == COMPRESS_ON;
-	linkname(u, name, sizeof(name));
-	if (rundir_read("", name, buf, sizeof(buf), &st) <= 0 ||
-	    st.st_mtime + LINK_FACT_TTL < time(NULL))
-		return 0;
-	kbit = strtoll(buf, &end, 10);
-	return end != buf && kbit > 0 && kbit < LINK_COMPRESS_BELOW;
+	kbit = ssh_link_kbit(u);
+	return kbit > 0 && kbit < LINK_COMPRESS_BELOW;
 }
 
 /*

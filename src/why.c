@@ -6,8 +6,12 @@
  * For each derivation named, builder by builder: does it fit, and if
  * not, why not (its system, a feature it lacks, a mandatory feature the
  * derivation does not require, down and until when, all slots in use,
- * not an ssh:// store); and which builder a build would take now.  From
- * the configuration and the runtime directory: no builder is contacted.
+ * not an ssh:// store); what its inputs in the local store weigh, and
+ * how long sending them would take over each builder's link (as last
+ * measured, else guessed); and which builder a build would take now.
+ * From the configuration, the local store and the runtime directory: no
+ * builder is contacted but to ask, over a master already up, how many
+ * slots other clients hold.
  * The exit status is 0 when some builder fits every derivation named, 1
  * when one fits none.
  */
@@ -44,11 +48,78 @@ out:
 	return r;
 }
 
+/*
+ * What a builder would be sent for d: the closure of its inputs that is
+ * in the local store, in NAR bytes and paths (*paths).  Returns the
+ * bytes, or -1 when the local store cannot say.
+ */
+static long long
+input_bytes(struct conn *local, const struct drv *d, size_t *paths)
+{
+	struct strlist	 in = { NULL, 0, 0 }, valid = { NULL, 0, 0 };
+	struct strlist	 closure = { NULL, 0, 0 };
+	struct path_info *pi = NULL;
+	const struct drv_output *o;
+	struct drv	 dep;
+	size_t		 i, k, n = 0;
+	long long	 sum = -1;
+
+	*paths = 0;
+	for (i = 0; i < d->srcs->n; i++)
+		if (strlist_add(&in, d->srcs->v[i]) == -1)
+			goto out;
+	for (i = 0; i < d->ninputs; i++) {
+		memset(&dep, 0, sizeof(dep));
+		if (drv_read(d->inputs[i].path, &dep) == -1)
+			goto out;
+		for (k = 0; k < d->inputs[i].outputs->n; k++)
+			if ((o = drv_output(&dep, d->inputs[i].outputs->v[k]))
+			    != NULL && o->path[0] != '\0' &&
+			    strlist_add(&in, o->path) == -1) {
+				drv_free(&dep);
+				goto out;
+			}
+		drv_free(&dep);
+	}
+	strlist_sort_uniq(&in);
+	if (in.n > 0 && (proto_valid(local, &in, 0, 0, &valid) == -1 ||
+	    (valid.n > 0 && (proto_closure(local, &valid, 0, &closure) == -1 ||
+	    proto_infos(local, &closure, &pi, &n) == -1))))
+		goto out;
+	for (sum = 0, i = 0; i < n; i++)
+		sum += (long long)(pi[i].nar_size < JOB_SIZE_HINT_MAX ?
+		    pi[i].nar_size : JOB_SIZE_HINT_MAX);
+	*paths = n;
+out:
+	serve_path_infos_free(pi, n);
+	strlist_free(&in);
+	strlist_free(&valid);
+	strlist_free(&closure);
+	return sum;
+}
+
+/*
+ * Builder m's link for sending bytes: its rate in kbit/s as measured
+ * (*measured), else as guessed, and the seconds bytes would take.
+ */
+static double
+send_secs(const struct machine *m, long long bytes, long long *kbit,
+    int *measured)
+{
+	*measured = (*kbit = ssh_link_kbit(&m->uri)) > 0;
+	if (!*measured)
+		*kbit = LINK_RATE_GUESS;
+	return (double)bytes * 8 / 1000 / (double)*kbit;
+}
+
 static void
 explain(FILE *f, int json, struct sched *s, const char *path,
     const struct drv *d, const struct strlist *features, int here,
-    int first, int *fits)
+    long long bytes, size_t paths, int first, int *fits)
 {
+	long long		 kbit;
+	int			 measured, lead;
+	double			 secs;
 	const struct machines	*ms = s->ms;
 	struct plan		 p;
 	const struct judgement	*j;
@@ -80,8 +151,11 @@ explain(FILE *f, int json, struct sched *s, const char *path,
 		json_string(f, d->platform);
 		fputs(",\"requiredFeatures\":", f);
 		json_list(f, features);
-		fprintf(f, ",\"builtHere\":%s,\"builders\":[",
-		    here == 1 ? "true" : "false");
+		fprintf(f, ",\"builtHere\":%s", here == 1 ? "true" : "false");
+		if (bytes >= 0)
+			fprintf(f, ",\"inputBytes\":%lld,\"inputPaths\":%zu",
+			    bytes, paths);
+		fputs(",\"builders\":[", f);
 		for (i = 0; i < ms->n; i++) {
 			sched_say(&ms->v[i], &j[i], say, sizeof(say));
 			fprintf(f, "%s{\"uri\":", i ? "," : "");
@@ -95,6 +169,14 @@ explain(FILE *f, int json, struct sched *s, const char *path,
 			    j[i].load, ms->v[i].max_jobs);
 			if (j[i].v == V_DOWN)
 				fprintf(f, ",\"downUntil\":%lld", j[i].until);
+			if (!ms->v[i].local && ms->v[i].usable) {
+				secs = send_secs(&ms->v[i], bytes, &kbit,
+				    &measured);
+				fprintf(f, ",\"linkKbps\":%lld,\"linkMeasured\":"
+				    "%s", kbit, measured ? "true" : "false");
+				if (bytes >= 0)
+					fprintf(f, ",\"sendSeconds\":%.3f", secs);
+			}
 			fputc('}', f);
 		}
 		fputs("],\"pick\":", f);
@@ -121,6 +203,25 @@ explain(FILE *f, int json, struct sched *s, const char *path,
 	if (ms->n == 0)
 		fputs("  no builders are configured (builders = ... in "
 		    "nix.conf, or --builders)\n", f);
+	/* what its inputs weigh, and what sending them costs where */
+	if (bytes == 0)
+		fputs("  inputs: none here to send\n", f);
+	else if (bytes > 0) {
+		fprintf(f, "  inputs: %.1f MB in %zu path%s here; sending them "
+		    "all", bytes / 1e6, paths, paths == 1 ? "" : "s");
+		for (i = 0, lead = 1; i < ms->n; i++) {
+			if (ms->v[i].local || (j[i].v != V_FREE &&
+			    j[i].v != V_FULL))
+				continue;
+			secs = send_secs(&ms->v[i], bytes, &kbit, &measured);
+			fprintf(f, "%s %s ~%.1f s at %.1f Mbit/s (%s)",
+			    lead ? ":" : ",", ms->v[i].uri_text, secs,
+			    kbit / 1000.0, measured ? "measured" :
+			    "not measured yet");
+			lead = 0;
+		}
+		fputs(lead ? " takes no builder's link\n" : "\n", f);
+	}
 	if (here == 1)
 		fputs("  its outputs are in the local store already: a build "
 		    "would not build it\n", f);
@@ -152,7 +253,8 @@ cmd_why(int argc, char **argv)
 	struct strlist	 exprs = { NULL, 0, 0 };
 	struct conn	 local;
 	char		 gcdir[PATH_MAX_LEN] = "";
-	size_t		 i;
+	size_t		 i, paths = 0;
+	long long	 bytes;
 	int		 k = 1, r, rc = EXIT_USAGE, runlock = -1;
 	int		 fits = 1, have_local = 0, have_sched = 0;
 
@@ -197,8 +299,10 @@ cmd_why(int argc, char **argv)
 			drv_free(&d);
 			goto out;
 		}
+		bytes = have_local ? input_bytes(&local, &d, &paths) : -1;
 		explain(stdout, cm.json, &sched, g.nodes[i].path, &d, &features,
-		    have_local ? built_here(&local, &d) : -1, i == 0, &fits);
+		    have_local ? built_here(&local, &d) : -1, bytes, paths,
+		    i == 0, &fits);
 		drv_free(&d);
 		strlist_free(&features);
 	}

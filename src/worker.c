@@ -19,11 +19,15 @@
  * said of them waits for it):
  *
  *	up	= "U" LF
- *	answer	= "R" SP node SP status SP fail SP bytes SP message LF
+ *	answer	= "R" SP node SP status SP fail SP bytes SP rtt SP here SP
+ *		  there SP size SP message LF
  *
  * node is the job's (a fetch's first); status a BuildResult status, or
  * -1 when the job failed, with fail (enum fail) and message saying why;
- * bytes what it copied.  Nodes are indices into the graph, which the
+ * bytes what it copied; rtt, here, there what it cost (round trips,
+ * processes started here and on the builder); size its outputs' NAR
+ * bytes as the builder said them (0: unknown), for placing what needs
+ * them.  Nodes are indices into the graph, which the
  * worker has as it was when it was forked: it reads only what does not
  * change, the .drv files and their edges.  A line longer than
  * WORKER_LINE_MAX is cut.
@@ -62,15 +66,16 @@ struct wctx {
 /* Tell the parent how a job ended, with its failure f if it failed. */
 static int
 answer(int res, unsigned long node, int status, const struct failure *f,
-    uint64_t bytes, const struct cost *c)
+    uint64_t bytes, uint64_t size, const struct cost *c)
 {
 	char		 out[WORKER_LINE_MAX], *p;
 	int		 n;
 
-	n = snprintf(out, sizeof(out), "R %lu %d %d %llu %llu %llu %llu %s",
-	    node, status, status == -1 ? (int)f->kind : FAIL_NONE,
+	n = snprintf(out, sizeof(out), "R %lu %d %d %llu %llu %llu %llu %llu "
+	    "%s", node, status, status == -1 ? (int)f->kind : FAIL_NONE,
 	    (unsigned long long)bytes, (unsigned long long)c->rtt,
 	    (unsigned long long)c->here, (unsigned long long)c->there,
+	    (unsigned long long)size,
 	    status != -1 ? "" : f->msg[0] != '\0' ? f->msg :
 	    "the job failed without a message");
 	if (n < 0)
@@ -125,7 +130,7 @@ build(struct wctx *w, const struct node *n, int fetch, int *status)
 
 	memset(&r, 0, sizeof(r));
 	if (graph_inputs(w->ws->g, n, &inputs) == -1 ||
-	    ((fetch || w->m->local) && graph_outputs(n, &outs) == -1))
+	    graph_outputs(n, &outs) == -1)
 		goto out;
 	memset(&s, 0, sizeof(s));
 	s.name = n->name;
@@ -134,6 +139,7 @@ build(struct wctx *w, const struct node *n, int fetch, int *status)
 	s.inputs = &inputs;
 	s.send = &inputs;
 	s.fetch = fetch ? &outs : NULL;
+	s.sized = &outs;	/* staying there: how big, for what needs them */
 	snprintf(w->prefix, sizeof(w->prefix), "%s> ", n->name);
 	w->job.log_prefix = w->prefix;
 	if ((w->m->local ? local_build(&w->job, &s, &r) :
@@ -237,6 +243,7 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 		    node >= g->nnodes)
 			continue;
 		w.job.bytes = 0;
+		w.job.out_size = 0;
 		fail_clear(&f);
 		if (remote_ready(&w) == -1)
 			f = w.gone;
@@ -269,7 +276,8 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 		memset(&spent, 0, sizeof(spent));
 		cost_add(&spent, &since, &now);
 		since = now;
-		if (answer(res, node, status, &f, w.job.bytes, &spent) == -1)
+		if (answer(res, node, status, &f, w.job.bytes,
+		    line[0] == 'B' ? w.job.out_size : 0, &spent) == -1)
 			break;
 	}
 	if (w.up)
@@ -510,13 +518,13 @@ worker_answer(const struct workers *ws, struct worker *w, const char *line,
 {
 	const char		*uri = ws->ms->v[w->slot.machine].uri_text;
 	unsigned long		 node;
-	unsigned long long	 bytes, rtt, here, there;
+	unsigned long long	 bytes, rtt, here, there, size;
 	int			 off = 0, kind;
 
 	memset(a, 0, sizeof(*a));
-	if (line == NULL || sscanf(line, "R %lu %d %d %llu %llu %llu %llu %n",
-	    &node, &a->status, &kind, &bytes, &rtt, &here, &there,
-	    &off) != 7 || off == 0 ||
+	if (line == NULL || sscanf(line, "R %lu %d %d %llu %llu %llu %llu %llu "
+	    "%n", &node, &a->status, &kind, &bytes, &rtt, &here, &there, &size,
+	    &off) != 8 || off == 0 ||
 	    node != w->node || kind < FAIL_NONE || kind >= FAIL_KINDS) {
 		fail_set(&a->f, FAIL_DROPPED, uri, "the worker for this "
 		    "builder %s", line == NULL ? "ended unexpectedly" :
@@ -526,6 +534,8 @@ worker_answer(const struct workers *ws, struct worker *w, const char *line,
 	} else {
 		a->node = node;
 		a->bytes = bytes;
+		a->out_size = size < JOB_SIZE_HINT_MAX ? size :
+		    JOB_SIZE_HINT_MAX;
 		a->cost.rtt = rtt;
 		a->cost.here = here;
 		a->cost.there = there;

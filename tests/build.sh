@@ -274,6 +274,32 @@ t_build_spread() {
 	[ "$(nix-store -q --hash "$out")" = "$hash" ] || fail "Nix made another NAR"
 }
 
+# Where a root's inputs sit on both builders, it goes where moving them
+# costs least: builder 1 holds one input of 3 MB, builder 2 two small
+# ones; counting inputs would pick builder 2.  The small ones come home
+# and go over; the big one never moves.
+t_build_place_bytes() {
+	local h
+	for h in 1 2; do
+		grep -q special2 "$TB/host$h/etc-nix/nix.conf" ||
+		    echo 'system-features = special special2' >>"$TB/host$h/etc-nix/nix.conf"
+	done
+	echo "ssh://$H1 x86_64-linux - 2 1 special - $K1
+ssh://$H2 x86_64-linux - 2 1 special2 - $K2" >"$T/place"
+	run a "$NO" -v build --no-out-link --builders "@$T/place" -A place \
+	    --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" "^built place-big on ssh://$H1 "
+	expect_in "$T/a.err" "^built place-small-0 on ssh://$H2 "
+	expect_in "$T/a.err" "^built place-small-1 on ssh://$H2 "
+	expect_in "$T/a.err" "^built place on ssh://$H1 "
+	expect_in "$T/a.err" "place: to ssh://$H1, where its inputs cost least to move \(ssh://$H1 0\.0 MB to move, [^;]*; ssh://$H2 3\.1 MB to move"
+	[ "$(tail -1 "$(cat "$T/a.out")")" = 3145728 ] || fail "place saw no 3 MB input"
+	big=$(nix-instantiate --eval -A placebig.outPath --argstr nonce "$T" "$SUITE" 2>/dev/null | tr -d '"')
+	on_builder 2 "$big" && fail "the big input went to builder 2"
+	:
+}
+
 # max-build-log-size reaches the builder: a chatty build is stopped.
 t_build_log_limit() {
 	both

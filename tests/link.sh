@@ -189,6 +189,23 @@ t_link_compress_auto() {
 	r=$(nix-store --add "$T/bin-c")
 	copy_through c "ssh://$R1?compress=false&base64-ssh-public-host-key=$K1" "$r"
 	[ "$SENT" -gt $size ] || fail "compress=false sent $SENT bytes, less than its NAR"
+	# why: what the inputs weigh, and their time over the measured link
+	cat >"$T/weigh.nix" <<-EOF
+	derivation { name = "weigh"; system = "x86_64-linux"; builder = "/bin/sh";
+	  args = [ "-c" "/bin/cat \${builtins.storePath "$p"}/blob > \$out" ]; }
+	EOF
+	echo "ssh://$R1 x86_64-linux - 1 1 - - $K1" >"$T/weigh"
+	run w "$NO" why --builders "@$T/weigh" "$T/weigh.nix"
+	expect_rc 0
+	expect_in "$T/w.out" "^  inputs: 6\.[0-9] MB in 1 path here; sending them all: ssh://$R1 ~[0-9.]+ s at [0-9.]+ Mbit/s \(measured\)$"
+	run j "$NO" why --json --builders "@$T/weigh" "$T/weigh.nix"
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))[0]
+b = d["builders"][0]
+assert d["inputBytes"] > 6000000 and d["inputPaths"] == 1, d
+assert b["linkMeasured"] is True and 0 < b["linkKbps"] < 100000, b
+assert abs(b["sendSeconds"] - d["inputBytes"] * 8 / 1000 / b["linkKbps"]) < 0.01, b' \
+	    "$T/j.out" || fail "why --json: $(cat "$T/j.out")"
 	# a fast link (loopback, no relay): measured, and left alone
 	export NIX_OFFLOAD_RUNTIME_DIR=$T/ctl-fast
 	p=$(nix-store --add "$T/bin-d") q=$(nix-store --add "$T/bin-e")

@@ -131,7 +131,7 @@ answer_line(struct build *b, struct worker *w, int status, int fail)
 {
 	char	 line[256];
 
-	snprintf(line, sizeof(line), "R %zu %d %d 0 3 2 1 %s: it went", w->node,
+	snprintf(line, sizeof(line), "R %zu %d %d 0 3 2 1 4096 %s: it went", w->node,
 	    status, fail, b->ms.v[w->slot.machine].uri_text);
 	dispatch_answer(&b->ds, w, line);
 }
@@ -267,7 +267,9 @@ test_late_success(void)
 	answer_line(&b, w2, BUILD_BUILT, 0);
 	good = state_is(&b, 0, N_READY) && state_is(&b, 1, N_READY) &&
 	    state_is(&b, 2, N_LOCAL) && (b.ds.done == 1 || no("done %zu",
-	    b.ds.done)) && (b.ds.loss[0].said || no("not told"));
+	    b.ds.done)) && (b.ds.loss[0].said || no("not told")) &&
+	    (b.g.nodes[2].size == 4096 || no("n2's size %llu, the builder "
+	    "said 4096", (unsigned long long)b.g.nodes[2].size));
 	report("lost_builder_late_success", good);
 	fixture_free(&b);
 }

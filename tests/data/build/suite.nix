@@ -38,6 +38,16 @@ in rec {
   step2 = sh "read x < ${step1}; echo $((x + 1)) > $out" "step2" {};
   step3 = sh "read x < ${step2}; echo $((x + 1)) > $out" "step3" {};
 
+  # placing by bytes: a 3 MB input only builder 1 may build (feature
+  # special), two small ones only builder 2 may (special2), and a root
+  # either may: it goes where the big one is, not where most are
+  placebig = sh "/bin/dd if=/dev/zero of=$out bs=1M count=3 2>/dev/null" "place-big" {
+    requiredSystemFeatures = [ "special" ];
+  };
+  placesmall = builtins.genList (n: sh "echo small ${toString n} > $out"
+    "place-small-${toString n}" { requiredSystemFeatures = [ "special2" ]; }) 2;
+  place = sh "/bin/cat ${toString placesmall} > $out; /usr/bin/wc -c < ${placebig} >> $out" "place" {};
+
   # a fan: eight leaves spread over the builders, a root that needs them all
   leaves = builtins.genList (n: sh "echo leaf ${toString n} > $out" "leaf-${toString n}" {}) 8;
   fan = sh "/bin/cat ${toString leaves} > $out" "fan" {};
