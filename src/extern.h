@@ -423,6 +423,8 @@ struct conn {
 	int		 framed;	/* writes go in frames (wire_frames_begin) */
 	int		 builder;	/* a builder's: its round trips count */
 	int		 here;		/* the local nix-daemon's socket */
+	int		 adopted;	/* a session another process started:
+					   its ssh's exit status is not ours */
 	int		 sent;		/* sent since the last read: the next
 					   wait for a reply is a round trip */
 	int		 add_many;	/* daemon.c: an AddMultipleToStore is open */
@@ -483,6 +485,7 @@ int		 ssh_open(const struct store_uri *, char *const *, struct conn *,
 		    int);
 #define CONN_QUIET	0x1	/* a conversation's failure is not said */
 #define CONN_DAEMON	0x2	/* store_open: the local nix-daemon will do */
+#define CONN_WARM	0x4	/* job_open: a warm session from the broker */
 int		 ssh_open_store(const struct store_uri *, struct conn *, int);
 int		 ssh_master_up(const struct store_uri *);
 int		 ssh_master_file(const struct store_uri *, const char *, char *,
@@ -497,6 +500,9 @@ int		 ssh_close(struct conn *);
 void		 ssh_kill(struct conn *);
 void		 ssh_link_note(const struct conn *, uint64_t, int64_t);
 long long	 ssh_link_kbit(const struct store_uri *);
+int		 ssh_adopt(const struct store_uri *, struct conn *, const int *,
+		    const char *, int);
+void		 ssh_state(const struct conn *, char *, size_t);
 #define LINK_RATE_GUESS	100000	/* kbit/s of a link not measured yet */
 
 /* wire.c: framed reads and writes on a struct conn */
@@ -982,6 +988,10 @@ int		 lease_open(struct lease *, const struct machine *, int);
 int		 lease_take(struct lease *, const struct machine *);
 void		 lease_ask(struct lease *, const struct machine *);
 void		 lease_drop(struct lease *);
+int		 lease_session_get(struct lease *, const struct machine *,
+		    struct conn *, int);
+int		 lease_session_put(struct lease *, const struct machine *,
+		    struct conn *);
 void		 lease_close(struct lease *);
 long		 lease_others(const struct machine *);
 void		 lease_refresh(const struct machine *);
@@ -1049,6 +1059,7 @@ void		 job_init(struct job *, const char *, struct conn *);
 void		 job_options(struct build_options *, const struct conf *);
 int		 job_open(struct job *, const struct machine *, int);
 int		 job_lost(struct job *);
+int		 job_session_end(struct job *);
 void		 job_note(struct job *, const char *);
 int		 job_run(struct job *, const struct job_spec *,
 		    struct build_result *);

@@ -381,7 +381,7 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 	job_init(&job, m->uri_text, &remote);
 	/* failures said here, once per build (say_failure) */
 	job.quiet = 1;
-	if (job_open(&job, m, CONN_QUIET) == -1) {
+	if (job_open(&job, m, CONN_QUIET | CONN_WARM) == -1) {
 		say_failure(&remote.f);
 		*retry = 1;
 		return EXIT_ERROR;
@@ -428,7 +428,7 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 		*retry = job_lost(&job);
 		goto out;
 	}
-	if (ssh_close(&remote) == -1)
+	if (job_session_end(&job) == -1)
 		log_debug(1, "%s: the session did not end cleanly",
 		    m->uri_text);
 	if (job_close(&job, 1) == 0)

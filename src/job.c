@@ -34,16 +34,43 @@ job_init(struct job *j, const char *host, struct conn *remote)
 int
 job_open(struct job *j, const struct machine *m, int flags)
 {
+	int	 warm = (flags & CONN_WARM) != 0;
+
 	j->m = m;
 	j->began = clock_wall();
 	lease_close(&j->lease);		/* a session before this one's */
+	flags &= ~CONN_WARM;
+	/* for a process with one build: a session the broker kept warm */
+	if (warm && lease_open(&j->lease, m, 0) == 0 &&
+	    lease_session_get(&j->lease, m, j->remote, flags) == 0) {
+		health_ok(m);
+		lease_ask(&j->lease, m);
+		return 0;
+	}
 	if (ssh_open_store(&m->uri, j->remote, flags) == -1) {
 		health_failed(m, &j->remote->f, j->began);
 		return -1;
 	}
 	health_ok(m);
 	/* and a second, asking at once for a slot on the builder */
+	if (warm && j->lease.up) {
+		lease_ask(&j->lease, m);
+		return 0;
+	}
 	return lease_open(&j->lease, m, 1);
+}
+
+/*
+ * Done with the session, its conversation finished: given back to the
+ * broker for the next process when it came from there (job_open with
+ * CONN_WARM), else ended.  Returns 0, or -1 when it did not end cleanly.
+ */
+int
+job_session_end(struct job *j)
+{
+	if (j->m != NULL && lease_session_put(&j->lease, j->m, j->remote) == 0)
+		return 0;
+	return ssh_close(j->remote);
 }
 
 /*

@@ -48,6 +48,10 @@
 #define LEASE_LINE_MAX	256	/* a line either way */
 #define LEASE_OFF_SAY	3600	/* s between two warnings of a builder */
 #define LEASE_GREET_S	30	/* s the shell takes to start, past ssh's */
+#define LEASE_POOL	8	/* warm store sessions a broker keeps */
+#define LEASE_POOL_AGE	60	/* s a session serves, from its start */
+#define LEASE_POOL_IDLE	20	/* s an unused one is kept */
+#define LEASE_SESSION_MS 5000	/* ms a client waits for a session */
 
 /*
  * The builder's side.  $1 is this client's id, $2 this session's.  Lines
@@ -282,6 +286,194 @@ send_line(struct lease *l, const char *line)
 }
 
 static void	 broker(const struct machine *, int, int);
+
+/* Send line with n descriptors (SCM_RIGHTS) on socket s.  0, or -1. */
+static int
+fds_send(int s, const char *line, const int *fds, int n)
+{
+	union {
+		struct cmsghdr	 h;
+		char		 b[CMSG_SPACE(3 * sizeof(int))];
+	}		 u;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	size_t		 len = strlen(line);
+	ssize_t		 k;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&u, 0, sizeof(u));
+	iov.iov_base = (void *)line;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (n > 0) {
+		msg.msg_control = u.b;
+		msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
+	}
+	while ((k = sendmsg(s, &msg, MSG_NOSIGNAL)) == -1 && errno == EINTR)
+		;
+	if (k == -1)
+		return -1;
+	/* the descriptors went with the first byte: the rest, plainly */
+	return (size_t)k == len ? 0 : put(s, line + k, len - (size_t)k);
+}
+
+/*
+ * Read at most sz - 1 bytes from socket s, with up to 3 descriptors
+ * passed along (into fds, *n of them; others closed).  Returns the bytes
+ * read (0 at EOF), or -1.
+ */
+static ssize_t
+fds_recv(int s, char *buf, size_t sz, int *fds, int *n)
+{
+	union {
+		struct cmsghdr	 h;
+		char		 b[CMSG_SPACE(8 * sizeof(int))];
+	}		 u;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	ssize_t		 k;
+	int		 got[8];
+	size_t		 i, c;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = buf;
+	iov.iov_len = sz - 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.b;
+	msg.msg_controllen = sizeof(u.b);
+	if ((k = recvmsg(s, &msg, MSG_CMSG_CLOEXEC)) == -1)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		c = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (c > 8)
+			c = 8;
+		memcpy(got, CMSG_DATA(cm), c * sizeof(int));
+		for (i = 0; i < c; i++)
+			if (*n < 3)
+				fds[(*n)++] = got[i];
+			else
+				close(got[i]);
+	}
+	return k;
+}
+
+/*
+ * A warm session of m's store program from m's broker (lease l, open and
+ * with no "take" asked yet), adopted in c (flags as for ssh_adopt): one
+ * another process of ours used and gave back, or one the broker started
+ * ahead.  Returns 0, or -1 when the broker has none to give (c is then
+ * untouched; l stays usable) or the exchange failed (l is closed).
+ */
+int
+lease_session_get(struct lease *l, const struct machine *m, struct conn *c,
+    int flags)
+{
+	char		 line[LEASE_LINE_MAX];
+	size_t		 len = 0;
+	ssize_t		 k;
+	int		 fds[3], n = 0, i;
+	struct pollfd	 p;
+	int64_t		 end = clock_ms() + LEASE_SESSION_MS;
+
+	char		 key[17], ask[32];
+
+	/* the broker may be another URI's of the same host: only sessions
+	 * of this very URI (its store program, its options) will do */
+	rundir_key(m->uri_text, key);
+	snprintf(ask, sizeof(ask), "session %s\n", key);
+	if (!l->up || l->asked || l->slot != -1 || l->c.rpos != l->c.rlen ||
+	    send_line(l, ask) == -1)
+		return -1;
+	p.fd = l->c.from;
+	p.events = POLLIN;
+	while (len == 0 || line[len - 1] != '\n') {
+		if (clock_ms() >= end || len + 1 >= sizeof(line) ||
+		    poll(&p, 1, (int)(end - clock_ms())) <= 0 ||
+		    (k = fds_recv(l->c.from, line + len, sizeof(line) - len,
+		    fds, &n)) <= 0) {
+			if (len == 0 || line[len - 1] != '\n')
+				goto broken;
+			break;
+		}
+		len += (size_t)k;
+	}
+	line[len - 1] = '\0';
+	if (strcmp(line, "none") == 0 && n == 0)
+		return -1;
+	if (strncmp(line, "session ", 8) != 0 || n != 3)
+		goto broken;
+	/* one that ended, or speaks unasked, since the broker looked */
+	p.fd = fds[1];
+	if (poll(&p, 1, 0) != 0) {
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		return -1;
+	}
+	if (ssh_adopt(&m->uri, c, fds, line + 8, flags) == -1) {
+		log_debug(1, "%s: a warm session failed (%s): opening one",
+		    m->uri_text, c->f.msg);
+		return -1;
+	}
+	log_debug(1, "%s: a session from the broker, %s", m->uri_text,
+	    strcmp(line + 8, "-") == 0 ? "new" : "warm: it served an earlier "
+	    "build");
+	return 0;
+broken:
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	lease_end(l);
+	return -1;
+}
+
+/*
+ * Give c's session, its conversation finished and nothing left unread,
+ * back to m's broker for the next process (c is then closed here, the
+ * session left running).  Returns 0, or -1 when it was not taken: the
+ * caller closes c as usual.
+ */
+int
+lease_session_put(struct lease *l, const struct machine *m, struct conn *c)
+{
+	char	 line[LEASE_LINE_MAX], state[160], key[17];
+	int	 fds[3];
+
+	/* only the broker's: a hook's own child dies with its process
+	 * group, which Nix kills when the build ends */
+	if (!l->up || c->pid != -1 || c->to == -1 || c->from == -1 ||
+	    c->err == -1 ||
+	    c->wlen > 0 || c->rpos != c->rlen || c->eof || c->timedout ||
+	    c->f.kind != FAIL_NONE || c->proto == NULL || c->framed ||
+	    c->add_many || c->options_pending || c->acks_pending > 0)
+		return -1;
+	wire_drain_stderr(c);
+	if (c->err == -1)
+		return -1;
+	ssh_state(c, state, sizeof(state));
+	rundir_key(m->uri_text, key);
+	snprintf(line, sizeof(line), "back %s %s\n", key, state);
+	fds[0] = c->to;
+	fds[1] = c->from;
+	fds[2] = c->err;
+	if (fds_send(l->c.to, line, fds, 3) == -1)
+		return -1;
+	/* ours go; the broker's keep the session */
+	close(c->to);
+	close(c->from);
+	close(c->err);
+	c->to = c->from = c->err = -1;
+	return 0;
+}
 
 /*
  * Start m's broker, unless one runs or starts (its lock is held): a
@@ -535,6 +727,18 @@ lease_list(const struct machine *m, long *others)
  * order; a client's slots are dropped when it closes.  It beats every
  * LEASE_BEAT_S seconds and leaves when its session ends or no client has
  * been there for LEASE_BROKER_IDLE seconds.  Never returns.
+ *
+ * It also keeps store sessions warm for processes that open one each (the
+ * hook): "session KEY" is answered "session STATE" with the session's
+ * three descriptors (one given back before, else one started now, its
+ * handshake left to the client: STATE "-"), or "none"; "back KEY STATE"
+ * with the descriptors gives one back.  KEY (rundir_key of the URI as
+ * written) must be the broker's own: a broker serves a host, and another
+ * URI of it may name another store program or other options.  A session serves for LEASE_POOL_AGE
+ * seconds from its start, is kept LEASE_POOL_IDLE seconds unused, and
+ * one that says anything while kept is dropped: the next process would
+ * read it as an answer.  So the builder starts a store program once per
+ * run of builds, not once per build, and ssh here once too.
  */
 struct bclient {
 	int		 fd;		/* -1: free */
@@ -543,7 +747,22 @@ struct bclient {
 	size_t		 n;
 	long		 slot[LEASE_CLIENT_SLOTS];
 	int		 nslot;
+	int		 rfd[3];	/* descriptors passed with its line */
+	int		 nrfd;
 };
+
+struct bsess {
+	int		 fd[3];		/* the session's stdin, stdout, stderr */
+	char		 state[160];	/* as ssh_state wrote it */
+	int64_t		 born;		/* clock_ms: started */
+	int64_t		 idle;		/* clock_ms: given back */
+};
+
+static struct bsess	 bp[LEASE_POOL];
+static int		 bpn;
+static const struct machine *bm;
+static char		 bkey[17];	/* rundir_key of bm's URI */
+static int64_t		 bborn[LEASE_CLIENTS];	/* of sessions handed out */
 
 struct bwait {
 	int		 who;		/* client index */
@@ -563,6 +782,17 @@ bdrop(int to, long slot)
 	(void)put(to, cmd, strlen(cmd));
 }
 
+/* Descriptors a client passed and no line of it took: closed. */
+static void
+bfds_close(struct bclient *b)
+{
+	int	 i;
+
+	for (i = 0; i < b->nrfd; i++)
+		close(b->rfd[i]);
+	b->nrfd = 0;
+}
+
 static void
 bclose(int to, struct bclient *b)
 {
@@ -570,10 +800,108 @@ bclose(int to, struct bclient *b)
 
 	for (i = 0; i < b->nslot; i++)
 		bdrop(to, b->slot[i]);
+	bfds_close(b);
 	close(b->fd);
 	b->fd = -1;
 	b->nslot = 0;
 	b->n = 0;
+}
+
+/* Kept session i ends: its descriptors closed, so its ssh ends too. */
+static void
+bpool_drop(int i)
+{
+	int	 k;
+
+	for (k = 0; k < 3; k++)
+		close(bp[i].fd[k]);
+	bp[i] = bp[--bpn];
+}
+
+/*
+ * Kept sessions that are too old, unused too long, or that said anything
+ * (or ended) while kept go; ssh processes of ours that ended are reaped.
+ */
+static void
+bpool_tick(int64_t now)
+{
+	struct pollfd	 p[2];
+	int		 i;
+
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	for (i = 0; i < bpn; ) {
+		p[0].fd = bp[i].fd[1];
+		p[1].fd = bp[i].fd[2];
+		p[0].events = p[1].events = POLLIN;
+		if (now - bp[i].born >= LEASE_POOL_AGE * 1000 ||
+		    now - bp[i].idle >= LEASE_POOL_IDLE * 1000 ||
+		    poll(p, 2, 0) != 0)
+			bpool_drop(i);
+		else
+			i++;
+	}
+}
+
+/* Client who asks for a session: a kept one, else one started now. */
+static int
+bsession(int who)
+{
+	struct bclient	*b = &bc[who];
+	struct conn	 c;
+	char		 line[LEASE_LINE_MAX];
+	int		 fds[3], rc;
+
+	bpool_tick(clock_ms());
+	if (bpn > 0) {
+		/* the one given back last: the warmest */
+		snprintf(line, sizeof(line), "session %s\n",
+		    bp[bpn - 1].state);
+		rc = fds_send(b->fd, line, bp[bpn - 1].fd, 3);
+		bborn[who] = bp[bpn - 1].born;
+		bpool_drop(bpn - 1);
+		return rc;
+	}
+	if (ssh_start_store(&bm->uri, &c, CONN_QUIET) == -1)
+		return put(b->fd, "none\n", 5);
+	fds[0] = c.to;
+	fds[1] = c.from;
+	fds[2] = c.err;
+	rc = fds_send(b->fd, "session -\n", fds, 3);
+	bborn[who] = clock_ms();
+	close(c.to);
+	close(c.from);
+	close(c.err);
+	return rc;	/* its ssh is reaped in bpool_tick */
+}
+
+/* Client who gives a session back, its descriptors passed with the line. */
+static int
+bback(int who, const char *state)
+{
+	struct bclient	*b = &bc[who];
+	int64_t		 now = clock_ms();
+	int		 i;
+
+	if (b->nrfd != 3 || strlen(state) >= sizeof(bp[0].state)) {
+		bfds_close(b);
+		return 0;
+	}
+	if (bborn[who] == 0 || now - bborn[who] >= LEASE_POOL_AGE * 1000) {
+		bfds_close(b);		/* served long enough */
+		return 0;
+	}
+	if (bpn == LEASE_POOL)
+		bpool_drop(0);
+	for (i = 0; i < 3; i++)
+		bp[bpn].fd[i] = b->rfd[i];
+	b->nrfd = 0;
+	strlcpy(bp[bpn].state, state, sizeof(bp[bpn].state));
+	bp[bpn].born = bborn[who];
+	bp[bpn].idle = now;
+	bpn++;
+	bborn[who] = 0;
+	return 0;
 }
 
 /* A client's line: forwarded, or (a drop of a slot not its) not. */
@@ -593,7 +921,17 @@ bline(int to, int who, char *line)
 		if (bqn == sizeof(bq) / sizeof(bq[0]))
 			return -1;
 		strlcpy(cmd, "list\n", sizeof(cmd));
-	} else if (sscanf(line, "drop %ld", &v) == 1) {
+	} else if (strncmp(line, "session ", 8) == 0)
+		return strcmp(line + 8, bkey) == 0 ? bsession(who) :
+		    put(b->fd, "none\n", 5);
+	else if (strncmp(line, "back ", 5) == 0) {
+		if (strncmp(line + 5, bkey, 16) != 0 || line[21] != ' ') {
+			bfds_close(b);
+			return 0;
+		}
+		return bback(who, line + 22);
+	}
+	else if (sscanf(line, "drop %ld", &v) == 1) {
 		for (i = 0; i < b->nslot && b->slot[i] != v; i++)
 			;
 		if (i == b->nslot)
@@ -656,6 +994,8 @@ broker(const struct machine *m, int ls, int lock)
 	/* hold nothing of the process that started us, nor live by it,
 	 * nor pass for it */
 	wire_lifeline(-1);
+	bm = m;
+	rundir_key(m->uri_text, bkey);
 	snprintf(greet, sizeof(greet), "nix-offload: lease broker for %s",
 	    m->uri_text);
 	title_set(greet);
@@ -723,6 +1063,7 @@ broker(const struct machine *m, int ls, int lock)
 		if (poll(p, (nfds_t)nfd, 1000) == -1 && errno != EINTR)
 			break;
 		now = clock_ms();
+		bpool_tick(now);
 		if (up && now >= beat) {
 			if (put(c.to, "beat\n", 5) == -1)
 				break;
@@ -760,6 +1101,8 @@ broker(const struct machine *m, int ls, int lock)
 				bc[i].gen = ++gen;
 				bc[i].n = 0;
 				bc[i].nslot = 0;
+				bc[i].nrfd = 0;
+				bborn[i] = 0;
 				snprintf(buf, sizeof(buf), "%s\n", greet);
 				if (put(nc, buf, strlen(buf)) == -1 || !up)
 					bclose(c.to, &bc[i]);
@@ -770,7 +1113,8 @@ broker(const struct machine *m, int ls, int lock)
 			if (b->fd == -1 || p[3 + i].revents == 0 ||
 			    p[3 + i].fd != b->fd)
 				continue;
-			r = read(b->fd, b->in + b->n, sizeof(b->in) - 1 - b->n);
+			r = fds_recv(b->fd, b->in + b->n, sizeof(b->in) - b->n,
+			    b->rfd, &b->nrfd);
 			if (r <= 0) {
 				if (r == -1 && errno == EINTR)
 					continue;
@@ -802,6 +1146,8 @@ broker(const struct machine *m, int ls, int lock)
 			(void)unlinkat(dfd, name, 0);
 	}
 	close(ls);
+	while (bpn > 0)
+		bpool_drop(bpn - 1);
 	for (i = 0; i < LEASE_CLIENTS; i++)
 		if (bc[i].fd != -1)
 			close(bc[i].fd);

@@ -584,6 +584,14 @@ diagnose(struct conn *c, const char *what)
 		wire_error(c, FAIL_TIMEOUT, "%s: no answer for %d s; the builder or the "
 		    "network stopped responding", what,
 		    c->timeout_ms / 1000);
+	} else if (c->adopted && strstr(line, "error:") != NULL) {
+		wire_error(c, FAIL_OTHER, "%s: the remote %s failed: %s",
+		    what, PROGRAM(c), line);
+	} else if (c->adopted) {
+		/* whose exit status says more is the broker's child */
+		wire_error(c, FAIL_DROPPED, "%s: the connection to the builder "
+		    "was lost (its session ended%s%s)", what, line[0] ? ": " :
+		    "", line);
 	} else if (code == 255 && (said(c, "Permission denied") ||
 	    said(c, "Too many authentication failures") ||
 	    said(c, "no mutual signature"))) {
@@ -789,6 +797,65 @@ ssh_open_store(const struct store_uri *u, struct conn *c, int flags)
 	/* from now on a builder that says nothing for this long is stuck */
 	c->timeout_ms = (int)sshconf.io_timeout * 1000;
 	return 0;
+}
+
+/*
+ * A session of u's store program that another of our processes started
+ * (the lease broker, lease.c), on fds (its stdin, stdout and stderr, now
+ * ours), adopted in c: no process to start here.  Its ssh is not our
+ * child: c->pid is -1, and closing c ends it.  state is "-" for a session
+ * whose handshake is still to do (done here), else what ssh_state wrote
+ * of one that served another process before.  Returns 0, or -1 with c's
+ * descriptors closed (c->f says why).
+ */
+int
+ssh_adopt(const struct store_uri *u, struct conn *c, const int *fds,
+    const char *state, int flags)
+{
+	unsigned	 v, rv;
+	int		 trust, n = 0;
+
+	wire_init(c, fds[0], fds[1], fds[2], u->display);
+	c->quiet = (flags & CONN_QUIET) != 0;
+	c->ng = u->ng;
+	c->builder = 1;
+	c->adopted = 1;
+	c->diagnose = diagnose;
+	strlcpy(c->hostname, u->host, sizeof(c->hostname));
+	if (u->compress == COMPRESS_AUTO && !compressing(u))
+		linkname(u, c->link, sizeof(c->link));
+	if (strcmp(state, "-") == 0) {
+		c->timeout_ms = (int)(sshconf.connect_timeout +
+		    SSH_HANDSHAKE_SLACK) * 1000;
+		if (proto_handshake(c, u->ng) == -1) {
+			close_fds(c);
+			return -1;
+		}
+	} else if (sscanf(state, "%u %u %d %n", &v, &rv, &trust, &n) != 3 ||
+	    n == 0 || v > 0xffff || rv > 0xffff || trust < DAEMON_TRUST_UNKNOWN ||
+	    trust > DAEMON_TRUST_NOT) {
+		wire_error(c, FAIL_OTHER, "a warm session's state is not ours");
+		close_fds(c);
+		return -1;
+	} else {
+		c->version = v;
+		c->remote_version = rv;
+		c->trust = trust;
+		if (strcmp(state + n, "-") != 0)
+			strlcpy(c->remote_nix, state + n, sizeof(c->remote_nix));
+		c->proto = u->ng ? &daemon_proto : &serve_proto;
+	}
+	c->timeout_ms = (int)sshconf.io_timeout * 1000;
+	return 0;
+}
+
+/* What a process adopting c's session needs of its handshake, into buf. */
+void
+ssh_state(const struct conn *c, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%u %u %d %s", c->version, c->remote_version,
+	    c->trust, c->remote_nix[0] != '\0' && strchr(c->remote_nix, ' ') ==
+	    NULL ? c->remote_nix : "-");
 }
 
 /*

@@ -613,7 +613,10 @@ t_settings_substitutes() {
 		[ "$(first_query)" = "$([ $v = true ] && echo 1 || echo 0)" ] ||
 		    fail "build with builders-use-substitutes $v sent $(first_query)"
 		rm -f "$T"/wire.*
-		run h$v nb --builders "@$T/tee" --option builders-use-substitutes $v \
+		# a runtime directory each: a session the broker kept from the
+		# run before would write to a file removed above
+		NIX_OFFLOAD_RUNTIME_DIR=$T/ctl-h$v run h$v nb --builders "@$T/tee" \
+		    --option builders-use-substitutes $v \
 		    -A multi --argstr nonce "$T-h$v" "$SUITE"
 		expect_rc 0
 		[ "$(first_query)" = "$([ $v = true ] && echo 1 || echo 0)" ] ||

@@ -51,6 +51,31 @@ t_hook_chain() {
 	expect_in "$T/a.err" "^copying outputs from 'ssh://"
 }
 
+# Builds one after another through the hook, one builder: the first gets
+# a new session from the broker, the next the one it gave back (no ssh,
+# no store program started for them).  A kept session whose store program
+# dies meanwhile is not handed out: the next build gets a new one and
+# nothing fails.
+t_hook_warm_sessions() {
+	hook_install
+	echo "ssh://$H1 x86_64-linux - 1 1 - - $K1" >"$T/one"
+	run a nb -vv --builders "@$T/one" -A step3 --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	[ "$(cat "$(cat "$T/a.out")")" = 3 ] || fail "step3 is not 3"
+	expect_lines_matching "$T/a.err" "ssh://$H1: a session from the broker, new$" 1
+	expect_lines_matching "$T/a.err" "ssh://$H1: a session from the broker, warm: it served an earlier build$" 2
+	expect_lines_matching "$T/a.err" "hook: [0-9]+ round trips with builders, [0-9]+ processes started here, 0 on builders$" 3
+	# the builder's end of the kept session killed (the pattern does not
+	# match pkill's own command line)
+	builder_ssh 1 "pkill -f 'nix-store --[s]erve --write'" || fail "no store program on the builder"
+	sleep 1
+	run b nb -vv --builders "@$T/one" -A step1 --argstr nonce "$T-b" "$SUITE"
+	expect_rc 0
+	expect_in "$T/b.err" "ssh://$H1: a session from the broker, new$"
+	expect_not_in "$T/b.err" "warm: it served"
+	expect_not_in "$T/b.err" "error"
+}
+
 # Two outputs, sources, awkward strings: valid here, and the same paths and
 # NAR hashes as through Nix's own hook.
 t_hook_same_as_nix_hook() {
