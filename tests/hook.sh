@@ -66,9 +66,16 @@ t_hook_warm_sessions() {
 	expect_lines_matching "$T/a.err" "ssh://$H1: a session from the broker, warm: it served an earlier build$" 2
 	expect_lines_matching "$T/a.err" "hook: [0-9]+ round trips with builders, [0-9]+ processes started here, 0 on builders$" 3
 	# the builder's end of the kept session killed (the pattern does not
-	# match pkill's own command line)
+	# match pkill's own command line), and its ssh here gone: the broker
+	# (listening in this test's runtime directory) is left with one
+	# child, its lease shell's ssh
+	b=$(ss -xlpn | grep -F "$NIX_OFFLOAD_RUNTIME_DIR/" | grep "\.lease " |
+	    grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+	[ -n "$b" ] || fail "no broker listens in $NIX_OFFLOAD_RUNTIME_DIR"
+	[ "$(pgrep -c -P "$b")" -ge 2 ] || fail "the broker keeps no session"
 	builder_ssh 1 "pkill -f 'nix-store --[s]erve --write'" || fail "no store program on the builder"
-	sleep 1
+	wait_until 10 sh -c "[ \$(pgrep -c -P $b) -le 1 ]" ||
+	    fail "the kept session's ssh did not end: $(pgrep -a -P "$b")"
 	run b nb -vv --builders "@$T/one" -A step1 --argstr nonce "$T-b" "$SUITE"
 	expect_rc 0
 	expect_in "$T/b.err" "ssh://$H1: a session from the broker, new$"
