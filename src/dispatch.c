@@ -280,9 +280,10 @@ crossing(const long long *rate, size_t m, uint64_t bytes)
  * What building n on builder m costs in moving its inputs, in seconds:
  * each input built on another builder during this run comes home over
  * that builder's link (unless it is home already), then goes up m's (at
- * rate[], kbit/s); *bytes (if not NULL) gets their size.  Sizes are the builders' words, a hint for placing and
- * nothing else; each counts DISPATCH_SIZE_FLOOR at least, so that where
- * sizes are unknown or tiny, the count of inputs decides.
+ * rate[], kbit/s); *bytes (if not NULL) gets their size.  Sizes are the
+ * builders' words, a hint for placing and nothing else; each counts
+ * DISPATCH_SIZE_FLOOR at least, so that where sizes are unknown or tiny,
+ * the count of inputs decides.
  */
 static double
 move_cost(const struct dispatch *ds, const struct node *n, size_t m,

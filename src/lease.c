@@ -734,10 +734,10 @@ lease_list(const struct machine *m, long *others)
  * handshake left to the client: STATE "-"), or "none"; "back KEY STATE"
  * with the descriptors gives one back.  KEY (rundir_key of the URI as
  * written) must be the broker's own: a broker serves a host, and another
- * URI of it may name another store program or other options.  A session serves for LEASE_POOL_AGE
- * seconds from its start, is kept LEASE_POOL_IDLE seconds unused, and
- * one that says anything while kept is dropped: the next process would
- * read it as an answer.  So the builder starts a store program once per
+ * URI of it may name another store program or other options.  A session
+ * serves for LEASE_POOL_AGE seconds from its start, is kept
+ * LEASE_POOL_IDLE seconds unused, and one that says anything while kept
+ * is dropped: the next process would read it as an answer.  So the builder starts a store program once per
  * run of builds, not once per build, and ssh here once too.
  */
 struct bclient {
