@@ -319,13 +319,13 @@ link_rates(const struct dispatch *ds)
 {
 	long long	*rate;
 	size_t		 m;
+	int		 measured;
 
 	if ((rate = calloc(ds->ms->n ? ds->ms->n : 1, sizeof(*rate))) == NULL)
 		return NULL;
 	for (m = 0; m < ds->ms->n; m++)
-		if (!ds->ms->v[m].local && ds->ms->v[m].usable &&
-		    (rate[m] = ssh_link_kbit(&ds->ms->v[m].uri)) <= 0)
-			rate[m] = LINK_RATE_GUESS;
+		if (!ds->ms->v[m].local && ds->ms->v[m].usable)
+			rate[m] = ssh_link_rate(&ds->ms->v[m].uri, &measured);
 	return rate;
 }
 

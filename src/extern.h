@@ -500,6 +500,7 @@ int		 ssh_close(struct conn *);
 void		 ssh_kill(struct conn *);
 void		 ssh_link_note(const struct conn *, uint64_t, int64_t);
 long long	 ssh_link_kbit(const struct store_uri *);
+long long	 ssh_link_rate(const struct store_uri *, int *);
 int		 ssh_adopt(const struct store_uri *, struct conn *, const int *,
 		    const char *, int);
 void		 ssh_state(const struct conn *, char *, size_t);

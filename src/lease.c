@@ -385,7 +385,6 @@ lease_session_get(struct lease *l, const struct machine *m, struct conn *c,
 	int		 fds[3], n = 0, i;
 	struct pollfd	 p;
 	int64_t		 end = clock_ms() + LEASE_SESSION_MS;
-
 	char		 key[17], ask[32];
 
 	/* the broker may be another URI's of the same host: only sessions

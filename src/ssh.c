@@ -205,6 +205,19 @@ ssh_link_kbit(const struct store_uri *u)
 }
 
 /*
+ * u's link's rate in kbit/s for an estimate: as measured (*measured set),
+ * else LINK_RATE_GUESS.
+ */
+long long
+ssh_link_rate(const struct store_uri *u, int *measured)
+{
+	long long	 kbit = ssh_link_kbit(u);
+
+	*measured = kbit > 0;
+	return kbit > 0 ? kbit : LINK_RATE_GUESS;
+}
+
+/*
  * Does u's connection compress (ssh -C)?  As compress= says, else when
  * its link was measured slower than ssh's compressor (LINK_COMPRESS_BELOW)
  * within a day: most store paths shrink 2-3 times, and random bytes go
@@ -681,6 +694,25 @@ no_ssh(const struct store_uri *u)
 }
 
 /*
+ * c, a session of u's store program on fds (its stdin, stdout, stderr):
+ * said as u, its failures diagnosed here; over ssh (by_ssh) its link is
+ * measured when compression is left to it.
+ */
+static void
+session_init(const struct store_uri *u, struct conn *c, const int *fds,
+    int flags, int by_ssh)
+{
+	wire_init(c, fds[0], fds[1], fds[2], u->display);
+	c->quiet = (flags & CONN_QUIET) != 0;
+	c->ng = u->ng;
+	c->builder = 1;
+	c->diagnose = diagnose;
+	strlcpy(c->hostname, u->host, sizeof(c->hostname));
+	if (by_ssh && u->compress == COMPRESS_AUTO && !compressing(u))
+		linkname(u, c->link, sizeof(c->link));
+}
+
+/*
  * Run words (quoted for the remote shell) on the builder, with c connected
  * to its stdin, stdout and stderr; with CONN_QUIET in flags, c's failure
  * is kept in c->f and not said.  Returns 0, or -1 (c->f).
@@ -726,16 +758,9 @@ ssh_open(const struct store_uri *u, char *const *words, struct conn *c,
 		return -1;
 	}
 	args_free(&a);
-	wire_init(c, fds[0], fds[1], fds[2], u->display);
-	c->quiet = (flags & CONN_QUIET) != 0;
+	session_init(u, c, fds, flags, !here);
 	c->pid = pid;
-	c->ng = u->ng;
-	c->builder = 1;
-	if (!here && u->compress == COMPRESS_AUTO && !compressing(u))
-		linkname(u, c->link, sizeof(c->link));
 	ssh_sessions += !here;
-	c->diagnose = diagnose;
-	strlcpy(c->hostname, u->host, sizeof(c->hostname));
 	/* connecting, then a remote that may be slow to start, but not
 	 * silent for longer than NIX_OFFLOAD_IO_TIMEOUT */
 	c->timeout_ms = (int)((here ? 0 : sshconf.connect_timeout) +
@@ -815,15 +840,8 @@ ssh_adopt(const struct store_uri *u, struct conn *c, const int *fds,
 	unsigned	 v, rv;
 	int		 trust, n = 0;
 
-	wire_init(c, fds[0], fds[1], fds[2], u->display);
-	c->quiet = (flags & CONN_QUIET) != 0;
-	c->ng = u->ng;
-	c->builder = 1;
+	session_init(u, c, fds, flags, 1);
 	c->adopted = 1;
-	c->diagnose = diagnose;
-	strlcpy(c->hostname, u->host, sizeof(c->hostname));
-	if (u->compress == COMPRESS_AUTO && !compressing(u))
-		linkname(u, c->link, sizeof(c->link));
 	if (strcmp(state, "-") == 0) {
 		c->timeout_ms = (int)(sshconf.connect_timeout +
 		    SSH_HANDSHAKE_SLACK) * 1000;

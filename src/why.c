@@ -106,9 +106,7 @@ static double
 send_secs(const struct machine *m, long long bytes, long long *kbit,
     int *measured)
 {
-	*measured = (*kbit = ssh_link_kbit(&m->uri)) > 0;
-	if (!*measured)
-		*kbit = LINK_RATE_GUESS;
+	*kbit = ssh_link_rate(&m->uri, measured);
 	return (double)bytes * 8 / 1000 / (double)*kbit;
 }
 

@@ -69,8 +69,7 @@ t_hook_warm_sessions() {
 	# match pkill's own command line), and its ssh here gone: the broker
 	# (listening in this test's runtime directory) is left with one
 	# child, its lease shell's ssh
-	b=$(ss -xlpn | grep -F "$NIX_OFFLOAD_RUNTIME_DIR/" | grep "\.lease " |
-	    grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+	b=$(broker_pid "$NIX_OFFLOAD_RUNTIME_DIR")
 	[ -n "$b" ] || fail "no broker listens in $NIX_OFFLOAD_RUNTIME_DIR"
 	[ "$(pgrep -c -P "$b")" -ge 2 ] || fail "the broker keeps no session"
 	builder_ssh 1 "pkill -f 'nix-store --[s]erve --write'" || fail "no store program on the builder"

@@ -112,15 +112,21 @@ slot_held() {
 	ls -d "$TB/host$1/home/.cache/nix-offload/slots"/s.* >/dev/null 2>&1
 }
 
-# A client killed with SIGKILL mid-build lets its slot go at once: the
-# other client's build on the 1-job builder starts within seconds, not
-# after the 30 s a silent slot takes to go stale.
-t_lease_killed_client() {
+# slow_client_holding: on a 1-job builder ($T/m), client 1's slow build
+# runs, its slot held on the builder
+slow_client_holding() {
 	echo "ssh://$H1 x86_64-linux - 1 1 - - $K1" >"$T/m"
 	LEASE_ATTR=slow lease_client 1 "$T/m" "$T-1"
 	wait_until 60 grep -q "^slow> sleeping" "$T/c1.err" ||
 	    fail "client 1's build did not start: $(cat "$T/c1.err")"
 	slot_held 1 || fail "no slot held on the builder"
+}
+
+# A client killed with SIGKILL mid-build lets its slot go at once: the
+# other client's build on the 1-job builder starts within seconds, not
+# after the 30 s a silent slot takes to go stale.
+t_lease_killed_client() {
+	slow_client_holding
 	kill -KILL "$(cat "$T/c1.pid")"
 	t0=$(ms)
 	LEASE_ATTR=lease1 lease_client 2 "$T/m" "$T-2"
@@ -135,13 +141,9 @@ t_lease_killed_client() {
 # lets its slots go at once; the other client does not wait for them to
 # go stale.
 t_lease_killed_broker() {
-	echo "ssh://$H1 x86_64-linux - 1 1 - - $K1" >"$T/m"
-	LEASE_ATTR=slow lease_client 1 "$T/m" "$T-1"
-	wait_until 60 grep -q "^slow> sleeping" "$T/c1.err" ||
-	    fail "client 1's build did not start: $(cat "$T/c1.err")"
-	slot_held 1 || fail "no slot held on the builder"
+	slow_client_holding
 	# the process listening on client 1's broker socket
-	b=$(ss -xlpn | grep -F "$T/ctl1/" | grep "\.lease " | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+	b=$(broker_pid "$T/ctl1")
 	[ -n "$b" ] || fail "no broker listens in $T/ctl1"
 	grep -q "lease broker for ssh://$H1" "/proc/$b/cmdline" ||
 	    fail "pid $b is not client 1's broker: $(tr '\0' ' ' <"/proc/$b/cmdline")"

@@ -113,6 +113,13 @@ wait_until() {
 	return 1
 }
 
+# broker_pid DIR: the process listening on a lease broker's socket in the
+# runtime directory DIR, or nothing
+broker_pid() {
+	ss -xlpn | grep -F "$1/" | grep "\.lease " | grep -o 'pid=[0-9]*' |
+	    head -1 | cut -d= -f2
+}
+
 # listening ADDR: does something listen on ADDR:22?
 listening() {
 	ss -Hltn "( sport = :22 )" | grep -q " $1:22 "
