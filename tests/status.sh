@@ -1,6 +1,20 @@
 # What runs where and why: status, why, one line per problem, a builder
 # that was down tried again by a person's build, the live line.
 
+# building_on_both FILE: status --json, written to FILE, shows at least 4
+# slots building, on both builders
+building_on_both() {
+	"$NO" status --json >"$1" 2>"${1%.out}.err" || return 1
+	python3 - "$1" "$H1" "$H2" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+on = [b["uri"] for b in d["builders"] for s in b["slots"]
+      if s["state"] == "building"]
+sys.exit(0 if len(on) >= 4 and set(on) >= {"ssh://" + sys.argv[2],
+                                           "ssh://" + sys.argv[3]} else 1)
+EOF
+}
+
 # status, from a second process, while a build of slow derivations runs:
 # every one listed, on the builder it runs on, and the run itself; from
 # the runtime directory alone (no --builders: the slots say whose they
@@ -11,15 +25,10 @@ t_status_running() {
 	    "$SUITE" >"$T/b.out" 2>"$T/b.err" &
 	pid=$!
 	wait_for "$T/b.err" "^building slow-" 30 || fail "the build did not start"
-	# until the notes say building (a busy machine takes its time to
-	# connect): a condition, bounded, not a guess of how long
-	for i in $(seq 300); do
-		"$NO" status --json >"$T/s.out" 2>"$T/s.err"
-		[ "$(grep -o '"state":"building"' "$T/s.out" | wc -l)" -ge 4 ] && break
-		sleep 0.1
-	done
-	run s "$NO" status --json
-	expect_rc 0
+	# until the notes say building on both builders (a busy machine takes
+	# its time to connect): a condition, bounded, not a guess of how long
+	wait_until 30 building_on_both "$T/s.out" ||
+	    fail "not building on both builders: $(cat "$T/s.out" "$T/s.err")"
 	run t "$NO" status --builders "@$T/both"
 	expect_rc 0
 	wait $pid || fail "the build failed: $(tail -3 "$T/b.err")"
