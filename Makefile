@@ -5,7 +5,7 @@ include config.mk
 
 SRC = src/activity.c src/args.c src/build.c src/builders.c src/ca.c src/check.c src/clock.c src/common.c src/compat.c src/conf.c \
 	src/copy.c src/daemon.c src/dbuild.c src/dispatch.c src/drv.c src/enable.c src/fail.c src/features.c src/graph.c \
-	src/hash.c src/health.c src/hook.c src/info.c src/installable.c src/job.c src/json.c src/lease.c src/local.c src/log.c \
+	src/hash.c src/health.c src/hold.c src/hook.c src/info.c src/installable.c src/job.c src/json.c src/lease.c src/local.c src/log.c \
 	src/machines.c src/nar.c src/nixver.c src/path.c src/proto.c src/pub.c src/rundir.c src/sched.c src/seen.c \
 	src/serve.c src/spawn.c src/ssh.c src/status.c src/store.c src/strlist.c src/text.c src/transfer.c src/uri.c src/usage.c \
 	src/wire.c src/why.c src/worker.c
@@ -17,7 +17,7 @@ UNIT = tests/unit/t_activity tests/unit/t_args tests/unit/t_ca \
 	tests/unit/t_check tests/unit/t_common tests/unit/t_conf \
 	tests/unit/t_dispatch tests/unit/t_drv tests/unit/t_drv_limits \
 	tests/unit/t_fail tests/unit/t_features tests/unit/t_hash \
-	tests/unit/t_health tests/unit/t_json tests/unit/t_log \
+	tests/unit/t_health tests/unit/t_hold tests/unit/t_json tests/unit/t_log \
 	tests/unit/t_machines tests/unit/t_nar tests/unit/t_nar_dump \
 	tests/unit/t_nixver tests/unit/t_path tests/unit/t_serve \
 	tests/unit/t_spawn tests/unit/t_text tests/unit/t_uri \
@@ -60,6 +60,7 @@ tests/unit/t_fail: tests/unit/t_fail.c
 tests/unit/t_features: tests/unit/t_features.c
 tests/unit/t_hash: tests/unit/t_hash.c
 tests/unit/t_health: tests/unit/t_health.c
+tests/unit/t_hold: tests/unit/t_hold.c
 tests/unit/t_json: tests/unit/t_json.c
 tests/unit/t_log: tests/unit/t_log.c
 tests/unit/t_machines: tests/unit/t_machines.c tests/unit/nixcases.h

@@ -1125,6 +1125,35 @@ void		 worker_retire(struct workers *, struct worker *);
 void		 worker_lost(struct workers *, struct worker *);
 void		 worker_stop_all(struct workers *, int);
 
+/* hold.c: what the builders hold already of the inputs here */
+#define HOLD_PATHS_MAX		65536	/* of the inputs' closure, asked */
+#define HOLD_SECS		0.5	/* s: inputs here that take longer to
+					   send to a builder are placed by
+					   where they are held already */
+struct hold {
+	struct strlist	 paths;		/* the inputs' closure here, sorted */
+	uint64_t	*size;		/* [path]: NAR bytes, as a hint */
+	size_t		*refs;		/* references, as indices */
+	size_t		*first;		/* [path]: its first in refs */
+	uint64_t	 total;		/* bytes of them all */
+	size_t		 nmach;
+	unsigned char	**have;		/* [machine]: bitmap of paths held */
+	int		*said;		/* [machine]: it answered */
+	uint32_t	*mark;		/* [path]: for walking the closure */
+	uint32_t	 gen;
+	size_t		*stack;
+	uint64_t	*cache;		/* [node][1 + machine]: hold_lacks */
+};
+int		 hold_init(struct hold *, size_t);
+void		 hold_free(struct hold *);
+int		 hold_load(struct hold *, struct conn *, const struct graph *);
+int		 hold_index(struct hold *, struct path_info *, size_t);
+int		 hold_write(int, const struct strlist *, const struct strlist *);
+int		 hold_line(struct hold *, size_t, const char *);
+void		 hold_said(struct hold *, size_t);
+int		 hold_lacks(struct hold *, const struct graph *,
+		    const struct node *, uint64_t *, uint64_t *);
+
 /* dispatch.c: build's run, what goes where, builders lost */
 #define DISPATCH_ATTEMPTS	3	/* builders one derivation may lose */
 struct loss {				/* a builder given up, and since */
