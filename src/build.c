@@ -29,6 +29,7 @@ struct build {
 	struct common	 cm;		/* configuration, builders, --json */
 	struct graph	 g;
 	struct dispatch	 ds;
+	struct hold	 hold;		/* the inputs here, and who has them */
 	struct shown	 shown;		/* its words */
 	size_t		 nroots;	/* the first nodes of g */
 	struct args	 ia;		/* nix-instantiate's words */
@@ -462,10 +463,13 @@ build_graph(struct build *b, int64_t t0)
 	    store_open(&local, 0) == -1)
 		return -1;
 	if (check_valid(&b->g, &local) == 0 &&
-	    (!b->nixbuild || inst_check_paths(&b->is, &local) == 0))
-		rc = 0;
+	    (!b->nixbuild || inst_check_paths(&b->is, &local) == 0)) {
+		graph_mark_needed(&b->g);
+		if (hold_init(&b->hold, b->cm.ms.n) == 0 &&
+		    hold_load(&b->hold, &local, &b->g) == 0)
+			rc = 0;
+	}
 	store_close(&local);
-	graph_mark_needed(&b->g);
 	log_debug(2, "%zu derivations in the graph, %zu to build, at %lld ms",
 	    b->g.nnodes, b->g.total, (long long)(clock_ms() - t0));
 	return rc;
@@ -581,6 +585,8 @@ build_run(struct build *b)
 	b->ds.event_arg = &b->shown;
 	b->ds.try_down = 1;	/* a person, or a script: not Nix */
 	b->ds.note_fd = b->runlock;
+	b->ds.hold = &b->hold;
+	b->ds.ws.held = &b->hold.paths;
 	b->ds.ws.substitutes = c->builders_use_substitutes;
 	job_options(&b->ds.ws.opts, c);
 	/* nix build shows a failed build's last lines, all with -L */
@@ -658,6 +664,7 @@ cmd_build(int argc, char **argv)
 out:
 	rundir_run_close(b->runlock);
 	graph_free(&b->g);
+	hold_free(&b->hold);
 	common_free(&b->cm);
 	args_free(&b->ia);
 	args_free(&b->na);

@@ -5,7 +5,10 @@
  * Each builder slot in use has a worker (worker.c).  A ready node whose
  * missing inputs all sit on one builder goes there; a node whose inputs
  * sit on several (or on one that cannot build it) goes to the fitting
- * builder that holds most of them, and the others come home first.
+ * builder where moving them costs least, and the others come home first.
+ * A node whose inputs are all here goes by load and speed, unless they
+ * weigh on the links: then to a builder that holds them already, as the
+ * builders said at the start (hold.c).
  * Outputs that only a later build on the same builder needs stay there;
  * the rest come home with the build.
  *
@@ -29,6 +32,8 @@
 #define DISPATCH_SIZE_FLOOR	65536	/* bytes an output costs at least to
 					   move (its round trips), and what
 					   one of unknown size is taken for */
+#define DISPATCH_HOLD_WAIT_MS	3000	/* for the builders' answers, at
+					   most, from the run's start */
 
 static volatile sig_atomic_t interrupted;
 
@@ -54,6 +59,7 @@ dispatch_init(struct dispatch *ds, struct graph *g,
 	if ((ds->down = calloc(n, 1)) == NULL ||
 	    (ds->tried = calloc(n, 1)) == NULL ||
 	    (ds->loss = calloc(n, sizeof(*ds->loss))) == NULL ||
+	    (ds->probing = calloc(n, 1)) == NULL ||
 	    (ds->ws.v = calloc(WORKERS_MAX, sizeof(*ds->ws.v))) == NULL) {
 		log_err("build");
 		dispatch_free(ds);
@@ -81,7 +87,9 @@ dispatch_free(struct dispatch *ds)
 	free(ds->down);
 	free(ds->tried);
 	free(ds->loss);
+	free(ds->probing);
 	free(ds->ws.v);
+	ds->probing = NULL;
 	ds->down = NULL;
 	ds->tried = NULL;
 	ds->loss = NULL;
@@ -114,7 +122,7 @@ dispatch_tally(struct dispatch *ds, struct act_run *rp,
 		r->queued += ds->g->nodes[i].state == N_READY;
 	for (i = 0; i < ds->ws.n; i++) {
 		const struct worker *w = &ds->ws.v[i];
-		if (!w->busy || w->fetch ||
+		if (!w->busy || w->fetch || w->probe ||
 		    (*longest != NULL && w->started >= (*longest)->started))
 			continue;
 		*longest = w;
@@ -174,11 +182,27 @@ want_home(const struct dispatch *ds, const struct node *n, size_t m)
 	return 0;
 }
 
-/* An idle worker on machine m (any machine if m is -1) fitting node n. */
+/* Our busy workers on machine m, and one, per unit of its speed. */
+static double
+our_load(const struct dispatch *ds, size_t m)
+{
+	size_t	 i, k = 1;
+
+	for (i = 0; i < ds->ws.n; i++)
+		k += ds->ws.v[i].busy && ds->ws.v[i].slot.machine == m;
+	return (double)k / ds->ms->v[m].speed_factor;
+}
+
+/*
+ * An idle worker on machine m fitting node n; for any machine (m is -1),
+ * the one whose machine has the least of our load per unit of speed.
+ */
 static struct worker *
 idle_worker(struct dispatch *ds, long m, const struct node *n)
 {
-	size_t	 i;
+	struct worker	*best = NULL;
+	double		 score, least = 0;
+	size_t		 i;
 
 	for (i = 0; i < ds->ws.n; i++) {
 		struct worker *w = &ds->ws.v[i];
@@ -188,9 +212,15 @@ idle_worker(struct dispatch *ds, long m, const struct node *n)
 			continue;
 		if (n != NULL && !fits(ds, w->slot.machine, n))
 			continue;
-		return w;
+		if (m != -1)
+			return w;
+		score = our_load(ds, w->slot.machine);
+		if (best == NULL || score < least) {
+			best = w;
+			least = score;
+		}
 	}
-	return NULL;
+	return best;
 }
 
 /* Take a new slot on machine m (or the best fitting one, m = -1). */
@@ -345,18 +375,29 @@ fetch_for(struct dispatch *ds, struct node *n)
 	long		 target = -1;
 	long long	*rate;
 	double		 cost, best = 0;
-	uint64_t	 bytes;
+	uint64_t	 bytes, *lacks = NULL, all;
 	size_t		 list[WORKER_FETCH_MAX];
 	char		 say[1024], one[URI_MAX + 64];
 	struct worker	*w;
 
 	if ((rate = link_rates(ds)) == NULL)
 		return;
+	/* and the inputs here that a builder lacks go up to it too */
+	if (ds->hold != NULL && ds->hold->paths.n > 0 &&
+	    (lacks = calloc(ds->ms->n, sizeof(*lacks))) != NULL &&
+	    hold_lacks(ds->hold, g, n, lacks, &all) == -1) {
+		free(lacks);
+		lacks = NULL;
+	}
 	say[0] = '\0';
 	for (m = 0; m < ds->ms->n; m++) {
 		if (ds->down[m] || ds->ms->v[m].local || !fits(ds, m, n))
 			continue;
 		cost = move_cost(ds, n, m, rate, &bytes);
+		if (lacks != NULL) {
+			cost += crossing(rate, m, lacks[m]);
+			bytes += lacks[m];
+		}
 		snprintf(one, sizeof(one), "%s%s %.1f MB to move, ~%.1f s",
 		    say[0] ? "; " : "", ds->ms->v[m].uri_text,
 		    bytes / 1e6, cost);
@@ -367,6 +408,7 @@ fetch_for(struct dispatch *ds, struct node *n)
 		}
 	}
 	free(rate);
+	free(lacks);
 	if (target != -1)
 		log_debug(1, "%s: to %s, where its inputs cost least to move "
 		    "(%s)", n->name, ds->ms->v[target].uri_text, say);
@@ -385,6 +427,137 @@ fetch_for(struct dispatch *ds, struct node *n)
 			continue;
 		send_fetch(ds, w, list, k);
 	}
+}
+
+/*
+ * Where the inputs here would take HOLD_SECS or more to send to
+ * some builder: ask each builder that fits something to build which of
+ * them it holds already (a worker's Q job; the slot serves builds after).
+ * At the start of the run: what is ready waits for the answers
+ * (hold_place), DISPATCH_HOLD_WAIT_MS at most: a builder slow to answer
+ * (down, far) is taken to hold nothing.
+ */
+static void
+hold_probe(struct dispatch *ds)
+{
+	struct hold	*h = ds->hold;
+	struct graph	*g = ds->g;
+	long long	*rate;
+	struct worker	*w;
+	size_t		 m, i;
+
+	if (h == NULL || h->paths.n == 0 || (rate = link_rates(ds)) == NULL)
+		return;
+	for (m = 0; m < ds->ms->n; m++)
+		if (!ds->ms->v[m].local && ds->ms->v[m].usable &&
+		    crossing(rate, m, h->total) >= HOLD_SECS)
+			break;
+	if (m < ds->ms->n)
+		ds->probe_until = clock_ms() + DISPATCH_HOLD_WAIT_MS;
+	for (m = m < ds->ms->n ? 0 : m; m < ds->ms->n; m++) {
+		if (ds->ms->v[m].local || !ds->ms->v[m].usable || ds->down[m])
+			continue;
+		for (i = 0; i < g->nnodes; i++)
+			if (g->nodes[i].needed && fits(ds, m, &g->nodes[i]))
+				break;
+		if (i == g->nnodes ||
+		    (w = new_worker(ds, (long)m, &g->nodes[i])) == NULL)
+			continue;
+		if (worker_probe(w) == 0)
+			ds->probing[m] = 1;
+	}
+	free(rate);
+}
+
+/*
+ * The builder a node whose inputs are all here would go to by default:
+ * an idle worker's, else the scheduler's pick; -1 if none can start it.
+ */
+static long
+default_pick(struct dispatch *ds, const struct node *n, const struct plan *p)
+{
+	struct worker	*w;
+
+	if ((w = idle_worker(ds, -1, n)) != NULL)
+		return (long)w->slot.machine;
+	return p->how == PLAN_NOW ? p->pick : -1;
+}
+
+/*
+ * Node n's inputs are all here.  Where they weigh HOLD_SECS or
+ * more on a link, n goes to the builder, among those that can start it
+ * now, whose missing share of them costs least to send, when the builder
+ * it would go to by default costs HOLD_SECS more: one that holds
+ * them beats a faster one that needs them first.  A derivation that
+ * prefers a local build stays local.  Returns 1 when n waits for
+ * builders to say what they hold (hold_probe), else 0, with *at the
+ * builder (-1: the default).
+ */
+static int
+hold_place(struct dispatch *ds, const struct node *n, long *at)
+{
+	struct hold	*h = ds->hold;
+	struct plan	 p;
+	uint64_t	*lacks = NULL, all = 0;
+	long long	*rate = NULL;
+	double		 cost, best = 0, heavy = 0;
+	long		 target = -1, def;
+	size_t		 m;
+	char		 say[1024], one[URI_MAX + 64];
+	int		 rc = 0;
+
+	*at = -1;
+	if (h == NULL || ds->probe_until == 0)
+		return 0;	/* too light for any link to matter */
+	if ((lacks = calloc(ds->ms->n ? ds->ms->n : 1, sizeof(*lacks))) ==
+	    NULL || (rate = link_rates(ds)) == NULL ||
+	    hold_lacks(h, ds->g, n, lacks, &all) == -1)
+		goto out;
+	for (m = 0; m < ds->ms->n; m++) {
+		if (ds->down[m] || ds->ms->v[m].local || !fits(ds, m, n))
+			continue;
+		if (crossing(rate, m, all) > heavy)
+			heavy = crossing(rate, m, all);
+		if (ds->probing[m] && clock_ms() < ds->probe_until)
+			rc = 1;
+	}
+	if (heavy < HOLD_SECS || rc == 1 ||
+	    sched_plan(&ds->sched, n->d.platform, &n->features, ds->down,
+	    local_sched_flags(&n->d), &p) == -1) {
+		if (heavy < HOLD_SECS)
+			rc = 0;
+		goto out;
+	}
+	say[0] = '\0';
+	for (m = 0; m < ds->ms->n; m++) {
+		if (ds->down[m] || ds->ms->v[m].local || !fits(ds, m, n))
+			continue;
+		cost = crossing(rate, m, lacks[m]);
+		snprintf(one, sizeof(one), "%s%s lacks %.1f MB, ~%.1f s",
+		    say[0] ? "; " : "", ds->ms->v[m].uri_text,
+		    lacks[m] / 1e6, cost);
+		strlcat(say, one, sizeof(say));
+		if (p.j[m].v != V_FREE && idle_worker(ds, (long)m, n) == NULL)
+			continue;	/* it cannot start n now */
+		if (target == -1 || cost < best) {
+			best = cost;
+			target = (long)m;
+		}
+	}
+	def = default_pick(ds, n, &p);
+	sched_plan_free(&p);
+	if (target == -1 || def == -1 || def == target ||
+	    ds->ms->v[def].local ||
+	    crossing(rate, (size_t)def, lacks[def]) - best <
+	    HOLD_SECS)
+		goto out;
+	*at = target;
+	log_debug(1, "%s: to %s, which holds most of its %.1f MB of inputs "
+	    "here (%s)", n->name, ds->ms->v[target].uri_text, all / 1e6, say);
+out:
+	free(lacks);
+	free(rate);
+	return rc;
 }
 
 /*
@@ -423,6 +596,8 @@ dispatch(struct dispatch *ds)
 			fetch_for(ds, n);
 			continue;
 		}
+		if (at == -1 && hold_place(ds, n, &at) == 1)
+			continue;	/* builders still say what they hold */
 		if ((w = idle_worker(ds, at, n)) == NULL &&
 		    (w = new_worker(ds, at, n)) == NULL)
 			continue;
@@ -594,20 +769,49 @@ take_result(struct dispatch *ds, struct worker *w, const struct answer *a)
 	}
 }
 
+/* What a worker's answer to a probe (hold_probe) means for its builder. */
+static void
+take_probe(struct dispatch *ds, struct worker *w, const struct answer *a)
+{
+	size_t	 m = w->slot.machine;
+
+	w->probe = 0;
+	ds->probing[m] = 0;
+	if (a->status != -1) {
+		hold_said(ds->hold, m);
+		log_debug(1, "%s: said which inputs here it holds, in %lld ms",
+		    ds->ms->v[m].uri_text, (long long)(clock_ms() - w->started));
+		return;
+	}
+	if (ds->down[m] || !FAIL_BUILDER(a->f.kind))
+		log_debug(1, "%s", a->f.msg);
+	else
+		log_errx("%s", a->f.msg);
+	if (FAIL_BUILDER(a->f.kind)) {
+		machine_lost(ds, m, &a->f, w->born);
+		graph_recount(ds->g);
+	}
+}
+
 /* A worker answered line, or (line NULL) died. */
 void
 dispatch_answer(struct dispatch *ds, struct worker *w, const char *line)
 {
 	struct answer	 a;
+	int		 probe = w->probe;
 
 	worker_answer(&ds->ws, w, line, &a);
 	ds->copied += a.bytes;
 	ds->cost.rtt += a.cost.rtt;
 	ds->cost.here += a.cost.here;
 	ds->cost.there += a.cost.there;
-	if (!w->fetch)
-		ds->running--;
-	take_result(ds, w, &a);
+	if (probe)
+		take_probe(ds, w, &a);
+	else {
+		if (!w->fetch)
+			ds->running--;
+		take_result(ds, w, &a);
+	}
 	if (ds->down[w->slot.machine])
 		machine_settle(ds, w->slot.machine);
 }
@@ -642,14 +846,15 @@ stuck(struct dispatch *ds, size_t i)
 	    why);
 }
 
+/* Workers with a job; with probes, those asking what a builder holds too. */
 static int
-busy_workers(const struct dispatch *ds)
+busy_workers(const struct dispatch *ds, int probes)
 {
 	size_t	 i;
 	int	 n = 0;
 
 	for (i = 0; i < ds->ws.n; i++)
-		n += ds->ws.v[i].busy;
+		n += ds->ws.v[i].busy && (probes || !ds->ws.v[i].probe);
 	return n;
 }
 
@@ -747,7 +952,7 @@ static void
 worker_up(struct dispatch *ds, struct worker *w)
 {
 	w->up = 1;
-	if (w->busy && !w->fetch)
+	if (w->busy && !w->fetch && !w->probe)
 		event(ds, DISPATCH_BUILDING, &ds->g->nodes[w->node],
 		    w->slot.machine, 0, 0);
 }
@@ -785,6 +990,13 @@ take_answers(struct dispatch *ds)
 				worker_lost(&ds->ws, w);
 			} else if (r == 1 && line[0] == 'U')
 				worker_up(ds, w);
+			else if (r == 1 && line[0] == 'H') {
+				if (ds->hold == NULL || hold_line(ds->hold,
+				    w->slot.machine, line) == -1)
+					log_debug(1, "%s: a worker's answer "
+					    "of what it holds is nonsense",
+					    ds->ms->v[w->slot.machine].uri_text);
+			}
 			else if (r == 1)
 				dispatch_answer(ds, w, line);
 		} while (r == 1 && w->busy && worker_pending(w));
@@ -800,9 +1012,11 @@ int
 dispatch_run(struct dispatch *ds)
 {
 	int64_t		 waiting = 0;	/* for other processes' slots, since */
+	size_t		 i;
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	hold_probe(ds);
 	for (;;) {
 		if (interrupted)
 			break;
@@ -811,9 +1025,11 @@ dispatch_run(struct dispatch *ds)
 			dispatch(ds);
 		else if (ds->keep_going)
 			dispatch(ds);
-		if (busy_workers(ds) == 0) {
+		if (busy_workers(ds, 0) == 0) {
 			if (!graph_unfinished(ds->g) || ds->mask || ds->misc)
 				break;
+		}
+		if (busy_workers(ds, 1) == 0) {
 			if (ds->slot_wait && waiting == 0)
 				waiting = clock_ms();
 			if (ds->slot_wait && clock_ms() - waiting <
@@ -833,6 +1049,11 @@ dispatch_run(struct dispatch *ds)
 	}
 	event(ds, DISPATCH_END, NULL, (size_t)-1, 0, 0);
 	pub_update(ds->ms, 1);
+	/* a builder still to say what it holds is not waited for */
+	for (i = 0; i < ds->ws.n; i++)
+		if (ds->ws.v[i].busy && ds->ws.v[i].probe &&
+		    ds->ws.v[i].pid != -1)
+			kill(ds->ws.v[i].pid, SIGTERM);
 	worker_stop_all(&ds->ws, interrupted != 0);
 	return interrupted;
 }

@@ -1087,6 +1087,7 @@ struct worker {
 	int		 busy;
 	size_t		 node;
 	int		 fetch;		/* the job is a fetch */
+	int		 probe;		/* the job asks what it holds */
 	size_t		 fnodes[WORKER_FETCH_MAX]; /* of that fetch */
 	size_t		 nfnodes;
 	int64_t		 started;
@@ -1105,6 +1106,7 @@ struct workers {
 	int			 substitutes;	/* for each job */
 	struct build_options	 opts;
 	long			 log_tail;	/* see struct job */
+	const struct strlist	*held;		/* Q asks for these (hold.c) */
 };
 struct answer {
 	size_t		 node;
@@ -1117,6 +1119,7 @@ struct answer {
 struct worker	*worker_start(struct workers *, struct slot *);
 int		 worker_build(struct worker *, size_t, int);
 int		 worker_fetch(struct worker *, const size_t *, size_t);
+int		 worker_probe(struct worker *);
 int		 worker_read(struct worker *, char **);
 int		 worker_pending(const struct worker *);
 void		 worker_answer(const struct workers *, struct worker *,
@@ -1205,6 +1208,10 @@ struct dispatch {
 	char			*tried;		/* [machine]: so tried */
 	int			 note_fd;	/* the run's note, or -1 */
 	int64_t			 since;		/* clock_wall: the run began */
+	struct hold		*hold;		/* the inputs here, or NULL */
+	char			*probing;	/* [machine]: asked what it holds */
+	int64_t			 probe_until;	/* clock_ms: answers waited for;
+						   0: none asked, too light */
 };
 int		 dispatch_init(struct dispatch *, struct graph *,
 		    const struct machines *, long);

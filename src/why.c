@@ -110,6 +110,25 @@ send_secs(const struct machine *m, long long bytes, long long *kbit,
 	return (double)bytes * 8 / 1000 / (double)*kbit;
 }
 
+/*
+ * Do inputs of bytes take HOLD_SECS or more to send to a builder that
+ * fits?  Then a build places by what the builders hold (dispatch.c).
+ */
+static int
+heavy(const struct machines *ms, const struct judgement *j, long long bytes)
+{
+	long long	 kbit;
+	int		 measured;
+	size_t		 i;
+
+	for (i = 0; bytes > 0 && i < ms->n; i++)
+		if (!ms->v[i].local && ms->v[i].usable &&
+		    (j[i].v == V_FREE || j[i].v == V_FULL) &&
+		    send_secs(&ms->v[i], bytes, &kbit, &measured) >= HOLD_SECS)
+			return 1;
+	return 0;
+}
+
 static void
 explain(FILE *f, int json, struct sched *s, const char *path,
     const struct drv *d, const struct strlist *features, int here,
@@ -153,6 +172,8 @@ explain(FILE *f, int json, struct sched *s, const char *path,
 		if (bytes >= 0)
 			fprintf(f, ",\"inputBytes\":%lld,\"inputPaths\":%zu",
 			    bytes, paths);
+		fprintf(f, ",\"asksWhatBuildersHold\":%s",
+		    heavy(ms, j, bytes) ? "true" : "false");
 		fputs(",\"builders\":[", f);
 		for (i = 0; i < ms->n; i++) {
 			sched_say(&ms->v[i], &j[i], say, sizeof(say));
@@ -219,6 +240,11 @@ explain(FILE *f, int json, struct sched *s, const char *path,
 			lead = 0;
 		}
 		fputs(lead ? " takes no builder's link\n" : "\n", f);
+		if (heavy(ms, j, bytes))
+			fprintf(f, "  a build asks the builders which of them "
+			    "they hold, and sends it where sending the rest "
+			    "takes least, when that saves %.1f s or more\n",
+			    HOLD_SECS);
 	}
 	if (here == 1)
 		fputs("  its outputs are in the local store already: a build "

@@ -13,10 +13,13 @@
  *	fetch	= "F" 1*(SP node) LF		bring the outputs of these
  *						nodes (at most WORKER_FETCH_MAX,
  *						all built there) home
+ *	probe	= "Q" LF			say which of the inputs here
+ *						(ws->held) the builder holds
  *
  * and the worker answers each on its result pipe, in order, after saying
  * when its session with the builder is up (its jobs start then: what is
- * said of them waits for it):
+ * said of them waits for it), a probe's answer after its H lines
+ * (hold.c):
  *
  *	up	= "U" LF
  *	answer	= "R" SP node SP status SP fail SP bytes SP rtt SP here SP
@@ -160,6 +163,24 @@ out:
 	return rc;
 }
 
+/* Q: which of the inputs here the builder holds, as H lines. */
+static int
+probe(struct wctx *w)
+{
+	struct strlist	 valid = { NULL, 0, 0 };
+	int		 rc = -1;
+
+	if (w->m->local || w->ws->held == NULL || w->ws->held->n == 0)
+		return 0;	/* nothing to ask */
+	if (proto_valid(&w->remote, w->ws->held, 0, 0, &valid) == -1)
+		goto out;
+	strlist_sort_uniq(&valid);
+	rc = hold_write(w->res, w->ws->held, &valid);
+out:
+	strlist_free(&valid);
+	return rc;
+}
+
 /* F: bring the outputs of nodes home. */
 static int
 fetch(struct wctx *w, const struct node *const *nodes, size_t k)
@@ -239,7 +260,9 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 			if (k == 0)
 				continue;	/* the parent sends none such */
 			node = (unsigned long)(list[0] - g->nodes);
-		} else if (sscanf(line, "B %lu %d", &node, &fetch_too) != 2 ||
+		} else if (line[0] == 'Q')
+			node = 0;
+		else if (sscanf(line, "B %lu %d", &node, &fetch_too) != 2 ||
 		    node >= g->nnodes)
 			continue;
 		w.job.bytes = 0;
@@ -250,6 +273,9 @@ worker_main(const struct workers *ws, const struct slot *slot, int cmd,
 		else if (line[0] == 'F') {
 			w.job.since = clock_wall();
 			if (fetch(&w, list, k) == 0)
+				status = BUILD_BUILT;
+		} else if (line[0] == 'Q') {
+			if (probe(&w) == 0)
 				status = BUILD_BUILT;
 		} else if (build(&w, &g->nodes[node], fetch_too,
 		    &built) == 0)
@@ -440,6 +466,19 @@ worker_build(struct worker *w, size_t node, int fetch)
 		return -1;
 	w->node = node;
 	w->fetch = 0;
+	w->probe = 0;
+	return 0;
+}
+
+/* Ask w which of the inputs here its builder holds (hold.c). */
+int
+worker_probe(struct worker *w)
+{
+	if (send_line(w, "Q\n") == -1)
+		return -1;
+	w->node = 0;
+	w->fetch = 0;
+	w->probe = 1;
 	return 0;
 }
 
@@ -462,6 +501,7 @@ worker_fetch(struct worker *w, const size_t *nodes, size_t k)
 		return -1;
 	w->node = nodes[0];
 	w->fetch = 1;
+	w->probe = 0;
 	return 0;
 }
 

@@ -300,6 +300,67 @@ ssh://$H2 x86_64-linux - 2 1 special2 - $K2" >"$T/place"
 	:
 }
 
+# Inputs already on a builder count: builder 2 holds the 16 MB source of
+# "big", builder 1 is four times as fast and holds nothing.  Asked at the
+# start of the run, builder 2 says it has the source, and big goes there;
+# the source never goes to builder 1.  A source neither holds goes to the
+# faster one, as Nix would send it, though builder 2 comes first and both
+# have a worker waiting (links not measured yet: a runtime directory of
+# its own).
+t_build_place_held() {
+	echo "ssh://$H2 x86_64-linux - 2 1 - - $K2
+ssh://$H1 x86_64-linux - 2 4 - - $K1" >"$T/held"
+	head -c 16000000 /dev/urandom >"$T/bigfile"
+	run b env NIX_OFFLOAD_RUNTIME_DIR="$T/ctl2" "$NO" -v build --no-out-link \
+	    --builders "@$T/held" -A big --arg bigfile "$T/bigfile" \
+	    --argstr nonce "$T-b" "$SUITE"
+	expect_rc 0
+	expect_in "$T/b.err" "^built big on ssh://$H1 "
+	expect_not_in "$T/b.err" "which holds most of its"
+	head -c 16000000 /dev/urandom >"$T/bigfile"
+	drv=$(nix-instantiate -A big --arg bigfile "$T/bigfile" --argstr nonce "$T" "$SUITE" 2>/dev/null)
+	src=$(nix-store -q --references "$drv" | grep -- '-bigfile$')
+	[ -n "$src" ] || fail "no bigfile among the inputs of $drv"
+	run c "$NO" copy --to "ssh://$H2?base64-ssh-public-host-key=$K2" "$src"
+	expect_rc 0
+	run a "$NO" -v build --no-out-link --builders "@$T/held" -A big \
+	    --arg bigfile "$T/bigfile" --argstr nonce "$T" "$SUITE"
+	expect_rc 0
+	expect_in "$T/a.err" "^built big on ssh://$H2 "
+	expect_in "$T/a.err" "ssh://$H1: said which inputs here it holds"
+	expect_in "$T/a.err" "ssh://$H2: said which inputs here it holds"
+	expect_in "$T/a.err" "big: to ssh://$H2, which holds most of its 16\\.0 MB of inputs here \\(ssh://$H2 lacks 0\\.0 MB, [^;]*; ssh://$H1 lacks 16\\.0 MB"
+	on_builder 1 "$src" && fail "the source went to builder 1"
+	[ "$(cat "$(cat "$T/a.out")")" = 16000000 ] || fail "wrong output"
+	# why says so: 16 MB over a link not measured takes over a second
+	run e "$NO" why --builders "@$T/held" -A big --arg bigfile "$T/bigfile" \
+	    --argstr nonce "$T-e" "$SUITE"
+	expect_rc 0
+	expect_in "$T/e.out" "^  a build asks the builders which of them they hold, and sends it where sending the rest takes least, when that saves 0\\.5 s or more$"
+	run f "$NO" why --json --builders "@$T/held" -A big --arg bigfile "$T/bigfile" \
+	    --argstr nonce "$T-e" "$SUITE"
+	expect_in "$T/f.out" '"asksWhatBuildersHold":true'
+	run g "$NO" why --json --builders "@$T/held" -A step1 --argstr nonce "$T-e" "$SUITE"
+	expect_in "$T/g.out" '"asksWhatBuildersHold":false'
+	expect_not_in "$T/g.out" '"asksWhatBuildersHold":true'
+	# a builder that never answers is not waited for beyond the bound
+	# (DISPATCH_HOLD_WAIT_MS, 3 s), though its connect timeout is longer
+	"$TOP/tests/silentd" $SILENT1 22 &
+	p1=$!
+	wait_until 10 listening $SILENT1 || fail "the silent builder never listened"
+	echo "ssh://$SILENT1 x86_64-linux - 2 4
+ssh://$H2 x86_64-linux - 2 1 - - $K2" >"$T/silent"
+	t0=$(ms)
+	NIX_OFFLOAD_CONNECT_TIMEOUT=25 run d "$NO" -v build --no-out-link \
+	    --builders "@$T/silent" -A big --arg bigfile "$T/bigfile" \
+	    --argstr nonce "$T-d" "$SUITE"
+	t=$(($(ms) - t0))
+	kill $p1
+	expect_rc 0
+	expect_in "$T/d.err" "^built big on ssh://$H2 "
+	[ $t -lt 20000 ] || fail "took $t ms: waited for the silent builder"
+}
+
 # max-build-log-size reaches the builder: a chatty build is stopped.
 t_build_log_limit() {
 	both
