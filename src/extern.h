@@ -145,6 +145,7 @@ void		*reallocarray(void *, size_t, size_t);
 #endif
 void		 title_init(int, char *[]);
 void		 title_set(const char *);
+void		 close_from(int, int);
 
 /* args.c: argv lists, and the shell's words */
 struct args {

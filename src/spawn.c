@@ -59,16 +59,10 @@ spawn(char *const *argv, int fds[3], pid_t *pidp, const char *hint)
 		goto fail;
 	}
 	if (pid == 0) {
-		long	 fd, max = sysconf(_SC_OPEN_MAX);
-
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
-		if (max < 0 || max > 65536)
-			max = 65536;
-		for (fd = 3; fd < max; fd++)
-			if (fd != ex[1])
-				close((int)fd);
+		close_from(3, ex[1]);
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
