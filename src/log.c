@@ -23,50 +23,6 @@ static int	 nixjson;	/* talking to Nix after a hook's accept */
 static char	 live[512];	/* the live line on a terminal, or "" */
 static pid_t	 live_pid;	/* the process that draws it */
 
-/*
- * After a hook's "# accept", Nix reads only JSON log lines on our stderr:
- * {"action":"msg","level":L,"msg":"..."} (0 error, 1 warning, 4 talkative).
- */
-static void
-nix_msg(int level, const char *prefix, const char *msg)
-{
-	char	 full[LOG_MSG_MAX + 64];
-
-	snprintf(full, sizeof(full), "nix-offload: %s%s", prefix, msg);
-	fprintf(stderr, "@nix {\"action\":\"msg\",\"level\":%d,\"msg\":",
-	    level);
-	json_string(stderr, full);
-	fputs("}\n", stderr);
-	fflush(stderr);
-}
-
-/*
- * The start of an activity in Nix's form (a type 0 activity at level 3,
- * which Nix shows as it shows its own hook's).  Returns its id, for
- * log_nix_stop.
- */
-unsigned long long
-log_nix_start(const char *text)
-{
-	static unsigned long long	 seq;
-	unsigned long long		 id;
-
-	id = ((unsigned long long)getpid() << 20) + ++seq;
-	fprintf(stderr, "@nix {\"action\":\"start\",\"id\":%llu,"
-	    "\"level\":3,\"text\":", id);
-	json_string(stderr, text);
-	fprintf(stderr, ",\"type\":0}\n");
-	fflush(stderr);
-	return id;
-}
-
-void
-log_nix_stop(unsigned long long id)
-{
-	fprintf(stderr, "@nix {\"action\":\"stop\",\"id\":%llu}\n", id);
-	fflush(stderr);
-}
-
 /* Write all of p to fd; errors are ignored (stderr may be gone). */
 static void
 write_all(int fd, const void *p, size_t n)
@@ -84,6 +40,75 @@ write_all(int fd, const void *p, size_t n)
 		n -= (size_t)w;
 	}
 }
+
+/*
+ * head, text as a JSON string, and tail, to stderr in one write: stderr
+ * is unbuffered, and json_string puts a character at a time, a system
+ * call each here and a wakeup each for Nix, which reads the hook's
+ * stderr as it comes.
+ */
+static void
+nix_line(const char *head, const char *text, const char *tail)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*f;
+
+	if ((f = open_memstream(&buf, &len)) == NULL) {
+		fputs(head, stderr);
+		json_string(stderr, text);
+		fputs(tail, stderr);
+		return;
+	}
+	fputs(head, f);
+	json_string(f, text);
+	fputs(tail, f);
+	if (fclose(f) == 0)
+		write_all(STDERR_FILENO, buf, len);
+	free(buf);
+}
+
+/*
+ * After a hook's "# accept", Nix reads only JSON log lines on our stderr:
+ * {"action":"msg","level":L,"msg":"..."} (0 error, 1 warning, 4 talkative).
+ */
+static void
+nix_msg(int level, const char *prefix, const char *msg)
+{
+	char	 full[LOG_MSG_MAX + 64], head[64];
+
+	snprintf(full, sizeof(full), "nix-offload: %s%s", prefix, msg);
+	snprintf(head, sizeof(head), "@nix {\"action\":\"msg\",\"level\":%d,"
+	    "\"msg\":", level);
+	nix_line(head, full, "}\n");
+}
+
+/*
+ * The start of an activity in Nix's form (a type 0 activity at level 3,
+ * which Nix shows as it shows its own hook's).  Returns its id, for
+ * log_nix_stop.
+ */
+unsigned long long
+log_nix_start(const char *text)
+{
+	static unsigned long long	 seq;
+	unsigned long long		 id;
+	char				 head[96];
+
+	id = ((unsigned long long)getpid() << 20) + ++seq;
+	snprintf(head, sizeof(head), "@nix {\"action\":\"start\",\"id\":%llu,"
+	    "\"level\":3,\"text\":", id);
+	nix_line(head, text, ",\"type\":0}\n");
+	return id;
+}
+
+void
+log_nix_stop(unsigned long long id)
+{
+	fprintf(stderr, "@nix {\"action\":\"stop\",\"id\":%llu}\n", id);
+	fflush(stderr);
+}
+
 
 /*
  * The build hook's answer to Nix: "# WORD" and, if arg, a line of it
