@@ -1044,11 +1044,11 @@ dispatch_run(struct dispatch *ds)
 		waiting = 0;
 		take_answers(ds);
 		dispatch_tally(ds, NULL, NULL);	/* status's note, each second */
-		pub_update(ds->ms, 0);
+		pub_update(ds->ms, PUB_DUE);
 		event(ds, DISPATCH_TICK, NULL, (size_t)-1, 0, 0);
 	}
 	event(ds, DISPATCH_END, NULL, (size_t)-1, 0, 0);
-	pub_update(ds->ms, 1);
+	pub_update(ds->ms, PUB_LAST);
 	/* a builder still to say what it holds is not waited for */
 	for (i = 0; i < ds->ws.n; i++)
 		if (ds->ws.v[i].busy && ds->ws.v[i].probe &&

@@ -51,7 +51,7 @@ cmd_enable(int argc, char **argv)
 	for (i = 0; i < cm.ms.n; i++)
 		if (all || strlist_has(&uris, cm.ms.v[i].uri_text))
 			health_ok(&cm.ms.v[i]);
-	pub_update(&cm.ms, 1);
+	pub_update(&cm.ms, PUB_LAST);
 out:
 	common_free(&cm);
 	strlist_free(&uris);

@@ -1266,6 +1266,9 @@ int		 build_roots(struct graph *, const struct strlist *,
 int		 seen_print(FILE *, int, const struct machines *);
 
 /* pub.c: root's summary, for the other users */
+#define PUB_DUE		0	/* pub_update: if a second has gone by */
+#define PUB_NOW		1	/* now */
+#define PUB_LAST	2	/* now, and wait: the process ends */
 void		 pub_update(const struct machines *, int);
 ssize_t		 pub_get(const char *, char **, int64_t *);
 int		 pub_load(const struct machine *);

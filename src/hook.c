@@ -274,7 +274,7 @@ activity(void *arg, enum job_step step, int begin)
 	char				 text[URI_MAX + 128];
 
 	if (begin && builders != NULL)
-		pub_update(builders, 1);
+		pub_update(builders, PUB_NOW);
 	if (step == JOB_BUILD)
 		return;
 	if (!begin) {
@@ -676,7 +676,7 @@ cmd_hook(int argc, char **argv)
 		goto out;
 	}
 	(void)log_hook_answer("accept", h.ms.v[h.slot.machine].uri_text);
-	pub_update(&h.ms, 1);
+	pub_update(&h.ms, PUB_NOW);
 	rc = hook_build(&h);
 	cost_now(&spent);
 	cost_say("hook", &spent, 1);
@@ -685,7 +685,7 @@ out:
 		sched_release(&h.sched, &h.slot);
 	/* root's summary, for the users of the daemon */
 	if (h.have_sched)
-		pub_update(&h.ms, 1);
+		pub_update(&h.ms, PUB_LAST);
 	if (h.have_sched)
 		sched_free(&h.sched);
 	free(h.down);

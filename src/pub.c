@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,12 +24,45 @@
 #define PUB_MIN_MS	1000	/* between two writes of a busy process */
 #define PUB_WAIT_MS	5000	/* for the child that writes them */
 
+static pid_t	 child = -1;	/* the last writer, not waited for yet */
+static int	 child_fd = -1;	/* its pipe's end: hangs up when it ends */
+
 /*
- * Write root's summary now (force), or if the last write of this process
- * is a second old.  Nothing for anyone but root.
+ * Wait for the last child that writes the summary, PUB_WAIT_MS at most
+ * (then it is killed): woken by its end, not by polling.
+ */
+static void
+pub_wait(void)
+{
+	struct pollfd	 p;
+	int64_t		 end = clock_ms() + PUB_WAIT_MS, left;
+	int		 status;
+
+	if (child == -1)
+		return;
+	p.fd = child_fd;
+	p.events = POLLIN;
+	while ((left = end - clock_ms()) > 0 && poll(&p, 1, (int)left) == -1 &&
+	    errno == EINTR)
+		continue;
+	if (waitpid(child, &status, WNOHANG) == 0) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	close(child_fd);
+	child = -1;
+	child_fd = -1;
+}
+
+/*
+ * Write root's summary (PUB_NOW), or if the last write of this process
+ * is a second old (PUB_DUE); with PUB_LAST, now, and wait until it is
+ * written: the process ends.  Nothing for anyone but root.  The writer
+ * is a child the process goes on beside; the next waits for it, so that
+ * no older picture lands after a newer one.
  */
 void
-pub_update(const struct machines *ms, int force)
+pub_update(const struct machines *ms, int how)
 {
 	static int64_t		 last;
 	struct slot_seen	*seen = NULL;
@@ -37,32 +71,36 @@ pub_update(const struct machines *ms, int force)
 	size_t			 tl = 0, jl = 0, ll = 0, n = 0, i, k;
 	FILE			*f;
 	pid_t			 pid;
-	int			 any, status;
+	int			 any, fd[2];
 
-	if (geteuid() != 0 || (!force && clock_ms() - last < PUB_MIN_MS))
+	if (geteuid() != 0 ||
+	    (how == PUB_DUE && clock_ms() - last < PUB_MIN_MS))
 		return;
 	last = clock_ms();
+	pub_wait();
 	/*
 	 * In a child: a process does not see its own record locks, and
-	 * its own slots are the ones to show.  Waited for, at most
-	 * PUB_WAIT_MS.
+	 * its own slots are the ones to show.
 	 */
 	fflush(stdout);
 	fflush(stderr);
-	if ((pid = fork()) == -1)
+	if (pipe(fd) == -1)
 		return;
-	if (pid != 0) {
-		int64_t	 end = clock_ms() + PUB_WAIT_MS;
-		while (waitpid(pid, &status, WNOHANG) == 0) {
-			if (clock_ms() >= end) {
-				kill(pid, SIGKILL);
-				waitpid(pid, &status, 0);
-				break;
-			}
-			poll(NULL, 0, 5);
-		}
+	if ((pid = fork()) == -1) {
+		close(fd[0]);
+		close(fd[1]);
 		return;
 	}
+	if (pid != 0) {
+		close(fd[1]);
+		(void)fcntl(fd[0], F_SETFD, FD_CLOEXEC);
+		child = pid;
+		child_fd = fd[0];
+		if (how == PUB_LAST)
+			pub_wait();
+		return;
+	}
+	close(fd[0]);
 	if ((f = open_memstream(&text, &tl)) == NULL)
 		goto out;
 	(void)seen_print(f, 0, ms);
