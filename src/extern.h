@@ -890,6 +890,11 @@ int		 cmd_enable(int, char **);
 
 /* store.c: the local store */
 int		 store_open(struct conn *, int);
+int		 store_spawn(struct conn *, int);
+int		 store_daemon(struct conn *, int);
+void		 store_key(char [17]);
+void		 store_state(const struct conn *, char *, size_t);
+int		 store_adopt(struct conn *, const int *, const char *, int);
 int		 store_use(const char *);
 int		 store_args(struct args *);
 const char	*store_file(const char *, char *, size_t);
@@ -994,6 +999,8 @@ int		 lease_session_get(struct lease *, const struct machine *,
 		    struct conn *, int);
 int		 lease_session_put(struct lease *, const struct machine *,
 		    struct conn *);
+int		 lease_local_get(struct lease *, struct conn *, int);
+int		 lease_local_put(struct lease *, struct conn *);
 void		 lease_close(struct lease *);
 long		 lease_others(const struct machine *);
 void		 lease_refresh(const struct machine *);
@@ -1021,6 +1028,7 @@ struct job {
 	struct conn	*remote;	/* the caller's session with it */
 	struct conn	 local;		/* the local store, once needed */
 	int		 have_local;
+	int		 local_warm;	/* local came from the lease broker */
 	int		 substitutes;	/* builders-use-substitutes */
 	int		 unlocked;	/* outputs home without path locks */
 	struct build_options opts;

@@ -381,6 +381,7 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 	job_init(&job, m->uri_text, &remote);
 	/* failures said here, once per build (say_failure) */
 	job.quiet = 1;
+	job.unlocked = route == ROUTE_UNLOCKED;
 	if (job_open(&job, m, CONN_QUIET | CONN_WARM) == -1) {
 		say_failure(&remote.f);
 		*retry = 1;
@@ -388,7 +389,6 @@ build_on(const struct machine *m, int note_fd, const struct conf *conf,
 	}
 	job.note_fd = note_fd;
 	job.substitutes = conf->builders_use_substitutes;
-	job.unlocked = route == ROUTE_UNLOCKED;
 	job_options(&job.opts, conf);
 	job.log_fd = HOOK_LOG_FD;
 	job.step = activity;

@@ -26,6 +26,27 @@ job_init(struct job *j, const char *host, struct conn *remote)
 }
 
 /*
+ * For a process with one build whose outputs come home without the
+ * caller's locks (the hook on Nix 2.29+): the local store now, while the
+ * broker is still free to ask (before the slot's "take"): the daemon's
+ * socket, else a nix-store the broker keeps warm, which outlives the
+ * hook's process group and serves the next build.  Else local_ready
+ * starts one when it is needed.
+ */
+static void
+local_early(struct job *j)
+{
+	int	 flags = j->quiet ? CONN_QUIET : 0;
+
+	if (!j->unlocked || j->have_local)
+		return;
+	if (store_daemon(&j->local, flags) == 0)
+		j->have_local = 1;
+	else if (lease_local_get(&j->lease, &j->local, flags) == 0)
+		j->have_local = j->local_warm = 1;
+}
+
+/*
  * The session with builder m, in j's remote conversation (flags as for
  * ssh_open_store), its health recorded either way: a failure counts once
  * per incident (health_failed).  Returns 0, or -1 (j->remote->f says
@@ -44,6 +65,7 @@ job_open(struct job *j, const struct machine *m, int flags)
 	if (warm && lease_open(&j->lease, m, 0) == 0 &&
 	    lease_session_get(&j->lease, m, j->remote, flags) == 0) {
 		health_ok(m);
+		local_early(j);
 		lease_ask(&j->lease, m);
 		return 0;
 	}
@@ -54,6 +76,7 @@ job_open(struct job *j, const struct machine *m, int flags)
 	health_ok(m);
 	/* and a second, asking at once for a slot on the builder */
 	if (warm && j->lease.up) {
+		local_early(j);
 		lease_ask(&j->lease, m);
 		return 0;
 	}
@@ -201,6 +224,7 @@ local_ready(struct job *j)
 	if (j->have_local)
 		return 0;
 	/* the daemon's socket, where no import needs the caller's locks */
+	j->local_warm = 0;
 	if (store_open(&j->local, (j->quiet ? CONN_QUIET : 0) |
 	    (j->unlocked ? CONN_DAEMON : 0)) == -1)
 		return -1;
@@ -924,6 +948,9 @@ job_close(struct job *j, int ok)
 	if (!j->have_local)
 		return 0;
 	j->have_local = 0;
+	/* the broker's: back to it for the next build */
+	if (ok && j->local_warm && lease_local_put(&j->lease, &j->local) == 0)
+		return 0;
 	if (!ok)
 		wire_discard(&j->local);
 	return store_close(&j->local);

@@ -51,6 +51,9 @@
 #define LEASE_POOL	8	/* warm store sessions a broker keeps */
 #define LEASE_POOL_AGE	60	/* s a session serves, from its start */
 #define LEASE_POOL_IDLE	20	/* s an unused one is kept */
+#define LEASE_LOCAL_AGE	10	/* s a local nix-store serves: what it was
+				   asked it holds alive (temporary roots) */
+#define LEASE_LOCAL_IDLE 1	/* s an unused local one is kept */
 #define LEASE_SESSION_MS 5000	/* ms a client waits for a session */
 
 /*
@@ -369,31 +372,26 @@ fds_recv(int s, char *buf, size_t sz, int *fds, int *n)
 }
 
 /*
- * A warm session of m's store program from m's broker (lease l, open and
- * with no "take" asked yet), adopted in c (flags as for ssh_adopt): one
- * another process of ours used and gave back, or one the broker started
- * ahead.  Returns 0, or -1 when the broker has none to give (c is then
- * untouched; l stays usable) or the exchange failed (l is closed).
+ * Ask the broker of lease l (open, with no "take" asked yet) for a
+ * session of key: its three descriptors into fds and its handshake state
+ * into state.  Returns 1 with them, 0 when the broker has none to give
+ * (l stays usable), or -1 when the exchange failed (l is closed).
  */
-int
-lease_session_get(struct lease *l, const struct machine *m, struct conn *c,
-    int flags)
+static int
+session_ask(struct lease *l, const char *key, int *fds, char *state,
+    size_t sz)
 {
-	char		 line[LEASE_LINE_MAX];
+	char		 line[LEASE_LINE_MAX], ask[32];
 	size_t		 len = 0;
 	ssize_t		 k;
-	int		 fds[3], n = 0, i;
+	int		 n = 0, i;
 	struct pollfd	 p;
 	int64_t		 end = clock_ms() + LEASE_SESSION_MS;
-	char		 key[17], ask[32];
 
-	/* the broker may be another URI's of the same host: only sessions
-	 * of this very URI (its store program, its options) will do */
-	rundir_key(m->uri_text, key);
 	snprintf(ask, sizeof(ask), "session %s\n", key);
 	if (!l->up || l->asked || l->slot != -1 || l->c.rpos != l->c.rlen ||
 	    send_line(l, ask) == -1)
-		return -1;
+		return 0;
 	p.fd = l->c.from;
 	p.events = POLLIN;
 	while (len == 0 || line[len - 1] != '\n') {
@@ -409,25 +407,19 @@ lease_session_get(struct lease *l, const struct machine *m, struct conn *c,
 	}
 	line[len - 1] = '\0';
 	if (strcmp(line, "none") == 0 && n == 0)
-		return -1;
-	if (strncmp(line, "session ", 8) != 0 || n != 3)
+		return 0;
+	if (strncmp(line, "session ", 8) != 0 || n != 3 ||
+	    strlen(line + 8) >= sz)
 		goto broken;
 	/* one that ended, or speaks unasked, since the broker looked */
 	p.fd = fds[1];
 	if (poll(&p, 1, 0) != 0) {
 		for (i = 0; i < n; i++)
 			close(fds[i]);
-		return -1;
+		return 0;
 	}
-	if (ssh_adopt(&m->uri, c, fds, line + 8, flags) == -1) {
-		log_debug(1, "%s: a warm session failed (%s): opening one",
-		    m->uri_text, c->f.msg);
-		return -1;
-	}
-	log_debug(1, "%s: a session from the broker, %s", m->uri_text,
-	    strcmp(line + 8, "-") == 0 ? "new" : "warm: it served an earlier "
-	    "build");
-	return 0;
+	strlcpy(state, line + 8, sz);
+	return 1;
 broken:
 	for (i = 0; i < n; i++)
 		close(fds[i]);
@@ -436,15 +428,73 @@ broken:
 }
 
 /*
- * Give c's session, its conversation finished and nothing left unread,
- * back to m's broker for the next process (c is then closed here, the
- * session left running).  Returns 0, or -1 when it was not taken: the
- * caller closes c as usual.
+ * A warm session of m's store program from m's broker (lease l, open and
+ * with no "take" asked yet), adopted in c (flags as for ssh_adopt): one
+ * another process of ours used and gave back, or one the broker started
+ * ahead.  Returns 0, or -1 when the broker has none to give (c is then
+ * untouched; l stays usable) or the exchange failed (l is closed).
  */
 int
-lease_session_put(struct lease *l, const struct machine *m, struct conn *c)
+lease_session_get(struct lease *l, const struct machine *m, struct conn *c,
+    int flags)
 {
-	char	 line[LEASE_LINE_MAX], state[160], key[17];
+	char		 key[17], state[LEASE_LINE_MAX];
+	int		 fds[3];
+
+	/* the broker may be another URI's of the same host: only sessions
+	 * of this very URI (its store program, its options) will do */
+	rundir_key(m->uri_text, key);
+	if (session_ask(l, key, fds, state, sizeof(state)) != 1)
+		return -1;
+	if (ssh_adopt(&m->uri, c, fds, state, flags) == -1) {
+		log_debug(1, "%s: a warm session failed (%s): opening one",
+		    m->uri_text, c->f.msg);
+		return -1;
+	}
+	log_debug(1, "%s: a session from the broker, %s", m->uri_text,
+	    strcmp(state, "-") == 0 ? "new" : "warm: it served an earlier "
+	    "build");
+	return 0;
+}
+
+/*
+ * A warm local nix-store --serve from the broker of lease l, adopted in
+ * c: one another build of ours used and gave back, or one the broker
+ * started ahead; only one that opens the store this process would
+ * (store_key).  Returns 0, or -1 as lease_session_get.
+ */
+int
+lease_local_get(struct lease *l, struct conn *c, int flags)
+{
+	char		 key[17], state[LEASE_LINE_MAX];
+	int		 fds[3];
+
+	store_key(key);
+	if (session_ask(l, key, fds, state, sizeof(state)) != 1)
+		return -1;
+	if (store_adopt(c, fds, state, flags) == -1) {
+		log_debug(1, "local store: a warm session failed (%s): "
+		    "starting nix-store", c->f.msg);
+		return -1;
+	}
+	log_debug(1, "local store: a session from the broker, %s",
+	    strcmp(state, "-") == 0 ? "new" : "warm: it served an earlier "
+	    "build");
+	return 0;
+}
+
+/*
+ * Give c's session of key, in state, back to the broker of lease l: only
+ * one the broker started (not our child), its conversation finished and
+ * nothing left unread.  c is closed here when it was taken (the session
+ * left running).  Returns 0, or -1 when it was not taken: the caller
+ * closes c as usual.
+ */
+static int
+session_give(struct lease *l, const char *key, struct conn *c,
+    const char *state)
+{
+	char	 line[LEASE_LINE_MAX];
 	int	 fds[3];
 
 	/* only the broker's: a hook's own child dies with its process
@@ -458,8 +508,6 @@ lease_session_put(struct lease *l, const struct machine *m, struct conn *c)
 	wire_drain_stderr(c);
 	if (c->err == -1)
 		return -1;
-	ssh_state(c, state, sizeof(state));
-	rundir_key(m->uri_text, key);
 	snprintf(line, sizeof(line), "back %s %s\n", key, state);
 	fds[0] = c->to;
 	fds[1] = c->from;
@@ -472,6 +520,28 @@ lease_session_put(struct lease *l, const struct machine *m, struct conn *c)
 	close(c->err);
 	c->to = c->from = c->err = -1;
 	return 0;
+}
+
+/* Give c's session with m's store program back (session_give). */
+int
+lease_session_put(struct lease *l, const struct machine *m, struct conn *c)
+{
+	char	 state[160], key[17];
+
+	ssh_state(c, state, sizeof(state));
+	rundir_key(m->uri_text, key);
+	return session_give(l, key, c, state);
+}
+
+/* Give c's session with the local nix-store back (session_give). */
+int
+lease_local_put(struct lease *l, struct conn *c)
+{
+	char	 state[64], key[17];
+
+	store_state(c, state, sizeof(state));
+	store_key(key);
+	return session_give(l, key, c, state);
 }
 
 /*
@@ -736,8 +806,16 @@ lease_list(const struct machine *m, long *others)
  * URI of it may name another store program or other options.  A session
  * serves for LEASE_POOL_AGE seconds from its start, is kept
  * LEASE_POOL_IDLE seconds unused, and one that says anything while kept
- * is dropped: the next process would read it as an answer.  So the builder starts a store program once per
- * run of builds, not once per build, and ssh here once too.
+ * is dropped: the next process would read it as an answer.  So the
+ * builder starts a store program once per run of builds, not once per
+ * build, and ssh here once too.
+ *
+ * KEY may also be the local store's (store_key: the store a nix-store
+ * --serve of the broker's would open, and the environment it reads): a
+ * local nix-store --serve --write, kept the same way for the hook on Nix
+ * 2.29+ without a daemon (its outputs come home without Nix's locks),
+ * LEASE_LOCAL_AGE and LEASE_LOCAL_IDLE seconds, as what it was asked it
+ * holds alive as temporary roots meanwhile.
  */
 struct bclient {
 	int		 fd;		/* -1: free */
@@ -752,7 +830,8 @@ struct bclient {
 
 struct bsess {
 	int		 fd[3];		/* the session's stdin, stdout, stderr */
-	char		 state[160];	/* as ssh_state wrote it */
+	int		 local;		/* the local nix-store, not the builder's */
+	char		 state[160];	/* as ssh_state, store_state wrote it */
 	int64_t		 born;		/* clock_ms: started */
 	int64_t		 idle;		/* clock_ms: given back */
 };
@@ -761,7 +840,9 @@ static struct bsess	 bp[LEASE_POOL];
 static int		 bpn;
 static const struct machine *bm;
 static char		 bkey[17];	/* rundir_key of bm's URI */
-static int64_t		 bborn[LEASE_CLIENTS];	/* of sessions handed out */
+static char		 lkey[17];	/* store_key: the local store's */
+static int64_t		 bborn[LEASE_CLIENTS][2]; /* of sessions handed out, the
+					   builder's and the local store's */
 
 struct bwait {
 	int		 who;		/* client index */
@@ -817,6 +898,13 @@ bpool_drop(int i)
 	bp[i] = bp[--bpn];
 }
 
+/* ms a kept session serves, from its start */
+static int64_t
+pool_age(int local)
+{
+	return (int64_t)(local ? LEASE_LOCAL_AGE : LEASE_POOL_AGE) * 1000;
+}
+
 /*
  * Kept sessions that are too old, unused too long, or that said anything
  * (or ended) while kept go; ssh processes of ours that ended are reaped.
@@ -833,41 +921,46 @@ bpool_tick(int64_t now)
 		p[0].fd = bp[i].fd[1];
 		p[1].fd = bp[i].fd[2];
 		p[0].events = p[1].events = POLLIN;
-		if (now - bp[i].born >= LEASE_POOL_AGE * 1000 ||
-		    now - bp[i].idle >= LEASE_POOL_IDLE * 1000 ||
-		    poll(p, 2, 0) != 0)
+		if (now - bp[i].born >= pool_age(bp[i].local) ||
+		    now - bp[i].idle >= (bp[i].local ? LEASE_LOCAL_IDLE :
+		    LEASE_POOL_IDLE) * 1000 || poll(p, 2, 0) != 0)
 			bpool_drop(i);
 		else
 			i++;
 	}
 }
 
-/* Client who asks for a session: a kept one, else one started now. */
+/*
+ * Client who asks for a session (of the builder's store program, or with
+ * local, of the local nix-store): a kept one, else one started now.
+ */
 static int
-bsession(int who)
+bsession(int who, int local)
 {
 	struct bclient	*b = &bc[who];
 	struct conn	 c;
 	char		 line[LEASE_LINE_MAX];
-	int		 fds[3], rc;
+	int		 fds[3], rc, i;
 
 	bpool_tick(clock_ms());
-	if (bpn > 0) {
-		/* the one given back last: the warmest */
-		snprintf(line, sizeof(line), "session %s\n",
-		    bp[bpn - 1].state);
-		rc = fds_send(b->fd, line, bp[bpn - 1].fd, 3);
-		bborn[who] = bp[bpn - 1].born;
-		bpool_drop(bpn - 1);
+	/* the one given back last: the warmest */
+	for (i = bpn - 1; i >= 0 && bp[i].local != local; i--)
+		;
+	if (i >= 0) {
+		snprintf(line, sizeof(line), "session %s\n", bp[i].state);
+		rc = fds_send(b->fd, line, bp[i].fd, 3);
+		bborn[who][local] = bp[i].born;
+		bpool_drop(i);
 		return rc;
 	}
-	if (ssh_start_store(&bm->uri, &c, CONN_QUIET) == -1)
+	if ((local ? store_spawn(&c, CONN_QUIET) :
+	    ssh_start_store(&bm->uri, &c, CONN_QUIET)) == -1)
 		return put(b->fd, "none\n", 5);
 	fds[0] = c.to;
 	fds[1] = c.from;
 	fds[2] = c.err;
 	rc = fds_send(b->fd, "session -\n", fds, 3);
-	bborn[who] = clock_ms();
+	bborn[who][local] = clock_ms();
 	close(c.to);
 	close(c.from);
 	close(c.err);
@@ -876,7 +969,7 @@ bsession(int who)
 
 /* Client who gives a session back, its descriptors passed with the line. */
 static int
-bback(int who, const char *state)
+bback(int who, const char *state, int local)
 {
 	struct bclient	*b = &bc[who];
 	int64_t		 now = clock_ms();
@@ -886,7 +979,8 @@ bback(int who, const char *state)
 		bfds_close(b);
 		return 0;
 	}
-	if (bborn[who] == 0 || now - bborn[who] >= LEASE_POOL_AGE * 1000) {
+	if (bborn[who][local] == 0 ||
+	    now - bborn[who][local] >= pool_age(local)) {
 		bfds_close(b);		/* served long enough */
 		return 0;
 	}
@@ -896,10 +990,11 @@ bback(int who, const char *state)
 		bp[bpn].fd[i] = b->rfd[i];
 	b->nrfd = 0;
 	strlcpy(bp[bpn].state, state, sizeof(bp[bpn].state));
-	bp[bpn].born = bborn[who];
+	bp[bpn].local = local;
+	bp[bpn].born = bborn[who][local];
 	bp[bpn].idle = now;
 	bpn++;
-	bborn[who] = 0;
+	bborn[who][local] = 0;
 	return 0;
 }
 
@@ -921,14 +1016,16 @@ bline(int to, int who, char *line)
 			return -1;
 		strlcpy(cmd, "list\n", sizeof(cmd));
 	} else if (strncmp(line, "session ", 8) == 0)
-		return strcmp(line + 8, bkey) == 0 ? bsession(who) :
+		return strcmp(line + 8, bkey) == 0 ? bsession(who, 0) :
+		    strcmp(line + 8, lkey) == 0 ? bsession(who, 1) :
 		    put(b->fd, "none\n", 5);
 	else if (strncmp(line, "back ", 5) == 0) {
-		if (strncmp(line + 5, bkey, 16) != 0 || line[21] != ' ') {
+		if ((strncmp(line + 5, bkey, 16) != 0 &&
+		    strncmp(line + 5, lkey, 16) != 0) || line[21] != ' ') {
 			bfds_close(b);
 			return 0;
 		}
-		return bback(who, line + 22);
+		return bback(who, line + 22, strncmp(line + 5, lkey, 16) == 0);
 	}
 	else if (sscanf(line, "drop %ld", &v) == 1) {
 		for (i = 0; i < b->nslot && b->slot[i] != v; i++)
@@ -999,6 +1096,7 @@ broker(const struct machine *m, int ls, int lock)
 	    m->uri_text);
 	title_set(greet);
 	(void)unsetenv("NIX_HELD_LOCKS");	/* the hook's, of its outputs */
+	store_key(lkey);		/* the local store it would start */
 	if (max < 0 || max > LEASE_FD_SCAN)
 		max = LEASE_FD_SCAN;
 	for (fd = 3; fd < max; fd++)
@@ -1101,7 +1199,7 @@ broker(const struct machine *m, int ls, int lock)
 				bc[i].n = 0;
 				bc[i].nslot = 0;
 				bc[i].nrfd = 0;
-				bborn[i] = 0;
+				bborn[i][0] = bborn[i][1] = 0;
 				snprintf(buf, sizeof(buf), "%s\n", greet);
 				if (put(nc, buf, strlen(buf)) == -1 || !up)
 					bclose(c.to, &bc[i]);

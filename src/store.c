@@ -261,23 +261,116 @@ daemon_local(struct conn *c, int flags)
 }
 
 /*
+ * Start the local nix-store --serve --write, without a word to it: for a
+ * process that hands it over (the lease broker's warm sessions).
+ */
+int
+store_spawn(struct conn *c, int flags)
+{
+	char	*argv[] = { "nix-store", "--serve", "--write", NULL };
+
+	if (helper_open(c, argv, flags) == -1)
+		return -1;
+	c->diagnose = diagnose;
+	return 0;
+}
+
+/*
  * Start the local nix-store --serve --write and shake hands; with
  * CONN_DAEMON in flags, the local nix-daemon instead if one answers.
  */
 int
 store_open(struct conn *c, int flags)
 {
-	char	*argv[] = { "nix-store", "--serve", "--write", NULL };
-
 	if ((flags & CONN_DAEMON) && daemon_local(c, flags) == 0)
 		return 0;
-	if (helper_open(c, argv, flags) == -1)
+	if (store_spawn(c, flags) == -1)
 		return -1;
-	c->diagnose = diagnose;
 	if (serve_handshake(c) == -1) {
 		store_close(c);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * The local nix-daemon only (see daemon_local): 0, or -1 when none
+ * answers.
+ */
+int
+store_daemon(struct conn *c, int flags)
+{
+	return daemon_local(c, flags);
+}
+
+/*
+ * Which local store a nix-store --serve of ours would open, as a key
+ * (rundir_key): its arguments and the environment it would read, so that
+ * a warm one is handed only to a process that would start the same.
+ */
+void
+store_key(char key[17])
+{
+	static const char *const vars[] = {
+		"NIX_REMOTE", "NIX_STORE_DIR", "NIX_STATE_DIR", "NIX_CONF_DIR",
+		"NIX_CONFIG", "NIX_USER_CONF_FILES", "NIX_DATA_DIR",
+		"NIX_LOG_DIR", "NIX_HELD_LOCKS", "PATH", "HOME",
+		"XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_HOME"
+	};
+	char	 buf[8192], one[PATH_MAX_LEN + 64];
+	size_t	 i;
+	const char *v;
+
+	snprintf(buf, sizeof(buf), "local nix-store --serve --write %s %u",
+	    store_arg, (unsigned)geteuid());
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		v = getenv(vars[i]);
+		snprintf(one, sizeof(one), "\n%s%s%s", vars[i],
+		    v != NULL ? "=" : "", v != NULL ? v : "");
+		strlcat(buf, one, sizeof(buf));
+	}
+	rundir_key(buf, key);
+}
+
+/* What a process adopting c's session needs of its handshake, into buf. */
+void
+store_state(const struct conn *c, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%u %u", c->version, c->remote_version);
+}
+
+/*
+ * A local nix-store --serve started by another process (store_spawn),
+ * its descriptors fds, in c: with state "-" a new one, hands shaken now,
+ * else one that served before and shook hands then (store_state).
+ * Returns 0, or -1 (c->f).
+ */
+int
+store_adopt(struct conn *c, const int *fds, const char *state, int flags)
+{
+	unsigned	 v, rv;
+	int		 n = 0;
+
+	wire_init(c, fds[0], fds[1], fds[2], "local store");
+	c->quiet = (flags & CONN_QUIET) != 0;
+	c->diagnose = diagnose;
+	c->timeout_ms = 0;
+	if (strcmp(state, "-") == 0) {
+		if (serve_handshake(c) == -1) {
+			store_close(c);
+			return -1;
+		}
+		return 0;
+	}
+	if (sscanf(state, "%u %u%n", &v, &rv, &n) != 2 || state[n] != '\0' ||
+	    v > 0xffff || rv > 0xffff) {
+		wire_error(c, FAIL_OTHER, "a warm session's state is not ours");
+		store_close(c);
+		return -1;
+	}
+	c->version = v;
+	c->remote_version = rv;
+	c->proto = &serve_proto;
 	return 0;
 }
 

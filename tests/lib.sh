@@ -113,6 +113,11 @@ wait_until() {
 	return 1
 }
 
+# quietly CMD...: CMD, its output dropped (for wait_until)
+quietly() {
+	"$@" >/dev/null 2>&1
+}
+
 # broker_pid DIR: the process listening on a lease broker's socket in the
 # runtime directory DIR, or nothing
 broker_pid() {
