@@ -892,7 +892,7 @@ int		 cmd_enable(int, char **);
 int		 store_open(struct conn *, int);
 int		 store_spawn(struct conn *, int);
 int		 store_daemon(struct conn *, int);
-void		 store_key(char [17]);
+int		 store_key(char [17]);
 void		 store_state(const struct conn *, char *, size_t);
 int		 store_adopt(struct conn *, const int *, const char *, int);
 int		 store_use(const char *);

@@ -469,8 +469,8 @@ lease_local_get(struct lease *l, struct conn *c, int flags)
 	char		 key[17], state[LEASE_LINE_MAX];
 	int		 fds[3];
 
-	store_key(key);
-	if (session_ask(l, key, fds, state, sizeof(state)) != 1)
+	if (store_key(key) == -1 ||
+	    session_ask(l, key, fds, state, sizeof(state)) != 1)
 		return -1;
 	if (store_adopt(c, fds, state, flags) == -1) {
 		log_debug(1, "local store: a warm session failed (%s): "
@@ -540,7 +540,8 @@ lease_local_put(struct lease *l, struct conn *c)
 	char	 state[64], key[17];
 
 	store_state(c, state, sizeof(state));
-	store_key(key);
+	if (store_key(key) == -1)
+		return -1;
 	return session_give(l, key, c, state);
 }
 
@@ -1017,11 +1018,12 @@ bline(int to, int who, char *line)
 		strlcpy(cmd, "list\n", sizeof(cmd));
 	} else if (strncmp(line, "session ", 8) == 0)
 		return strcmp(line + 8, bkey) == 0 ? bsession(who, 0) :
-		    strcmp(line + 8, lkey) == 0 ? bsession(who, 1) :
+		    lkey[0] != '\0' && strcmp(line + 8, lkey) == 0 ?
+		    bsession(who, 1) :
 		    put(b->fd, "none\n", 5);
 	else if (strncmp(line, "back ", 5) == 0) {
-		if ((strncmp(line + 5, bkey, 16) != 0 &&
-		    strncmp(line + 5, lkey, 16) != 0) || line[21] != ' ') {
+		if ((strncmp(line + 5, bkey, 16) != 0 && (lkey[0] == '\0' ||
+		    strncmp(line + 5, lkey, 16) != 0)) || line[21] != ' ') {
 			bfds_close(b);
 			return 0;
 		}
@@ -1096,7 +1098,7 @@ broker(const struct machine *m, int ls, int lock)
 	    m->uri_text);
 	title_set(greet);
 	(void)unsetenv("NIX_HELD_LOCKS");	/* the hook's, of its outputs */
-	store_key(lkey);		/* the local store it would start */
+	(void)store_key(lkey);		/* the local store it would start */
 	if (max < 0 || max > LEASE_FD_SCAN)
 		max = LEASE_FD_SCAN;
 	for (fd = 3; fd < max; fd++)

@@ -307,8 +307,9 @@ store_daemon(struct conn *c, int flags)
  * Which local store a nix-store --serve of ours would open, as a key
  * (rundir_key): its arguments and the environment it would read, so that
  * a warm one is handed only to a process that would start the same.
+ * Returns 0, or -1 (key empty) when there is no memory.
  */
-void
+int
 store_key(char key[17])
 {
 	static const char *const vars[] = {
@@ -317,19 +318,33 @@ store_key(char key[17])
 		"NIX_LOG_DIR", "NIX_HELD_LOCKS", "PATH", "HOME",
 		"XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_HOME"
 	};
-	char	 buf[8192], one[PATH_MAX_LEN + 64];
-	size_t	 i;
-	const char *v;
+	struct sha256	 h;
+	unsigned char	 d[SHA256_LEN];
+	char		*buf = NULL;
+	size_t		 len = 0, i;
+	const char	*v;
+	FILE		*f;
 
-	snprintf(buf, sizeof(buf), "local nix-store --serve --write %s %u",
-	    store_arg, (unsigned)geteuid());
-	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		v = getenv(vars[i]);
-		snprintf(one, sizeof(one), "\n%s%s%s", vars[i],
-		    v != NULL ? "=" : "", v != NULL ? v : "");
-		strlcat(buf, one, sizeof(buf));
+	key[0] = '\0';
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return -1;
+	fprintf(f, "local nix-store --serve --write %s %u", store_arg,
+	    (unsigned)geteuid());
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if ((v = getenv(vars[i])) != NULL)
+			fprintf(f, "%c%s=%s", '\0', vars[i], v);
+		else
+			fprintf(f, "%c%s", '\0', vars[i]);
+	if (fclose(f) != 0) {
+		free(buf);
+		return -1;
 	}
-	rundir_key(buf, key);
+	sha256_init(&h);
+	sha256_update(&h, buf, len);
+	sha256_final(&h, d);
+	hash_hex(d, 8, key);	/* as rundir_key */
+	free(buf);
+	return 0;
 }
 
 /* What a process adopting c's session needs of its handshake, into buf. */
