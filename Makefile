@@ -17,11 +17,11 @@ UNIT = tests/unit/t_activity tests/unit/t_args tests/unit/t_ca \
 	tests/unit/t_check tests/unit/t_common tests/unit/t_conf \
 	tests/unit/t_dispatch tests/unit/t_drv tests/unit/t_drv_limits \
 	tests/unit/t_fail tests/unit/t_features tests/unit/t_hash \
-	tests/unit/t_health tests/unit/t_hold tests/unit/t_json tests/unit/t_log \
-	tests/unit/t_machines tests/unit/t_nar tests/unit/t_nar_dump \
-	tests/unit/t_nixver tests/unit/t_path tests/unit/t_serve \
-	tests/unit/t_spawn tests/unit/t_text tests/unit/t_uri \
-	tests/unit/t_wire
+	tests/unit/t_health tests/unit/t_hold tests/unit/t_json \
+	tests/unit/t_log tests/unit/t_machines tests/unit/t_nar \
+	tests/unit/t_nar_dump tests/unit/t_nixver tests/unit/t_path \
+	tests/unit/t_serve tests/unit/t_spawn tests/unit/t_text \
+	tests/unit/t_uri tests/unit/t_wire
 UNITOBJ = tests/unit/harness.o tests/unit/bytes.o tests/unit/golden.o
 UNITH = tests/unit/harness.h tests/unit/bytes.h tests/unit/golden.h
 
