@@ -63,11 +63,15 @@ masters() {
 }
 
 # overlap A B SECONDS: did connections to A:22 and to B:22 stand at the
-# same moment, sampled every 0.1 s for SECONDS?  (prints yes or no)
+# same moment, sampled every 0.1 s for SECONDS?  (prints yes or no)  Both
+# from one listing: two, one after the other, can see the first probe
+# just before it ends and the next just after it starts.
 overlap() {
-	local i seen=no
+	local i seen=no out
 	for i in $(seq $(($3 * 10))); do
-		[ "$(conns $1)" -gt 0 ] && [ "$(conns $2)" -gt 0 ] && { seen=yes; break; }
+		out=$(ss -Htn state established "( dst $1:22 or dst $2:22 )")
+		echo "$out" | grep -qF " $1:22" && echo "$out" | grep -qF " $2:22" &&
+		    { seen=yes; break; }
 		sleep 0.1
 	done
 	echo $seen
