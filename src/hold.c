@@ -99,7 +99,8 @@ hold_index(struct hold *h, struct path_info *pi, size_t n)
 	    (h->mark = calloc(h->paths.n, sizeof(*h->mark))) == NULL ||
 	    (h->stack = calloc(h->paths.n, sizeof(*h->stack))) == NULL)
 		return -1;
-	qsort(pi, n, sizeof(*pi), cmp_info);
+	if (n > 0)
+		qsort(pi, n, sizeof(*pi), cmp_info);
 	for (i = 0; i < h->paths.n; i++) {
 		h->first[i] = at;
 		while (j < n && strcmp(pi[j].path, h->paths.v[i]) < 0)
